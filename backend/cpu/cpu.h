@@ -1,0 +1,36 @@
+/* cpu.h — the CPU backend's internal interface: the kernel table (one kernel per op, the
+ * reference semantics of hcg), the thread pool for large loops, f16 conversion, and node
+ * evaluation on host tensors (used by constant folding). */
+#ifndef HCG_CPU_H
+#define HCG_CPU_H
+
+#include "backend/backend.h"
+
+/* A kernel computes en->out from en->in. Tensors are dense row-major in host memory
+ * (hcg_dev_tensor_ptr). Attributes come from en->node (hcg_attr_int, ...); en->g is the bound
+ * graph. A kernel returns an hcg_status and reports bad data (an index out of range, an integer
+ * division by zero) through hcg_node_error, never by crashing. */
+typedef hcg_status (*hcg_cpu_kernel)(hcg_exec_node *en);
+
+/* The table, indexed by op (backend/cpu/cpu_kernels.c). NULL: the CPU cannot run the op. */
+extern const hcg_cpu_kernel hcg_cpu_kernels[HCG_OP_COUNT];
+
+/* Runs fn over [0, n) split into chunks of at least grain items on the pool's threads (the
+ * caller's thread takes part). Small n runs inline. fn must be safe to call concurrently. */
+typedef void (*hcg_range_fn)(void *ctx, int64_t begin, int64_t end);
+void hcg_parallel_for(int64_t n, int64_t grain, hcg_range_fn fn, void *ctx);
+/* Threads in the pool (including the caller): $HCG_CPU_THREADS, else the number of cores. */
+int hcg_cpu_threads(void);
+
+/* IEEE half <-> float. */
+float hcg_half_to_float(uint16_t h);
+uint16_t hcg_float_to_half(float f);
+
+/* Evaluates bound node n (every input has a value, or the op needs only shapes) on host
+ * tensors; *out is a new tensor. */
+hcg_status hcg_cpu_eval(const hcg_graph *g, const hcg_node *n, hcg_tensor **out);
+
+/* Registers the CPU device. */
+hcg_status hcg_cpu_register(void);
+
+#endif

@@ -1,0 +1,419 @@
+/* plan.c — building an execution plan from a bound graph: placement (sched.c), then a walk
+ * over the compute nodes in scheduled order that gives every tensor a home on each device that
+ * reads it (inserting copies), groups consecutive nodes on a device into segments, records the
+ * dependencies between steps of different devices, and hands the arena allocations to the
+ * memory planner (memplan.c).
+ *
+ * Why steps never deadlock: every item (exec node or copy) has a position in one global
+ * sequence; a step's key is the position of its last item. A copy waits only for the step that
+ * wrote its source, whose key is smaller (the source device's open segment is closed when the
+ * copy is made); a reuse dependency (memplan.c) waits only for readers whose positions come
+ * before the reusing write. Each worker runs its steps in increasing key order, so every wait
+ * points to a smaller key and no cycle can form. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/sched.h"
+#include "graph/op_table.h"
+
+typedef struct builder {
+    hcg_plan *p;
+    int *open;           /* per device: the open segment step, or -1 */
+    int *writer_step;    /* per node x device: the step that writes the home */
+    int n_pos;           /* items so far (positions) */
+    int cap_steps, cap_exec, cap_allocs;
+    int *alloc_of;       /* per node x device: arena alloc id of the home's root, or -1 */
+    int **foreign;       /* per alloc: steps on other workers that read it */
+    int *n_foreign, *cap_foreign;
+    hcg_id *order;       /* compute nodes in scheduled order */
+    int n_order;
+} builder;
+
+#define HOME(b, id, d) (&(b)->p->home[(size_t)(id) * (b)->p->n_dev + (d)])
+#define IDX(b, id, d) ((size_t)(id) * (b)->p->n_dev + (d))
+
+static bool is_host_device(const hcg_device *d) { return d->host_memory; }
+
+static hcg_status grow(void **arr, int *cap, int need, size_t elem)
+{
+    if (need <= *cap) return HCG_OK;
+    int c = *cap ? *cap * 2 : 64;
+    while (c < need) c *= 2;
+    void *q = realloc(*arr, (size_t)c * elem);
+    if (!q) return hcg_error(HCG_ERR_NOMEM, "out of memory while planning");
+    memset((char *)q + (size_t)*cap * elem, 0, (size_t)(c - *cap) * elem);
+    *arr = q;
+    *cap = c;
+    return HCG_OK;
+}
+
+static int new_step(builder *b, hcg_step_kind kind, int dev)
+{
+    hcg_plan *p = b->p;
+    if (grow((void **)&p->steps, &b->cap_steps, p->n_steps + 1, sizeof(hcg_step))) return -1;
+    hcg_step *s = &p->steps[p->n_steps];
+    memset(s, 0, sizeof *s);
+    s->kind = kind;
+    s->device = dev;
+    s->src_device = -1;
+    s->tensor = -1;
+    s->first = p->n_exec;
+    return p->n_steps++;
+}
+
+static hcg_status add_dep(hcg_step *s, int dep)
+{
+    for (int i = 0; i < s->n_deps; i++)
+        if (s->deps[i] == dep) return HCG_OK;
+    int *q = realloc(s->deps, sizeof(int) * (size_t)(s->n_deps + 1));
+    if (!q) return hcg_error(HCG_ERR_NOMEM, "out of memory while planning");
+    s->deps = q;
+    s->deps[s->n_deps++] = dep;
+    return HCG_OK;
+}
+
+static int new_alloc(builder *b, int dev, size_t size, int pos, int step)
+{
+    hcg_plan *p = b->p;
+    int cap = b->cap_allocs;
+    if (grow((void **)&p->allocs, &cap, p->n_allocs + 1, sizeof(hcg_alloc))) return -1;
+    int cap2 = b->cap_allocs;
+    if (grow((void **)&b->foreign, &cap2, p->n_allocs + 1, sizeof(int *))) return -1;
+    cap2 = b->cap_allocs;
+    if (grow((void **)&b->n_foreign, &cap2, p->n_allocs + 1, sizeof(int))) return -1;
+    cap2 = b->cap_allocs;
+    if (grow((void **)&b->cap_foreign, &cap2, p->n_allocs + 1, sizeof(int))) return -1;
+    b->cap_allocs = cap;
+    hcg_alloc *a = &p->allocs[p->n_allocs];
+    a->device = dev;
+    a->size = size;
+    a->offset = 0;
+    a->first_pos = a->last_pos = pos;
+    a->first_step = a->last_step = step;
+    return p->n_allocs++;
+}
+
+/* Notes that the item at pos (in step) reads the home of node id on device dev. */
+static hcg_status note_read(builder *b, hcg_id id, int dev, int pos, int step)
+{
+    int a = b->alloc_of[IDX(b, id, dev)];
+    if (a < 0) return HCG_OK;
+    hcg_alloc *al = &b->p->allocs[a];
+    if (pos > al->last_pos) {
+        al->last_pos = pos;
+        al->last_step = step;
+    }
+    if (b->p->steps[step].device != dev) {
+        if (b->n_foreign[a] == b->cap_foreign[a]) {
+            int c = b->cap_foreign[a] ? b->cap_foreign[a] * 2 : 4;
+            int *q = realloc(b->foreign[a], sizeof(int) * (size_t)c);
+            if (!q) return hcg_error(HCG_ERR_NOMEM, "out of memory while planning");
+            b->foreign[a] = q;
+            b->cap_foreign[a] = c;
+        }
+        b->foreign[a][b->n_foreign[a]++] = step;
+    }
+    return HCG_OK;
+}
+
+static int output_index(const hcg_graph *g, hcg_id id)
+{
+    for (int j = 0; j < g->n_outputs; j++)
+        if (g->outputs[j] == id) return j;
+    return -1;
+}
+
+/* Gives node u a home on device d, making a copy step if it lives elsewhere. */
+static hcg_status ensure_home(builder *b, hcg_id u, int d)
+{
+    hcg_plan *p = b->p;
+    const hcg_graph *g = p->bound;
+    const hcg_node *n = &g->nodes[u];
+    hcg_home *h = HOME(b, u, d);
+    if (h->kind != HCG_MEM_NONE) return HCG_OK;
+    h->t.dtype = n->dtype;
+    h->t.shape = n->shape;
+    if (n->op == HCG_OP_PARAM || n->op == HCG_OP_CONSTANT) {
+        h->kind = HCG_MEM_WEIGHT; /* the session binds the buffer */
+        return HCG_OK;
+    }
+    int src = n->op == HCG_OP_INPUT ? -1 : p->place[u];
+    if (n->op == HCG_OP_INPUT && is_host_device(p->devs[d])) {
+        int which = -1;
+        for (int i = 0; i < g->n_inputs; i++)
+            if (g->inputs[i] == u) which = i;
+        h->kind = HCG_MEM_INPUT;
+        h->index = which;
+        h->t.buf = &p->input_bufs[which];
+        h->t.offset = 0;
+        return HCG_OK;
+    }
+    if (src == d) return hcg_error(HCG_ERR_INTERNAL, "plan: node '%s' has no home on its own device", n->name);
+    /* A copy step on d's worker: from host memory (an input) or from the source device. */
+    if (src >= 0 && HOME(b, u, src)->kind == HCG_MEM_NONE)
+        return hcg_error(HCG_ERR_INTERNAL, "plan: '%s' is read before it is computed", n->name);
+    int step = new_step(b, HCG_STEP_COPY, d);
+    if (step < 0) return HCG_ERR_NOMEM;
+    int pos = b->n_pos++;
+    hcg_step *s = &p->steps[step];
+    s->tensor = u;
+    s->src_device = src;
+    s->count = 0;
+    b->open[d] = -1;
+    if (src >= 0) {
+        b->open[src] = -1;
+        hcg_status st = add_dep(s, b->writer_step[IDX(b, u, src)]);
+        if (st || (st = note_read(b, u, src, pos, step))) return st;
+    }
+    int a = new_alloc(b, d, hcg_node_nbytes(n), pos, step);
+    if (a < 0) return HCG_ERR_NOMEM;
+    h->kind = HCG_MEM_ARENA;
+    h->index = a;
+    h->t.buf = &p->arena[d];
+    b->alloc_of[IDX(b, u, d)] = a;
+    b->writer_step[IDX(b, u, d)] = step;
+    return HCG_OK;
+}
+
+static hcg_status add_exec(builder *b, hcg_id v)
+{
+    hcg_plan *p = b->p;
+    const hcg_graph *g = p->bound;
+    const hcg_node *n = &g->nodes[v];
+    int d = p->place[v];
+    hcg_status st;
+    for (int i = 0; i < n->n_inputs; i++)
+        if ((st = ensure_home(b, n->inputs[i], d))) return st;
+    hcg_home *h = HOME(b, v, d);
+    h->t.dtype = n->dtype;
+    h->t.shape = n->shape;
+    if (hcg_op_info_get(n->op)->flags & HCG_OPF_VIEW) {
+        /* Same memory as the viewed tensor, another shape: no work, no step. */
+        const hcg_home *src = HOME(b, n->inputs[0], d);
+        h->kind = src->kind;
+        h->index = src->index;
+        h->t.buf = src->t.buf;
+        h->t.offset = src->t.offset;
+        b->alloc_of[IDX(b, v, d)] = b->alloc_of[IDX(b, n->inputs[0], d)];
+        b->writer_step[IDX(b, v, d)] = b->writer_step[IDX(b, n->inputs[0], d)];
+        return HCG_OK;
+    }
+    int step = b->open[d];
+    if (step < 0) {
+        if ((step = new_step(b, HCG_STEP_SEGMENT, d)) < 0) return HCG_ERR_NOMEM;
+        b->open[d] = step;
+    }
+    int pos = b->n_pos++;
+    for (int i = 0; i < n->n_inputs; i++)
+        if ((st = note_read(b, n->inputs[i], d, pos, step))) return st;
+    int j = output_index(g, v);
+    if (j >= 0 && is_host_device(p->devs[d]) && !p->output_direct[j]) {
+        p->output_direct[j] = true;
+        h->kind = HCG_MEM_OUTPUT;
+        h->index = j;
+        h->t.buf = &p->output_bufs[j];
+        h->t.offset = 0;
+    } else {
+        int a = new_alloc(b, d, hcg_node_nbytes(n), pos, step);
+        if (a < 0) return HCG_ERR_NOMEM;
+        h->kind = HCG_MEM_ARENA;
+        h->index = a;
+        h->t.buf = &p->arena[d];
+        b->alloc_of[IDX(b, v, d)] = a;
+    }
+    b->writer_step[IDX(b, v, d)] = step;
+    if ((st = grow((void **)&p->exec, &b->cap_exec, p->n_exec + 1, sizeof(hcg_exec_node)))) return st;
+    hcg_exec_node *en = &p->exec[p->n_exec++];
+    memset(en, 0, sizeof *en);
+    en->g = g;
+    en->node = n;
+    en->id = v;
+    en->n_in = n->n_inputs;
+    p->steps[step].count++;
+    return HCG_OK;
+}
+
+/* Outputs read back at the end stay alive to the end. */
+static void keep_outputs_alive(builder *b)
+{
+    hcg_plan *p = b->p;
+    const hcg_graph *g = p->bound;
+    for (int j = 0; j < g->n_outputs; j++) {
+        hcg_id id = g->outputs[j];
+        int d = p->place[id];
+        if (d < 0 || p->output_direct[j]) continue;
+        int a = b->alloc_of[IDX(b, id, d)];
+        if (a >= 0) p->allocs[a].last_pos = b->n_pos;
+    }
+}
+
+/* Exec inputs point at the homes; done after all homes exist (arrays stop moving). */
+static hcg_status wire_exec(builder *b)
+{
+    hcg_plan *p = b->p;
+    int total = 0;
+    for (int i = 0; i < p->n_exec; i++) total += p->exec[i].n_in;
+    p->exec_inputs = calloc((size_t)total + 1, sizeof(hcg_dev_tensor));
+    if (!p->exec_inputs) return hcg_error(HCG_ERR_NOMEM, "out of memory while planning");
+    int k = 0;
+    for (int i = 0; i < p->n_exec; i++) {
+        hcg_exec_node *en = &p->exec[i];
+        int d = p->place[en->id];
+        en->in = &p->exec_inputs[k];
+        for (int j = 0; j < en->n_in; j++) en->in[j] = HOME(b, en->node->inputs[j], d)->t;
+        k += en->n_in;
+        en->out = HOME(b, en->id, d)->t;
+    }
+    return HCG_OK;
+}
+
+/* Memory reuse across workers: a step that writes memory another worker read earlier waits for
+ * that reader. Only allocations read by other workers ("foreign" readers) need this. */
+static hcg_status add_reuse_deps(builder *b)
+{
+    hcg_plan *p = b->p;
+    for (int y = 0; y < p->n_allocs; y++) {
+        if (!b->n_foreign[y]) continue;
+        const hcg_alloc *ay = &p->allocs[y];
+        for (int x = 0; x < p->n_allocs; x++) {
+            const hcg_alloc *ax = &p->allocs[x];
+            if (ax->device != ay->device || ax->first_pos <= ay->last_pos) continue;
+            if (ax->offset >= ay->offset + ay->size || ay->offset >= ax->offset + ax->size) continue;
+            for (int k = 0; k < b->n_foreign[y]; k++) {
+                hcg_status st = add_dep(&p->steps[ax->first_step], b->foreign[y][k]);
+                if (st) return st;
+            }
+        }
+    }
+    return HCG_OK;
+}
+
+/* qsort has no context argument in C11: the key array is set just before sorting. */
+static _Thread_local const double *sort_key;
+static int cmp_by_start(const void *a, const void *b)
+{
+    hcg_id x = *(const hcg_id *)a, y = *(const hcg_id *)b;
+    if (sort_key[x] < sort_key[y]) return -1;
+    if (sort_key[x] > sort_key[y]) return 1;
+    return x < y ? -1 : x > y;
+}
+
+hcg_status hcg_plan_build(hcg_graph *bound, hcg_device **devs, int n_dev, const hcg_measurements *measured,
+                          hcg_plan **out)
+{
+    double t0 = hcg_now();
+    hcg_status st = HCG_OK;
+    builder b;
+    memset(&b, 0, sizeof b);
+    *out = NULL;
+    if (n_dev < 1 || n_dev > HCG_MAX_DEVICES) {
+        hcg_graph_free(bound);
+        return hcg_error(HCG_ERR_ARG, "a plan needs 1 to %d devices, got %d", HCG_MAX_DEVICES, n_dev);
+    }
+    hcg_plan *p = calloc(1, sizeof *p);
+    if (!p) {
+        hcg_graph_free(bound);
+        return hcg_error(HCG_ERR_NOMEM, "out of memory");
+    }
+    b.p = p;
+    p->bound = bound;
+    p->n_dev = n_dev;
+    for (int i = 0; i < n_dev; i++) p->devs[i] = devs[i];
+    const hcg_graph *g = bound;
+    size_t nn = (size_t)g->n_nodes + 1;
+    p->place = malloc(sizeof(int) * nn);
+    p->home = calloc(nn * (size_t)n_dev, sizeof(hcg_home));
+    p->pred_time = calloc(nn, sizeof(double));
+    p->input_bufs = calloc((size_t)g->n_inputs + 1, sizeof(hcg_buffer));
+    p->output_bufs = calloc((size_t)g->n_outputs + 1, sizeof(hcg_buffer));
+    p->output_direct = calloc((size_t)g->n_outputs + 1, sizeof(bool));
+    b.open = malloc(sizeof(int) * (size_t)n_dev);
+    b.writer_step = malloc(sizeof(int) * nn * (size_t)n_dev);
+    b.alloc_of = malloc(sizeof(int) * nn * (size_t)n_dev);
+    b.order = malloc(sizeof(hcg_id) * nn);
+    if (!p->place || !p->home || !p->pred_time || !p->input_bufs || !p->output_bufs || !p->output_direct || !b.open ||
+        !b.writer_step || !b.alloc_of || !b.order ||
+        !(p->pred_start = calloc(nn, sizeof(double)))) {
+        st = hcg_error(HCG_ERR_NOMEM, "out of memory while planning");
+        goto done;
+    }
+    for (int d = 0; d < n_dev; d++) b.open[d] = -1;
+    for (size_t i = 0; i < nn * (size_t)n_dev; i++) {
+        b.writer_step[i] = -1;
+        b.alloc_of[i] = -1;
+    }
+    for (int i = 0; i < g->n_inputs; i++) p->input_bufs[i].device = devs[0];
+    for (int j = 0; j < g->n_outputs; j++) p->output_bufs[j].device = devs[0];
+
+    if ((st = hcg_sched_place(p, measured))) goto done;
+
+    /* Compute nodes in the order the scheduler predicts they start (a topological order). */
+    for (hcg_id id = 0; id < g->n_nodes; id++)
+        if (p->place[id] >= 0) b.order[b.n_order++] = id;
+    sort_key = p->pred_start;
+    qsort(b.order, (size_t)b.n_order, sizeof(hcg_id), cmp_by_start);
+
+    for (int k = 0; k < b.n_order; k++)
+        if ((st = add_exec(&b, b.order[k]))) goto done;
+    /* Outputs that live on no device yet (inputs, constants) are read from host memory at the end. */
+    keep_outputs_alive(&b);
+    if ((st = wire_exec(&b))) goto done;
+    if ((st = hcg_memplan_assign(p))) goto done;
+    if ((st = add_reuse_deps(&b))) goto done;
+    /* Arena offsets are known now: fix the exec tensors' offsets. */
+    for (int i = 0; i < p->n_exec; i++) {
+        hcg_exec_node *en = &p->exec[i];
+        int d = p->place[en->id];
+        for (int j = 0; j < en->n_in; j++) {
+            const hcg_home *h = HOME(&b, en->node->inputs[j], d);
+            if (h->kind == HCG_MEM_ARENA) en->in[j].offset = p->allocs[h->index].offset;
+        }
+        const hcg_home *h = HOME(&b, en->id, d);
+        if (h->kind == HCG_MEM_ARENA) en->out.offset = p->allocs[h->index].offset;
+    }
+    for (size_t i = 0; i < nn * (size_t)n_dev; i++)
+        if (p->home[i].kind == HCG_MEM_ARENA) p->home[i].t.offset = p->allocs[p->home[i].index].offset;
+    p->plan_seconds = hcg_now() - t0;
+    *out = p;
+    p = NULL;
+done:
+    if (b.foreign)
+        for (int a = 0; a < b.cap_allocs; a++) free(b.foreign[a]);
+    free(b.foreign);
+    free(b.n_foreign);
+    free(b.cap_foreign);
+    free(b.open);
+    free(b.writer_step);
+    free(b.alloc_of);
+    free(b.order);
+    if (p) hcg_plan_free(p);
+    return st;
+}
+
+void hcg_plan_free(hcg_plan *p)
+{
+    if (!p) return;
+    for (int d = 0; d < p->n_dev; d++)
+        if (p->arena[d].host || p->arena[d].handle) p->devs[d]->iface->buffer_free(p->devs[d], &p->arena[d]);
+    for (int i = 0; i < p->n_exec; i++)
+        if (p->exec[i].state && p->devs[p->place[p->exec[i].id]]->iface->release)
+            p->devs[p->place[p->exec[i].id]]->iface->release(p->devs[p->place[p->exec[i].id]], &p->exec[i]);
+    for (int s = 0; s < p->n_steps; s++) {
+        free(p->steps[s].deps);
+        free(p->steps[s].staging);
+    }
+    free(p->steps);
+    free(p->exec);
+    free(p->exec_inputs);
+    free(p->allocs);
+    free(p->place);
+    free(p->home);
+    free(p->pred_time);
+    free(p->pred_start);
+    free(p->input_bufs);
+    free(p->output_bufs);
+    free(p->output_direct);
+    hcg_graph_free(p->bound);
+    free(p);
+}

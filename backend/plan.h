@@ -1,0 +1,103 @@
+/* plan.h — an execution plan for one bound graph on a set of devices: where each node runs
+ * (placement), where each tensor lives on each device that needs it (residency), the steps
+ * (segments of consecutive nodes on one device, and copies between devices) with their
+ * dependencies, and the memory plan (one arena per device). backend/plan.c builds it,
+ * backend/sched.c places nodes, backend/memplan.c assigns arena offsets, backend/exec.c runs it. */
+#ifndef HCG_PLAN_H
+#define HCG_PLAN_H
+
+#include "backend/backend.h"
+
+#define HCG_MAX_DEVICES 16
+
+/* Where a tensor's memory comes from. */
+typedef enum hcg_mem_kind {
+    HCG_MEM_NONE = 0,
+    HCG_MEM_ARENA,  /* the device's arena, at an offset from the memory planner */
+    HCG_MEM_INPUT,  /* a graph input's host memory (CPU device only, set per run) */
+    HCG_MEM_OUTPUT, /* a graph output's host tensor, written directly (CPU device only, per run) */
+    HCG_MEM_WEIGHT  /* a constant or parameter, resident on the device for the session */
+} hcg_mem_kind;
+
+/* A tensor's home on one device. Views share the home of the tensor they view. */
+typedef struct hcg_home {
+    hcg_mem_kind kind;
+    int index;     /* MEM_INPUT / MEM_OUTPUT: which input or output; MEM_ARENA: allocation id */
+    hcg_dev_tensor t; /* dtype, shape, buffer and offset (the buffer is set once memory exists) */
+} hcg_home;
+
+typedef enum hcg_step_kind { HCG_STEP_SEGMENT, HCG_STEP_COPY } hcg_step_kind;
+
+/* A unit of work for one device's worker. */
+typedef struct hcg_step {
+    hcg_step_kind kind;
+    int device;            /* the device whose worker runs the step (a copy: the destination) */
+    int first, count;      /* SEGMENT: exec nodes [first, first + count) of plan->exec */
+    hcg_id tensor;         /* COPY: the node whose output is copied */
+    int src_device;        /* COPY: from (-1: from host memory, a graph input) */
+    void *staging;         /* COPY between two non-host devices: host staging memory */
+    int *deps, n_deps;     /* steps that must finish first */
+    double pred_start, pred_end; /* predicted by the scheduler, seconds */
+    double t_start, t_end;       /* measured in the last run, seconds from its start */
+} hcg_step;
+
+/* One arena allocation (an alias group of tensors on one device). */
+typedef struct hcg_alloc {
+    int device;
+    size_t size, offset;
+    int first_pos, last_pos; /* positions in the global order where it is written first / read last */
+    int last_step;           /* the step of its last reader (for reuse dependencies) */
+    int first_step;          /* the step that writes it first */
+} hcg_alloc;
+
+typedef struct hcg_plan {
+    hcg_graph *bound; /* owned */
+    int n_dev;
+    hcg_device *devs[HCG_MAX_DEVICES];
+    int *place;          /* per node: device index; -1 for sources and inputs */
+    hcg_home *home;      /* per node x device: home[id * n_dev + dev] */
+    double *pred_time;   /* per node: predicted seconds on its device */
+    double *pred_start;  /* per node: predicted start, seconds (the scheduler's timeline) */
+    double pred_makespan;
+    hcg_exec_node *exec; /* compute nodes in execution order, grouped by segment */
+    int n_exec;
+    hcg_dev_tensor *exec_inputs; /* storage for every exec node's inputs */
+    hcg_step *steps;
+    int n_steps;
+    hcg_alloc *allocs;
+    int n_allocs;
+    hcg_buffer arena[HCG_MAX_DEVICES];
+    size_t arena_size[HCG_MAX_DEVICES], arena_lower_bound[HCG_MAX_DEVICES];
+    /* Per-run host memory of graph inputs/outputs, for homes of kind MEM_INPUT / MEM_OUTPUT. */
+    hcg_buffer *input_bufs, *output_bufs;
+    bool *output_direct; /* output j is written in place into the caller's tensor */
+    double plan_seconds; /* time spent planning */
+} hcg_plan;
+
+/* Measured per-node seconds from profiled runs, keyed by the unbound graph's node id and device
+ * index (NaN: not measured). */
+typedef struct hcg_measurements {
+    double *seconds; /* [n_nodes * n_dev] */
+    int n_nodes, n_dev;
+} hcg_measurements;
+
+/* Places every compute node of plan->bound on one of plan->devs (fills plan->place and
+ * plan->pred_time), honouring pins and supports(), minimising the predicted makespan. */
+hcg_status hcg_sched_place(hcg_plan *plan, const hcg_measurements *measured);
+
+/* Predicted seconds of node id on device index dev (measured if known, else the cost model). */
+double hcg_sched_node_time(const hcg_plan *plan, const hcg_measurements *measured, hcg_id id, int dev);
+
+/* Builds a plan (placement, residency, steps, memory) for a bound graph. Takes ownership of
+ * bound. Weights are bound by the session afterwards (hcg_plan_bind_weights). */
+hcg_status hcg_plan_build(hcg_graph *bound, hcg_device **devs, int n_dev, const hcg_measurements *measured,
+                          hcg_plan **out);
+void hcg_plan_free(hcg_plan *plan);
+
+/* Assigns arena offsets for plan->allocs on each device; fills arena_size and arena_lower_bound. */
+hcg_status hcg_memplan_assign(hcg_plan *plan);
+
+/* Writes a placement table (node, op, device, predicted and measured time). */
+void hcg_plan_explain(const hcg_plan *plan, FILE *f, bool with_measured);
+
+#endif

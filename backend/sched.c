@@ -1,0 +1,380 @@
+/* sched.c — placement: which device runs each node. List scheduling in the HEFT family over the
+ * whole graph (upward ranks, earliest finish time with transfer costs, copies occupying the
+ * destination device's worker as the executor does), honouring pins and supports(). The result
+ * is compared with running everything on each single device, and the best predicted makespan
+ * wins, so a plan is never predicted worse than the best single device. The same simulator
+ * evaluates the greedy priority-list baseline that `hcg plan --simulate` reports. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/sched.h"
+#include "graph/op_table.h"
+
+double hcg_sched_node_time(const hcg_plan *plan, const hcg_measurements *measured, hcg_id id, int dev)
+{
+    const hcg_graph *g = plan->bound;
+    const hcg_node *n = &g->nodes[id];
+    if (hcg_op_info_get(n->op)->flags & (HCG_OPF_VIEW | HCG_OPF_SOURCE)) return 0;
+    if (measured && measured->seconds && g->origin) {
+        hcg_id o = g->origin[id];
+        if (o >= 0 && o < measured->n_nodes && dev < measured->n_dev) {
+            double t = measured->seconds[(size_t)o * measured->n_dev + dev];
+            if (!isnan(t)) return t;
+        }
+    }
+    return hcg_device_estimate(plan->devs[dev], g, n);
+}
+
+/* ---------------------------------------------------------------- feasibility */
+
+static bool is_compute(const hcg_node *n) { return !(hcg_op_info_get(n->op)->flags & HCG_OPF_SOURCE); }
+
+static int pinned_device(const hcg_plan *p, const hcg_node *n)
+{
+    if (!n->pin) return -1;
+    for (int d = 0; d < p->n_dev; d++)
+        if (strcmp(p->devs[d]->name, n->pin) == 0) return d;
+    return -2;
+}
+
+static bool can_run(const hcg_plan *p, const hcg_node *n, int d)
+{
+    int pin = pinned_device(p, n);
+    if (pin >= 0 && pin != d) return false;
+    return p->devs[d]->iface->supports(p->devs[d], p->bound, n);
+}
+
+static void device_list(const hcg_plan *p, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = 0;
+    for (int d = 0; d < p->n_dev; d++) {
+        int w = snprintf(buf + used, len - used, "%s%s", d ? ", " : "", p->devs[d]->name);
+        if (w < 0 || (size_t)w >= len - used) break;
+        used += (size_t)w;
+    }
+}
+
+static hcg_status check_feasible(const hcg_plan *p)
+{
+    const hcg_graph *g = p->bound;
+    char devs[256];
+    device_list(p, devs, sizeof devs);
+    for (hcg_id id = 0; id < g->n_nodes; id++) {
+        const hcg_node *n = &g->nodes[id];
+        if (!is_compute(n)) continue;
+        int pin = pinned_device(p, n);
+        if (pin == -2)
+            return hcg_node_error(g, n, HCG_ERR_ARG, "pinned to '%s', which is not among the selected devices (%s)",
+                                  n->pin, devs);
+        if (pin >= 0 && !p->devs[pin]->iface->supports(p->devs[pin], g, n))
+            return hcg_node_error(g, n, HCG_ERR_UNSUPPORTED, "pinned to '%s', which does not support %s", n->pin,
+                                  hcg_op_name(n->op));
+        bool any = false;
+        for (int d = 0; d < p->n_dev && !any; d++) any = can_run(p, n, d);
+        if (!any)
+            return hcg_node_error(g, n, HCG_ERR_UNSUPPORTED, "no selected device (%s) supports %s with these types",
+                                  devs, hcg_op_name(n->op));
+    }
+    return HCG_OK;
+}
+
+/* ---------------------------------------------------------------- the simulator */
+
+/* Seconds to make node u's output available on device d, given it lives on src (-1: host). */
+static double move_time(const hcg_plan *p, hcg_id u, int src, int d)
+{
+    const hcg_node *n = &p->bound->nodes[u];
+    if (n->op == HCG_OP_PARAM || n->op == HCG_OP_CONSTANT) return 0; /* resident weights */
+    if (src == d) return 0;
+    return hcg_transfer_estimate(src >= 0 ? p->devs[src] : NULL, p->devs[d], hcg_node_nbytes(n));
+}
+
+/* State of a list-scheduling simulation. */
+typedef struct sim {
+    const hcg_plan *p;
+    const hcg_measurements *m;
+    double *avail;  /* per device: when its worker is free */
+    double *finish; /* per node */
+    double *start;
+    int *where;      /* per node: its device (-1: host for inputs and weights) */
+    double *arrived; /* per node x device: when a copy of it is on that device (-1: not yet) */
+} sim;
+
+static hcg_status sim_init(sim *s, const hcg_plan *p, const hcg_measurements *m)
+{
+    size_t nn = (size_t)p->bound->n_nodes + 1;
+    memset(s, 0, sizeof *s);
+    s->p = p;
+    s->m = m;
+    s->avail = calloc((size_t)p->n_dev, sizeof(double));
+    s->finish = calloc(nn, sizeof(double));
+    s->start = calloc(nn, sizeof(double));
+    s->where = malloc(nn * sizeof(int));
+    s->arrived = malloc(nn * (size_t)p->n_dev * sizeof(double));
+    if (!s->avail || !s->finish || !s->start || !s->where || !s->arrived)
+        return hcg_error(HCG_ERR_NOMEM, "out of memory while scheduling");
+    for (size_t i = 0; i < nn; i++) s->where[i] = -1;
+    for (size_t i = 0; i < nn * (size_t)p->n_dev; i++) s->arrived[i] = -1;
+    return HCG_OK;
+}
+
+static void sim_free(sim *s)
+{
+    free(s->avail);
+    free(s->finish);
+    free(s->start);
+    free(s->where);
+    free(s->arrived);
+}
+
+/* Earliest finish of node v on device d; commit = true records it. Copies run on d's worker
+ * before v, in input order, each once. */
+static double sim_place(sim *s, hcg_id v, int d, bool commit)
+{
+    const hcg_plan *p = s->p;
+    const hcg_node *n = &p->bound->nodes[v];
+    double t = s->avail[d], ready = 0;
+    int nd = p->n_dev;
+    for (int i = 0; i < n->n_inputs; i++) {
+        hcg_id u = n->inputs[i];
+        int src = s->where[u];
+        double have = s->finish[u];
+        if (src == d || move_time(p, u, src, d) == 0) {
+            if (have > ready) ready = have;
+            continue;
+        }
+        double arrived = s->arrived[(size_t)u * nd + d];
+        if (arrived >= 0) {
+            if (arrived > ready) ready = arrived;
+            continue;
+        }
+        double c0 = t > have ? t : have;
+        t = c0 + move_time(p, u, src, d);
+        if (commit) s->arrived[(size_t)u * nd + d] = t;
+        if (t > ready) ready = t;
+    }
+    double st = t > ready ? t : ready;
+    double fin = st + hcg_sched_node_time(p, s->m, v, d);
+    if (commit) {
+        s->avail[d] = fin;
+        s->start[v] = st;
+        s->finish[v] = fin;
+        s->where[v] = d;
+    }
+    return fin;
+}
+
+/* Upward ranks: average cost plus the longest path of costs to an exit. */
+static hcg_status upward_ranks(const hcg_plan *p, const hcg_measurements *m, double *rank)
+{
+    const hcg_graph *g = p->bound;
+    int nd = p->n_dev;
+    for (hcg_id id = 0; id < g->n_nodes; id++) rank[id] = 0;
+    for (hcg_id id = g->n_nodes - 1; id >= 0; id--) {
+        const hcg_node *n = &g->nodes[id];
+        if (!is_compute(n)) continue;
+        double w = 0;
+        int cnt = 0;
+        for (int d = 0; d < nd; d++) {
+            if (!can_run(p, n, d)) continue;
+            w += hcg_sched_node_time(p, m, id, d);
+            cnt++;
+        }
+        rank[id] += cnt ? w / cnt : 0;
+        /* push to predecessors: rank(u) >= c(u) + rank(v) */
+        double comm = 0;
+        if (nd > 1) {
+            double bytes = 0;
+            for (int i = 0; i < n->n_inputs; i++) bytes += (double)hcg_node_nbytes(&g->nodes[n->inputs[i]]);
+            comm = hcg_transfer_estimate(p->devs[0], p->devs[nd - 1], (size_t)bytes) / (n->n_inputs ? n->n_inputs : 1);
+        }
+        for (int i = 0; i < n->n_inputs; i++) {
+            hcg_id u = n->inputs[i];
+            double r = rank[id] + comm;
+            if (r > rank[u]) rank[u] = r;
+        }
+    }
+    return HCG_OK;
+}
+
+static _Thread_local const double *rank_key;
+static int cmp_rank(const void *a, const void *b)
+{
+    hcg_id x = *(const hcg_id *)a, y = *(const hcg_id *)b;
+    /* Larger rank first; a node never ranks below its successors, so ties by id stay topological. */
+    if (rank_key[x] > rank_key[y]) return -1;
+    if (rank_key[x] < rank_key[y]) return 1;
+    return x < y ? -1 : x > y;
+}
+
+/* Simulates a given placement in the given order; returns the makespan. */
+static double simulate(const hcg_plan *p, const hcg_measurements *m, const hcg_id *order, int n_order,
+                       const int *place, double *start_out, double *time_out)
+{
+    sim s;
+    if (sim_init(&s, p, m)) {
+        sim_free(&s);
+        return INFINITY;
+    }
+    double makespan = 0;
+    for (int k = 0; k < n_order; k++) {
+        hcg_id v = order[k];
+        double fin = sim_place(&s, v, place[v], true);
+        if (fin > makespan) makespan = fin;
+        if (start_out) start_out[v] = s.start[v];
+        if (time_out) time_out[v] = fin - s.start[v];
+    }
+    sim_free(&s);
+    return makespan;
+}
+
+/* ---------------------------------------------------------------- strategies */
+
+static hcg_status heft(const hcg_plan *p, const hcg_measurements *m, const hcg_id *order, int n_order, int *place)
+{
+    sim s;
+    hcg_status st = sim_init(&s, p, m);
+    if (st) {
+        sim_free(&s);
+        return st;
+    }
+    const hcg_graph *g = p->bound;
+    for (int k = 0; k < n_order; k++) {
+        hcg_id v = order[k];
+        const hcg_node *n = &g->nodes[v];
+        int best = -1;
+        double best_fin = INFINITY;
+        /* A view costs nothing where its input lives: keep it there when possible. */
+        if ((hcg_op_info_get(n->op)->flags & HCG_OPF_VIEW) && s.where[n->inputs[0]] >= 0 &&
+            can_run(p, n, s.where[n->inputs[0]])) {
+            best = s.where[n->inputs[0]];
+        } else {
+            for (int d = 0; d < p->n_dev; d++) {
+                if (!can_run(p, n, d)) continue;
+                double fin = sim_place(&s, v, d, false);
+                if (fin < best_fin - 1e-12) {
+                    best_fin = fin;
+                    best = d;
+                }
+            }
+        }
+        sim_place(&s, v, best, true);
+        place[v] = best;
+    }
+    sim_free(&s);
+    return HCG_OK;
+}
+
+static bool single_device(const hcg_plan *p, int d, const hcg_id *order, int n_order, int *place)
+{
+    for (int k = 0; k < n_order; k++) {
+        if (!can_run(p, &p->bound->nodes[order[k]], d)) return false;
+        place[order[k]] = d;
+    }
+    return true;
+}
+
+/* Greedy priority list (the ggml / ONNX Runtime style): the first device in priority order
+ * (GPUs, then accelerators, then the rest, each in selection order) that supports the node. */
+static void greedy(const hcg_plan *p, const hcg_id *order, int n_order, int *place)
+{
+    int prio[HCG_MAX_DEVICES], np = 0;
+    for (int pass = 0; pass < 3; pass++)
+        for (int d = 0; d < p->n_dev; d++) {
+            hcg_device_type t = p->devs[d]->type;
+            int rank = t == HCG_DEVICE_GPU ? 0 : t == HCG_DEVICE_ACCELERATOR ? 1 : 2;
+            if (rank == pass) prio[np++] = d;
+        }
+    for (int k = 0; k < n_order; k++) {
+        const hcg_node *n = &p->bound->nodes[order[k]];
+        place[order[k]] = prio[np - 1];
+        for (int i = 0; i < np; i++) {
+            if (can_run(p, n, prio[i])) {
+                place[order[k]] = prio[i];
+                break;
+            }
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- entry points */
+
+typedef struct order_info {
+    hcg_id *order;
+    int n;
+} order_info;
+
+static hcg_status rank_order(const hcg_plan *p, const hcg_measurements *m, order_info *o)
+{
+    const hcg_graph *g = p->bound;
+    double *rank = malloc(sizeof(double) * ((size_t)g->n_nodes + 1));
+    o->order = malloc(sizeof(hcg_id) * ((size_t)g->n_nodes + 1));
+    o->n = 0;
+    if (!rank || !o->order) {
+        free(rank);
+        return hcg_error(HCG_ERR_NOMEM, "out of memory while scheduling");
+    }
+    upward_ranks(p, m, rank);
+    for (hcg_id id = 0; id < g->n_nodes; id++)
+        if (is_compute(&g->nodes[id])) o->order[o->n++] = id;
+    rank_key = rank;
+    qsort(o->order, (size_t)o->n, sizeof(hcg_id), cmp_rank);
+    free(rank);
+    return HCG_OK;
+}
+
+hcg_status hcg_sched_evaluate(hcg_plan *p, const hcg_measurements *m, hcg_sched_report *r)
+{
+    const hcg_graph *g = p->bound;
+    order_info o;
+    hcg_status st = check_feasible(p);
+    if (st) return st;
+    if ((st = rank_order(p, m, &o))) return st;
+    int *place = malloc(sizeof(int) * ((size_t)g->n_nodes + 1));
+    int *best_place = malloc(sizeof(int) * ((size_t)g->n_nodes + 1));
+    if (!place || !best_place) {
+        free(o.order);
+        free(place);
+        free(best_place);
+        return hcg_error(HCG_ERR_NOMEM, "out of memory while scheduling");
+    }
+    for (hcg_id id = 0; id < g->n_nodes; id++) place[id] = best_place[id] = -1;
+    memset(r, 0, sizeof *r);
+    r->n_dev = p->n_dev;
+
+    if ((st = heft(p, m, o.order, o.n, place))) goto done;
+    r->heft = simulate(p, m, o.order, o.n, place, NULL, NULL);
+    double best = r->heft;
+    memcpy(best_place, place, sizeof(int) * (size_t)g->n_nodes);
+    r->choice = -1;
+    for (int d = 0; d < p->n_dev; d++) {
+        r->single[d] = INFINITY;
+        if (!single_device(p, d, o.order, o.n, place)) continue;
+        r->single[d] = simulate(p, m, o.order, o.n, place, NULL, NULL);
+        if (r->single[d] < best) {
+            best = r->single[d];
+            memcpy(best_place, place, sizeof(int) * (size_t)g->n_nodes);
+            r->choice = d;
+        }
+    }
+    greedy(p, o.order, o.n, place);
+    r->greedy = simulate(p, m, o.order, o.n, place, NULL, NULL);
+    r->chosen = best;
+
+    memcpy(p->place, best_place, sizeof(int) * (size_t)g->n_nodes);
+    p->pred_makespan = simulate(p, m, o.order, o.n, p->place, p->pred_start, p->pred_time);
+done:
+    free(o.order);
+    free(place);
+    free(best_place);
+    return st;
+}
+
+hcg_status hcg_sched_place(hcg_plan *p, const hcg_measurements *m)
+{
+    hcg_sched_report r;
+    return hcg_sched_evaluate(p, m, &r);
+}

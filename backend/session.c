@@ -1,0 +1,308 @@
+/* session.c — sessions: a graph on a set of devices. A session binds the graph per input-shape
+ * signature and caches the plan, keeps weights resident on each device that uses them (uploaded
+ * once), runs plans, returns outputs, and records measured node times from profiled runs so later
+ * plans use them. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/cpu/cpu.h"
+#include "backend/exec.h"
+#include "backend/session_impl.h"
+#include "graph/bind.h"
+#include "graph/op_table.h"
+
+#define MAX_CACHED_PLANS ((int)(sizeof(((hcg_session *)0)->plans) / sizeof(hcg_cached_plan)))
+
+/* ---------------------------------------------------------------- weights */
+
+static hcg_buffer *weight_buffer(hcg_session *s, const hcg_node *n, int dev_index, hcg_plan *p, hcg_status *st)
+{
+    hcg_device *d = p->devs[dev_index];
+    const hcg_tensor *t = n->value;
+    *st = HCG_OK;
+    const hcg_plan *owner = n->value_owned ? p : NULL;
+    for (int i = 0; i < s->n_weights; i++)
+        if (s->weights[i].data == t->data && s->weights[i].device == d && s->weights[i].nbytes == t->nbytes &&
+            s->weights[i].owner == owner)
+            return s->weights[i].buf;
+    if (s->n_weights == s->cap_weights) {
+        int cap = s->cap_weights ? s->cap_weights * 2 : 64;
+        hcg_weight *w = realloc(s->weights, sizeof(hcg_weight) * (size_t)cap);
+        if (!w) {
+            *st = hcg_error(HCG_ERR_NOMEM, "out of memory");
+            return NULL;
+        }
+        s->weights = w;
+        s->cap_weights = cap;
+    }
+    hcg_weight *w = &s->weights[s->n_weights];
+    memset(w, 0, sizeof *w);
+    w->data = t->data;
+    w->nbytes = t->nbytes;
+    w->device = d;
+    w->owner = owner;
+    if (!(w->buf = calloc(1, sizeof(hcg_buffer)))) {
+        *st = hcg_error(HCG_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    if (d->host_memory) {
+        /* host memory: use the tensor's own bytes, no copy */
+        w->buf->device = d;
+        w->buf->host = t->data;
+        w->buf->size = t->nbytes;
+        w->borrowed = true;
+    } else {
+        *st = d->iface->buffer_alloc(d, t->nbytes ? t->nbytes : 1, w->buf);
+        if (!*st && t->nbytes) *st = d->iface->write(d, w->buf, 0, t->data, t->nbytes);
+        if (*st) {
+            if (w->buf->handle || w->buf->host) d->iface->buffer_free(d, w->buf);
+            free(w->buf);
+            hcg_error_prefix(*st, "uploading weight '%s' to %s: ", n->name, d->name);
+            return NULL;
+        }
+        s->weight_bytes_uploaded += t->nbytes;
+    }
+    s->n_weights++;
+    return w->buf;
+}
+
+/* Points every exec input that reads a weight at the weight's buffer on that device, then lets
+ * backends prepare their nodes (kernels, programs). */
+static hcg_status bind_weights_and_prepare(hcg_session *s, hcg_plan *p)
+{
+    const hcg_graph *g = p->bound;
+    hcg_status st = HCG_OK;
+    for (int i = 0; i < p->n_exec; i++) {
+        hcg_exec_node *en = &p->exec[i];
+        int d = p->place[en->id];
+        for (int j = 0; j < en->n_in; j++) {
+            const hcg_node *in = &g->nodes[en->node->inputs[j]];
+            if (in->op != HCG_OP_PARAM && in->op != HCG_OP_CONSTANT) continue;
+            hcg_buffer *b = weight_buffer(s, in, d, p, &st);
+            if (!b) return st;
+            en->in[j].buf = b;
+            en->in[j].offset = 0;
+            p->home[(size_t)en->node->inputs[j] * p->n_dev + d].t.buf = b;
+        }
+    }
+    for (int i = 0; i < p->n_exec; i++) {
+        hcg_exec_node *en = &p->exec[i];
+        hcg_device *d = p->devs[p->place[en->id]];
+        if (d->iface->prepare && (st = d->iface->prepare(d, en))) return st;
+    }
+    return HCG_OK;
+}
+
+/* ---------------------------------------------------------------- sessions */
+
+hcg_status hcg_session_new(const hcg_graph *g, const hcg_session_options *opt, hcg_session **out)
+{
+    *out = NULL;
+    if (!g) return hcg_error(HCG_ERR_ARG, "session: no graph");
+    if (g->n_outputs == 0) return hcg_error(HCG_ERR_GRAPH, "the graph has no outputs");
+    hcg_session *s = calloc(1, sizeof *s);
+    if (!s) return hcg_error(HCG_ERR_NOMEM, "out of memory");
+    s->g = g;
+    s->profile = opt && opt->profile;
+    hcg_status st = hcg_devices_select(opt ? opt->devices : NULL, s->devs, HCG_MAX_DEVICES, &s->n_dev);
+    if (st) {
+        free(s);
+        return st;
+    }
+    s->measured.n_nodes = g->n_nodes;
+    s->measured.n_dev = s->n_dev;
+    s->measured.seconds = malloc(sizeof(double) * ((size_t)g->n_nodes * s->n_dev + 1));
+    if (!s->measured.seconds) {
+        free(s);
+        return hcg_error(HCG_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < (size_t)g->n_nodes * s->n_dev; i++) s->measured.seconds[i] = NAN;
+    *out = s;
+    return HCG_OK;
+}
+
+static void free_weight(hcg_weight *w)
+{
+    if (!w->borrowed) w->device->iface->buffer_free(w->device, w->buf);
+    free(w->buf);
+}
+
+/* Frees a cached plan and the weights that only it used. */
+static void free_cached_plan(hcg_session *s, hcg_cached_plan *c)
+{
+    int k = 0;
+    for (int i = 0; i < s->n_weights; i++) {
+        if (s->weights[i].owner == c->plan) free_weight(&s->weights[i]);
+        else s->weights[k++] = s->weights[i];
+    }
+    s->n_weights = k;
+    if (s->last_plan == c->plan) s->last_plan = NULL;
+    hcg_plan_free(c->plan);
+    free(c->shapes);
+}
+
+static void drop_plans(hcg_session *s)
+{
+    for (int i = 0; i < s->n_plans; i++) free_cached_plan(s, &s->plans[i]);
+    s->n_plans = 0;
+}
+
+void hcg_session_free(hcg_session *s)
+{
+    if (!s) return;
+    drop_plans(s);
+    for (int i = 0; i < s->n_weights; i++) free_weight(&s->weights[i]);
+    free(s->weights);
+    free(s->measured.seconds);
+    free(s);
+}
+
+hcg_status hcg_session_plan(hcg_session *s, const hcg_shape *shapes, hcg_plan **out)
+{
+    const hcg_graph *g = s->g;
+    for (int i = 0; i < s->n_plans; i++) {
+        bool same = true;
+        for (int k = 0; k < g->n_inputs && same; k++) same = hcg_shape_equal(&s->plans[i].shapes[k], &shapes[k]);
+        if (same) {
+            *out = s->plans[i].plan;
+            return HCG_OK;
+        }
+    }
+    double t0 = hcg_now();
+    hcg_graph *bound = NULL;
+    hcg_bind_options bo = {.eval = hcg_cpu_eval};
+    hcg_status st = hcg_graph_bind(g, shapes, &bo, &bound);
+    if (st) return st;
+    double t_bind = hcg_now() - t0;
+    hcg_plan *p = NULL;
+    if ((st = hcg_plan_build(bound, s->devs, s->n_dev, &s->measured, &p))) return st;
+    if ((st = bind_weights_and_prepare(s, p))) {
+        hcg_plan_free(p);
+        return st;
+    }
+    if (s->n_plans == MAX_CACHED_PLANS) {
+        free_cached_plan(s, &s->plans[0]);
+        memmove(&s->plans[0], &s->plans[1], sizeof(s->plans[0]) * (MAX_CACHED_PLANS - 1));
+        s->n_plans--;
+    }
+    hcg_shape *copy = malloc(sizeof(hcg_shape) * ((size_t)g->n_inputs + 1));
+    if (!copy) {
+        hcg_plan_free(p);
+        return hcg_error(HCG_ERR_NOMEM, "out of memory");
+    }
+    memcpy(copy, shapes, sizeof(hcg_shape) * (size_t)g->n_inputs);
+    s->plans[s->n_plans].shapes = copy;
+    s->plans[s->n_plans].plan = p;
+    s->n_plans++;
+    s->plans_built++;
+    s->last_setup_seconds = hcg_now() - t0;
+    s->last_bind_seconds = t_bind;
+    *out = p;
+    return HCG_OK;
+}
+
+static hcg_status check_inputs(const hcg_graph *g, const hcg_tensor *const *inputs, hcg_shape *shapes)
+{
+    for (int i = 0; i < g->n_inputs; i++) {
+        const hcg_node *in = &g->nodes[g->inputs[i]];
+        if (!inputs || !inputs[i]) return hcg_error(HCG_ERR_ARG, "input '%s' is missing", in->name);
+        if (inputs[i]->dtype != in->dtype)
+            return hcg_error(HCG_ERR_SHAPE, "input '%s' must be %s, got %s", in->name, hcg_dtype_name(in->dtype),
+                             hcg_dtype_name(inputs[i]->dtype));
+        shapes[i] = inputs[i]->shape;
+    }
+    return HCG_OK;
+}
+
+static hcg_status collect_output(hcg_plan *p, int j, const hcg_tensor *const *inputs, hcg_tensor *t)
+{
+    const hcg_graph *g = p->bound;
+    hcg_id id = g->outputs[j];
+    const hcg_node *n = &g->nodes[id];
+    if (p->output_direct[j] || t->nbytes == 0) return HCG_OK;
+    if (n->op == HCG_OP_INPUT) {
+        for (int i = 0; i < g->n_inputs; i++)
+            if (g->inputs[i] == id) memcpy(t->data, inputs[i]->data, t->nbytes);
+        return HCG_OK;
+    }
+    if (n->op == HCG_OP_PARAM || n->op == HCG_OP_CONSTANT) {
+        memcpy(t->data, n->value->data, t->nbytes);
+        return HCG_OK;
+    }
+    int d = p->place[id];
+    const hcg_dev_tensor *home = &p->home[(size_t)id * p->n_dev + d].t;
+    if (home->buf->host) {
+        memcpy(t->data, (const char *)home->buf->host + home->offset, t->nbytes);
+        return HCG_OK;
+    }
+    hcg_device *dev = p->devs[d];
+    hcg_status st = dev->iface->read(dev, home->buf, home->offset, t->data, t->nbytes);
+    return st ? hcg_error_prefix(st, "reading output '%s' from %s: ", g->output_names[j], dev->name) : HCG_OK;
+}
+
+static void record_measurements(hcg_session *s, hcg_plan *p)
+{
+    const hcg_graph *b = p->bound;
+    for (int i = 0; i < p->n_exec; i++) {
+        const hcg_exec_node *en = &p->exec[i];
+        hcg_id o = b->origin ? b->origin[en->id] : -1;
+        if (o < 0 || o >= s->measured.n_nodes) continue;
+        double *slot = &s->measured.seconds[(size_t)o * s->n_dev + p->place[en->id]];
+        *slot = isnan(*slot) ? en->measured_s : 0.5 * (*slot + en->measured_s);
+    }
+}
+
+hcg_status hcg_session_run(hcg_session *s, const hcg_tensor *const *inputs, hcg_tensor **outputs)
+{
+    const hcg_graph *g = s->g;
+    hcg_shape *shapes = malloc(sizeof(hcg_shape) * ((size_t)g->n_inputs + 1));
+    hcg_plan *p = NULL;
+    hcg_status st;
+    if (!shapes) return hcg_error(HCG_ERR_NOMEM, "out of memory");
+    for (int j = 0; j < g->n_outputs; j++) outputs[j] = NULL;
+    if ((st = check_inputs(g, inputs, shapes)) || (st = hcg_session_plan(s, shapes, &p))) {
+        free(shapes);
+        return st;
+    }
+    free(shapes);
+    for (int i = 0; i < g->n_inputs; i++) {
+        p->input_bufs[i].host = inputs[i]->data;
+        p->input_bufs[i].size = inputs[i]->nbytes;
+    }
+    for (int j = 0; j < g->n_outputs && !st; j++) {
+        const hcg_node *n = &p->bound->nodes[p->bound->outputs[j]];
+        if ((st = hcg_tensor_new(n->dtype, &n->shape, &outputs[j]))) break;
+        p->output_bufs[j].host = outputs[j]->data;
+        p->output_bufs[j].size = outputs[j]->nbytes;
+    }
+    if (!st) st = hcg_exec_plan(p, s->profile, &s->last_t0);
+    for (int j = 0; j < g->n_outputs && !st; j++) st = collect_output(p, j, inputs, outputs[j]);
+    for (int i = 0; i < g->n_inputs; i++) p->input_bufs[i].host = NULL;
+    for (int j = 0; j < g->n_outputs; j++) p->output_bufs[j].host = NULL;
+    s->last_plan = p;
+    s->last_profiled = s->profile;
+    s->runs++;
+    if (st) {
+        for (int j = 0; j < g->n_outputs; j++) {
+            hcg_tensor_free(outputs[j]);
+            outputs[j] = NULL;
+        }
+        return st;
+    }
+    if (s->profile) {
+        record_measurements(s, p);
+        s->measurements_pending = s->n_dev > 1;
+    }
+    return HCG_OK;
+}
+
+hcg_status hcg_session_replan(hcg_session *s)
+{
+    if (s->measurements_pending) {
+        drop_plans(s);
+        s->measurements_pending = false;
+    }
+    return HCG_OK;
+}

@@ -1,0 +1,51 @@
+/* session_impl.h — the session object's insides, shared by session.c, trace.c and the CLI's
+ * planning commands (which inspect plans and timings). */
+#ifndef HCG_SESSION_IMPL_H
+#define HCG_SESSION_IMPL_H
+
+#include "backend/plan.h"
+
+/* A weight resident on a device. Weights of the graph itself are shared by every plan; weights
+ * made by constant folding belong to the plan whose bound graph holds them (owner). */
+typedef struct hcg_weight {
+    const void *data;
+    size_t nbytes;
+    hcg_device *device;
+    hcg_buffer *buf;
+    bool borrowed; /* host memory of the tensor itself */
+    const hcg_plan *owner;
+} hcg_weight;
+
+typedef struct hcg_cached_plan {
+    hcg_shape *shapes; /* the input-shape signature */
+    hcg_plan *plan;
+} hcg_cached_plan;
+
+struct hcg_session {
+    const hcg_graph *g;
+    hcg_device *devs[HCG_MAX_DEVICES];
+    int n_dev;
+    bool profile;
+    hcg_cached_plan plans[16];
+    int n_plans;
+    hcg_weight *weights;
+    int n_weights, cap_weights;
+    size_t weight_bytes_uploaded;
+    hcg_measurements measured;
+    bool measurements_pending; /* a profiled multi-device run: replan to use the measurements */
+    /* the last run */
+    hcg_plan *last_plan;
+    double last_t0;
+    bool last_profiled;
+    double last_setup_seconds, last_bind_seconds; /* binding + planning + preparing the last new plan */
+    int plans_built, runs;
+};
+
+/* The plan for input shapes (built and cached on first use). */
+hcg_status hcg_session_plan(hcg_session *s, const hcg_shape *shapes, hcg_plan **out);
+/* Drops cached plans if a profiled run measured new node times, so the next run replans. */
+hcg_status hcg_session_replan(hcg_session *s);
+/* Chrome-trace JSON of a plan's predicted timeline. */
+hcg_status hcg_plan_write_trace(const hcg_plan *p, const char *path);
+
+#endif

@@ -1,0 +1,410 @@
+/* bind.c — binding a graph to input shapes. Produces a new graph in which every node has a
+ * concrete dtype and shape: symbols take the values the inputs give them, attribute inputs
+ * (ONNX style) become attributes, nodes whose inputs are all constants are evaluated once
+ * (constant folding: this is what collapses ONNX shape arithmetic), and nodes that no output
+ * needs are dropped. */
+#include "graph/bind.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph/op_table.h"
+
+#define DEFAULT_FOLD_GROWTH ((size_t)1 << 20)
+
+static char *dup_str(const char *s)
+{
+    if (!s) return NULL;
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d) memcpy(d, s, n);
+    return d;
+}
+
+/* ---------------------------------------------------------------- symbols */
+
+typedef struct sym_binding {
+    int64_t *value; /* per symbol, -1 while unbound */
+    int *source;    /* the input that bound it */
+} sym_binding;
+
+static hcg_status bind_input_symbols(const hcg_graph *g, const hcg_shape *shapes, sym_binding *sb)
+{
+    for (int i = 0; i < g->n_inputs; i++) {
+        const hcg_node *in = &g->nodes[g->inputs[i]];
+        const hcg_shape *s = &shapes[i];
+        char want[256], got[256];
+        hcg_format_type(g, in->dtype, &in->shape, want, sizeof want);
+        hcg_shape_format(s, got, sizeof got);
+        if (s->rank != in->shape.rank)
+            return hcg_error(HCG_ERR_SHAPE, "input '%s' must be %s, got shape %s (rank %d, not %d)", in->name, want,
+                             got, s->rank, in->shape.rank);
+        for (int d = 0; d < s->rank; d++) {
+            int64_t decl = in->shape.dims[d], v = s->dims[d];
+            if (v < 0) return hcg_error(HCG_ERR_SHAPE, "input '%s': dim %d of shape %s is negative", in->name, d, got);
+            if (!HCG_DIM_IS_SYM(decl)) {
+                if (decl != v)
+                    return hcg_error(HCG_ERR_SHAPE, "input '%s' must be %s, got shape %s (dim %d is %lld, not %lld)",
+                                     in->name, want, got, d, (long long)v, (long long)decl);
+                continue;
+            }
+            int sym = HCG_DIM_SYM_ID(decl);
+            if (sym < 0 || sym >= g->n_syms) return hcg_error(HCG_ERR_INTERNAL, "input '%s': bad symbol", in->name);
+            if (sb->value[sym] < 0) {
+                sb->value[sym] = v;
+                sb->source[sym] = i;
+            } else if (sb->value[sym] != v) {
+                return hcg_error(HCG_ERR_SHAPE, "input '%s' dim %d is %s = %lld, but input '%s' has %s = %lld",
+                                 in->name, d, g->syms[sym], (long long)v, g->nodes[g->inputs[sb->source[sym]]].name,
+                                 g->syms[sym], (long long)sb->value[sym]);
+            }
+        }
+    }
+    return HCG_OK;
+}
+
+static hcg_status resolve_sym(const hcg_graph *g, const hcg_node *n, const sym_binding *sb, int64_t *v)
+{
+    if (!HCG_DIM_IS_SYM(*v)) return HCG_OK;
+    int sym = HCG_DIM_SYM_ID(*v);
+    if (sym < 0 || sym >= g->n_syms) return hcg_node_error(g, n, HCG_ERR_INTERNAL, "bad symbol");
+    if (sb->value[sym] < 0)
+        return hcg_node_error(g, n, HCG_ERR_SHAPE, "uses the symbol '%s', which no input's shape binds", g->syms[sym]);
+    *v = sb->value[sym];
+    return HCG_OK;
+}
+
+/* Replaces symbols in numeric attributes by their bound values. */
+static hcg_status resolve_attr_symbols(const hcg_graph *g, hcg_node *n, const sym_binding *sb)
+{
+    hcg_status st;
+    for (int a = 0; a < HCG_MAX_ATTRS; a++) {
+        hcg_attr_value *v = &n->attrs[a];
+        if (v->kind == HCG_ATTR_INT) {
+            if ((st = resolve_sym(g, n, sb, &v->i))) return st;
+        } else if (v->kind == HCG_ATTR_INTS) {
+            for (int i = 0; i < v->n; i++)
+                if ((st = resolve_sym(g, n, sb, &v->ints[i]))) return st;
+        } else if (v->kind == HCG_ATTR_FLOAT && v->f <= (double)HCG_SYM_BASE) {
+            int64_t iv = (int64_t)v->f;
+            if ((st = resolve_sym(g, n, sb, &iv))) return st;
+            v->f = (double)iv;
+        }
+    }
+    return HCG_OK;
+}
+
+/* ---------------------------------------------------------------- attribute inputs */
+
+static bool tensor_value_i64(const hcg_tensor *t, int64_t i, int64_t *out)
+{
+    switch (t->dtype) {
+    case HCG_I64: *out = ((const int64_t *)t->data)[i]; return true;
+    case HCG_I32: *out = ((const int32_t *)t->data)[i]; return true;
+    case HCG_U8:
+    case HCG_BOOL: *out = ((const uint8_t *)t->data)[i]; return true;
+    default: return false;
+    }
+}
+
+static bool tensor_value_f64(const hcg_tensor *t, int64_t i, double *out)
+{
+    int64_t v;
+    if (t->dtype == HCG_F32) {
+        *out = ((const float *)t->data)[i];
+        return true;
+    }
+    if (!tensor_value_i64(t, i, &v)) return false;
+    *out = (double)v;
+    return true;
+}
+
+/* Turns constant input `pos` of n into attribute slot `slot`. */
+static hcg_status attr_from_input(const hcg_graph *b, hcg_node *n, int slot, int pos)
+{
+    const hcg_attr_spec *sp = &hcg_op_info_get(n->op)->attrs[slot];
+    const hcg_node *in = &b->nodes[n->inputs[pos]];
+    const hcg_tensor *t = in->value;
+    int64_t numel = 0;
+    if (!t)
+        return hcg_node_error(b, n, HCG_ERR_SHAPE,
+                              "input %d ('%s') gives the attribute '%s' and must be a constant once input shapes are "
+                              "bound, but it depends on input data",
+                              pos, in->name, sp->name);
+    hcg_shape_numel(&t->shape, &numel);
+    hcg_attr a = {.name = sp->name, .kind = sp->kind};
+    int64_t *ints = NULL;
+    double *floats = NULL;
+    hcg_status st = HCG_OK;
+    if (sp->kind == HCG_ATTR_INTS) {
+        if (t->shape.rank > 1) return hcg_node_error(b, n, HCG_ERR_SHAPE, "'%s' (for %s) must be 1-D", in->name, sp->name);
+        if (!(ints = malloc(sizeof(int64_t) * (size_t)(numel ? numel : 1)))) return hcg_error(HCG_ERR_NOMEM, "out of memory");
+        for (int64_t i = 0; i < numel; i++) {
+            if (!tensor_value_i64(t, i, &ints[i])) {
+                free(ints);
+                return hcg_node_error(b, n, HCG_ERR_SHAPE, "'%s' (for %s) must hold integers, not %s", in->name,
+                                      sp->name, hcg_dtype_name(t->dtype));
+            }
+        }
+        a.ints = ints;
+        a.n = (int)numel;
+    } else if (sp->kind == HCG_ATTR_INT || sp->kind == HCG_ATTR_FLOAT) {
+        if (numel != 1)
+            return hcg_node_error(b, n, HCG_ERR_SHAPE, "'%s' (for %s) must hold one value, it has %lld", in->name,
+                                  sp->name, (long long)numel);
+        bool ok = sp->kind == HCG_ATTR_INT ? tensor_value_i64(t, 0, &a.i) : tensor_value_f64(t, 0, &a.f);
+        if (!ok)
+            return hcg_node_error(b, n, HCG_ERR_SHAPE, "'%s' (for %s) has an unusable dtype %s", in->name, sp->name,
+                                  hcg_dtype_name(t->dtype));
+    } else {
+        return hcg_node_error(b, n, HCG_ERR_INTERNAL, "attribute '%s' cannot come from an input", sp->name);
+    }
+    st = hcg_node_set_attr(b, n, &a);
+    free(ints);
+    free(floats);
+    return st;
+}
+
+/* ---------------------------------------------------------------- copying nodes */
+
+static hcg_id append_copy(hcg_graph *b, const hcg_node *src, const hcg_id *remap)
+{
+    if (b->n_nodes == b->cap_nodes) {
+        int cap = b->cap_nodes ? b->cap_nodes * 2 : 64;
+        hcg_node *p = realloc(b->nodes, sizeof(hcg_node) * (size_t)cap);
+        if (!p) return -hcg_error(HCG_ERR_NOMEM, "out of memory");
+        b->nodes = p;
+        b->cap_nodes = cap;
+    }
+    hcg_node *n = &b->nodes[b->n_nodes];
+    memset(n, 0, sizeof *n);
+    n->op = src->op;
+    n->dtype = src->dtype;
+    n->shape = src->shape;
+    n->line = src->line;
+    n->col = src->col;
+    n->name = dup_str(src->name);
+    n->pin = dup_str(src->pin);
+    n->weight_key = dup_str(src->weight_key);
+    n->weight_file = dup_str(src->weight_file);
+    n->inputs = malloc(sizeof(hcg_id) * (size_t)(src->n_inputs ? src->n_inputs : 1));
+    bool ok = n->name && n->inputs && (!src->pin || n->pin) && (!src->weight_key || n->weight_key) &&
+              (!src->weight_file || n->weight_file);
+    for (int a = 0; ok && a < HCG_MAX_ATTRS; a++) ok = hcg_attr_value_copy(&n->attrs[a], &src->attrs[a]) == HCG_OK;
+    if (ok) {
+        for (int i = 0; i < src->n_inputs; i++) n->inputs[i] = remap[src->inputs[i]];
+        n->n_inputs = src->n_inputs;
+        ok = hcg_strmap_put(&b->names, n->name, b->n_nodes);
+    }
+    /* Count the node even on failure so hcg_graph_free releases what was allocated. */
+    b->n_nodes++;
+    if (!ok) return -hcg_error(HCG_ERR_NOMEM, "out of memory");
+    return b->n_nodes - 1;
+}
+
+/* ---------------------------------------------------------------- folding */
+
+static bool should_fold(const hcg_graph *b, const hcg_node *n, const hcg_bind_options *opt)
+{
+    const hcg_op_info *info = hcg_op_info_get(n->op);
+    if (!opt || !opt->eval || (info->flags & (HCG_OPF_SOURCE | HCG_OPF_NO_FOLD))) return false;
+    size_t in_bytes = 0;
+    if (!(info->flags & HCG_OPF_SHAPE_ONLY)) {
+        for (int i = 0; i < n->n_inputs; i++) {
+            const hcg_node *in = &b->nodes[n->inputs[i]];
+            if (!in->value) return false;
+            in_bytes += hcg_node_nbytes(in);
+        }
+    }
+    size_t limit = opt->fold_growth_limit ? opt->fold_growth_limit : DEFAULT_FOLD_GROWTH;
+    return hcg_node_nbytes(n) <= in_bytes + limit;
+}
+
+static hcg_status fold(hcg_graph *b, hcg_node *n, const hcg_bind_options *opt)
+{
+    hcg_tensor *t = NULL;
+    hcg_status st = opt->eval(b, n, &t);
+    if (st) return st;
+    if (t->dtype != n->dtype || !hcg_shape_equal(&t->shape, &n->shape)) {
+        hcg_tensor_free(t);
+        return hcg_node_error(b, n, HCG_ERR_INTERNAL, "folding gave a result of another type than inferred");
+    }
+    n->op = HCG_OP_CONSTANT;
+    for (int a = 0; a < HCG_MAX_ATTRS; a++) hcg_attr_value_clear(&n->attrs[a]);
+    n->n_inputs = 0;
+    n->value = t;
+    n->value_owned = true;
+    return HCG_OK;
+}
+
+/* ---------------------------------------------------------------- dead nodes */
+
+static hcg_status remove_dead(hcg_graph *b)
+{
+    int n = b->n_nodes;
+    bool *live = calloc((size_t)n + 1, sizeof *live);
+    hcg_id *newid = malloc(sizeof(hcg_id) * ((size_t)n + 1));
+    if (!live || !newid) {
+        free(live);
+        free(newid);
+        return hcg_error(HCG_ERR_NOMEM, "out of memory");
+    }
+    for (int i = 0; i < b->n_outputs; i++) live[b->outputs[i]] = true;
+    for (int i = 0; i < b->n_inputs; i++) live[b->inputs[i]] = true;
+    for (int id = n - 1; id >= 0; id--) {
+        if (!live[id]) continue;
+        for (int k = 0; k < b->nodes[id].n_inputs; k++) live[b->nodes[id].inputs[k]] = true;
+    }
+    int k = 0;
+    hcg_strmap_free(&b->names);
+    hcg_strmap_init(&b->names);
+    for (int id = 0; id < n; id++) {
+        hcg_node *nd = &b->nodes[id];
+        if (!live[id]) {
+            free(nd->name);
+            free(nd->inputs);
+            for (int a = 0; a < HCG_MAX_ATTRS; a++) hcg_attr_value_clear(&nd->attrs[a]);
+            if (nd->value_owned) hcg_tensor_free(nd->value);
+            free(nd->pin);
+            free(nd->weight_key);
+            free(nd->weight_file);
+            newid[id] = -1;
+            continue;
+        }
+        for (int i = 0; i < nd->n_inputs; i++) nd->inputs[i] = newid[nd->inputs[i]];
+        b->nodes[k] = *nd;
+        if (b->origin) b->origin[k] = b->origin[id];
+        hcg_strmap_put(&b->names, b->nodes[k].name, k);
+        newid[id] = k++;
+    }
+    b->n_nodes = k;
+    for (int i = 0; i < b->n_outputs; i++) b->outputs[i] = newid[b->outputs[i]];
+    for (int i = 0; i < b->n_inputs; i++) b->inputs[i] = newid[b->inputs[i]];
+    free(live);
+    free(newid);
+    return HCG_OK;
+}
+
+/* ---------------------------------------------------------------- binding */
+
+hcg_status hcg_graph_bind(const hcg_graph *g, const hcg_shape *input_shapes, const hcg_bind_options *opt,
+                          hcg_graph **out)
+{
+    hcg_status st = HCG_OK;
+    hcg_graph *b = NULL;
+    hcg_id *remap = NULL;
+    sym_binding sb = {NULL, NULL};
+    *out = NULL;
+    if (!g || (g->n_inputs && !input_shapes)) return hcg_error(HCG_ERR_ARG, "bind: no graph or no input shapes");
+    sb.value = malloc(sizeof(int64_t) * (size_t)(g->n_syms + 1));
+    sb.source = malloc(sizeof(int) * (size_t)(g->n_syms + 1));
+    remap = malloc(sizeof(hcg_id) * (size_t)(g->n_nodes + 1));
+    b = hcg_graph_new();
+    if (!sb.value || !sb.source || !remap || !b) {
+        st = hcg_error(HCG_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < g->n_syms; i++) sb.value[i] = -1;
+    if ((st = bind_input_symbols(g, input_shapes, &sb))) goto done;
+
+    if (g->path && !(b->path = dup_str(g->path))) {
+        st = hcg_error(HCG_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < g->n_syms; i++) hcg_sym(b, g->syms[i]);
+    b->auto_names = g->auto_names;
+    b->inputs = calloc((size_t)g->n_inputs + 1, sizeof(hcg_id));
+    b->n_inputs = b->cap_inputs = g->n_inputs;
+    if (!(b->origin = malloc(sizeof(hcg_id) * (size_t)(g->n_nodes + 1))) || !b->inputs) {
+        st = hcg_error(HCG_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+
+    for (hcg_id id = 0; id < g->n_nodes; id++) {
+        const hcg_node *src = &g->nodes[id];
+        hcg_id nid = append_copy(b, src, remap);
+        if (nid < 0) {
+            st = (hcg_status)-nid;
+            goto done;
+        }
+        b->origin[nid] = id;
+        remap[id] = nid;
+        hcg_node *n = &b->nodes[nid];
+        const hcg_op_info *info = hcg_op_info_get(n->op);
+        if ((st = resolve_attr_symbols(b, n, &sb))) goto done;
+        if (n->op == HCG_OP_INPUT) {
+            int which = -1;
+            for (int i = 0; i < g->n_inputs && which < 0; i++)
+                if (g->inputs[i] == id) which = i;
+            if (which < 0) {
+                st = hcg_node_error(g, src, HCG_ERR_INTERNAL, "input node missing from the input list");
+                goto done;
+            }
+            n->shape = input_shapes[which];
+            b->inputs[which] = nid;
+            continue;
+        }
+        if (info->flags & HCG_OPF_SOURCE) {
+            n->value = src->value; /* borrowed from g */
+            n->value_owned = false;
+            n->dtype = src->value->dtype;
+            n->shape = src->value->shape;
+            continue;
+        }
+        for (int a = 0; a < HCG_MAX_ATTRS && info->attrs[a].name; a++) {
+            int pos = info->attrs[a].from_input - 1;
+            if (pos >= 0 && pos < n->n_inputs && (st = attr_from_input(b, n, a, pos))) goto done;
+        }
+        if ((st = info->infer(b, n))) goto done;
+        if (info->max_inputs >= 0 && n->n_inputs > info->max_inputs) n->n_inputs = info->max_inputs;
+        if (should_fold(b, n, opt) && (st = fold(b, n, opt))) goto done;
+    }
+    for (int i = 0; i < g->n_outputs; i++)
+        if ((st = hcg_output(b, remap[g->outputs[i]], g->output_names[i]))) goto done;
+    if ((st = remove_dead(b))) goto done;
+    *out = b;
+    b = NULL;
+done:
+    hcg_graph_free(b);
+    free(remap);
+    free(sb.value);
+    free(sb.source);
+    return st;
+}
+
+/* ---------------------------------------------------------------- trial shapes */
+
+static const int64_t trial_values[] = {3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41};
+
+hcg_status hcg_graph_input_shapes(const hcg_graph *g, const char *const *sym_names, const int64_t *sym_values,
+                                  int n_syms, hcg_shape *shapes)
+{
+    for (int i = 0; i < g->n_inputs; i++) {
+        const hcg_node *in = &g->nodes[g->inputs[i]];
+        shapes[i] = in->shape;
+        for (int d = 0; d < in->shape.rank; d++) {
+            int64_t v = in->shape.dims[d];
+            if (!HCG_DIM_IS_SYM(v)) continue;
+            int sym = HCG_DIM_SYM_ID(v);
+            int64_t val = trial_values[sym % (int)(sizeof trial_values / sizeof trial_values[0])];
+            for (int k = 0; k < n_syms; k++)
+                if (strcmp(sym_names[k], g->syms[sym]) == 0) val = sym_values[k];
+            shapes[i].dims[d] = val;
+        }
+    }
+    return HCG_OK;
+}
+
+hcg_status hcg_graph_check(const hcg_graph *g, const hcg_bind_options *opt)
+{
+    hcg_shape *shapes = calloc((size_t)g->n_inputs + 1, sizeof *shapes);
+    hcg_graph *b = NULL;
+    if (!shapes) return hcg_error(HCG_ERR_NOMEM, "out of memory");
+    hcg_status st = hcg_graph_input_shapes(g, NULL, NULL, 0, shapes);
+    if (!st) st = hcg_graph_bind(g, shapes, opt, &b);
+    hcg_graph_free(b);
+    free(shapes);
+    return st;
+}

@@ -1,0 +1,32 @@
+/* bind.h — binding a graph to concrete input shapes: symbols resolved, shapes inferred,
+ * attribute inputs folded into attributes, constant subgraphs folded, dead nodes removed. */
+#ifndef HCG_BIND_H
+#define HCG_BIND_H
+
+#include "graph/graph.h"
+
+/* Evaluates node n of a bound graph whose inputs all have values (or whose op needs only their
+ * shapes); *out is a new tensor. The CPU backend provides it (hcg_cpu_eval). */
+typedef hcg_status (*hcg_eval_fn)(const hcg_graph *g, const hcg_node *n, hcg_tensor **out);
+
+typedef struct hcg_bind_options {
+    hcg_eval_fn eval; /* NULL: no folding (then attribute inputs must be constants already) */
+    /* Fold a node only if its output is at most this many bytes larger than its inputs, so that
+     * expanding a scalar into a large mask stays a kernel (0: a default of 1 MiB). */
+    size_t fold_growth_limit;
+} hcg_bind_options;
+
+/* Binds g to input shapes (one per graph input, in input order). The bound graph borrows the
+ * values of g's params and constants: g must outlive it. */
+hcg_status hcg_graph_bind(const hcg_graph *g, const hcg_shape *input_shapes, const hcg_bind_options *opt,
+                          hcg_graph **out);
+
+/* Binds with trial values for every symbol, to report shape errors early (used by `hcg plan`
+ * without --shape, and by loaders that want to validate). */
+hcg_status hcg_graph_check(const hcg_graph *g, const hcg_bind_options *opt);
+
+/* The concrete input shapes for g with each symbol set from a name=value list (NULL: trial values). */
+hcg_status hcg_graph_input_shapes(const hcg_graph *g, const char *const *sym_names, const int64_t *sym_values,
+                                  int n_syms, hcg_shape *shapes);
+
+#endif

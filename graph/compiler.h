@@ -1,0 +1,35 @@
+/* compiler.h — the one place that uses compiler-specific extensions, behind portable macros. */
+#ifndef HCG_COMPILER_H
+#define HCG_COMPILER_H
+
+#if defined(__GNUC__) || defined(__clang__)
+#define HCG_PRINTF(fmt_index, args_index) __attribute__((format(printf, fmt_index, args_index)))
+#define HCG_UNUSED __attribute__((unused))
+#define HCG_LIKELY(x) __builtin_expect(!!(x), 1)
+#define HCG_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define HCG_PRINTF(fmt_index, args_index)
+#define HCG_UNUSED
+#define HCG_LIKELY(x) (x)
+#define HCG_UNLIKELY(x) (x)
+#endif
+
+/* Checked size arithmetic for untrusted sizes: return false on overflow. */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+static inline bool hcg_mul_overflow_size(size_t a, size_t b, size_t *out)
+{
+    if (a != 0 && b > SIZE_MAX / a) return true;
+    *out = a * b;
+    return false;
+}
+static inline bool hcg_mul_overflow_i64(int64_t a, int64_t b, int64_t *out)
+{
+    if (a < 0 || b < 0) return true;
+    if (a != 0 && b > INT64_MAX / a) return true;
+    *out = a * b;
+    return false;
+}
+
+#endif

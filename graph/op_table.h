@@ -1,0 +1,64 @@
+/* op_table.h — the op table: for every op its name, arity, attribute schema, shape rule, cost
+ * rule and flags. graph/op_table.c holds the one table; backends key their kernels by hcg_op. */
+#ifndef HCG_OP_TABLE_H
+#define HCG_OP_TABLE_H
+
+#include "graph/graph.h"
+
+/* One attribute of an op's schema. */
+typedef struct hcg_attr_spec {
+    const char *name;
+    hcg_attr_kind kind;
+    bool required;
+    int64_t def_i;     /* default for INT */
+    double def_f;      /* default for FLOAT */
+    const char *def_s; /* default for STRING */
+    /* ONNX-style "attribute given as an input": if > 0 and a node has an input at this
+     * position, the input must fold to a constant when the graph is bound, and its values
+     * become this attribute. */
+    int from_input;
+} hcg_attr_spec;
+
+enum {
+    HCG_OPF_SOURCE = 1 << 0,      /* input / param / constant: no compute */
+    HCG_OPF_VIEW = 1 << 1,        /* output is input 0's memory with another shape */
+    HCG_OPF_ELEMENTWISE = 1 << 2, /* elementwise with numpy broadcasting */
+    HCG_OPF_SHAPE_ONLY = 1 << 3,  /* the result depends only on input shapes (always folds) */
+    HCG_OPF_NO_FOLD = 1 << 4      /* never constant-fold (would grow the graph's data) */
+};
+
+/* A shape rule: sets n->dtype and n->shape from its inputs (types in g, constant values in
+ * their value field where known) and checks them; errors go through hcg_node_error. */
+typedef hcg_status (*hcg_shape_rule)(const hcg_graph *g, hcg_node *n);
+
+/* A cost rule: floating-point operations and bytes read + written by a bound node. */
+typedef void (*hcg_cost_rule)(const hcg_graph *g, const hcg_node *n, double *flops, double *bytes);
+
+typedef struct hcg_op_info {
+    const char *name;
+    int min_inputs, max_inputs; /* data inputs; max_inputs -1: any number */
+    hcg_attr_spec attrs[HCG_MAX_ATTRS];
+    hcg_shape_rule infer;
+    hcg_cost_rule cost; /* NULL: one flop per output element, bytes of inputs and output */
+    unsigned flags;
+    const char *doc; /* one-line description for docs/ops.md and `hcg ops` */
+} hcg_op_info;
+
+const hcg_op_info *hcg_op_info_get(hcg_op op);
+/* The slot of a named attribute in op's schema, or -1. */
+int hcg_attr_slot(hcg_op op, const char *name);
+/* Number of inputs a node has beyond its data inputs that carry attributes (ONNX style). */
+int hcg_op_max_total_inputs(hcg_op op);
+
+/* Resolves a bound slice node into per-axis start, step and element count (ONNX Slice
+ * semantics: negative indices, clamping, negative steps). Used by shape inference and kernels. */
+hcg_status hcg_slice_params(const hcg_graph *g, const hcg_node *n, const hcg_shape *x, int64_t start[],
+                            int64_t step[], int64_t count[]);
+/* Resolves a bound split node into its axis and the start and size of its part. */
+hcg_status hcg_split_part(const hcg_graph *g, const hcg_node *n, const hcg_shape *x, int *axis,
+                          int64_t *start, int64_t *size);
+
+/* Predicted work of a bound node. */
+void hcg_node_cost(const hcg_graph *g, const hcg_node *n, double *flops, double *bytes);
+
+#endif

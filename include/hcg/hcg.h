@@ -1,0 +1,270 @@
+/* hcg.h — the public C API of hcg: status codes, dtypes and shapes, host tensors, the graph
+ * builder, loading and saving graphs, devices and sessions that plan and run a graph.
+ * This is the only header a user includes. */
+#ifndef HCG_HCG_H
+#define HCG_HCG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- status and errors */
+
+/* Every fallible call returns an hcg_status; on failure hcg_last_error() (per thread) holds a
+ * message with context: file:line:column for parse errors, op and node for run errors, the
+ * OpenCL error name for device errors. */
+typedef enum hcg_status {
+    HCG_OK = 0,
+    HCG_ERR_ARG,         /* a bad argument to an API call */
+    HCG_ERR_PARSE,       /* a syntax error in a graph file */
+    HCG_ERR_GRAPH,       /* a graph that is not well formed: unknown op, arity, attribute */
+    HCG_ERR_SHAPE,       /* a shape or dtype mismatch found by shape inference */
+    HCG_ERR_FORMAT,      /* a malformed or truncated file (safetensors, npy, onnx) */
+    HCG_ERR_IO,          /* a file could not be opened, read or written */
+    HCG_ERR_NOMEM,       /* out of host memory */
+    HCG_ERR_UNSUPPORTED, /* no selected device supports an op, or a feature is missing */
+    HCG_ERR_DEVICE,      /* a device (OpenCL, CLBlast) call failed */
+    HCG_ERR_NOT_FOUND,   /* a named thing (device, tensor, input) does not exist */
+    HCG_ERR_RUNTIME,     /* bad data found while running (an index out of range, ...) */
+    HCG_ERR_INTERNAL     /* a bug in hcg */
+} hcg_status;
+
+const char *hcg_status_name(hcg_status s);
+/* The message of the last failure on this thread ("" if none). */
+const char *hcg_last_error(void);
+
+/* ---------------------------------------------------------------- dtypes and shapes */
+
+typedef enum hcg_dtype {
+    HCG_F32 = 0,
+    HCG_F16, /* storage only: compute ops take f32; cast converts */
+    HCG_I32,
+    HCG_I64,
+    HCG_U8,
+    HCG_BOOL, /* one byte, 0 or 1 */
+    HCG_DTYPE_COUNT
+} hcg_dtype;
+
+size_t hcg_dtype_size(hcg_dtype t);
+const char *hcg_dtype_name(hcg_dtype t); /* "f32", "f16", "i32", "i64", "u8", "bool" */
+/* Parses a dtype name; returns false if unknown. */
+bool hcg_dtype_parse(const char *name, hcg_dtype *out);
+
+#define HCG_MAX_RANK 8
+
+/* A dimension is a non-negative size, or (in declared input shapes and shape attributes) a named
+ * symbol such as B or S, encoded by hcg_sym() as a value <= HCG_SYM_BASE. */
+#define HCG_SYM_BASE (-(INT64_C(1) << 40))
+#define HCG_DIM_IS_SYM(d) ((d) <= HCG_SYM_BASE)
+#define HCG_DIM_SYM_ID(d) ((int)(HCG_SYM_BASE - (d)))
+#define HCG_SYM_DIM(id) (HCG_SYM_BASE - (int64_t)(id))
+
+typedef struct hcg_shape {
+    int rank;
+    int64_t dims[HCG_MAX_RANK];
+} hcg_shape;
+
+/* Builds a shape from rank and dims (dims may be NULL when rank is 0). */
+hcg_shape hcg_shape_make(int rank, const int64_t *dims);
+/* Element count of a concrete shape; false if it overflows (or holds a symbol). */
+bool hcg_shape_numel(const hcg_shape *s, int64_t *out);
+bool hcg_shape_equal(const hcg_shape *a, const hcg_shape *b);
+/* Writes "[2, 3, 4]" (symbols need a graph: see hcg_graph_format_shape). */
+void hcg_shape_format(const hcg_shape *s, char *buf, size_t n);
+
+/* ---------------------------------------------------------------- host tensors */
+
+/* A dense row-major tensor in host memory. Tensors made by hcg own their data; a tensor may also
+ * borrow memory (owns_data false), e.g. a weight mapped from a safetensors file. */
+typedef struct hcg_tensor {
+    hcg_dtype dtype;
+    hcg_shape shape;
+    void *data;
+    size_t nbytes;
+    bool owns_data;
+} hcg_tensor;
+
+/* Allocates a zero-filled tensor. */
+hcg_status hcg_tensor_new(hcg_dtype dtype, const hcg_shape *shape, hcg_tensor **out);
+/* Wraps memory the caller keeps alive (not freed by hcg_tensor_free). */
+hcg_status hcg_tensor_wrap(hcg_dtype dtype, const hcg_shape *shape, void *data, hcg_tensor **out);
+hcg_status hcg_tensor_clone(const hcg_tensor *t, hcg_tensor **out);
+void hcg_tensor_free(hcg_tensor *t);
+
+/* .npy files: f32, f16, i32, i64, u8, bool, little-endian, C order. Saving writes a temporary
+ * file beside the target and renames it, so no half-written file is ever left. */
+hcg_status hcg_npy_load(const char *path, hcg_tensor **out);
+hcg_status hcg_npy_save(const char *path, const hcg_tensor *t);
+
+/* ---------------------------------------------------------------- ops and graphs */
+
+/* The op list. Every op's arity, attributes, shape rule and reference semantics live in one
+ * table (graph/op_table.c); docs/ops.md documents them. */
+#define HCG_OP_LIST(X)                                                                         \
+    X(INPUT, "input") X(PARAM, "param") X(CONSTANT, "constant")                                \
+    X(ADD, "add") X(SUB, "sub") X(MUL, "mul") X(DIV, "div") X(POW, "pow") X(MAX, "max")        \
+    X(MIN, "min") X(EQUAL, "equal") X(LESS, "less") X(GREATER, "greater") X(AND, "and")        \
+    X(OR, "or") X(WHERE, "where")                                                              \
+    X(NEG, "neg") X(EXP, "exp") X(LOG, "log") X(SQRT, "sqrt") X(RSQRT, "rsqrt")                \
+    X(TANH, "tanh") X(SIGMOID, "sigmoid") X(RELU, "relu") X(GELU, "gelu") X(SILU, "silu")      \
+    X(ERF, "erf") X(ABS, "abs") X(RECIPROCAL, "reciprocal") X(NOT, "not") X(CLIP, "clip")      \
+    X(CAST, "cast")                                                                            \
+    X(MATMUL, "matmul") X(GEMM, "gemm")                                                        \
+    X(REDUCE_SUM, "reduce_sum") X(REDUCE_MEAN, "reduce_mean") X(REDUCE_MAX, "reduce_max")      \
+    X(SOFTMAX, "softmax") X(LOG_SOFTMAX, "log_softmax")                                        \
+    X(LAYER_NORM, "layer_norm") X(RMS_NORM, "rms_norm")                                        \
+    X(RESHAPE, "reshape") X(SQUEEZE, "squeeze") X(UNSQUEEZE, "unsqueeze")                      \
+    X(FLATTEN, "flatten") X(TRANSPOSE, "transpose") X(CONCAT, "concat") X(SLICE, "slice")      \
+    X(SPLIT, "split") X(GATHER, "gather") X(EXPAND, "expand") X(RANGE, "range")                \
+    X(SHAPE, "shape") X(CONSTANT_OF_SHAPE, "constant_of_shape") X(TRILU, "trilu")              \
+    X(CAUSAL_MASK, "causal_mask")
+
+typedef enum hcg_op {
+#define HCG_OP_ENUM_(id, name) HCG_OP_##id,
+    HCG_OP_LIST(HCG_OP_ENUM_)
+#undef HCG_OP_ENUM_
+    HCG_OP_COUNT
+} hcg_op;
+
+const char *hcg_op_name(hcg_op op);
+/* Looks an op up by its name; false if there is none. */
+bool hcg_op_parse(const char *name, hcg_op *out);
+
+/* A node id. Builder calls return a negative id on failure (hcg_last_error says why) and accept
+ * negative ids as inputs by failing again, so a chain of builder calls needs one check at the end. */
+typedef int32_t hcg_id;
+
+typedef enum hcg_attr_kind {
+    HCG_ATTR_NONE = 0,
+    HCG_ATTR_INT,    /* int64 */
+    HCG_ATTR_FLOAT,  /* double */
+    HCG_ATTR_INTS,   /* list of int64; may hold symbols (HCG_SYM_DIM) in shape lists */
+    HCG_ATTR_FLOATS, /* list of double */
+    HCG_ATTR_STRING
+} hcg_attr_kind;
+
+/* An attribute as passed to the builder. */
+typedef struct hcg_attr {
+    const char *name;
+    hcg_attr_kind kind;
+    int64_t i;
+    double f;
+    const int64_t *ints;
+    const double *floats;
+    int n; /* length of ints / floats */
+    const char *s;
+} hcg_attr;
+
+#define HCG_ATTR_I(nm, v) ((hcg_attr){.name = (nm), .kind = HCG_ATTR_INT, .i = (v)})
+#define HCG_ATTR_F(nm, v) ((hcg_attr){.name = (nm), .kind = HCG_ATTR_FLOAT, .f = (v)})
+#define HCG_ATTR_IS(nm, p, cnt) ((hcg_attr){.name = (nm), .kind = HCG_ATTR_INTS, .ints = (p), .n = (cnt)})
+#define HCG_ATTR_FS(nm, p, cnt) ((hcg_attr){.name = (nm), .kind = HCG_ATTR_FLOATS, .floats = (p), .n = (cnt)})
+#define HCG_ATTR_S(nm, v) ((hcg_attr){.name = (nm), .kind = HCG_ATTR_STRING, .s = (v)})
+
+typedef struct hcg_graph hcg_graph;
+
+hcg_graph *hcg_graph_new(void);
+void hcg_graph_free(hcg_graph *g);
+
+/* A named symbolic dimension ("B", "S"), created on first use; returns its encoded dim value. */
+int64_t hcg_sym(hcg_graph *g, const char *name);
+
+/* A graph input; dims may hold symbols from hcg_sym. */
+hcg_id hcg_input(hcg_graph *g, const char *name, hcg_dtype dtype, int rank, const int64_t *dims);
+/* A trained parameter. The graph takes ownership of the tensor. */
+hcg_id hcg_param(hcg_graph *g, const char *name, hcg_tensor *value);
+/* A constant. The graph takes ownership of the tensor. */
+hcg_id hcg_constant(hcg_graph *g, const char *name, hcg_tensor *value);
+/* Any op. name may be NULL (a unique name is made up). Attributes are checked against the op's
+ * schema; shapes are checked when the graph is bound to input shapes. */
+hcg_id hcg_node(hcg_graph *g, hcg_op op, const char *name, const hcg_id *inputs, int n_inputs,
+                const hcg_attr *attrs, int n_attrs);
+/* Marks a node as a graph output, named out_name (NULL: the node's name). */
+hcg_status hcg_output(hcg_graph *g, hcg_id id, const char *out_name);
+/* Pins a node to a device ("cpu", "opencl:1"); the scheduler honours it or fails. */
+hcg_status hcg_pin(hcg_graph *g, hcg_id id, const char *device);
+
+/* Convenience builders for the common ops. */
+hcg_id hcg_add(hcg_graph *g, hcg_id a, hcg_id b);
+hcg_id hcg_sub(hcg_graph *g, hcg_id a, hcg_id b);
+hcg_id hcg_mul(hcg_graph *g, hcg_id a, hcg_id b);
+hcg_id hcg_div(hcg_graph *g, hcg_id a, hcg_id b);
+hcg_id hcg_matmul(hcg_graph *g, hcg_id a, hcg_id b, bool transpose_a, bool transpose_b);
+hcg_id hcg_unary(hcg_graph *g, hcg_op op, hcg_id x);
+hcg_id hcg_softmax(hcg_graph *g, hcg_id x, int axis);
+hcg_id hcg_layer_norm(hcg_graph *g, hcg_id x, hcg_id scale, hcg_id bias, int axis, double eps);
+hcg_id hcg_reshape(hcg_graph *g, hcg_id x, int rank, const int64_t *dims);
+hcg_id hcg_transpose(hcg_graph *g, hcg_id x, int rank, const int64_t *perm);
+
+/* Introspection. */
+int hcg_graph_num_nodes(const hcg_graph *g);
+int hcg_graph_num_inputs(const hcg_graph *g);
+int hcg_graph_num_outputs(const hcg_graph *g);
+const char *hcg_graph_input_name(const hcg_graph *g, int i);
+const char *hcg_graph_output_name(const hcg_graph *g, int i);
+/* Looks a node up by name; negative if absent. */
+hcg_id hcg_graph_find(const hcg_graph *g, const char *name);
+
+/* Loads a graph: ".hcg" text (weights from the safetensors files it names) or ".onnx". */
+hcg_status hcg_load(const char *path, hcg_graph **out);
+/* Writes the text format; parameters go to a safetensors file named like the graph
+ * ("model.hcg" -> "model.safetensors"). Both files are written atomically. */
+hcg_status hcg_save(const hcg_graph *g, const char *path);
+
+/* ---------------------------------------------------------------- devices */
+
+typedef enum hcg_device_type {
+    HCG_DEVICE_CPU = 0,
+    HCG_DEVICE_GPU,
+    HCG_DEVICE_ACCELERATOR
+} hcg_device_type;
+
+const char *hcg_device_type_name(hcg_device_type t); /* "cpu", "gpu", "accelerator" */
+
+typedef struct hcg_device hcg_device;
+
+/* All devices found (the CPU first, then OpenCL devices in platform/device order).
+ * Devices are discovered once per process. */
+int hcg_device_count(void);
+hcg_device *hcg_device_get(int index);
+hcg_device *hcg_device_find(const char *name);
+const char *hcg_device_name(const hcg_device *d);        /* "cpu", "opencl:0", ... */
+hcg_device_type hcg_device_get_type(const hcg_device *d); /* the device's type */
+const char *hcg_device_description(const hcg_device *d);  /* one line */
+/* A JSON object describing the device (caller frees with free()). */
+char *hcg_device_json(const hcg_device *d);
+
+/* Selects devices from a spec: a comma list of names ("opencl:1,cpu"), a type ("cpu", "gpu",
+ * "accelerator"), "opencl" (every OpenCL device) or "auto" (every device). NULL or "" means
+ * $HCG_DEVICES, else "auto". Fills up to max devices. */
+hcg_status hcg_devices_select(const char *spec, hcg_device **devices, int max, int *n_out);
+
+/* ---------------------------------------------------------------- sessions */
+
+typedef struct hcg_session hcg_session;
+
+typedef struct hcg_session_options {
+    const char *devices; /* a device spec, as for hcg_devices_select */
+    bool profile;        /* measure each node's time; later plans use the measurements */
+} hcg_session_options;
+
+/* A session runs one graph on a set of devices. It keeps weights resident on the devices that
+ * use them and caches a plan per input shape signature. The graph must outlive the session. */
+hcg_status hcg_session_new(const hcg_graph *g, const hcg_session_options *opt, hcg_session **out);
+void hcg_session_free(hcg_session *s);
+
+/* Runs the graph. inputs are given in the graph's input order (hcg_graph_input_name); outputs
+ * (an array of hcg_graph_num_outputs pointers) receive new tensors the caller frees. */
+hcg_status hcg_session_run(hcg_session *s, const hcg_tensor *const *inputs, hcg_tensor **outputs);
+
+/* Writes a Chrome-trace JSON (Perfetto, chrome://tracing) of the last run. */
+hcg_status hcg_session_write_trace(const hcg_session *s, const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,48 @@
+/* testlib.h — the small test harness every test program uses: checks that count and report,
+ * tensor comparison against references (max error, NMSE), data paths, and running the CLI. */
+#ifndef HCG_TESTLIB_H
+#define HCG_TESTLIB_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "graph/compiler.h"
+#include "hcg/hcg.h"
+
+extern int tl_passed, tl_failed;
+
+/* Records one check; prints the failure with its location. Returns cond. */
+bool tl_check(bool cond, const char *file, int line, const char *fmt, ...)
+    HCG_PRINTF(4, 5);
+#define CHECK(cond, ...) tl_check((cond), __FILE__, __LINE__, __VA_ARGS__)
+/* A call that must return HCG_OK; prints hcg_last_error otherwise. */
+#define CHECK_OK(expr) tl_check_status((expr), HCG_OK, #expr, __FILE__, __LINE__)
+bool tl_check_status(hcg_status got, hcg_status want, const char *what, const char *file, int line);
+/* A call that must fail with status want and an error message containing needle. */
+#define CHECK_FAILS(expr, want, needle) tl_check_fails((expr), (want), (needle), #expr, __FILE__, __LINE__)
+bool tl_check_fails(hcg_status got, hcg_status want, const char *needle, const char *what, const char *file,
+                    int line);
+
+/* Prints "N passed, N failed" and returns the exit code for main. */
+int tl_finish(void);
+
+/* Compares got with want elementwise (dtypes and shapes must match; f16/f32 compared as floats):
+ * |got - want| <= atol + rtol * |want| everywhere. Reports the worst element. */
+bool tl_tensor_close(const hcg_tensor *got, const hcg_tensor *want, double rtol, double atol, const char *what);
+/* Normalised mean squared error sum((g-w)^2) / sum(w^2) (0 when both are zero). */
+double tl_nmse(const hcg_tensor *got, const hcg_tensor *want);
+/* The tensor's element i as a double. */
+double tl_get(const hcg_tensor *t, long i);
+
+/* $HCG_SOURCE_DIR/rel (static buffer rotation of 8). */
+const char *tl_src(const char *rel);
+/* A fresh temporary directory for this test (removed at exit). */
+const char *tl_tmpdir(void);
+/* Runs a shell command, capturing stdout+stderr into out (may be NULL); returns the exit code. */
+int tl_run(const char *cmd, char *out, size_t out_len);
+/* The hcg CLI binary ($HCG_BIN). */
+const char *tl_hcg_bin(void);
+/* Reads a whole file (NULL if missing); caller frees. */
+char *tl_read_file(const char *path, size_t *len);
+
+#endif
