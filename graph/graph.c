@@ -122,20 +122,20 @@ int64_t hcg_sym(hcg_graph *g, const char *name)
 
 /* ---------------------------------------------------------------- attributes */
 
-const hcg_attr_value *hcg_attr(const hcg_node *n, const char *name)
+const hcg_attr_value *hcg_attr_get(const hcg_node *n, const char *name)
 {
     static const hcg_attr_value none;
     int slot = hcg_attr_slot(n->op, name);
     return slot < 0 ? &none : &n->attrs[slot];
 }
 
-int64_t hcg_attr_int(const hcg_node *n, const char *name) { return hcg_attr(n, name)->i; }
-double hcg_attr_float(const hcg_node *n, const char *name) { return hcg_attr(n, name)->f; }
-const char *hcg_attr_string(const hcg_node *n, const char *name) { return hcg_attr(n, name)->s; }
+int64_t hcg_attr_int(const hcg_node *n, const char *name) { return hcg_attr_get(n, name)->i; }
+double hcg_attr_float(const hcg_node *n, const char *name) { return hcg_attr_get(n, name)->f; }
+const char *hcg_attr_string(const hcg_node *n, const char *name) { return hcg_attr_get(n, name)->s; }
 
 const int64_t *hcg_attr_ints(const hcg_node *n, const char *name, int *count)
 {
-    const hcg_attr_value *v = hcg_attr(n, name);
+    const hcg_attr_value *v = hcg_attr_get(n, name);
     *count = v->n;
     return v->ints;
 }
@@ -295,7 +295,7 @@ nomem:
     return -hcg_error(HCG_ERR_NOMEM, "out of memory");
 }
 
-hcg_id hcg_node(hcg_graph *g, hcg_op op, const char *name, const hcg_id *inputs, int n_inputs,
+hcg_id hcg_add_node(hcg_graph *g, hcg_op op, const char *name, const hcg_id *inputs, int n_inputs,
                 const hcg_attr *attrs, int n_attrs)
 {
     if ((unsigned)op < HCG_OP_COUNT && (hcg_op_info_get(op)->flags & HCG_OPF_SOURCE))
@@ -442,7 +442,7 @@ size_t hcg_node_nbytes(const hcg_node *n)
 static hcg_id op2(hcg_graph *g, hcg_op op, hcg_id a, hcg_id b)
 {
     hcg_id in[2] = {a, b};
-    return hcg_node(g, op, NULL, in, 2, NULL, 0);
+    return hcg_add_node(g, op, NULL, in, 2, NULL, 0);
 }
 
 hcg_id hcg_add(hcg_graph *g, hcg_id a, hcg_id b) { return op2(g, HCG_OP_ADD, a, b); }
@@ -450,19 +450,19 @@ hcg_id hcg_sub(hcg_graph *g, hcg_id a, hcg_id b) { return op2(g, HCG_OP_SUB, a, 
 hcg_id hcg_mul(hcg_graph *g, hcg_id a, hcg_id b) { return op2(g, HCG_OP_MUL, a, b); }
 hcg_id hcg_div(hcg_graph *g, hcg_id a, hcg_id b) { return op2(g, HCG_OP_DIV, a, b); }
 
-hcg_id hcg_unary(hcg_graph *g, hcg_op op, hcg_id x) { return hcg_node(g, op, NULL, &x, 1, NULL, 0); }
+hcg_id hcg_unary(hcg_graph *g, hcg_op op, hcg_id x) { return hcg_add_node(g, op, NULL, &x, 1, NULL, 0); }
 
 hcg_id hcg_matmul(hcg_graph *g, hcg_id a, hcg_id b, bool transpose_a, bool transpose_b)
 {
     hcg_id in[2] = {a, b};
     hcg_attr at[2] = {HCG_ATTR_I("transpose_a", transpose_a), HCG_ATTR_I("transpose_b", transpose_b)};
-    return hcg_node(g, HCG_OP_MATMUL, NULL, in, 2, at, 2);
+    return hcg_add_node(g, HCG_OP_MATMUL, NULL, in, 2, at, 2);
 }
 
 hcg_id hcg_softmax(hcg_graph *g, hcg_id x, int axis)
 {
     hcg_attr at = HCG_ATTR_I("axis", axis);
-    return hcg_node(g, HCG_OP_SOFTMAX, NULL, &x, 1, &at, 1);
+    return hcg_add_node(g, HCG_OP_SOFTMAX, NULL, &x, 1, &at, 1);
 }
 
 hcg_id hcg_layer_norm(hcg_graph *g, hcg_id x, hcg_id scale, hcg_id bias, int axis, double eps)
@@ -470,17 +470,17 @@ hcg_id hcg_layer_norm(hcg_graph *g, hcg_id x, hcg_id scale, hcg_id bias, int axi
     hcg_id in[3] = {x, scale, bias};
     hcg_attr at[2] = {HCG_ATTR_I("axis", axis), HCG_ATTR_F("epsilon", eps)};
     int n = bias >= 0 ? 3 : scale >= 0 ? 2 : 1;
-    return hcg_node(g, HCG_OP_LAYER_NORM, NULL, in, n, at, 2);
+    return hcg_add_node(g, HCG_OP_LAYER_NORM, NULL, in, n, at, 2);
 }
 
 hcg_id hcg_reshape(hcg_graph *g, hcg_id x, int rank, const int64_t *dims)
 {
     hcg_attr at = HCG_ATTR_IS("shape", dims, rank);
-    return hcg_node(g, HCG_OP_RESHAPE, NULL, &x, 1, &at, 1);
+    return hcg_add_node(g, HCG_OP_RESHAPE, NULL, &x, 1, &at, 1);
 }
 
 hcg_id hcg_transpose(hcg_graph *g, hcg_id x, int rank, const int64_t *perm)
 {
     hcg_attr at = HCG_ATTR_IS("perm", perm, rank);
-    return hcg_node(g, HCG_OP_TRANSPOSE, NULL, &x, 1, &at, 1);
+    return hcg_add_node(g, HCG_OP_TRANSPOSE, NULL, &x, 1, &at, 1);
 }

@@ -84,7 +84,7 @@ static inline hcg_node *hcg_input_node(const hcg_graph *g, const hcg_node *n, in
 
 /* Attribute access by name (defaults applied). Asking for a name the op's schema lacks is a bug
  * and returns the zero value. */
-const hcg_attr_value *hcg_attr(const hcg_node *n, const char *name);
+const hcg_attr_value *hcg_attr_get(const hcg_node *n, const char *name);
 int64_t hcg_attr_int(const hcg_node *n, const char *name);
 double hcg_attr_float(const hcg_node *n, const char *name);
 const int64_t *hcg_attr_ints(const hcg_node *n, const char *name, int *count);

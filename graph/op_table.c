@@ -617,7 +617,7 @@ static hcg_status infer_range(const hcg_graph *g, hcg_node *n)
     hcg_dtype dt;
     hcg_status st;
     /* The dtype follows the inputs when the bounds came as inputs (ONNX), else the attribute. */
-    if (n->n_inputs > 0 && !hcg_attr(n, "dtype")->set) dt = IN(0)->dtype;
+    if (n->n_inputs > 0 && !hcg_attr_get(n, "dtype")->set) dt = IN(0)->dtype;
     else if ((st = parse_dtype_attr(g, n, "dtype", &dt))) return st;
     if (!((M_NUM) & (1u << dt))) return hcg_node_error(g, n, HCG_ERR_SHAPE, "dtype must be f32, i32 or i64");
     double start = hcg_attr_float(n, "start"), limit = hcg_attr_float(n, "limit"), delta = hcg_attr_float(n, "delta");

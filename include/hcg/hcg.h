@@ -181,7 +181,7 @@ hcg_id hcg_param(hcg_graph *g, const char *name, hcg_tensor *value);
 hcg_id hcg_constant(hcg_graph *g, const char *name, hcg_tensor *value);
 /* Any op. name may be NULL (a unique name is made up). Attributes are checked against the op's
  * schema; shapes are checked when the graph is bound to input shapes. */
-hcg_id hcg_node(hcg_graph *g, hcg_op op, const char *name, const hcg_id *inputs, int n_inputs,
+hcg_id hcg_add_node(hcg_graph *g, hcg_op op, const char *name, const hcg_id *inputs, int n_inputs,
                 const hcg_attr *attrs, int n_attrs);
 /* Marks a node as a graph output, named out_name (NULL: the node's name). */
 hcg_status hcg_output(hcg_graph *g, hcg_id id, const char *out_name);

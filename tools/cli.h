@@ -1,0 +1,31 @@
+/* cli.h — what the `hcg` subcommands share: the command table and small helpers for options,
+ * inputs and messages. */
+#ifndef HCG_CLI_H
+#define HCG_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "graph/compiler.h"
+#include "hcg/hcg.h"
+
+typedef int (*hcg_cli_fn)(int argc, char **argv);
+
+int cmd_devices(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
+int cmd_ops(int argc, char **argv);
+
+/* Prints "hcg <cmd>: <message>" and hcg_last_error() to stderr; returns the exit code 1. */
+int cli_fail(const char *cmd, const char *fmt, ...) HCG_PRINTF(2, 3);
+/* If argv[*i] is "--name" (value in argv[*i+1]) or "--name=value", sets *value and advances *i. */
+bool cli_opt(int argc, char **argv, int *i, const char *name, const char **value);
+/* Parses "2x16x64" (or "" for a scalar) into a shape. */
+bool cli_parse_dims(const char *s, hcg_shape *out);
+
+/* Loads --input NAME=FILE.npy specs into inputs[] (by graph input order); every input must be given. */
+hcg_status cli_load_inputs(const hcg_graph *g, int n_specs, char **specs, hcg_tensor **inputs, const char *cmd);
+/* Prints where the last run's nodes ran ("ran on: cpu (3 nodes), opencl:0 (9 nodes); 2 copies"). */
+void cli_print_placement(const hcg_session *s, FILE *f);
+
+#endif

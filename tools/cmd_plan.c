@@ -1,0 +1,191 @@
+/* cmd_plan.c — `hcg plan MODEL [--devices LIST] [--shape NAME=2x16]... [--input NAME=FILE.npy]...
+ * [--explain] [--trace FILE.json] [--simulate PROFILES.json]`: shows where each node would run and
+ * why. With every input given as a file it also runs the graph profiled and shows measured times.
+ * --simulate plans for hypothetical devices and compares hcg's plan with single devices and a
+ * greedy priority-list baseline. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/cpu/cpu.h"
+#include "backend/session_impl.h"
+#include "backend/simulate.h"
+#include "graph/bind.h"
+#include "tools/cli.h"
+
+#define MAX_SPECS 256
+
+/* Symbol values implied by the given shapes, then every input's shape. */
+static hcg_status shapes_for(const hcg_graph *g, const hcg_shape *given, hcg_shape *shapes)
+{
+    const char *names[64];
+    int64_t values[64];
+    int n = 0;
+    for (int i = 0; i < g->n_inputs; i++) {
+        if (given[i].rank < 0) continue;
+        const hcg_node *in = &g->nodes[g->inputs[i]];
+        if (given[i].rank != in->shape.rank)
+            return hcg_error(HCG_ERR_SHAPE, "input '%s' has rank %d, --shape gives %d", in->name, in->shape.rank,
+                             given[i].rank);
+        for (int d = 0; d < in->shape.rank && n < 64; d++) {
+            if (!HCG_DIM_IS_SYM(in->shape.dims[d])) continue;
+            names[n] = g->syms[HCG_DIM_SYM_ID(in->shape.dims[d])];
+            values[n++] = given[i].dims[d];
+        }
+    }
+    hcg_status st = hcg_graph_input_shapes(g, names, values, n, shapes);
+    for (int i = 0; !st && i < g->n_inputs; i++)
+        if (given[i].rank >= 0) shapes[i] = given[i];
+    return st;
+}
+
+static int simulate(const hcg_graph *g, const hcg_shape *shapes, const char *profiles)
+{
+    hcg_device *devs[HCG_MAX_DEVICES];
+    int n = 0;
+    hcg_graph *bound = NULL;
+    hcg_bind_options bo = {.eval = hcg_cpu_eval};
+    if (hcg_graph_bind(g, shapes, &bo, &bound)) return cli_fail("plan", "%s", hcg_last_error());
+    if (hcg_sim_load(profiles, devs, HCG_MAX_DEVICES, &n)) {
+        hcg_graph_free(bound);
+        return cli_fail("plan", "%s", hcg_last_error());
+    }
+    hcg_sched_report r;
+    hcg_status st = hcg_sim_evaluate(bound, devs, n, &r);
+    if (st) {
+        hcg_sim_free(devs, n);
+        hcg_graph_free(bound);
+        return cli_fail("plan", "%s", hcg_last_error());
+    }
+    double best_single = INFINITY;
+    for (int d = 0; d < n; d++) best_single = r.single[d] < best_single ? r.single[d] : best_single;
+    printf("predicted makespan (us) for %d nodes on simulated devices from %s\n", bound->n_nodes, profiles);
+    printf("  %-28s %12.2f  (%s)\n", "hcg plan", r.chosen * 1e6,
+           r.choice < 0 ? "HEFT placement" : "best single device");
+    printf("  %-28s %12.2f\n", "hcg HEFT placement", r.heft * 1e6);
+    for (int d = 0; d < n; d++) {
+        char label[64];
+        snprintf(label, sizeof label, "only %s", devs[d]->name);
+        if (isinf(r.single[d])) printf("  %-28s %12s\n", label, "cannot run all ops");
+        else printf("  %-28s %12.2f\n", label, r.single[d] * 1e6);
+    }
+    printf("  %-28s %12.2f\n", "greedy priority list", r.greedy * 1e6);
+    printf("ratios: hcg / best single = %.3f, hcg / greedy = %.3f\n", r.chosen / best_single, r.chosen / r.greedy);
+    hcg_sim_free(devs, n);
+    hcg_graph_free(bound);
+    return 0;
+}
+
+int cmd_plan(int argc, char **argv)
+{
+    const char *model = NULL, *devices = NULL, *trace = NULL, *sim = NULL, *v = NULL;
+    char *shape_specs[MAX_SPECS], *input_specs[MAX_SPECS];
+    int n_shape = 0, n_input = 0, rc = 1;
+    bool explain = false;
+    for (int i = 1; i < argc; i++) {
+        if (cli_opt(argc, argv, &i, "--devices", &devices)) {
+            if (!devices) return cli_fail("plan", "--devices needs a value");
+        } else if (cli_opt(argc, argv, &i, "--trace", &trace)) {
+            if (!trace) return cli_fail("plan", "--trace needs a file name");
+        } else if (cli_opt(argc, argv, &i, "--simulate", &sim)) {
+            if (!sim) return cli_fail("plan", "--simulate needs a JSON file of device profiles");
+        } else if (cli_opt(argc, argv, &i, "--shape", &v)) {
+            if (!v || n_shape == MAX_SPECS) return cli_fail("plan", "--shape needs NAME=2x16");
+            shape_specs[n_shape++] = (char *)v;
+        } else if (cli_opt(argc, argv, &i, "--input", &v)) {
+            if (!v || n_input == MAX_SPECS) return cli_fail("plan", "--input needs NAME=FILE.npy");
+            input_specs[n_input++] = (char *)v;
+        } else if (strcmp(argv[i], "--explain") == 0) explain = true;
+        else if (argv[i][0] == '-') return cli_fail("plan", "unknown option '%s'", argv[i]);
+        else if (!model) model = argv[i];
+        else return cli_fail("plan", "more than one model given");
+    }
+    if (!model) return cli_fail("plan", "usage: hcg plan MODEL --devices LIST [--shape NAME=2x16]... [--explain]");
+    hcg_graph *g = NULL;
+    hcg_session *s = NULL;
+    hcg_shape *given = NULL, *shapes = NULL;
+    hcg_tensor **inputs = NULL, **outputs = NULL;
+    if (hcg_load(model, &g)) {
+        fprintf(stderr, "hcg plan: %s\n", hcg_last_error());
+        return 1;
+    }
+    int n_in = g->n_inputs;
+    given = calloc((size_t)n_in + 1, sizeof *given);
+    shapes = calloc((size_t)n_in + 1, sizeof *shapes);
+    inputs = calloc((size_t)n_in + 1, sizeof *inputs);
+    outputs = calloc((size_t)g->n_outputs + 1, sizeof *outputs);
+    if (!given || !shapes || !inputs || !outputs) goto done;
+    for (int i = 0; i < n_in; i++) given[i].rank = -1;
+    for (int k = 0; k < n_shape; k++) {
+        char *eq = strchr(shape_specs[k], '=');
+        hcg_id id = -1;
+        if (eq) {
+            *eq = 0;
+            id = hcg_graph_find(g, shape_specs[k]);
+            *eq = '=';
+        }
+        int which = -1;
+        for (int i = 0; i < n_in; i++)
+            if (g->inputs[i] == id) which = i;
+        if (!eq || which < 0 || !cli_parse_dims(eq + 1, &given[which])) {
+            cli_fail("plan", "--shape '%s' must be INPUT=2x16 naming a graph input", shape_specs[k]);
+            goto done;
+        }
+    }
+    if (n_input) {
+        if (cli_load_inputs(g, n_input, input_specs, inputs, "plan")) {
+            fprintf(stderr, "hcg plan: %s\n", hcg_last_error());
+            goto done;
+        }
+        for (int i = 0; i < n_in; i++) given[i] = inputs[i]->shape;
+    }
+    if (shapes_for(g, given, shapes)) {
+        fprintf(stderr, "hcg plan: %s\n", hcg_last_error());
+        goto done;
+    }
+    if (sim) {
+        rc = simulate(g, shapes, sim);
+        goto done;
+    }
+    hcg_session_options opt = {.devices = devices, .profile = n_input > 0};
+    hcg_plan *p = NULL;
+    if (hcg_session_new(g, &opt, &s) || hcg_session_plan(s, shapes, &p)) {
+        fprintf(stderr, "hcg plan: %s\n", hcg_last_error());
+        goto done;
+    }
+    s->last_plan = p;
+    if (n_input) {
+        if (hcg_session_run(s, (const hcg_tensor *const *)inputs, outputs)) {
+            fprintf(stderr, "hcg plan: %s\n", hcg_last_error());
+            goto done;
+        }
+    }
+    if (explain) hcg_plan_explain(p, stdout, n_input > 0);
+    else {
+        int per_dev[HCG_MAX_DEVICES] = {0};
+        for (int i = 0; i < p->n_exec; i++) per_dev[p->place[p->exec[i].id]]++;
+        for (int d = 0; d < p->n_dev; d++) printf("%-10s %d nodes\n", p->devs[d]->name, per_dev[d]);
+        printf("predicted makespan %.2f us (use --explain for the table)\n", p->pred_makespan * 1e6);
+    }
+    if (trace) {
+        hcg_status st = n_input ? hcg_session_write_trace(s, trace) : hcg_plan_write_trace(p, trace);
+        if (st) {
+            fprintf(stderr, "hcg plan: %s\n", hcg_last_error());
+            goto done;
+        }
+    }
+    rc = 0;
+done:
+    if (outputs)
+        for (int j = 0; j < g->n_outputs; j++) hcg_tensor_free(outputs[j]);
+    if (inputs)
+        for (int i = 0; i < n_in; i++) hcg_tensor_free(inputs[i]);
+    free(outputs);
+    free(inputs);
+    free(given);
+    free(shapes);
+    hcg_session_free(s);
+    hcg_graph_free(g);
+    return rc;
+}
