@@ -1,0 +1,74 @@
+/* cpu_kernels.c — the CPU kernel table: for every op of the op table, the kernel that defines
+ * its reference semantics (the kernels live in cpu_elementwise.c, cpu_matmul.c, cpu_reduce.c and
+ * cpu_movement.c). Sources (input, param, constant) have no kernel: the executor places their
+ * data. A NULL entry would mean the CPU cannot run that op; every computing op has one. */
+#include "backend/cpu/cpu_kernels.h"
+
+const hcg_cpu_kernel hcg_cpu_kernels[HCG_OP_COUNT] = {
+    /* binary arithmetic, comparisons, logic (numpy broadcasting) */
+    [HCG_OP_ADD] = hcg_k_binary,
+    [HCG_OP_SUB] = hcg_k_binary,
+    [HCG_OP_MUL] = hcg_k_binary,
+    [HCG_OP_DIV] = hcg_k_binary,
+    [HCG_OP_POW] = hcg_k_binary,
+    [HCG_OP_MAX] = hcg_k_binary,
+    [HCG_OP_MIN] = hcg_k_binary,
+    [HCG_OP_EQUAL] = hcg_k_compare,
+    [HCG_OP_LESS] = hcg_k_compare,
+    [HCG_OP_GREATER] = hcg_k_compare,
+    [HCG_OP_AND] = hcg_k_logical,
+    [HCG_OP_OR] = hcg_k_logical,
+    [HCG_OP_WHERE] = hcg_k_where,
+
+    /* unary */
+    [HCG_OP_NEG] = hcg_k_unary,
+    [HCG_OP_EXP] = hcg_k_unary,
+    [HCG_OP_LOG] = hcg_k_unary,
+    [HCG_OP_SQRT] = hcg_k_unary,
+    [HCG_OP_RSQRT] = hcg_k_unary,
+    [HCG_OP_TANH] = hcg_k_unary,
+    [HCG_OP_SIGMOID] = hcg_k_unary,
+    [HCG_OP_RELU] = hcg_k_unary,
+    [HCG_OP_GELU] = hcg_k_unary,
+    [HCG_OP_SILU] = hcg_k_unary,
+    [HCG_OP_ERF] = hcg_k_unary,
+    [HCG_OP_ABS] = hcg_k_unary,
+    [HCG_OP_RECIPROCAL] = hcg_k_unary,
+    [HCG_OP_NOT] = hcg_k_unary,
+    [HCG_OP_CLIP] = hcg_k_clip,
+    [HCG_OP_CAST] = hcg_k_cast,
+
+    /* matrix products */
+    [HCG_OP_MATMUL] = hcg_k_matmul,
+    [HCG_OP_GEMM] = hcg_k_gemm,
+
+    /* reductions and normalisations */
+    [HCG_OP_REDUCE_SUM] = hcg_k_reduce,
+    [HCG_OP_REDUCE_MEAN] = hcg_k_reduce,
+    [HCG_OP_REDUCE_MAX] = hcg_k_reduce,
+    [HCG_OP_SOFTMAX] = hcg_k_softmax,
+    [HCG_OP_LOG_SOFTMAX] = hcg_k_softmax,
+    [HCG_OP_LAYER_NORM] = hcg_k_layer_norm,
+    [HCG_OP_RMS_NORM] = hcg_k_rms_norm,
+
+    /* views (a copy only when the output is not the input's memory) */
+    [HCG_OP_RESHAPE] = hcg_k_view_copy,
+    [HCG_OP_SQUEEZE] = hcg_k_view_copy,
+    [HCG_OP_UNSQUEEZE] = hcg_k_view_copy,
+    [HCG_OP_FLATTEN] = hcg_k_view_copy,
+
+    /* data movement */
+    [HCG_OP_TRANSPOSE] = hcg_k_transpose,
+    [HCG_OP_CONCAT] = hcg_k_concat,
+    [HCG_OP_SLICE] = hcg_k_slice,
+    [HCG_OP_SPLIT] = hcg_k_split,
+    [HCG_OP_GATHER] = hcg_k_gather,
+    [HCG_OP_EXPAND] = hcg_k_expand,
+    [HCG_OP_TRILU] = hcg_k_trilu,
+    [HCG_OP_CAUSAL_MASK] = hcg_k_causal_mask,
+
+    /* generators */
+    [HCG_OP_RANGE] = hcg_k_range,
+    [HCG_OP_SHAPE] = hcg_k_shape,
+    [HCG_OP_CONSTANT_OF_SHAPE] = hcg_k_constant_of_shape,
+};
