@@ -13,6 +13,7 @@ static const struct {
     {"run", cmd_run, "run a graph: hcg run MODEL [--devices LIST] [--input NAME=FILE.npy]... [--output-dir DIR]"},
     {"plan", cmd_plan, "show placement: hcg plan MODEL --devices LIST [--shape NAME=2x16]... [--explain] [--trace F]"},
     {"ops", cmd_ops, "list the ops hcg knows"},
+    {"compare", cmd_compare, "compare two .npy files: hcg compare GOT.npy WANT.npy [--rtol R] [--atol A]"},
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# test.sh — builds hcg and runs the whole test suite: installs what is missing, builds with
+# -Werror and runs ctest (the OpenCL tests run for real on POCL), then builds again with
+# AddressSanitizer + UndefinedBehaviorSanitizer and runs the suite under them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/deps.sh
+hcg_install_deps
+
+jobs=$(nproc)
+# OpenCL on the CPU through POCL; tests that need two devices set POCL_DEVICES themselves.
+export POCL_DEVICES="${POCL_DEVICES:-pthread}"
+export HCG_TEST_MODE=1
+
+echo "== build (-Werror)"
+cmake -S . -B build-test -DHCG_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo > build-test.log 2>&1 || { cat build-test.log; exit 1; }
+cmake --build build-test -j"$jobs" >> build-test.log 2>&1 || { grep -E "error|warning" build-test.log | head -50; tail -30 build-test.log; exit 1; }
+
+echo "== tests"
+(cd build-test && ctest --output-on-failure -j"$jobs" --timeout 900)
+
+if [ "${HCG_SKIP_SANITIZERS:-0}" != "1" ]; then
+  echo "== build (AddressSanitizer + UndefinedBehaviorSanitizer)"
+  cmake -S . -B build-asan -DHCG_WERROR=ON -DHCG_SANITIZE=ON -DHCG_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug > build-asan.log 2>&1 || { cat build-asan.log; exit 1; }
+  cmake --build build-asan -j"$jobs" >> build-asan.log 2>&1 || { grep -E "error|warning" build-asan.log | head -50; exit 1; }
+  echo "== tests under sanitizers"
+  export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1"
+  export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0"
+  export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+  (cd build-asan && ctest --output-on-failure -j"$jobs" --timeout 1500 -LE no_sanitizer)
+fi
