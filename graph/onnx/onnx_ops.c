@@ -100,6 +100,7 @@ hcg_status onnx_map_node(onnx_ctx *c, const Onnx__NodeProto *n)
     if (*domain && strcmp(domain, "ai.onnx") != 0)
         return onnx_node_fail(c, HCG_ERR_UNSUPPORTED, "op '%s' of domain '%s' is not supported by hcg", n->op_type,
                               domain);
+    if (c->opset < 0) return onnx_node_fail(c, HCG_ERR_FORMAT, "the model imports no default-domain (ai.onnx) opset");
     const onnx_op_map *m = onnx_find_op(n->op_type);
     if (!m) return onnx_node_fail(c, HCG_ERR_UNSUPPORTED, "op '%s' is not supported by hcg", n->op_type);
     if (c->opset < m->min_opset)

@@ -279,7 +279,7 @@ static hcg_status find_opset(onnx_ctx *c, const Onnx__ModelProto *m)
         if (o->domain && *o->domain && strcmp(o->domain, "ai.onnx") != 0) continue;
         c->opset = o->has_version ? o->version : 1;
     }
-    if (c->opset < 0) return hcg_error(HCG_ERR_FORMAT, "%s: the model imports no default-domain (ai.onnx) opset", c->label);
+    if (c->opset < 0) return HCG_OK; /* only other domains: their nodes are unsupported ops */
     if (c->opset < 1 || c->opset > ONNX_MAX_OPSET)
         return hcg_error(HCG_ERR_UNSUPPORTED, "%s: opset %lld is not supported (hcg reads opsets 1 to %d)", c->label,
                          (long long)c->opset, ONNX_MAX_OPSET);
