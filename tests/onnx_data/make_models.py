@@ -1,0 +1,182 @@
+#!/usr/bin/env python3
+"""make_models.py - small hand-written ONNX models for tests/test_onnx_reader.c: well-formed ones
+whose structure the test checks (typed initializer fields, external data, symbolic dims, the
+input-as-attribute forms, aliases, multi-output and variadic ops), and malformed ones the reader
+must reject with an error (short raw_data, overflowing dims, external data outside the folder,
+undefined values, cycles, attributes of the wrong type, unsupported ops and dtypes).
+Byte-level damage (truncation, bit flips, wrong wire types) is done by the C test itself.
+
+Run: python3 tests/onnx_data/make_models.py   (needs the onnx package; writes beside itself)
+"""
+import os
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+ort.set_default_logger_severity(3)
+from onnx import TensorProto, helper, numpy_helper
+
+OUT = os.path.dirname(os.path.abspath(__file__))
+F, I64 = TensorProto.FLOAT, TensorProto.INT64
+
+
+def save(name, nodes, inputs, outputs, inits=(), opset=17, check=True):
+    graph = helper.make_graph(nodes, name, inputs, outputs, initializer=list(inits))
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="hcg-tests")
+    model.ir_version = 8
+    if check:
+        onnx.checker.check_model(model)
+    with open(os.path.join(OUT, name + ".onnx"), "wb") as f:
+        f.write(model.SerializeToString())
+
+
+def reference(name, feeds):
+    """Saves <name>_<input>.npy for the feeds and onnxruntime's outputs as <name>_expected_<k>.npy."""
+    sess = ort.InferenceSession(os.path.join(OUT, name + ".onnx"), providers=["CPUExecutionProvider"])
+    for key, value in feeds.items():
+        np.save(os.path.join(OUT, f"{name}_{key}.npy"), value)
+    for k, value in enumerate(sess.run(None, feeds)):
+        np.save(os.path.join(OUT, f"{name}_expected_{k}.npy"), value)
+
+
+def vi(name, t, shape):
+    return helper.make_tensor_value_info(name, t, shape)
+
+
+def main():
+    # --- well-formed ---------------------------------------------------------------------------
+    # Initializers in every typed field and in raw_data; one initializer also listed as an input.
+    w_float = helper.make_tensor("w_float", F, [3], [1.5, -2.0, 3.25])  # float_data
+    w_int32 = helper.make_tensor("w_int32", TensorProto.INT32, [2], [7, -8])  # int32_data
+    w_int64 = helper.make_tensor("w_int64", I64, [2], [1 << 40, -3])  # int64_data
+    w_double = helper.make_tensor("w_double", TensorProto.DOUBLE, [2], [0.5, 1e10])  # double_data
+    w_bool = helper.make_tensor("w_bool", TensorProto.BOOL, [3], [1, 0, 1])  # int32_data
+    w_f16 = onnx.TensorProto(name="w_f16", data_type=TensorProto.FLOAT16, dims=[2],  # the bits, in int32_data
+                             int32_data=np.array([1.0, -0.5], np.float16).view(np.uint16).tolist())
+    w_raw = numpy_helper.from_array(np.arange(6, dtype=np.float32).reshape(2, 3), "w_raw")  # raw_data
+    w_scalar = helper.make_tensor("w_scalar", F, [], [4.0])
+    save("initializers",
+         [helper.make_node("Add", ["x", "w_raw"], ["y"])],
+         [vi("x", F, ["batch", 3]), vi("w_raw", F, [2, 3])], [vi("y", F, ["batch", 3])],
+         [w_float, w_int32, w_int64, w_double, w_bool, w_f16, w_raw, w_scalar], check=False)
+
+    # Symbolic dims: named (shared by two inputs) and unnamed.
+    a = vi("a", F, ["batch", None, 4])
+    b = vi("b", F, ["batch", None, 4])
+    save("symbols", [helper.make_node("Add", ["a", "b"], ["c"])], [a, b], [vi("c", F, ["batch", None, 4])])
+
+    # The input-as-attribute forms, with '' for an optional input in the middle, and aliases.
+    nodes = [
+        helper.make_node("Clip", ["x", "", "hi"], ["clipped"]),
+        helper.make_node("Slice", ["clipped", "starts", "ends", "", "steps"], ["sliced"]),
+        helper.make_node("Identity", ["sliced"], ["alias"]),
+        helper.make_node("Max", ["alias", "x", "clipped"], ["max3"]),
+        helper.make_node("Split", ["max3"], ["part0", "part1"], axis=1),
+        helper.make_node("Constant", [], ["cf"], value_float=2.0),
+        helper.make_node("Constant", [], ["cis"], value_ints=[1, 2, 3]),
+        helper.make_node("Mul", ["part0", "cf"], ["out0"]),
+        helper.make_node("Identity", ["part1"], ["out1"]),
+        # A model value that looks like a name the reader would make up.
+        helper.make_node("Neg", ["x"], ["clipped/min_default"]),
+    ]
+    inits = [numpy_helper.from_array(np.array(1.0, np.float32), "hi"),
+             numpy_helper.from_array(np.array([0], np.int64), "starts"),
+             numpy_helper.from_array(np.array([4], np.int64), "ends"),
+             numpy_helper.from_array(np.array([1], np.int64), "steps")]
+    save("forms", nodes, [vi("x", F, [2, 4])],
+         [vi("out0", F, [2, 2]), vi("out1", F, [2, 2]), vi("cis", I64, [3]), vi("clipped/min_default", F, [2, 4])], inits)
+
+    # Softmax before and after opset 13 (2-D coercion vs one axis).
+    for opset in (11, 13):
+        save(f"softmax{opset}", [helper.make_node("Softmax", ["x"], ["y"], axis=1)], [vi("x", F, [2, 3, 4])],
+             [vi("y", F, [2, 3, 4])], opset=opset)
+
+    # Nodes out of topological order (legal to sort).
+    save("unsorted", [helper.make_node("Relu", ["t"], ["y"]), helper.make_node("Neg", ["x"], ["t"])],
+         [vi("x", F, [3])], [vi("y", F, [3])], check=False)
+
+    # External data beside the model (weights.bin: 16 bytes of padding, then 3 floats).
+    ext = numpy_helper.from_array(np.array([1.0, 2.0, 3.0], np.float32), "w_ext")
+    ext.ClearField("raw_data")
+    ext.data_location = TensorProto.EXTERNAL
+    for k, v in (("location", "weights.bin"), ("offset", "16"), ("length", "12")):
+        ext.external_data.add(key=k, value=v)
+    with open(os.path.join(OUT, "weights.bin"), "wb") as f:
+        f.write(b"\0" * 16 + np.array([1.0, 2.0, 3.0], np.float32).tobytes())
+    save("external", [helper.make_node("Add", ["x", "w_ext"], ["y"])], [vi("x", F, [3])], [vi("y", F, [3])], [ext],
+         check=False)
+
+    rng = np.random.default_rng(0)
+    reference("initializers", {"x": rng.standard_normal((2, 3)).astype(np.float32)})
+    reference("forms", {"x": rng.standard_normal((2, 4)).astype(np.float32)})
+    for opset in (11, 13):
+        reference(f"softmax{opset}", {"x": rng.standard_normal((2, 3, 4)).astype(np.float32)})
+    reference("unsorted", {"x": rng.standard_normal(3).astype(np.float32)})
+    reference("external", {"x": rng.standard_normal(3).astype(np.float32)})
+
+    # --- malformed: each must be rejected with an error ------------------------------------------
+    def bad_external(name, location, offset="0", length="12"):
+        t = onnx.TensorProto()
+        t.CopyFrom(ext)
+        del t.external_data[:]
+        for k, v in (("location", location), ("offset", offset), ("length", length)):
+            t.external_data.add(key=k, value=v)
+        save(name, [helper.make_node("Add", ["x", "w_ext"], ["y"])], [vi("x", F, [3])], [vi("y", F, [3])], [t],
+             check=False)
+
+    bad_external("bad_ext_parent", "../weights.bin")
+    bad_external("bad_ext_absolute", "/etc/passwd")
+    bad_external("bad_ext_past_end", "weights.bin", offset="20")
+    bad_external("bad_ext_length", "weights.bin", length="8")
+    bad_external("bad_ext_missing", "no_such_file.bin")
+    bad_external("bad_ext_symlink", "link.bin")  # the test makes link.bin point outside
+
+    short = numpy_helper.from_array(np.zeros(6, np.float32), "w")
+    short.raw_data = short.raw_data[:20]
+    save("bad_raw_short", [helper.make_node("Add", ["x", "w"], ["y"])], [vi("x", F, [6])], [vi("y", F, [6])], [short],
+         check=False)
+
+    huge = onnx.TensorProto(name="w", data_type=F, dims=[1 << 40, 1 << 40], raw_data=b"\0" * 4)
+    save("bad_dims_overflow", [helper.make_node("Add", ["x", "w"], ["y"])], [vi("x", F, [1])], [vi("y", F, [1])],
+         [huge], check=False)
+
+    neg = onnx.TensorProto(name="w", data_type=F, dims=[-1])
+    save("bad_dims_negative", [helper.make_node("Add", ["x", "w"], ["y"])], [vi("x", F, [1])], [vi("y", F, [1])],
+         [neg], check=False)
+
+    typed_short = onnx.TensorProto(name="w", data_type=F, dims=[4], float_data=[1.0, 2.0])
+    save("bad_typed_count", [helper.make_node("Add", ["x", "w"], ["y"])], [vi("x", F, [4])], [vi("y", F, [4])],
+         [typed_short], check=False)
+
+    save("bad_undefined", [helper.make_node("Add", ["x", "nowhere"], ["y"])], [vi("x", F, [3])], [vi("y", F, [3])],
+         check=False)
+
+    save("bad_cycle", [helper.make_node("Add", ["x", "q"], ["p"]), helper.make_node("Relu", ["p"], ["q"])],
+         [vi("x", F, [3])], [vi("p", F, [3])], check=False)
+
+    save("bad_twice", [helper.make_node("Relu", ["x"], ["y"]), helper.make_node("Neg", ["x"], ["y"])],
+         [vi("x", F, [3])], [vi("y", F, [3])], check=False)
+
+    save("bad_output", [helper.make_node("Relu", ["x"], ["y"])], [vi("x", F, [3])], [vi("z", F, [3])], check=False)
+
+    axis_float = helper.make_node("Concat", ["x", "x"], ["y"])
+    axis_float.attribute.append(helper.make_attribute("axis", 1.5))
+    save("bad_attr_type", [axis_float], [vi("x", F, [3])], [vi("y", F, [6])], check=False)
+
+    save("bad_op", [helper.make_node("FancyConv", ["x"], ["y"], name="conv1")], [vi("x", F, [3])],
+         [vi("y", F, [3])], check=False)
+
+    int8 = helper.make_tensor("w_int8", TensorProto.INT8, [2], [1, 2])
+    save("bad_dtype", [helper.make_node("Add", ["x", "w_int8"], ["y"])], [vi("x", TensorProto.INT8, [2])],
+         [vi("y", TensorProto.INT8, [2])], [int8], check=False)
+
+    save("bad_opset", [helper.make_node("Relu", ["x"], ["y"])], [vi("x", F, [3])], [vi("y", F, [3])], opset=99,
+         check=False)
+
+    save("bad_rank", [helper.make_node("Relu", ["x"], ["y"])], [vi("x", F, [1] * 9)], [vi("y", F, [1] * 9)],
+         check=False)
+
+
+if __name__ == "__main__":
+    main()
