@@ -1,0 +1,124 @@
+/* fileio.c — atomic writes (temporary file + fsync + rename) and whole-file reads. */
+#include "graph/fileio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "graph/graph.h"
+
+static char *dup_str(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d) memcpy(d, s, n);
+    return d;
+}
+
+hcg_status hcg_atomic_begin(hcg_atomic_file *af, const char *path)
+{
+    memset(af, 0, sizeof *af);
+    if (!path || !*path) return hcg_error(HCG_ERR_ARG, "no file name given");
+    size_t n = strlen(path) + 64;
+    af->final = dup_str(path);
+    af->tmp = malloc(n);
+    if (!af->final || !af->tmp) {
+        hcg_atomic_abort(af);
+        return hcg_error(HCG_ERR_NOMEM, "out of memory");
+    }
+    /* O_EXCL with a name made of the pid and a counter: unique among concurrent writers, and
+     * created with mode 0666 minus the umask, as fopen would (mkstemp would force 0600). */
+    static _Thread_local unsigned counter;
+    int fd = -1;
+    for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
+        snprintf(af->tmp, n, "%s.tmp.%ld.%u", path, (long)getpid(), counter++);
+        fd = open(af->tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
+        if (fd < 0 && errno != EEXIST) break;
+    }
+    if (fd < 0) {
+        hcg_status st = hcg_error(HCG_ERR_IO, "%s: cannot create a temporary file beside it: %s", path,
+                                  strerror(errno));
+        free(af->tmp);
+        af->tmp = NULL;
+        hcg_atomic_abort(af);
+        return st;
+    }
+    af->f = fdopen(fd, "wb");
+    if (!af->f) {
+        hcg_status st = hcg_error(HCG_ERR_IO, "%s: %s", af->tmp, strerror(errno));
+        close(fd);
+        hcg_atomic_abort(af);
+        return st;
+    }
+    return HCG_OK;
+}
+
+hcg_status hcg_atomic_write(hcg_atomic_file *af, const void *data, size_t n)
+{
+    if (n && fwrite(data, 1, n, af->f) != n)
+        return hcg_error(HCG_ERR_IO, "%s: write failed: %s", af->final, strerror(errno));
+    return HCG_OK;
+}
+
+hcg_status hcg_atomic_commit(hcg_atomic_file *af)
+{
+    hcg_status st = HCG_OK;
+    if (fflush(af->f) != 0 || ferror(af->f) || fsync(fileno(af->f)) != 0)
+        st = hcg_error(HCG_ERR_IO, "%s: write failed: %s", af->final, strerror(errno));
+    if (fclose(af->f) != 0 && !st) st = hcg_error(HCG_ERR_IO, "%s: write failed: %s", af->final, strerror(errno));
+    af->f = NULL;
+    if (!st && rename(af->tmp, af->final) != 0)
+        st = hcg_error(HCG_ERR_IO, "%s: cannot rename the temporary file over it: %s", af->final, strerror(errno));
+    if (st) {
+        hcg_atomic_abort(af);
+        return st;
+    }
+    free(af->tmp);
+    free(af->final);
+    memset(af, 0, sizeof *af);
+    return HCG_OK;
+}
+
+void hcg_atomic_abort(hcg_atomic_file *af)
+{
+    if (af->f) fclose(af->f);
+    if (af->tmp) remove(af->tmp);
+    free(af->tmp);
+    free(af->final);
+    memset(af, 0, sizeof *af);
+}
+
+hcg_status hcg_read_file(const char *path, char **data, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return hcg_error(HCG_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        fclose(f);
+        return hcg_error(HCG_ERR_IO, "%s: not a regular file", path);
+    }
+    size_t size = (size_t)sb.st_size;
+    if ((off_t)size != sb.st_size || size == SIZE_MAX) {
+        fclose(f);
+        return hcg_error(HCG_ERR_IO, "%s: too large", path);
+    }
+    char *buf = malloc(size + 1);
+    if (!buf) {
+        fclose(f);
+        return hcg_error(HCG_ERR_NOMEM, "%s: out of memory reading %zu bytes", path, size);
+    }
+    size_t got = fread(buf, 1, size, f);
+    bool err = ferror(f) != 0;
+    fclose(f);
+    if (err || got != size) {
+        free(buf);
+        return hcg_error(HCG_ERR_IO, "%s: read failed (got %zu of %zu bytes)", path, got, size);
+    }
+    buf[size] = 0;
+    *data = buf;
+    *len = size;
+    return HCG_OK;
+}

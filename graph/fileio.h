@@ -1,0 +1,31 @@
+/* fileio.h — small file helpers the readers and writers share: atomic writes (a temporary file
+ * beside the target, renamed over it once complete, so no half-written file is ever left) and
+ * reading a whole file with its size checked. */
+#ifndef HCG_FILEIO_H
+#define HCG_FILEIO_H
+
+#include <stdio.h>
+
+#include "hcg/hcg.h"
+
+/* A file being written atomically. */
+typedef struct hcg_atomic_file {
+    FILE *f;     /* write the contents here */
+    char *tmp;   /* the temporary path beside the target */
+    char *final; /* the target path */
+} hcg_atomic_file;
+
+/* Creates a temporary file in the target's folder (respecting the umask like a plain fopen). */
+hcg_status hcg_atomic_begin(hcg_atomic_file *af, const char *path);
+/* Writes n bytes; on failure the caller must still call hcg_atomic_abort. */
+hcg_status hcg_atomic_write(hcg_atomic_file *af, const void *data, size_t n);
+/* Flushes, syncs and renames the temporary file over the target. On failure the temporary
+ * file is removed. Either way af is released. */
+hcg_status hcg_atomic_commit(hcg_atomic_file *af);
+/* Removes the temporary file and releases af (safe to call on a zeroed or released af). */
+void hcg_atomic_abort(hcg_atomic_file *af);
+
+/* Reads a whole file into a NUL-terminated buffer (caller frees); *len excludes the NUL. */
+hcg_status hcg_read_file(const char *path, char **data, size_t *len);
+
+#endif
