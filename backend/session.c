@@ -179,7 +179,8 @@ hcg_status hcg_session_plan(hcg_session *s, const hcg_shape *shapes, hcg_plan **
     hcg_plan *p = NULL;
     if ((st = hcg_plan_build(bound, s->devs, s->n_dev, &s->measured, &p))) return st;
     if ((st = bind_weights_and_prepare(s, p))) {
-        hcg_plan_free(p);
+        hcg_cached_plan failed = {.shapes = NULL, .plan = p}; /* also frees weights only p used */
+        free_cached_plan(s, &failed);
         return st;
     }
     if (s->n_plans == MAX_CACHED_PLANS) {
@@ -254,14 +255,16 @@ static void record_measurements(hcg_session *s, hcg_plan *p)
     }
 }
 
-hcg_status hcg_session_run(hcg_session *s, const hcg_tensor *const *inputs, hcg_tensor **outputs)
+/* Runs with outputs either given (caller-owned, checked) or made here (own = true). */
+static hcg_status run(hcg_session *s, const hcg_tensor *const *inputs, hcg_tensor **outputs, bool own)
 {
     const hcg_graph *g = s->g;
     hcg_shape *shapes = malloc(sizeof(hcg_shape) * ((size_t)g->n_inputs + 1));
     hcg_plan *p = NULL;
     hcg_status st;
     if (!shapes) return hcg_error(HCG_ERR_NOMEM, "out of memory");
-    for (int j = 0; j < g->n_outputs; j++) outputs[j] = NULL;
+    if (own)
+        for (int j = 0; j < g->n_outputs; j++) outputs[j] = NULL;
     if ((st = check_inputs(g, inputs, shapes)) || (st = hcg_session_plan(s, shapes, &p))) {
         free(shapes);
         return st;
@@ -273,7 +276,14 @@ hcg_status hcg_session_run(hcg_session *s, const hcg_tensor *const *inputs, hcg_
     }
     for (int j = 0; j < g->n_outputs && !st; j++) {
         const hcg_node *n = &p->bound->nodes[p->bound->outputs[j]];
-        if ((st = hcg_tensor_new(n->dtype, &n->shape, &outputs[j]))) break;
+        if (own) {
+            if ((st = hcg_tensor_new(n->dtype, &n->shape, &outputs[j]))) break;
+        } else if (!outputs[j] || outputs[j]->dtype != n->dtype || !hcg_shape_equal(&outputs[j]->shape, &n->shape)) {
+            char want[256];
+            hcg_format_type(p->bound, n->dtype, &n->shape, want, sizeof want);
+            st = hcg_error(HCG_ERR_ARG, "output '%s' needs a tensor of type %s", g->output_names[j], want);
+            break;
+        }
         p->output_bufs[j].host = outputs[j]->data;
         p->output_bufs[j].size = outputs[j]->nbytes;
     }
@@ -285,10 +295,11 @@ hcg_status hcg_session_run(hcg_session *s, const hcg_tensor *const *inputs, hcg_
     s->last_profiled = s->profile;
     s->runs++;
     if (st) {
-        for (int j = 0; j < g->n_outputs; j++) {
-            hcg_tensor_free(outputs[j]);
-            outputs[j] = NULL;
-        }
+        if (own)
+            for (int j = 0; j < g->n_outputs; j++) {
+                hcg_tensor_free(outputs[j]);
+                outputs[j] = NULL;
+            }
         return st;
     }
     if (s->profile) {
@@ -296,6 +307,18 @@ hcg_status hcg_session_run(hcg_session *s, const hcg_tensor *const *inputs, hcg_
         s->measurements_pending = s->n_dev > 1;
     }
     return HCG_OK;
+}
+
+hcg_status hcg_session_run(hcg_session *s, const hcg_tensor *const *inputs, hcg_tensor **outputs)
+{
+    if (!s || !outputs) return hcg_error(HCG_ERR_ARG, "run: no session or no output array");
+    return run(s, inputs, outputs, true);
+}
+
+hcg_status hcg_session_run_into(hcg_session *s, const hcg_tensor *const *inputs, hcg_tensor *const *outputs)
+{
+    if (!s || !outputs) return hcg_error(HCG_ERR_ARG, "run: no session or no output array");
+    return run(s, inputs, (hcg_tensor **)outputs, false);
 }
 
 hcg_status hcg_session_replan(hcg_session *s)

@@ -36,7 +36,8 @@ static void file_name_for(const char *name, char *buf, size_t n)
         char c = *p;
         bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
                   c == '-';
-        buf[k++] = ok && !(k == 0 && c == '.') ? c : '_';
+        buf[k] = ok && !(k == 0 && c == '.') ? c : '_';
+        k++;
     }
     buf[k] = 0;
 }

@@ -261,6 +261,10 @@ void hcg_session_free(hcg_session *s);
  * (an array of hcg_graph_num_outputs pointers) receive new tensors the caller frees. */
 hcg_status hcg_session_run(hcg_session *s, const hcg_tensor *const *inputs, hcg_tensor **outputs);
 
+/* Like hcg_session_run, but writes into caller-owned output tensors (outputs[j] must have the
+ * output's dtype and shape), so repeated runs allocate nothing. */
+hcg_status hcg_session_run_into(hcg_session *s, const hcg_tensor *const *inputs, hcg_tensor *const *outputs);
+
 /* Writes a Chrome-trace JSON (Perfetto, chrome://tracing) of the last run. */
 hcg_status hcg_session_write_trace(const hcg_session *s, const char *path);
 
