@@ -4,3 +4,10 @@ if(TARGET test_onnx_conformance)
   # The node suite runs every mapped test on the CPU and on each OpenCL device (POCL in CI).
   set_tests_properties(test_onnx_conformance PROPERTIES LABELS "onnx;conformance")
 endif()
+
+# The reader's libFuzzer target, for a bounded time (only in an HCG_FUZZ build: see fuzz/fuzz.cmake).
+if(TARGET fuzz_onnx)
+  add_test(NAME fuzz_onnx COMMAND ${CMAKE_SOURCE_DIR}/fuzz/run_fuzz.sh $<TARGET_FILE:fuzz_onnx> 30)
+  set_tests_properties(fuzz_onnx PROPERTIES LABELS "onnx;fuzz" TIMEOUT 120
+    ENVIRONMENT "HCG_FUZZ_ARTIFACTS=${CMAKE_BINARY_DIR}")
+endif()

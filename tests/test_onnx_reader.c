@@ -214,6 +214,15 @@ static void test_unsorted_and_external(void)
     }
 }
 
+/* Very negative attribute values (INT64_MIN ends, -3.4e38 fills) are numbers, not symbols. */
+static void test_big_values(void)
+{
+    hcg_graph *g = load("big_values");
+    if (!g) return;
+    run_against_ort(g, "big_values");
+    hcg_graph_free(g);
+}
+
 /* ---------------------------------------------------------------- malformed models */
 
 static void expect_failure(const char *name, hcg_status want, const char *needle)
@@ -325,6 +334,7 @@ int main(void)
     test_forms();
     test_softmax_opsets();
     test_unsorted_and_external();
+    test_big_values();
     test_malformed();
     test_damaged_bytes();
     return tl_finish();

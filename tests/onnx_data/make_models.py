@@ -107,11 +107,23 @@ def main():
     save("external", [helper.make_node("Add", ["x", "w_ext"], ["y"])], [vi("x", F, [3])], [vi("y", F, [3])], [ext],
          check=False)
 
+    # Numbers far below hcg's symbol range are values: a Slice end of INT64_MIN (reversal), a
+    # ConstantOfShape filled with -3.4e38 (a mask value), in a graph that has a symbolic dim.
+    big = numpy_helper.from_array(np.array([-3.4e38], np.float32), "fill_value")
+    save("big_values",
+         [helper.make_node("Slice", ["x", "s", "e", "a", "st"], ["reversed"]),
+          helper.make_node("Shape", ["x"], ["shape"]),
+          helper.make_node("ConstantOfShape", ["shape"], ["fill"], value=big)],
+         [vi("x", F, ["n"])], [vi("reversed", F, ["n"]), vi("fill", F, ["n"])],
+         [numpy_helper.from_array(np.array([v], np.int64), k)
+          for k, v in (("s", -1), ("e", np.iinfo(np.int64).min), ("a", 0), ("st", -1))])
+
     rng = np.random.default_rng(0)
     reference("initializers", {"x": rng.standard_normal((2, 3)).astype(np.float32)})
     reference("forms", {"x": rng.standard_normal((2, 4)).astype(np.float32)})
     for opset in (11, 13):
         reference(f"softmax{opset}", {"x": rng.standard_normal((2, 3, 4)).astype(np.float32)})
+    reference("big_values", {"x": rng.standard_normal(5).astype(np.float32)})
     reference("unsorted", {"x": rng.standard_normal(3).astype(np.float32)})
     reference("external", {"x": rng.standard_normal(3).astype(np.float32)})
 
