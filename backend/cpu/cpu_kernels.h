@@ -44,13 +44,17 @@ static inline int64_t hcg_float_to_int(double v, int64_t tmin, int64_t tmax)
     return (int64_t)v;
 }
 
+/* Simple operations a parallel chunk must hold at least: HCG_GRAIN_ELEMS, or $HCG_CPU_GRAIN (tests
+ * set it tiny so the threaded paths run on small tensors). */
+#define HCG_GRAIN_ELEMS ((int64_t)32768)
+int64_t hcg_cpu_grain_elems(void);
+
 /* Grain (items per parallel chunk) for loops whose item costs about `cost` simple operations:
  * small loops stay on the calling thread so tiny ops cost about a microsecond. */
-#define HCG_GRAIN_ELEMS ((int64_t)32768)
 static inline int64_t hcg_grain_for(int64_t cost_per_item)
 {
     if (cost_per_item < 1) cost_per_item = 1;
-    int64_t g = HCG_GRAIN_ELEMS / cost_per_item;
+    int64_t g = hcg_cpu_grain_elems() / cost_per_item;
     return g < 1 ? 1 : g;
 }
 

@@ -168,7 +168,7 @@ hcg_status hcg_k_matmul(hcg_exec_node *en)
     }
     /* Small matrices: one thread per batch entry; large ones: one at a time, each threaded. */
     int64_t flops = 2 * g.m * g.n * g.k;
-    bc.parallel_inside = flops >= 4 * HCG_GRAIN_ELEMS || n_batch == 1;
+    bc.parallel_inside = flops >= 4 * hcg_cpu_grain_elems() || n_batch == 1;
     if (bc.parallel_inside) batch_range(&bc, 0, n_batch);
     else hcg_parallel_for(n_batch, hcg_grain_for(flops), batch_range, &bc);
     return HCG_OK;

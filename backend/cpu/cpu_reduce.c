@@ -218,12 +218,14 @@ static void softmax_block(bool log_out, const float *x, float *o, int64_t D, int
         }
     }
     if (log_out) {
-        float shift[TILE];
-        for (int64_t j = 0; j < w; j++) shift[j] = mx[j] + (float)log(sum[j]);
+        /* (x - max) - log(sum), in that order: x - max is exact for the entries that matter,
+         * while max + log(sum) would round log(sum) away next to a large max. */
+        float lse[TILE];
+        for (int64_t j = 0; j < w; j++) lse[j] = (float)log(sum[j]);
         for (int64_t d = 0; d < D; d++) {
             const float *row = x + d * stride;
             float *orow = o + d * stride;
-            for (int64_t j = 0; j < w; j++) orow[j] = row[j] - shift[j];
+            for (int64_t j = 0; j < w; j++) orow[j] = (row[j] - mx[j]) - lse[j];
         }
     } else {
         float inv[TILE];
@@ -280,31 +282,33 @@ static void norm_rows(void *ctx, int64_t begin, int64_t end)
     for (int64_t r = begin; r < end; r++) {
         const float *x = c->x + r * n;
         float *o = c->o + r * n;
-        float mean = 0, rstd;
+        /* The centred, scaled value is formed in double: with a large common offset (activations
+         * around 1000) a float mean is off by half an ulp of the offset, which is not small next
+         * to a unit variance. */
+        double mean = 0, rstd;
         if (c->rms) {
             double ss = 0;
             for (int64_t j = 0; j < n; j++) ss += (double)x[j] * x[j];
-            rstd = (float)(1.0 / sqrt(ss / (double)n + c->eps));
+            rstd = 1.0 / sqrt(ss / (double)n + c->eps);
         } else {
             /* Two passes: the mean, then the variance about it (no cancellation). */
             double s = 0, ss = 0;
             for (int64_t j = 0; j < n; j++) s += x[j];
-            double m = s / (double)n;
+            mean = s / (double)n;
             for (int64_t j = 0; j < n; j++) {
-                double d = x[j] - m;
+                double d = x[j] - mean;
                 ss += d * d;
             }
-            mean = (float)m;
-            rstd = (float)(1.0 / sqrt(ss / (double)n + c->eps));
+            rstd = 1.0 / sqrt(ss / (double)n + c->eps);
         }
         if (c->scale && c->bias) {
-            for (int64_t j = 0; j < n; j++) o[j] = (x[j] - mean) * rstd * c->scale[j] + c->bias[j];
+            for (int64_t j = 0; j < n; j++) o[j] = (float)((x[j] - mean) * rstd) * c->scale[j] + c->bias[j];
         } else if (c->scale) {
-            for (int64_t j = 0; j < n; j++) o[j] = (x[j] - mean) * rstd * c->scale[j];
+            for (int64_t j = 0; j < n; j++) o[j] = (float)((x[j] - mean) * rstd) * c->scale[j];
         } else if (c->bias) {
-            for (int64_t j = 0; j < n; j++) o[j] = (x[j] - mean) * rstd + c->bias[j];
+            for (int64_t j = 0; j < n; j++) o[j] = (float)((x[j] - mean) * rstd) + c->bias[j];
         } else {
-            for (int64_t j = 0; j < n; j++) o[j] = (x[j] - mean) * rstd;
+            for (int64_t j = 0; j < n; j++) o[j] = (float)((x[j] - mean) * rstd);
         }
     }
 }

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "backend/cpu/cpu.h"
+#include "backend/cpu/cpu_kernels.h"
 
 #define MAX_THREADS 256
 /* Chunks per thread: a few, so a thread that got a slow chunk does not hold up the others. */
@@ -45,6 +45,24 @@ static int detect_threads(void)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     if (cores < 1) cores = 1;
     return cores > MAX_THREADS ? MAX_THREADS : (int)cores;
+}
+
+int64_t hcg_cpu_grain_elems(void)
+{
+    static atomic_llong cached;
+    long long v = atomic_load(&cached);
+    if (!v) {
+        const char *env = getenv("HCG_CPU_GRAIN");
+        v = HCG_GRAIN_ELEMS;
+        if (env && *env) {
+            char *end;
+            errno = 0;
+            long long e = strtoll(env, &end, 10);
+            if (!errno && *end == 0 && e >= 1) v = e;
+        }
+        atomic_store(&cached, v);
+    }
+    return (int64_t)v;
 }
 
 int hcg_cpu_threads(void)

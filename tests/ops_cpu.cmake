@@ -1,0 +1,8 @@
+# The golden op cases again with a tiny parallel grain and more threads than cores, so every
+# kernel's threaded path (chunk boundaries inside rows, tiles, batches) runs on the small cases.
+if(TARGET test_ops_cpu)
+  add_test(NAME test_ops_cpu_threaded COMMAND test_ops_cpu)
+  set_tests_properties(test_ops_cpu_threaded PROPERTIES
+    ENVIRONMENT "HCG_SOURCE_DIR=${CMAKE_SOURCE_DIR};HCG_CPU_GRAIN=3;HCG_CPU_THREADS=5"
+    TIMEOUT 600)
+endif()
