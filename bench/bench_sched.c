@@ -145,12 +145,15 @@ static void bench_planning_and_dispatch(bool quick, const char *devices)
     if (hcg_session_new(g, &(hcg_session_options){.devices = devices}, &s)) exit(1);
     run_best(s, x, y, 1);
     double t_run = run_best(s, x, y, quick ? 2 : 20);
-    const hcg_plan *p = s->last_plan;
+    hcg_plan *p = s->last_plan;
     /* the kernels alone: the CPU kernel table over the same exec nodes, no executor */
     double t_kern = INFINITY;
     bool all_cpu = true;
     for (int i = 0; i < p->n_exec; i++) all_cpu &= p->devs[p->place[p->exec[i].id]]->host_memory;
     if (all_cpu) {
+        /* the caller's memory, as a run would bind it */
+        p->input_bufs[0].host = x->data;
+        p->output_bufs[0].host = y->data;
         for (int r = 0; r < (quick ? 2 : 20); r++) {
             double t = hcg_now();
             for (int i = 0; i < p->n_exec; i++) hcg_cpu_kernels[p->exec[i].node->op](&p->exec[i]);
