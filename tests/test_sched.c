@@ -1,0 +1,245 @@
+/* test_sched.c — placement. Pins that name an unselected device or one that cannot run the op
+ * fail with a clear error; on simulated devices HEFT spreads independent branches over equal
+ * GPUs and keeps small graphs off a slow link; over random graphs and random device profiles the
+ * chosen plan is never predicted slower than the best single device (the invariant the scheduler
+ * promises, checked against an independent evaluation of every single-device plan); and measured
+ * times from a profiled run replace the cost model's estimates. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/cpu/cpu.h"
+#include "backend/session_impl.h"
+#include "backend/simulate.h"
+#include "graph/bind.h"
+#include "testlib.h"
+
+static unsigned rng_state = 12345;
+static unsigned rnd(unsigned n)
+{
+    rng_state = rng_state * 1103515245u + 12345u;
+    return (rng_state >> 8) % n;
+}
+
+static hcg_tensor *weight(int r, int c)
+{
+    hcg_shape s = hcg_shape_make(2, (int64_t[]){r, c});
+    hcg_tensor *t = NULL;
+    hcg_tensor_new(HCG_F32, &s, &t);
+    for (long i = 0; i < (long)r * c; i++) ((float *)t->data)[i] = (float)((i * 7) % 13) / 13.0f - 0.5f;
+    return t;
+}
+
+static hcg_graph *two_branches(int width)
+{
+    hcg_graph *g = hcg_graph_new();
+    hcg_id x = hcg_input(g, "x", HCG_F32, 2, (int64_t[]){width, width});
+    hcg_id a = x, b = x;
+    for (int l = 0; l < 4; l++) {
+        char na[16], nb[16];
+        snprintf(na, sizeof na, "wa%d", l);
+        snprintf(nb, sizeof nb, "wb%d", l);
+        a = hcg_unary(g, HCG_OP_RELU, hcg_matmul(g, a, hcg_param(g, na, weight(width, width)), false, false));
+        b = hcg_unary(g, HCG_OP_RELU, hcg_matmul(g, b, hcg_param(g, nb, weight(width, width)), false, false));
+    }
+    hcg_output(g, hcg_add(g, a, b), "y");
+    return g;
+}
+
+static hcg_graph *bind_trial(const hcg_graph *g)
+{
+    hcg_shape *shapes = calloc((size_t)g->n_inputs + 1, sizeof *shapes);
+    hcg_graph *b = NULL;
+    hcg_bind_options bo = {.eval = hcg_cpu_eval};
+    hcg_graph_input_shapes(g, NULL, NULL, 0, shapes);
+    for (int i = 0; i < g->n_inputs; i++)
+        for (int d = 0; d < shapes[i].rank; d++)
+            if (HCG_DIM_IS_SYM(g->nodes[g->inputs[i]].shape.dims[d])) shapes[i].dims[d] = 64;
+    CHECK_OK(hcg_graph_bind(g, shapes, &bo, &b));
+    free(shapes);
+    return b;
+}
+
+static const char *write_profiles(const char *name, const char *json)
+{
+    static char path[4][512];
+    static int k;
+    char *p = path[k++ % 4];
+    snprintf(p, 512, "%s/%s.json", tl_tmpdir(), name);
+    FILE *f = fopen(p, "w");
+    fputs(json, f);
+    fclose(f);
+    return p;
+}
+
+static void test_pins(void)
+{
+    hcg_graph *g = two_branches(32);
+    hcg_id y = hcg_graph_find(g, g->output_names[0]);
+    (void)y;
+    hcg_pin(g, g->outputs[0], "opencl:7");
+    hcg_session *s = NULL;
+    CHECK_OK(hcg_session_new(g, &(hcg_session_options){.devices = "cpu"}, &s));
+    hcg_shape xs = hcg_shape_make(2, (int64_t[]){32, 32});
+    hcg_tensor *x = NULL, *out = NULL;
+    hcg_tensor_new(HCG_F32, &xs, &x);
+    CHECK_FAILS(hcg_session_run(s, (const hcg_tensor *const *)&x, &out), HCG_ERR_ARG,
+                "pinned to 'opencl:7', which is not among the selected devices (cpu)");
+    hcg_session_free(s);
+
+    /* a pin to a device that cannot run the op (a simulated FPGA with matmul only) */
+    const char *prof = write_profiles("fpga", "{\"devices\": [{\"name\": \"cpu\", \"type\": \"cpu\", \"host\": true},"
+                                              "{\"name\": \"fpga\", \"type\": \"accelerator\", \"supports\": [\"matmul\"]}]}");
+    hcg_device *devs[4];
+    int nd = 0;
+    CHECK_OK(hcg_sim_load(prof, devs, 4, &nd));
+    hcg_pin(g, g->outputs[0], "fpga");
+    hcg_graph *b = bind_trial(g);
+    hcg_sched_report r;
+    CHECK_FAILS(hcg_sim_evaluate(b, devs, nd, &r), HCG_ERR_UNSUPPORTED, "pinned to 'fpga', which does not support add");
+    /* a pin the device can honour is honoured */
+    hcg_id first_mm = -1;
+    for (hcg_id id = 0; id < b->n_nodes && first_mm < 0; id++)
+        if (b->nodes[id].op == HCG_OP_MATMUL) first_mm = id;
+    free(b->nodes[b->outputs[0]].pin);
+    b->nodes[b->outputs[0]].pin = NULL;
+    b->nodes[first_mm].pin = strdup("fpga");
+    hcg_plan p = {.bound = b, .n_dev = nd, .devs = {devs[0], devs[1]}};
+    p.place = calloc((size_t)b->n_nodes, sizeof(int));
+    p.pred_time = calloc((size_t)b->n_nodes, sizeof(double));
+    p.pred_start = calloc((size_t)b->n_nodes, sizeof(double));
+    CHECK_OK(hcg_sched_evaluate(&p, NULL, &r));
+    CHECK(p.place[first_mm] == 1, "the pinned matmul runs on the fpga (device %d)", p.place[first_mm]);
+    free(p.place);
+    free(p.pred_time);
+    free(p.pred_start);
+    hcg_graph_free(b);
+    hcg_sim_free(devs, nd);
+    hcg_tensor_free(x);
+    hcg_graph_free(g);
+}
+
+static void test_heft_spreads_branches(void)
+{
+    const char *prof = write_profiles(
+        "two_gpus", "{\"devices\": [{\"name\": \"gpu0\", \"type\": \"gpu\", \"gflops\": 10000, \"mem_gbps\": 500, \"h2d_gbps\": 64, \"d2h_gbps\": 64},"
+                    "{\"name\": \"gpu1\", \"type\": \"gpu\", \"gflops\": 10000, \"mem_gbps\": 500, \"h2d_gbps\": 64, \"d2h_gbps\": 64},"
+                    "{\"name\": \"cpu\", \"type\": \"cpu\", \"host\": true, \"gflops\": 500, \"mem_gbps\": 50}]}");
+    hcg_device *devs[4];
+    int nd = 0;
+    CHECK_OK(hcg_sim_load(prof, devs, 4, &nd));
+    hcg_graph *g = two_branches(1024);
+    hcg_graph *b = bind_trial(g);
+    hcg_plan p = {.bound = b, .n_dev = nd, .devs = {devs[0], devs[1], devs[2]}};
+    p.place = calloc((size_t)b->n_nodes, sizeof(int));
+    p.pred_time = calloc((size_t)b->n_nodes, sizeof(double));
+    p.pred_start = calloc((size_t)b->n_nodes, sizeof(double));
+    hcg_sched_report r;
+    CHECK_OK(hcg_sched_evaluate(&p, NULL, &r));
+    int mm_on[3] = {0, 0, 0};
+    for (hcg_id id = 0; id < b->n_nodes; id++)
+        if (b->nodes[id].op == HCG_OP_MATMUL) mm_on[p.place[id]]++;
+    CHECK(mm_on[0] == 4 && mm_on[1] == 4, "each GPU takes one branch's 4 matmuls (gpu0 %d, gpu1 %d, cpu %d)", mm_on[0],
+          mm_on[1], mm_on[2]);
+    CHECK(r.chosen < 0.7 * r.single[0], "two GPUs beat one: %.1f us vs %.1f us", r.chosen * 1e6, r.single[0] * 1e6);
+    free(p.place);
+    free(p.pred_time);
+    free(p.pred_start);
+    hcg_graph_free(b);
+    hcg_graph_free(g);
+    hcg_sim_free(devs, nd);
+}
+
+/* A random DAG of matmuls and elementwise ops over [n, n] tensors. */
+static hcg_graph *random_graph(int nodes, int n)
+{
+    hcg_graph *g = hcg_graph_new();
+    hcg_id ids[512];
+    int cnt = 0;
+    ids[cnt++] = hcg_input(g, "x", HCG_F32, 2, (int64_t[]){n, n});
+    for (int k = 0; k < nodes && cnt < 512; k++) {
+        hcg_id a = ids[rnd((unsigned)cnt)], b = ids[rnd((unsigned)cnt)], v;
+        switch (rnd(5)) {
+        case 0: {
+            char name[16];
+            snprintf(name, sizeof name, "w%d", k);
+            v = hcg_matmul(g, a, hcg_param(g, name, weight(n, n)), false, false);
+            break;
+        }
+        case 1: v = hcg_matmul(g, a, b, false, true); break;
+        case 2: v = hcg_add(g, a, b); break;
+        case 3: v = hcg_unary(g, HCG_OP_TANH, a); break;
+        default: v = hcg_softmax(g, a, -1); break;
+        }
+        ids[cnt++] = v;
+    }
+    hcg_output(g, ids[cnt - 1], "y");
+    if (cnt > 3) hcg_output(g, ids[cnt / 2], "mid");
+    return g;
+}
+
+static void test_never_worse_than_single_device(void)
+{
+    static const char *ops_lists[] = {"", ", \"supports\": [\"matmul\", \"add\"]", ", \"unsupported\": [\"softmax\"]"};
+    int worse = 0, trials = 0;
+    for (int t = 0; t < 60; t++) {
+        char json[2048];
+        snprintf(json, sizeof json,
+                 "{\"devices\": [{\"name\": \"cpu\", \"type\": \"cpu\", \"host\": true, \"gflops\": %u, \"mem_gbps\": %u},"
+                 "{\"name\": \"gpu\", \"type\": \"gpu\", \"gflops\": %u, \"mem_gbps\": %u, \"launch_us\": %u, "
+                 "\"h2d_gbps\": %u, \"d2h_gbps\": %u},"
+                 "{\"name\": \"acc\", \"type\": \"accelerator\", \"gflops\": %u, \"mem_gbps\": %u, \"launch_us\": %u%s}]}",
+                 50 + rnd(2000), 10 + rnd(100), 100 + rnd(30000), 50 + rnd(1000), 1 + rnd(50), 1 + rnd(32),
+                 1 + rnd(32), 100 + rnd(10000), 10 + rnd(200), 1 + rnd(100), ops_lists[rnd(3)]);
+        hcg_device *devs[4];
+        int nd = 0;
+        if (!CHECK_OK(hcg_sim_load(write_profiles("random", json), devs, 4, &nd))) continue;
+        hcg_graph *g = random_graph(10 + (int)rnd(60), 16 << rnd(6));
+        hcg_graph *b = bind_trial(g);
+        hcg_sched_report r;
+        if (CHECK_OK(hcg_sim_evaluate(b, devs, nd, &r))) {
+            trials++;
+            for (int d = 0; d < nd; d++)
+                if (r.chosen > r.single[d] * 1.000001) worse++;
+            if (r.chosen > r.greedy * 1.000001) worse++;
+        }
+        hcg_graph_free(b);
+        hcg_graph_free(g);
+        hcg_sim_free(devs, nd);
+    }
+    CHECK(trials == 60 && worse == 0, "%d of %d random plans predicted slower than a single device or greedy", worse,
+          trials);
+}
+
+static void test_measurements_replace_estimates(void)
+{
+    hcg_graph *g = two_branches(48);
+    hcg_session *s = NULL;
+    CHECK_OK(hcg_session_new(g, &(hcg_session_options){.devices = "cpu", .profile = true}, &s));
+    hcg_shape xs = hcg_shape_make(2, (int64_t[]){48, 48});
+    hcg_tensor *x = NULL, *y = NULL;
+    hcg_tensor_new(HCG_F32, &xs, &x);
+    CHECK_OK(hcg_session_run(s, (const hcg_tensor *const *)&x, &y));
+    hcg_plan *p = s->last_plan;
+    int measured = 0;
+    for (int i = 0; i < p->n_exec; i++) {
+        hcg_id id = p->exec[i].id;
+        double m = p->exec[i].measured_s, used = hcg_sched_node_time(p, &s->measured, id, 0);
+        measured += m > 0 && fabs(used - m) <= 1e-12 + 1e-9 * m;
+    }
+    CHECK(measured == p->n_exec, "every node's planning time is its measured time (%d of %d)", measured, p->n_exec);
+    hcg_tensor_free(x);
+    hcg_tensor_free(y);
+    hcg_session_free(s);
+    hcg_graph_free(g);
+}
+
+int main(void)
+{
+    test_pins();
+    test_heft_spreads_branches();
+    test_never_worse_than_single_device();
+    test_measurements_replace_estimates();
+    return tl_finish();
+}
