@@ -44,7 +44,7 @@ static bool values_are(const hcg_tensor *t, const double *want, int n)
 
 /* Runs a loaded graph on the CPU with <name>_x.npy and compares every output with onnxruntime's
  * <name>_expected_<k>.npy. */
-static void run_against_ort(const hcg_graph *g, const char *name)
+static void run_against_ort_tol(const hcg_graph *g, const char *name, double rtol, double atol)
 {
     char rel[256];
     hcg_tensor *x = NULL, *outs[8] = {NULL};
@@ -59,7 +59,7 @@ static void run_against_ort(const hcg_graph *g, const char *name)
         char what[128];
         snprintf(rel, sizeof rel, DATA "%s_expected_%d.npy", name, k);
         snprintf(what, sizeof what, "%s output %d ('%s')", name, k, hcg_graph_output_name(g, k));
-        if (CHECK_OK(hcg_npy_load(tl_src(rel), &want))) tl_tensor_close(outs[k], want, 1e-6, 1e-6, what);
+        if (CHECK_OK(hcg_npy_load(tl_src(rel), &want))) tl_tensor_close(outs[k], want, rtol, atol, what);
         hcg_tensor_free(want);
     }
 done:
@@ -67,6 +67,8 @@ done:
     hcg_session_free(s);
     hcg_tensor_free(x);
 }
+
+static void run_against_ort(const hcg_graph *g, const char *name) { run_against_ort_tol(g, name, 1e-6, 1e-6); }
 
 /* ---------------------------------------------------------------- well-formed models */
 
@@ -214,6 +216,19 @@ static void test_unsorted_and_external(void)
     }
 }
 
+/* FLOAT16 compute: casts to f32 around each op; the result is f16 again. onnxruntime rounds to
+ * f16 at other points, so the results agree to f16 precision (2^-11 relative), not exactly. */
+static void test_half(void)
+{
+    hcg_graph *g = load("half");
+    if (!g) return;
+    const hcg_node *mm = node(g, "mm"), *y = node(g, "y");
+    if (mm) CHECK(mm->op == HCG_OP_CAST && g->nodes[mm->inputs[0]].op == HCG_OP_MATMUL, "f16 MatMul = cast(matmul(f32))");
+    if (y) CHECK(y->op == HCG_OP_CAST && strcmp(hcg_attr_string(y, "to"), "f16") == 0, "the result is cast back to f16");
+    run_against_ort_tol(g, "half", 2e-3, 1e-3);
+    hcg_graph_free(g);
+}
+
 /* Very negative attribute values (INT64_MIN ends, -3.4e38 fills) are numbers, not symbols. */
 static void test_big_values(void)
 {
@@ -335,6 +350,7 @@ int main(void)
     test_softmax_opsets();
     test_unsorted_and_external();
     test_big_values();
+    test_half();
     test_malformed();
     test_damaged_bytes();
     return tl_finish();

@@ -69,6 +69,15 @@ bool onnx_has_input(const Onnx__NodeProto *n, int i);
 hcg_status onnx_input(onnx_ctx *c, int i, const onnx_value **out);
 /* Checks that input i has a dtype in mask; otherwise HCG_ERR_UNSUPPORTED naming the dtype. */
 hcg_status onnx_want_dtype(onnx_ctx *c, int i, const onnx_value *v, unsigned mask);
+/* f16 compute: hcg stores f16 but computes on f32, so ops that ONNX runs on FLOAT16 get their
+ * f16 inputs cast to f32 and their result cast back (one rounding per op, like numpy's float16).
+ * onnx_want_float accepts FLOAT16 wherever mask accepts FLOAT; onnx_f32 gives the id to feed
+ * the op (a cast node for f16 values); onnx_emit_out emits the op and, when the ONNX result is
+ * FLOAT16, the cast back, named out. */
+hcg_status onnx_want_float(onnx_ctx *c, int i, const onnx_value *v, unsigned mask);
+hcg_id onnx_f32(onnx_ctx *c, const onnx_value *v);
+hcg_id onnx_emit_out(onnx_ctx *c, hcg_op op, const char *out, hcg_dtype result, const hcg_id *inputs, int n_inputs,
+                     const hcg_attr *attrs, int n_attrs);
 /* The constant value of an ONNX value known at load time (initializer, Constant), or NULL. */
 const hcg_tensor *onnx_const_value(const onnx_ctx *c, const onnx_value *v);
 

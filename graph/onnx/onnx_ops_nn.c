@@ -11,12 +11,12 @@ hcg_status onnx_map_matmul(onnx_ctx *c, const Onnx__NodeProto *n)
     const onnx_value *a, *b;
     hcg_status st;
     if ((st = onnx_check_arity(c, 2, 2)) || (st = onnx_check_attrs(c, NULL)) || (st = onnx_input(c, 0, &a)) ||
-        (st = onnx_input(c, 1, &b)) || (st = onnx_want_dtype(c, 0, a, ONNX_M_F32)) ||
-        (st = onnx_want_dtype(c, 1, b, ONNX_M_F32)))
+        (st = onnx_input(c, 1, &b)) || (st = onnx_want_float(c, 0, a, ONNX_M_F32)) ||
+        (st = onnx_want_float(c, 1, b, ONNX_M_F32)))
         return st;
-    hcg_id in[2] = {a->id, b->id};
-    hcg_id id = onnx_emit(c, HCG_OP_MATMUL, n->output[0], NULL, in, 2, NULL, 0);
-    return onnx_define(c, n->output[0], id, HCG_F32);
+    hcg_id in[2] = {onnx_f32(c, a), onnx_f32(c, b)};
+    hcg_id id = onnx_emit_out(c, HCG_OP_MATMUL, n->output[0], a->dtype, in, 2, NULL, 0);
+    return onnx_define(c, n->output[0], id, a->dtype);
 }
 
 hcg_status onnx_map_gemm(onnx_ctx *c, const Onnx__NodeProto *n)
@@ -33,13 +33,13 @@ hcg_status onnx_map_gemm(onnx_ctx *c, const Onnx__NodeProto *n)
     int k = onnx_num_inputs(n);
     hcg_id in[3];
     for (int i = 0; i < k; i++) {
-        if ((st = onnx_input(c, i, &v[i])) || (st = onnx_want_dtype(c, i, v[i], ONNX_M_F32))) return st;
-        in[i] = v[i]->id;
+        if ((st = onnx_input(c, i, &v[i])) || (st = onnx_want_float(c, i, v[i], ONNX_M_F32))) return st;
+        in[i] = onnx_f32(c, v[i]);
     }
     hcg_attr at[4] = {HCG_ATTR_F("alpha", alpha), HCG_ATTR_F("beta", beta), HCG_ATTR_I("trans_a", ta != 0),
                       HCG_ATTR_I("trans_b", tb != 0)};
-    hcg_id id = onnx_emit(c, HCG_OP_GEMM, n->output[0], NULL, in, k, at, 4);
-    return onnx_define(c, n->output[0], id, HCG_F32);
+    hcg_id id = onnx_emit_out(c, HCG_OP_GEMM, n->output[0], v[0]->dtype, in, k, at, 4);
+    return onnx_define(c, n->output[0], id, v[0]->dtype);
 }
 
 /* Softmax and LogSoftmax. Opset 13 made them act along one axis (default -1); before, the input
@@ -53,21 +53,22 @@ hcg_status onnx_map_softmax(onnx_ctx *c, const Onnx__NodeProto *n)
     hcg_status st;
     bool legacy = c->opset < 13;
     if ((st = onnx_check_arity(c, 1, 1)) || (st = onnx_check_attrs(c, known)) || (st = onnx_input(c, 0, &x)) ||
-        (st = onnx_want_dtype(c, 0, x, ONNX_M_F32)) || (st = onnx_attr_int(c, "axis", legacy ? 1 : -1, &axis)))
+        (st = onnx_want_float(c, 0, x, ONNX_M_F32)) || (st = onnx_attr_int(c, "axis", legacy ? 1 : -1, &axis)))
         return st;
     hcg_op op = c->op->op;
+    hcg_id x32 = onnx_f32(c, x);
     if (!legacy) {
         hcg_attr at = HCG_ATTR_I("axis", axis);
-        hcg_id id = onnx_emit(c, op, n->output[0], NULL, &x->id, 1, &at, 1);
-        return onnx_define(c, n->output[0], id, HCG_F32);
+        hcg_id id = onnx_emit_out(c, op, n->output[0], x->dtype, &x32, 1, &at, 1);
+        return onnx_define(c, n->output[0], id, x->dtype);
     }
     hcg_attr fa = HCG_ATTR_I("axis", axis), sa = HCG_ATTR_I("axis", 1);
-    hcg_id flat = onnx_emit(c, HCG_OP_FLATTEN, NULL, "coerced_2d", &x->id, 1, &fa, 1);
+    hcg_id flat = onnx_emit(c, HCG_OP_FLATTEN, NULL, "coerced_2d", &x32, 1, &fa, 1);
     hcg_id sm = onnx_emit(c, op, NULL, hcg_op_name(op), &flat, 1, &sa, 1);
     hcg_id shape = onnx_emit(c, HCG_OP_SHAPE, NULL, "shape", &x->id, 1, NULL, 0);
     hcg_id in[2] = {sm, shape};
-    hcg_id id = onnx_emit(c, HCG_OP_RESHAPE, n->output[0], NULL, in, 2, NULL, 0);
-    return onnx_define(c, n->output[0], id, HCG_F32);
+    hcg_id id = onnx_emit_out(c, HCG_OP_RESHAPE, n->output[0], x->dtype, in, 2, NULL, 0);
+    return onnx_define(c, n->output[0], id, x->dtype);
 }
 
 /* The shape of LayerNormalization's Mean and InvStdDev: x's dims before axis, then ones. Built
@@ -105,17 +106,18 @@ hcg_status onnx_map_layer_norm(onnx_ctx *c, const Onnx__NodeProto *n)
                               (long long)stash);
     hcg_id in[3];
     for (int i = 0; i < k; i++) {
-        if ((st = onnx_input(c, i, &v[i])) || (st = onnx_want_dtype(c, i, v[i], ONNX_M_F32))) return st;
-        in[i] = v[i]->id;
+        if ((st = onnx_input(c, i, &v[i])) || (st = onnx_want_float(c, i, v[i], ONNX_M_F32))) return st;
+        in[i] = onnx_f32(c, v[i]);
     }
     hcg_attr at[2] = {HCG_ATTR_I("axis", axis), HCG_ATTR_F("epsilon", eps)};
-    hcg_id y = onnx_emit(c, HCG_OP_LAYER_NORM, n->output[0], NULL, in, k, at, 2);
-    if ((st = onnx_define(c, n->output[0], y, HCG_F32))) return st;
+    hcg_id y = onnx_emit_out(c, HCG_OP_LAYER_NORM, n->output[0], v[0]->dtype, in, k, at, 2);
+    if ((st = onnx_define(c, n->output[0], y, v[0]->dtype))) return st;
     const char *mean_name = onnx_output(n, 1), *inv_name = onnx_output(n, 2);
     if (!mean_name && !inv_name) return HCG_OK;
 
     /* Mean = mean over the normalised dims, InvStdDev = 1 / sqrt(var + epsilon), both with the
-     * normalised dims kept as 1: computed on x flattened to [outer, inner]. */
+     * normalised dims kept as 1: computed on x flattened to [outer, inner]. Both are f32 (the
+     * stash type) whatever x's dtype. */
     hcg_id x = in[0];
     hcg_attr flat_axis = HCG_ATTR_I("axis", axis), red_axes = HCG_ATTR_I("axes", 1), keep = HCG_ATTR_I("keepdims", 1);
     hcg_attr red[2] = {red_axes, keep};
@@ -157,7 +159,7 @@ hcg_status onnx_map_reduce(onnx_ctx *c, const Onnx__NodeProto *n)
     static const char *const known_input[] = {"keepdims", "noop_with_empty_axes", NULL};
     if ((st = onnx_check_arity(c, 1, axes_input ? 2 : 1)) ||
         (st = onnx_check_attrs(c, axes_input ? known_input : known_attr)) || (st = onnx_input(c, 0, &x)) ||
-        (st = onnx_want_dtype(c, 0, x, c->op->dtypes)) || (st = onnx_attr_int(c, "keepdims", 1, &keepdims)))
+        (st = onnx_want_float(c, 0, x, c->op->dtypes)) || (st = onnx_attr_int(c, "keepdims", 1, &keepdims)))
         return st;
     hcg_attr at[2] = {HCG_ATTR_I("keepdims", keepdims != 0)};
     int n_at = 1;
@@ -185,6 +187,7 @@ hcg_status onnx_map_reduce(onnx_ctx *c, const Onnx__NodeProto *n)
         if ((st = onnx_attr_ints(c, "axes", &axes, &n_axes))) return st;
         if (n_axes > 0) at[n_at++] = HCG_ATTR_IS("axes", axes, n_axes);
     }
-    hcg_id id = onnx_emit(c, c->op->op, n->output[0], NULL, in, k, at, n_at);
+    in[0] = onnx_f32(c, x);
+    hcg_id id = onnx_emit_out(c, c->op->op, n->output[0], x->dtype, in, k, at, n_at);
     return onnx_define(c, n->output[0], id, x->dtype);
 }

@@ -118,11 +118,20 @@ def main():
          [numpy_helper.from_array(np.array([v], np.int64), k)
           for k, v in (("s", -1), ("e", np.iinfo(np.int64).min), ("a", 0), ("st", -1))])
 
+    # FLOAT16 compute (hcg casts to f32 and back around each op).
+    H = TensorProto.FLOAT16
+    w16 = numpy_helper.from_array(np.linspace(-1, 1, 12, dtype=np.float16).reshape(4, 3), "w16")
+    b16 = numpy_helper.from_array(np.array([0.5, -0.25, 0.125], np.float16), "b16")
+    save("half", [helper.make_node("MatMul", ["x", "w16"], ["mm"]), helper.make_node("Add", ["mm", "b16"], ["biased"]),
+                  helper.make_node("Softmax", ["biased"], ["y"], axis=-1)],
+         [vi("x", H, [2, 4])], [vi("y", H, [2, 3])], [w16, b16])
+
     rng = np.random.default_rng(0)
     reference("initializers", {"x": rng.standard_normal((2, 3)).astype(np.float32)})
     reference("forms", {"x": rng.standard_normal((2, 4)).astype(np.float32)})
     for opset in (11, 13):
         reference(f"softmax{opset}", {"x": rng.standard_normal((2, 3, 4)).astype(np.float32)})
+    reference("half", {"x": rng.standard_normal((2, 4)).astype(np.float16)})
     reference("big_values", {"x": rng.standard_normal(5).astype(np.float32)})
     reference("unsorted", {"x": rng.standard_normal(3).astype(np.float32)})
     reference("external", {"x": rng.standard_normal(3).astype(np.float32)})
