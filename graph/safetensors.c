@@ -341,12 +341,22 @@ typedef struct st_item {
     const hcg_tensor *t;
 } st_item;
 
-/* Largest element first (so every tensor stays aligned without padding), then by name. */
+/* The order the reference implementation (the Python/Rust safetensors package) lays data out
+ * in: by dtype, widest first (I64, F32, I32, F16, U8, BOOL), then by name. Every tensor stays
+ * aligned without padding, and the same tensors give the same bytes as that package writes. */
+static int layout_rank(hcg_dtype t)
+{
+    static const int rank[HCG_DTYPE_COUNT] = {
+        [HCG_I64] = 0, [HCG_F32] = 1, [HCG_I32] = 2, [HCG_F16] = 3, [HCG_U8] = 4, [HCG_BOOL] = 5,
+    };
+    return rank[t];
+}
+
 static int cmp_item(const void *a, const void *b)
 {
     const st_item *x = a, *y = b;
-    size_t sx = hcg_dtype_size(x->t->dtype), sy = hcg_dtype_size(y->t->dtype);
-    if (sx != sy) return sx > sy ? -1 : 1;
+    int rx = layout_rank(x->t->dtype), ry = layout_rank(y->t->dtype);
+    if (rx != ry) return rx - ry;
     return strcmp(x->name, y->name);
 }
 

@@ -43,8 +43,9 @@ const hcg_st_entry *hcg_st_find(const hcg_st_file *f, const char *name);
 hcg_status hcg_st_tensor(const hcg_st_file *f, const hcg_st_entry *e, hcg_tensor **out);
 
 /* Writes n tensors to path atomically (temporary file + rename). Names must be unique and not
- * "__metadata__". Data are laid out largest-dtype first so every tensor is aligned; the header
- * is padded with spaces to a multiple of 8 bytes. */
+ * "__metadata__". Data are laid out widest dtype first, then by name, so every tensor is aligned
+ * (the order the safetensors package uses: the same tensors give the same bytes); the header is
+ * padded with spaces to a multiple of 8 bytes. */
 hcg_status hcg_st_save(const char *path, const char *const *names, const hcg_tensor *const *tensors, int n);
 
 #endif
