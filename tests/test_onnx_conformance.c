@@ -371,7 +371,7 @@ int main(int argc, char **argv)
         if (!verbose && t->passed == 0 && t->failed == 0) continue; /* ops hcg does not map */
         printf("%-28s %7d %7d %12d\n", t->name, t->passed, t->failed, t->unsupported);
     }
-    printf("\nONNX node tests: %d passed, %d failed, %d unsupported (of %d) on", passed, failed, unsupported,
+    printf("\nONNX tests in %s: %d passed, %d failed, %d unsupported (of %d) on", root, passed, failed, unsupported,
            passed + failed + unsupported);
     for (int d = 0; d < n_devices; d++) printf(" %s", devices[d]);
     printf("\n");
