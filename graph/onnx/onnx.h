@@ -29,6 +29,9 @@ typedef struct hcg_onnx_options {
 
 hcg_status hcg_onnx_load_ex(const char *path, const hcg_onnx_options *opt, hcg_graph **out);
 
+/* True if the reader maps default-domain op type op_type (at some opset). */
+bool hcg_onnx_op_mapped(const char *op_type);
+
 /* True if input `index` of a default-domain node of type op_type carries what hcg treats as an
  * attribute (Reshape's shape, Slice's starts/ends/axes/steps, Clip's min/max, ...): it must be a
  * constant once input shapes are bound. */

@@ -87,6 +87,8 @@ const onnx_op_map *onnx_find_op(const char *op_type)
     return NULL;
 }
 
+bool hcg_onnx_op_mapped(const char *op_type) { return onnx_find_op(op_type) != NULL; }
+
 bool hcg_onnx_is_attr_input(const char *op_type, int index)
 {
     const onnx_op_map *m = onnx_find_op(op_type);
