@@ -1,4 +1,4 @@
-/* onnx.h — the ONNX reader's entry point: turns a .onnx file (protobuf, opsets 13 to 17, external
+/* onnx.h — the ONNX reader's entry point: turns a .onnx file (protobuf, opsets up to 20, external
  * data beside the model) into an hcg graph. graph/load.c dispatches ".onnx" paths here. The code
  * that decodes the protobuf is generated at build time by protoc-c from Debian's onnx.proto. */
 #ifndef HCG_ONNX_H
