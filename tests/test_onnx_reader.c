@@ -229,6 +229,26 @@ static void test_half(void)
     hcg_graph_free(g);
 }
 
+/* Opset 18 (reduction axes as inputs, Split num_outputs) and opset 20 (Gelu). */
+static void test_newer_opsets(void)
+{
+    hcg_graph *g = load("opset18");
+    if (g) {
+        const hcg_node *s1 = node(g, "s1");
+        if (s1) CHECK(s1->op == HCG_OP_SPLIT && hcg_attr_int(s1, "parts") == 2 && hcg_attr_int(s1, "index") == 1,
+                      "num_outputs: part 1 of 2");
+        run_against_ort(g, "opset18");
+        hcg_graph_free(g);
+    }
+    g = load("gelu20");
+    if (g) {
+        const hcg_node *t = node(g, "tanh");
+        if (t) CHECK(t->op == HCG_OP_GELU && strcmp(hcg_attr_string(t, "approximate"), "tanh") == 0, "Gelu tanh");
+        run_against_ort_tol(g, "gelu20", 1e-5, 1e-6);
+        hcg_graph_free(g);
+    }
+}
+
 /* Very negative attribute values (INT64_MIN ends, -3.4e38 fills) are numbers, not symbols. */
 static void test_big_values(void)
 {
@@ -350,6 +370,7 @@ int main(void)
     test_softmax_opsets();
     test_unsorted_and_external();
     test_big_values();
+    test_newer_opsets();
     test_half();
     test_malformed();
     test_damaged_bytes();

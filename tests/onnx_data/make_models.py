@@ -126,11 +126,25 @@ def main():
                   helper.make_node("Softmax", ["biased"], ["y"], axis=-1)],
          [vi("x", H, [2, 4])], [vi("y", H, [2, 3])], [w16, b16])
 
+    # Newer opsets: axes as inputs of every reduction (18), Split's num_outputs with a smaller
+    # last part (18), Gelu (20).
+    save("opset18",
+         [helper.make_node("ReduceMean", ["x", "axes"], ["mean"], keepdims=0),
+          helper.make_node("ReduceMax", ["x"], ["max_all"], keepdims=1),
+          helper.make_node("Split", ["x"], ["s0", "s1"], axis=1, num_outputs=2)],
+         [vi("x", F, [2, 5])], [vi("mean", F, [2]), vi("max_all", F, [1, 1]), vi("s0", F, [2, 3]), vi("s1", F, [2, 2])],
+         [numpy_helper.from_array(np.array([1], np.int64), "axes")], opset=18)
+    save("gelu20", [helper.make_node("Gelu", ["x"], ["exact"]),
+                    helper.make_node("Gelu", ["x"], ["tanh"], approximate="tanh")],
+         [vi("x", F, [7])], [vi("exact", F, [7]), vi("tanh", F, [7])], opset=20)
+
     rng = np.random.default_rng(0)
     reference("initializers", {"x": rng.standard_normal((2, 3)).astype(np.float32)})
     reference("forms", {"x": rng.standard_normal((2, 4)).astype(np.float32)})
     for opset in (11, 13):
         reference(f"softmax{opset}", {"x": rng.standard_normal((2, 3, 4)).astype(np.float32)})
+    reference("opset18", {"x": rng.standard_normal((2, 5)).astype(np.float32)})
+    reference("gelu20", {"x": rng.standard_normal(7).astype(np.float32) * 3})
     reference("half", {"x": rng.standard_normal((2, 4)).astype(np.float16)})
     reference("big_values", {"x": rng.standard_normal(5).astype(np.float32)})
     reference("unsorted", {"x": rng.standard_normal(3).astype(np.float32)})
