@@ -151,8 +151,70 @@ static void copy_seg(void *ctx, const int64_t off[], const int64_t step[], int64
     }
 }
 
+/* A transpose of the innermost two dims (the output runs along dim r-1, the input along r-2):
+ * walking output rows would read the input one cache line per element, so the copy goes in
+ * TILE x TILE blocks that stay in cache. */
+#define TILE 32
+
+typedef struct tile_ctx {
+    const hcg_iter *it;
+    size_t esize;
+    char *dst;
+    const char *src;
+    int64_t rows, cols, row_tiles, col_tiles;
+} tile_ctx;
+
+#define TILE_LOOP(T)                                                                              \
+    for (int64_t i = 0; i < nr; i++) {                                                            \
+        T *d_ = (T *)(void *)(d + i * ds_r * es);                                                 \
+        const T *s_ = (const T *)(const void *)(s + i * es); /* the input steps 1 along rows */   \
+        for (int64_t j = 0; j < nc; j++) d_[j] = s_[j * ss_c];                                    \
+    }
+
+static void tile_units(void *ctx, int64_t begin, int64_t end)
+{
+    const tile_ctx *c = ctx;
+    const hcg_iter *it = c->it;
+    int r = it->rank;
+    int64_t es = (int64_t)c->esize, ds_r = it->strides[0][r - 2], ss_c = it->strides[1][r - 1];
+    for (int64_t u = begin; u < end; u++) {
+        int64_t tile = u % (c->row_tiles * c->col_tiles), outer = u / (c->row_tiles * c->col_tiles);
+        int64_t i0 = (tile / c->col_tiles) * TILE, j0 = (tile % c->col_tiles) * TILE;
+        int64_t nr = c->rows - i0 < TILE ? c->rows - i0 : TILE, nc = c->cols - j0 < TILE ? c->cols - j0 : TILE;
+        int64_t doff = it->base[0] + i0 * ds_r + j0, soff = it->base[1] + i0 + j0 * ss_c;
+        for (int d = r - 3; d >= 0; d--) { /* the outer dims' offsets */
+            int64_t idx = outer % it->dims[d];
+            outer /= it->dims[d];
+            doff += idx * it->strides[0][d];
+            soff += idx * it->strides[1][d];
+        }
+        char *d = c->dst + doff * es;
+        const char *s = c->src + soff * es;
+        switch (es) {
+        case 1: TILE_LOOP(uint8_t) break;
+        case 2: TILE_LOOP(uint16_t) break;
+        case 4: TILE_LOOP(uint32_t) break;
+        case 8: TILE_LOOP(uint64_t) break;
+        default:
+            for (int64_t i = 0; i < nr; i++)
+                for (int64_t j = 0; j < nc; j++) memcpy(d + (i * ds_r + j) * es, s + (i + j * ss_c) * es, (size_t)es);
+        }
+    }
+}
+
 void hcg_strided_copy(const hcg_iter *it, size_t esize, void *dst, const void *src)
 {
+    int r = it->rank;
+    if (r >= 2 && it->strides[0][r - 1] == 1 && it->strides[1][r - 2] == 1 && it->strides[1][r - 1] != 1 &&
+        it->dims[r - 1] >= TILE / 4 && it->dims[r - 2] >= TILE / 4) {
+        tile_ctx c = {.it = it, .esize = esize, .dst = dst, .src = src, .rows = it->dims[r - 2],
+                      .cols = it->dims[r - 1]};
+        c.row_tiles = (c.rows + TILE - 1) / TILE;
+        c.col_tiles = (c.cols + TILE - 1) / TILE;
+        int64_t units = it->numel / (c.rows * c.cols) * c.row_tiles * c.col_tiles;
+        hcg_parallel_for(units, hcg_grain_for(2 * TILE * TILE), tile_units, &c);
+        return;
+    }
     copy_ctx c = {esize, dst, src};
     hcg_iter_run(it, 1, copy_seg, &c);
 }

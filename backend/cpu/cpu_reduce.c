@@ -13,7 +13,42 @@
 
 #include "backend/cpu/cpu_kernels.h"
 
-#define TILE 256 /* columns per tile when inner > 1 */
+#define TILE 256    /* columns per tile of a softmax with inner > 1, and per vector block */
+#define RCOLS 2048  /* columns per unit of a reduction with inner > 1: rows are streamed in long runs */
+
+/* ---------------------------------------------------------------- row sums in double */
+
+/* Four partial sums in named variables (they stay in registers): one running sum would be a
+ * chain of dependent adds, four independent ones keep the adder busy. */
+static double row_sum(const float *x, int64_t n)
+{
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        s0 += x[i];
+        s1 += x[i + 1];
+        s2 += x[i + 2];
+        s3 += x[i + 3];
+    }
+    for (; i < n; i++) s0 += x[i];
+    return (s0 + s1) + (s2 + s3);
+}
+
+/* sum((x - m)^2), the same way. */
+static double row_sum_sq_dev(const float *x, int64_t n, double m)
+{
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        double d0 = x[i] - m, d1 = x[i + 1] - m, d2 = x[i + 2] - m, d3 = x[i + 3] - m;
+        s0 += d0 * d0;
+        s1 += d1 * d1;
+        s2 += d2 * d2;
+        s3 += d3 * d3;
+    }
+    for (; i < n; i++) s0 += (x[i] - m) * (x[i] - m);
+    return (s0 + s1) + (s2 + s3);
+}
 
 /* ---------------------------------------------------------------- reduce_* */
 
@@ -22,14 +57,20 @@ typedef struct reduce_ctx {
     hcg_dtype dt;
     const char *x;
     char *o;
-    int64_t outer, R, inner, tiles;
+    int64_t outer, R, inner;
+    int64_t cols, tiles; /* columns per unit (<= RCOLS), units per outer index */
 } reduce_ctx;
 
-/* Reduces x[R rows of stride inner][w columns] into o[w]. */
+static inline void add_row(double *restrict acc, const float *restrict row, int64_t w)
+{
+    for (int64_t j = 0; j < w; j++) acc[j] += row[j];
+}
+
+/* Reduces x[R rows of stride inner][w columns] into o[w], w <= RCOLS. */
 static void reduce_block_f32(hcg_op op, const float *x, int64_t R, int64_t inner, int64_t w, float *o)
 {
     if (op == HCG_OP_REDUCE_MAX) {
-        float acc[TILE];
+        float acc[RCOLS];
         for (int64_t j = 0; j < w; j++) acc[j] = x[j];
         for (int64_t r = 1; r < R; r++) {
             const float *row = x + r * inner;
@@ -42,20 +83,17 @@ static void reduce_block_f32(hcg_op op, const float *x, int64_t R, int64_t inner
         return;
     }
     double scale = op == HCG_OP_REDUCE_MEAN ? 1.0 / (double)R : 1.0;
-    if (w == 1) { /* a row: four accumulators break the add chain */
-        double s[4] = {0, 0, 0, 0};
-        int64_t r = 0;
-        for (; r + 4 <= R; r += 4)
-            for (int q = 0; q < 4; q++) s[q] += x[r + q];
-        for (; r < R; r++) s[0] += x[r];
-        o[0] = (float)(((s[0] + s[1]) + (s[2] + s[3])) * scale);
+    if (w == 1) { /* a contiguous row */
+        o[0] = (float)(row_sum(x, R) * scale);
         return;
     }
-    double acc[TILE];
+    double acc[RCOLS];
     for (int64_t j = 0; j < w; j++) acc[j] = 0;
     for (int64_t r = 0; r < R; r++) {
         const float *row = x + r * inner;
-        for (int64_t j = 0; j < w; j++) acc[j] += row[j];
+        int64_t b = 0;
+        for (; b + TILE <= w; b += TILE) add_row(acc + b, row + b, TILE); /* constant trip count: vectorised at -O2 */
+        add_row(acc + b, row + b, w - b);
     }
     for (int64_t j = 0; j < w; j++) o[j] = (float)(acc[j] * scale);
 }
@@ -65,7 +103,7 @@ static void reduce_block_f32(hcg_op op, const float *x, int64_t R, int64_t inner
     static void reduce_block_##SUF(hcg_op op, const T *x, int64_t R, int64_t inner, int64_t w, T *o) \
     {                                                                                             \
         if (op == HCG_OP_REDUCE_MAX) {                                                            \
-            T acc[TILE];                                                                          \
+            T acc[RCOLS];                                                                         \
             for (int64_t j = 0; j < w; j++) acc[j] = x[j];                                        \
             for (int64_t r = 1; r < R; r++) {                                                     \
                 const T *row = x + r * inner;                                                     \
@@ -74,7 +112,7 @@ static void reduce_block_f32(hcg_op op, const float *x, int64_t R, int64_t inner
             memcpy(o, acc, (size_t)w * sizeof(T));                                                \
             return;                                                                               \
         }                                                                                         \
-        U acc[TILE];                                                                              \
+        U acc[RCOLS];                                                                             \
         for (int64_t j = 0; j < w; j++) acc[j] = 0;                                               \
         for (int64_t r = 0; r < R; r++) {                                                         \
             const T *row = x + r * inner;                                                         \
@@ -91,8 +129,8 @@ static void reduce_units(void *ctx, int64_t begin, int64_t end)
     const reduce_ctx *c = ctx;
     int64_t es = (int64_t)hcg_dtype_size(c->dt);
     for (int64_t u = begin; u < end; u++) {
-        int64_t oi = u / c->tiles, j0 = (u % c->tiles) * TILE;
-        int64_t w = c->inner - j0 < TILE ? c->inner - j0 : TILE;
+        int64_t oi = u / c->tiles, j0 = (u % c->tiles) * c->cols;
+        int64_t w = c->inner - j0 < c->cols ? c->inner - j0 : c->cols;
         const char *x = c->x + (oi * c->R * c->inner + j0) * es;
         char *o = c->o + (oi * c->inner + j0) * es;
         switch (c->dt) {
@@ -106,8 +144,11 @@ static void reduce_units(void *ctx, int64_t begin, int64_t end)
 
 static void reduce_run(reduce_ctx *c)
 {
-    c->tiles = (c->inner + TILE - 1) / TILE;
-    int64_t per_unit = c->R * (c->inner < TILE ? c->inner : TILE);
+    /* Wide units: each streams long runs of its rows. (Narrower units to give every thread one
+     * measured slower: interleaved half-rows defeat the prefetchers of a memory-bound loop.) */
+    c->cols = RCOLS;
+    c->tiles = (c->inner + c->cols - 1) / c->cols;
+    int64_t per_unit = c->R * (c->inner < c->cols ? c->inner : c->cols);
     hcg_parallel_for(c->outer * c->tiles, hcg_grain_for(per_unit), reduce_units, c);
 }
 
@@ -237,9 +278,37 @@ static void softmax_block(bool log_out, const float *x, float *o, int64_t D, int
     }
 }
 
+/* The common case, a softmax along the contiguous last dim: one row at a time. */
+static void softmax_row(bool log_out, const float *x, float *o, int64_t D)
+{
+    float mx = x[0];
+    bool nan = false;
+    for (int64_t d = 1; d < D; d++) mx = x[d] > mx ? x[d] : mx;
+    for (int64_t d = 0; d < D; d++) nan |= isnan(x[d]);
+    if (nan) mx = NAN; /* NaN anywhere makes the whole row NaN, as in the tiled path */
+    double sum = 0;
+    if (log_out) {
+        for (int64_t d = 0; d < D; d++) sum += expf(x[d] - mx);
+        float lse = (float)log(sum);
+        for (int64_t d = 0; d < D; d++) o[d] = (x[d] - mx) - lse;
+    } else {
+        for (int64_t d = 0; d < D; d++) {
+            float e = expf(x[d] - mx);
+            o[d] = e;
+            sum += e;
+        }
+        float inv = (float)(1.0 / sum);
+        for (int64_t d = 0; d < D; d++) o[d] *= inv;
+    }
+}
+
 static void softmax_units(void *ctx, int64_t begin, int64_t end)
 {
     const softmax_ctx *c = ctx;
+    if (c->inner == 1) {
+        for (int64_t u = begin; u < end; u++) softmax_row(c->log, c->x + u * c->D, c->o + u * c->D, c->D);
+        return;
+    }
     for (int64_t u = begin; u < end; u++) {
         int64_t oi = u / c->tiles, j0 = (u % c->tiles) * TILE;
         int64_t w = c->inner - j0 < TILE ? c->inner - j0 : TILE;
@@ -282,33 +351,28 @@ static void norm_rows(void *ctx, int64_t begin, int64_t end)
     for (int64_t r = begin; r < end; r++) {
         const float *x = c->x + r * n;
         float *o = c->o + r * n;
-        /* The centred, scaled value is formed in double: with a large common offset (activations
-         * around 1000) a float mean is off by half an ulp of the offset, which is not small next
-         * to a unit variance. */
+        /* Statistics in double: with a large common offset (activations around 1000) a float
+         * mean is off by half an ulp of the offset, which is not small next to a unit variance. */
         double mean = 0, rstd;
         if (c->rms) {
-            double ss = 0;
-            for (int64_t j = 0; j < n; j++) ss += (double)x[j] * x[j];
-            rstd = 1.0 / sqrt(ss / (double)n + c->eps);
+            rstd = 1.0 / sqrt(row_sum_sq_dev(x, n, 0.0) / (double)n + c->eps);
         } else {
             /* Two passes: the mean, then the variance about it (no cancellation). */
-            double s = 0, ss = 0;
-            for (int64_t j = 0; j < n; j++) s += x[j];
-            mean = s / (double)n;
-            for (int64_t j = 0; j < n; j++) {
-                double d = x[j] - mean;
-                ss += d * d;
-            }
-            rstd = 1.0 / sqrt(ss / (double)n + c->eps);
+            mean = row_sum(x, n) / (double)n;
+            rstd = 1.0 / sqrt(row_sum_sq_dev(x, n, mean) / (double)n + c->eps);
         }
+        /* The mean as a float pair hi + lo: (x - hi) - lo keeps the centred value accurate in
+         * float arithmetic (x - hi is exact when x is near the mean), so this pass needs no
+         * double conversions. */
+        float hi = (float)mean, lo = (float)(mean - hi), r32 = (float)rstd;
         if (c->scale && c->bias) {
-            for (int64_t j = 0; j < n; j++) o[j] = (float)((x[j] - mean) * rstd) * c->scale[j] + c->bias[j];
+            for (int64_t j = 0; j < n; j++) o[j] = ((x[j] - hi) - lo) * r32 * c->scale[j] + c->bias[j];
         } else if (c->scale) {
-            for (int64_t j = 0; j < n; j++) o[j] = (float)((x[j] - mean) * rstd) * c->scale[j];
+            for (int64_t j = 0; j < n; j++) o[j] = ((x[j] - hi) - lo) * r32 * c->scale[j];
         } else if (c->bias) {
-            for (int64_t j = 0; j < n; j++) o[j] = (float)((x[j] - mean) * rstd) + c->bias[j];
+            for (int64_t j = 0; j < n; j++) o[j] = ((x[j] - hi) - lo) * r32 + c->bias[j];
         } else {
-            for (int64_t j = 0; j < n; j++) o[j] = (float)((x[j] - mean) * rstd);
+            for (int64_t j = 0; j < n; j++) o[j] = ((x[j] - hi) - lo) * r32;
         }
     }
 }

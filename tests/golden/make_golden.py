@@ -609,7 +609,11 @@ for tag, x, perm in (("3d_102", normal(2, 3, 4), [1, 0, 2]), ("3d_201", normal(2
                      ("f16", normal(3, 4, 5).astype(np.float16), [2, 1, 0]),
                      ("i64", ints(np.int64, 4, 6), [1, 0]), ("bool", bools(3, 5, 2), [1, 2, 0]),
                      ("u8", ints(np.uint8, 5, 7, lo=0, hi=255), [1, 0]),
-                     ("i32_5d", ints(np.int32, 2, 3, 1, 4, 2), [4, 2, 0, 3, 1])):
+                     ("i32_5d", ints(np.int32, 2, 3, 1, 4, 2), [4, 2, 0, 3, 1]),
+                     # blocked 2-D transposes: batches, partial tiles, every element size
+                     ("tiles_batched", normal(3, 40, 70), [0, 2, 1]), ("tiles_f16", normal(70, 9).astype(np.float16), [1, 0]),
+                     ("tiles_u8", ints(np.uint8, 33, 65, lo=0, hi=255), [1, 0]),
+                     ("tiles_i64_outer", ints(np.int64, 9, 2, 33), [2, 1, 0])):
     attrs = {} if perm is None else {"perm": perm}
     case(f"transpose_{tag}", "transpose", [x], np.transpose(x, perm), attrs=attrs)
 
