@@ -1,0 +1,86 @@
+/* layout.cl - data movement by element size, for every dtype: a strided copy (transpose, slice,
+ * split, expand, concat, gemm's bias broadcast, view copies) and gather. OpenCL C 1.2, no
+ * extensions.
+ *
+ * copy_<size>: out[offset_0(i)] = in[offset_1(i)] over an nd_t index space - the same collapsed
+ * description binary.cl uses, with operand 0 the output and 1 the input; strides may be 0
+ * (broadcast) or negative (a slice with a negative step; the host folds the start into in_off).
+ *
+ * gather_<size>_<index dtype>: data seen as [outer, axis_dim, inner], out as [outer, n_idx, inner];
+ * NDRange dimension 0 runs over inner, 1 over the indices, 2 over outer. Negative indices count
+ * from the end once; an index still out of range writes zeros and records tag, the position and
+ * the index in err[0..3] (the first failing node of a segment wins); the host reads err after the
+ * segment and reports it. */
+
+#define ND_MAX_RANK 8
+
+typedef struct nd_t {
+    int rank;
+    int dims[ND_MAX_RANK];
+    int stride[4][ND_MAX_RANK];
+} nd_t;
+
+int nd_off(const nd_t *s, int k, int x, int y, int z)
+{
+    int r = s->rank;
+    int off = x * s->stride[k][r - 1];
+    if (r >= 2) off += y * s->stride[k][r - 2];
+    for (int d = r - 3; d >= 0; d--) {
+        int q = z / s->dims[d];
+        off += (z - q * s->dims[d]) * s->stride[k][d];
+        z = q;
+    }
+    return off;
+}
+
+bool nd_inside(const nd_t *s, int x, int y)
+{
+    return x < s->dims[s->rank - 1] && (s->rank < 2 || y < s->dims[s->rank - 2]);
+}
+
+#define COPY(NAME, T)                                                                              \
+    __kernel void NAME(const nd_t s, __global T *out, ulong out_off, __global const T *in,         \
+                       ulong in_off)                                                               \
+    {                                                                                              \
+        int x = get_global_id(0), y = get_global_id(1), z = get_global_id(2);                      \
+        if (!nd_inside(&s, x, y)) return;                                                          \
+        out[out_off + nd_off(&s, 0, x, y, z)] = in[(long)in_off + nd_off(&s, 1, x, y, z)];         \
+    }
+
+COPY(copy_1, uchar)
+COPY(copy_2, ushort)
+COPY(copy_4, uint)
+COPY(copy_8, ulong)
+
+void report(__global int *err, int tag, int where, long value)
+{
+    if (atomic_cmpxchg(err, 0, tag) == 0) {
+        err[1] = where;
+        err[2] = (int)value;
+        err[3] = (int)(value >> 32);
+    }
+}
+
+#define GATHER(NAME, T, TI)                                                                        \
+    __kernel void NAME(int n_idx, int inner, int axis_dim, __global T *out, ulong out_off,         \
+                       __global const T *data, ulong data_off, __global const TI *idx,             \
+                       ulong idx_off, __global int *err, int tag)                                  \
+    {                                                                                              \
+        int x = get_global_id(0), y = get_global_id(1), z = get_global_id(2);                      \
+        if (x >= inner || y >= n_idx) return;                                                      \
+        long v = idx[idx_off + y];                                                                 \
+        long w = v < 0 ? v + axis_dim : v;                                                         \
+        T val = 0;                                                                                 \
+        if (w < 0 || w >= axis_dim) report(err, tag, y, v);                                        \
+        else val = data[data_off + ((long)z * axis_dim + w) * inner + x];                          \
+        out[out_off + ((long)z * n_idx + y) * inner + x] = val;                                    \
+    }
+
+#define GATHER_SIZES(TI, SUF)                                                                      \
+    GATHER(gather_1_##SUF, uchar, TI)                                                              \
+    GATHER(gather_2_##SUF, ushort, TI)                                                             \
+    GATHER(gather_4_##SUF, uint, TI)                                                               \
+    GATHER(gather_8_##SUF, ulong, TI)
+
+GATHER_SIZES(int, i32)
+GATHER_SIZES(long, i64)
