@@ -123,6 +123,19 @@ static bool tok_is_word(const parser *p, const char *w)
     return p->tok.kind == HCG_TOK_NAME && strcmp(p->tok.text, w) == 0;
 }
 
+/* Takes the current token's text and moves on; on failure nothing is taken. */
+static hcg_status take_text(parser *p, char **out)
+{
+    *out = p->tok.text;
+    p->tok.text = NULL;
+    hcg_status st = advance(p);
+    if (st) {
+        free(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
 /* A name: a bare NAME or a "quoted string". Takes ownership of the text. */
 static hcg_status parse_name(parser *p, const char *what, char **out, int *line, int *col)
 {
@@ -130,9 +143,7 @@ static hcg_status parse_name(parser *p, const char *what, char **out, int *line,
     if (!p->tok.text[0]) return perr(p, HCG_ERR_PARSE, p->tok.line, p->tok.col, "a name may not be empty");
     *line = p->tok.line;
     *col = p->tok.col;
-    *out = p->tok.text;
-    p->tok.text = NULL;
-    return advance(p);
+    return take_text(p, out);
 }
 
 /* The node a name refers to. */
@@ -161,9 +172,7 @@ static hcg_status parse_pin(parser *p, char **pin, int *line, int *col)
     if (p->tok.kind != HCG_TOK_PIN) return HCG_OK;
     *line = p->tok.line;
     *col = p->tok.col;
-    *pin = p->tok.text;
-    p->tok.text = NULL;
-    return advance(p);
+    return take_text(p, pin);
 }
 
 static hcg_status apply_pin(parser *p, hcg_id id, const char *pin, int line, int col)
@@ -352,9 +361,7 @@ static hcg_status take_string(parser *p, const char *wanted, char **out, int *li
     if (p->tok.kind != HCG_TOK_STRING) return unexpected(p, wanted);
     *line = p->tok.line;
     *col = p->tok.col;
-    *out = p->tok.text;
-    p->tok.text = NULL;
-    return advance(p);
+    return take_text(p, out);
 }
 
 /* [ "from" STRING ]: another weights file than the default. */
@@ -735,9 +742,7 @@ static hcg_status parse_attr_scalar(parser *p, pval *out)
     if ((p->tok.kind == HCG_TOK_NAME && !literal_word) || p->tok.kind == HCG_TOK_STRING) {
         out->kind = PV_WORD;
         out->quoted = p->tok.kind == HCG_TOK_STRING;
-        out->s = p->tok.text;
-        p->tok.text = NULL;
-        return advance(p);
+        return take_text(p, &out->s);
     }
     leaf v;
     hcg_status st = parse_number(p, &v, true);
@@ -768,8 +773,8 @@ static hcg_status parse_attr_value(parser *p, pval *out)
             if (!a) return hcg_error(HCG_ERR_NOMEM, "out of memory");
             out->items = a;
         }
-        if ((st = parse_attr_scalar(p, &out->items[out->n]))) return st;
-        out->n++;
+        st = parse_attr_scalar(p, &out->items[out->n++]); /* counted even on failure, so it is freed */
+        if (st) return st;
         if (p->tok.kind == HCG_TOK_COMMA) st = advance(p);
         else if (p->tok.kind != HCG_TOK_RBRACKET) return unexpected(p, "',' or ']'");
     }
@@ -845,8 +850,9 @@ static hcg_status convert_attr(parser *p, hcg_op op, const parsed_attr *a, attr_
         }
         /* An integer, or a symbol (bound to its value when the graph is bound). */
         out->kind = HCG_ATTR_FLOAT;
-        if ((st = pval_int(p, v, a->name, &out->i))) return st;
-        out->f = (double)out->i;
+        int64_t iv;
+        if ((st = pval_int(p, v, a->name, &iv))) return st;
+        out->f = (double)iv;
         return HCG_OK;
     case HCG_ATTR_INTS:
     case HCG_ATTR_FLOATS: {

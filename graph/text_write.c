@@ -117,9 +117,9 @@ static void format_real(char *buf, size_t n, double v, bool as_f32)
 /* A symbol's value as its name, if d is one of g's symbols. */
 static const char *symbol_name(const hcg_graph *g, int64_t d)
 {
-    if (!HCG_DIM_IS_SYM(d)) return NULL;
-    int id = HCG_DIM_SYM_ID(d);
-    return id >= 0 && id < g->n_syms ? g->syms[id] : NULL;
+    /* Values far below the symbol range (INT64_MIN as a slice end) are plain numbers. */
+    if (!HCG_DIM_IS_SYM(d) || HCG_SYM_BASE - d >= g->n_syms) return NULL;
+    return g->syms[HCG_DIM_SYM_ID(d)];
 }
 
 static void tb_int_or_symbol(text_buf *b, const hcg_graph *g, int64_t v)
