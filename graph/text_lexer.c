@@ -34,6 +34,8 @@ void hcg_lexer_init(hcg_lexer *lx, const char *path, const char *src, size_t len
     lx->len = len;
     lx->line = 1;
     lx->col = 1;
+    /* Some editors start UTF-8 files with a byte order mark: skip it (columns start after it). */
+    if (len >= 3 && memcmp(src, "\xef\xbb\xbf", 3) == 0) lx->pos = 3;
 }
 
 void hcg_token_clear(hcg_token *tok)

@@ -389,6 +389,14 @@ static void test_errors(void)
     /* Weights need a folder. */
     static const char w[] = "param w: f32[2] from \"w.safetensors\"\n";
     CHECK_FAILS(hcg_text_parse(w, sizeof w - 1, "t.hcg", NULL, &g), HCG_ERR_GRAPH, "parsed without a folder");
+    /* CRLF line ends and a byte order mark are fine; columns count from after the mark. */
+    static const char crlf[] = "\xef\xbb\xbfinput x: f32[2]\r\n\r\ny = relu(x) # c\r\noutput y\r\n";
+    if (CHECK_OK(hcg_text_parse(crlf, sizeof crlf - 1, "t.hcg", NULL, &g))) {
+        CHECK(hcg_graph_num_nodes(g) == 2 && g->nodes[1].line == 3, "CRLF file: 2 nodes, y on line 3");
+        hcg_graph_free(g);
+    }
+    static const char bom_err[] = "\xef\xbb\xbf$";
+    CHECK_FAILS(hcg_text_parse(bom_err, sizeof bom_err - 1, "t.hcg", NULL, &g), HCG_ERR_PARSE, "t.hcg:1:1: unexpected");
     /* Empty and comment-only files are valid, empty graphs. */
     static const char empty[] = "# nothing\n\n   \n";
     if (CHECK_OK(hcg_text_parse(empty, sizeof empty - 1, "t.hcg", NULL, &g))) {
