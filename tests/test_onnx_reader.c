@@ -334,6 +334,31 @@ static void test_damaged_bytes(void)
     CHECK_FAILS(hcg_onnx_load_buffer(long_len, sizeof long_len, NULL, "length", NULL, &(hcg_graph *){NULL}),
                 HCG_ERR_FORMAT, "protobuf decoding failed");
 
+    /* Graphs nested in attributes of nodes of graphs ..., 100000 levels deep: protobuf-c would
+     * recurse that deep; the reader must refuse before. Each level wraps the one inside it as
+     * Graph.node(1) -> Node.attribute(5) -> Attribute.g(6), and the innermost graph is empty, so
+     * the file is just headers (tag, length of everything after it), built inside out into the
+     * end of the buffer. */
+    enum { LEVELS = 3 * 100000 };
+    size_t cap = (size_t)LEVELS * 6 + 8, pos = cap;
+    uint8_t *deep = malloc(cap);
+    for (int level = 0; deep && level <= LEVELS; level++) {
+        static const uint8_t tags[3] = {0x32, 0x2a, 0x0a};
+        uint8_t hdr[8];
+        size_t n = 0, v = cap - pos;
+        hdr[n++] = level == LEVELS ? 0x3a : tags[level % 3]; /* the outermost: ModelProto.graph (7) */
+        do {
+            hdr[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+            v >>= 7;
+        } while (v);
+        pos -= n;
+        memcpy(deep + pos, hdr, n);
+    }
+    if (deep)
+        CHECK_FAILS(hcg_onnx_load_buffer(deep + pos, cap - pos, NULL, "deep", NULL, &(hcg_graph *){NULL}),
+                    HCG_ERR_FORMAT, "nest more than");
+    free(deep);
+
     size_t len;
     char *model = tl_read_file(tl_src(DATA "forms.onnx"), &len);
     if (!CHECK(model != NULL, "read forms.onnx")) return;

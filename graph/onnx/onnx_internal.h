@@ -120,6 +120,14 @@ int32_t onnx_dtype_from_hcg(hcg_dtype t);
  * tensor, checking every size. what names the tensor in messages. */
 hcg_status onnx_tensor_to_hcg(const Onnx__TensorProto *tp, const char *base_dir, bool narrow_double,
                               const char *what, hcg_tensor **out);
+/* protobuf-c decodes nested messages recursively without a depth limit, so a file nesting
+ * graphs in attributes in graphs ... a million times deep would overflow the stack. This walks
+ * the wire format (tags and lengths only, using the generated descriptors to know which fields
+ * are messages) and fails if messages nest deeper than ONNX_MAX_NESTING; malformed bytes are
+ * left for protobuf-c to reject. */
+#define ONNX_MAX_NESTING 64
+hcg_status onnx_check_nesting(const uint8_t *data, size_t len, const ProtobufCMessageDescriptor *root,
+                              const char *label);
 /* Reads a whole file into a new buffer (caller frees). */
 hcg_status onnx_read_file(const char *path, uint8_t **data, size_t *len);
 

@@ -346,6 +346,8 @@ static hcg_status load_buffer(const uint8_t *data, size_t len, const char *base_
 {
     *out = NULL;
     if (!data && len) return hcg_error(HCG_ERR_ARG, "onnx: no data");
+    hcg_status st = onnx_check_nesting(data, len, &onnx__model_proto__descriptor, label);
+    if (st) return st;
     Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, len, data);
     if (!m) return hcg_error(HCG_ERR_FORMAT, "%s: not a valid ONNX model (protobuf decoding failed: truncated or corrupt)", label);
     onnx_ctx c;
@@ -356,7 +358,6 @@ static hcg_status load_buffer(const uint8_t *data, size_t len, const char *base_
     c.node_pos = -1;
     hcg_strmap_init(&c.index);
     hcg_strmap_init(&c.reserved);
-    hcg_status st = HCG_OK;
     if (!(c.g = hcg_graph_new())) st = hcg_error(HCG_ERR_NOMEM, "out of memory");
     if (!st) st = build(&c, m);
     hcg_strmap_free(&c.index);

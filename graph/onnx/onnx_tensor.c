@@ -104,6 +104,69 @@ hcg_status onnx_read_file(const char *path, uint8_t **data, size_t *len)
     return HCG_OK;
 }
 
+/* ---------------------------------------------------------------- nesting depth */
+
+static bool read_varint(const uint8_t *data, size_t end, size_t *pos, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64 && *pos < end; shift += 7) {
+        uint8_t b = data[(*pos)++];
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *out = v;
+            return true;
+        }
+    }
+    return false;
+}
+
+hcg_status onnx_check_nesting(const uint8_t *data, size_t len, const ProtobufCMessageDescriptor *root,
+                              const char *label)
+{
+    struct {
+        size_t end;
+        const ProtobufCMessageDescriptor *desc;
+    } stack[ONNX_MAX_NESTING + 1];
+    int depth = 0;
+    size_t pos = 0;
+    stack[0].end = len;
+    stack[0].desc = root;
+    while (depth >= 0) {
+        if (pos >= stack[depth].end) {
+            depth--;
+            continue;
+        }
+        uint64_t tag, n;
+        if (!read_varint(data, stack[depth].end, &pos, &tag)) return HCG_OK; /* malformed: protobuf-c says so */
+        switch (tag & 7) {
+        case 0:
+            if (!read_varint(data, stack[depth].end, &pos, &n)) return HCG_OK;
+            break;
+        case 1: pos += 8; break;
+        case 5: pos += 4; break;
+        case 2: {
+            if (!read_varint(data, stack[depth].end, &pos, &n) || n > stack[depth].end - pos) return HCG_OK;
+            const ProtobufCFieldDescriptor *f =
+                tag >> 3 <= UINT32_MAX ? protobuf_c_message_descriptor_get_field(stack[depth].desc, (unsigned)(tag >> 3))
+                                       : NULL;
+            if (f && f->type == PROTOBUF_C_TYPE_MESSAGE) {
+                if (depth + 1 > ONNX_MAX_NESTING)
+                    return hcg_error(HCG_ERR_FORMAT, "%s: messages nest more than %d levels deep", label,
+                                     ONNX_MAX_NESTING);
+                depth++;
+                stack[depth].end = pos + (size_t)n;
+                stack[depth].desc = f->descriptor;
+            } else {
+                pos += (size_t)n;
+            }
+            break;
+        }
+        default: return HCG_OK; /* groups and invalid wire types: protobuf-c decides */
+        }
+    }
+    return HCG_OK;
+}
+
 /* Parses a non-negative decimal integer written as a string (external data offsets/lengths). */
 static bool parse_u64(const char *s, int64_t *out)
 {
@@ -354,6 +417,10 @@ hcg_status hcg_onnx_read_tensor(const char *path, hcg_tensor **out, char **name)
     if (name) *name = NULL;
     hcg_status st = onnx_read_file(path, &buf, &len);
     if (st) return st;
+    if ((st = onnx_check_nesting(buf, len, &onnx__tensor_proto__descriptor, path))) {
+        free(buf);
+        return st;
+    }
     Onnx__TensorProto *tp = onnx__tensor_proto__unpack(NULL, len, buf);
     free(buf);
     if (!tp) return hcg_error(HCG_ERR_FORMAT, "%s: not a valid serialized TensorProto", path);
