@@ -1,7 +1,7 @@
 /* test_onnx_models.c — end-to-end ONNX workloads: the BERT-style encoder and GPT-style decoder
  * that models/transformer/export_onnx.py defines in PyTorch and exports with dynamic batch and
  * sequence axes. hcg must match PyTorch's outputs (committed .npy) within 1e-4 absolute on the CPU
- * and on every OpenCL device, for the export shape (batch 2, sequence 8) and for another one
+ * and on every OpenCL device (and on all of them at once, "auto"), for the export shape (batch 2, sequence 8) and for another one
  * (batch 3, sequence 5) through the same session; and `hcg run` on the .onnx file must write the
  * same outputs. */
 #include <stdio.h>
@@ -130,6 +130,7 @@ int main(void)
         check_interface(g, w);
         run_on(g, w, "cpu");
         for (int d = 0; d < n_cl; d++) run_on(g, w, hcg_device_name(cl[d]));
+        if (n_cl > 0) run_on(g, w, "auto"); /* the scheduler places nodes on the CPU and OpenCL together */
         hcg_graph_free(g);
         run_cli(w);
     }
