@@ -67,7 +67,9 @@ static hcg_status bind_input_symbols(const hcg_graph *g, const hcg_shape *shapes
 
 static hcg_status resolve_sym(const hcg_graph *g, const hcg_node *n, const sym_binding *sb, int64_t *v)
 {
-    if (!HCG_DIM_IS_SYM(*v)) return HCG_OK;
+    /* Only values naming one of g's symbols are symbols; lower ones are plain numbers (ONNX
+     * writes INT64_MIN as a Slice end). */
+    if (!HCG_DIM_IS_SYM(*v) || *v <= HCG_SYM_DIM(g->n_syms)) return HCG_OK;
     int sym = HCG_DIM_SYM_ID(*v);
     if (sym < 0 || sym >= g->n_syms) return hcg_node_error(g, n, HCG_ERR_INTERNAL, "bad symbol");
     if (sb->value[sym] < 0)
@@ -87,7 +89,8 @@ static hcg_status resolve_attr_symbols(const hcg_graph *g, hcg_node *n, const sy
         } else if (v->kind == HCG_ATTR_INTS) {
             for (int i = 0; i < v->n; i++)
                 if ((st = resolve_sym(g, n, sb, &v->ints[i]))) return st;
-        } else if (v->kind == HCG_ATTR_FLOAT && v->f <= (double)HCG_SYM_BASE) {
+        } else if (v->kind == HCG_ATTR_FLOAT && v->f <= (double)HCG_SYM_BASE &&
+                   v->f > (double)HCG_SYM_DIM(g->n_syms)) { /* -inf, -1e30 are values, not symbols */
             int64_t iv = (int64_t)v->f;
             if ((st = resolve_sym(g, n, sb, &iv))) return st;
             v->f = (double)iv;
