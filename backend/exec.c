@@ -143,8 +143,28 @@ static void *worker(void *arg)
     return NULL;
 }
 
+/* HCG_DEBUG_STEPS=1 prints every step with its dependencies before a run. */
+static void debug_steps(const hcg_plan *p)
+{
+    for (int i = 0; i < p->n_steps; i++) {
+        const hcg_step *s = &p->steps[i];
+        fprintf(stderr, "step %d %s on %s", i, s->kind == HCG_STEP_COPY ? "copy" : "segment", p->devs[s->device]->name);
+        if (s->kind == HCG_STEP_COPY)
+            fprintf(stderr, " '%s' from %s", p->bound->nodes[s->tensor].name,
+                    s->src_device >= 0 ? p->devs[s->src_device]->name : "host");
+        else
+            for (int k = 0; k < s->count; k++) fprintf(stderr, "%s%s", k ? "," : " [", p->exec[s->first + k].node->name);
+        fprintf(stderr, "%s deps:", s->kind == HCG_STEP_COPY || !s->count ? "" : "]");
+        for (int k = 0; k < s->n_deps; k++) fprintf(stderr, " %d", s->deps[k]);
+        fprintf(stderr, "\n");
+    }
+}
+
 hcg_status hcg_exec_plan(hcg_plan *p, bool profile, double *t0_out)
 {
+    static int debug = -1;
+    if (debug < 0) debug = getenv("HCG_DEBUG_STEPS") != NULL;
+    if (debug) debug_steps(p);
     run_state rs;
     memset(&rs, 0, sizeof rs);
     rs.p = p;

@@ -23,6 +23,9 @@ typedef struct builder {
     int *writer_step;    /* per node x device: the step that writes the home */
     int n_pos;           /* items so far (positions) */
     int cap_steps, cap_exec, cap_allocs;
+    int *exec_step;      /* per exec node (while building): its segment step */
+    int *step_key;       /* per step: the position of its last item (see the comment at the top) */
+    int cap_keys;
     int *alloc_of;       /* per node x device: arena alloc id of the home's root, or -1 */
     int **foreign;       /* per alloc: steps on other workers that read it */
     int *n_foreign, *cap_foreign;
@@ -94,6 +97,33 @@ static int new_alloc(builder *b, int dev, size_t size, int pos, int step)
     return p->n_allocs++;
 }
 
+static hcg_status set_key(builder *b, int step, int pos)
+{
+    hcg_status st = grow((void **)&b->step_key, &b->cap_keys, step + 1, sizeof(int));
+    if (!st) b->step_key[step] = pos;
+    return st;
+}
+
+/* Checks the property that keeps the executor free of deadlocks: every dependency points to a
+ * step with a smaller key, and each device's steps come in increasing key order. */
+static hcg_status verify_order(const builder *b)
+{
+    const hcg_plan *p = b->p;
+    int last_key[HCG_MAX_DEVICES];
+    for (int d = 0; d < p->n_dev; d++) last_key[d] = -1;
+    for (int i = 0; i < p->n_steps; i++) {
+        const hcg_step *s = &p->steps[i];
+        if (b->step_key[i] <= last_key[s->device])
+            return hcg_error(HCG_ERR_INTERNAL, "plan: steps of %s out of order (step %d)", p->devs[s->device]->name, i);
+        last_key[s->device] = b->step_key[i];
+        for (int k = 0; k < s->n_deps; k++)
+            if (s->deps[k] < 0 || s->deps[k] >= i || b->step_key[s->deps[k]] >= b->step_key[i] || p->steps[s->deps[k]].device == s->device)
+                return hcg_error(HCG_ERR_INTERNAL, "plan: step %d (key %d, %s) waits for step %d", i, b->step_key[i],
+                                 p->devs[s->device]->name, s->deps[k]);
+    }
+    return HCG_OK;
+}
+
 /* Notes that the item at pos (in step) reads the home of node id on device dev. */
 static hcg_status note_read(builder *b, hcg_id id, int dev, int pos, int step)
 {
@@ -156,6 +186,7 @@ static hcg_status ensure_home(builder *b, hcg_id u, int d)
     int step = new_step(b, HCG_STEP_COPY, d);
     if (step < 0) return HCG_ERR_NOMEM;
     int pos = b->n_pos++;
+    if (set_key(b, step, pos)) return HCG_ERR_NOMEM;
     hcg_step *s = &p->steps[step];
     s->tensor = u;
     s->src_device = src;
@@ -163,7 +194,9 @@ static hcg_status ensure_home(builder *b, hcg_id u, int d)
     b->open[d] = -1;
     if (src >= 0) {
         b->open[src] = -1;
-        hcg_status st = add_dep(s, b->writer_step[IDX(b, u, src)]);
+        /* a view of a graph input or weight has no writer step: nothing to wait for */
+        int writer = b->writer_step[IDX(b, u, src)];
+        hcg_status st = writer >= 0 ? add_dep(s, writer) : HCG_OK;
         if (st || (st = note_read(b, u, src, pos, step))) return st;
     }
     int a = new_alloc(b, d, hcg_node_nbytes(n), pos, step);
@@ -205,6 +238,7 @@ static hcg_status add_exec(builder *b, hcg_id v)
         b->open[d] = step;
     }
     int pos = b->n_pos++;
+    if ((st = set_key(b, step, pos))) return st;
     for (int i = 0; i < n->n_inputs; i++)
         if ((st = note_read(b, n->inputs[i], d, pos, step))) return st;
     int j = output_index(g, v);
@@ -223,7 +257,11 @@ static hcg_status add_exec(builder *b, hcg_id v)
         b->alloc_of[IDX(b, v, d)] = a;
     }
     b->writer_step[IDX(b, v, d)] = step;
-    if ((st = grow((void **)&p->exec, &b->cap_exec, p->n_exec + 1, sizeof(hcg_exec_node)))) return st;
+    int cap = b->cap_exec;
+    if ((st = grow((void **)&p->exec, &cap, p->n_exec + 1, sizeof(hcg_exec_node))) ||
+        (st = grow((void **)&b->exec_step, &b->cap_exec, p->n_exec + 1, sizeof(int))))
+        return st;
+    b->exec_step[p->n_exec] = step;
     hcg_exec_node *en = &p->exec[p->n_exec++];
     memset(en, 0, sizeof *en);
     en->g = g;
@@ -246,6 +284,32 @@ static void keep_outputs_alive(builder *b)
         int a = b->alloc_of[IDX(b, id, d)];
         if (a >= 0) p->allocs[a].last_pos = b->n_pos;
     }
+}
+
+/* A segment stays open while other devices' items come between its nodes, so exec nodes were
+ * appended interleaved: regroup them so each segment's nodes are contiguous, in order. */
+static hcg_status group_exec_by_segment(builder *b)
+{
+    hcg_plan *p = b->p;
+    hcg_exec_node *grouped = malloc(sizeof(hcg_exec_node) * ((size_t)p->n_exec + 1));
+    int *next = calloc((size_t)p->n_steps + 1, sizeof(int));
+    if (!grouped || !next) {
+        free(grouped);
+        free(next);
+        return hcg_error(HCG_ERR_NOMEM, "out of memory while planning");
+    }
+    /* a counting sort by step keeps each segment's nodes in their order */
+    int k = 0;
+    for (int s = 0; s < p->n_steps; s++) {
+        p->steps[s].first = k;
+        next[s] = k;
+        if (p->steps[s].kind == HCG_STEP_SEGMENT) k += p->steps[s].count;
+    }
+    for (int i = 0; i < p->n_exec; i++) grouped[next[b->exec_step[i]]++] = p->exec[i];
+    free(next);
+    free(p->exec);
+    p->exec = grouped;
+    return HCG_OK;
 }
 
 /* Exec inputs point at the homes; done after all homes exist (arrays stop moving). */
@@ -358,9 +422,9 @@ hcg_status hcg_plan_build(hcg_graph *bound, hcg_device **devs, int n_dev, const 
         if ((st = add_exec(&b, b.order[k]))) goto done;
     /* Outputs that live on no device yet (inputs, constants) are read from host memory at the end. */
     keep_outputs_alive(&b);
-    if ((st = wire_exec(&b))) goto done;
+    if ((st = group_exec_by_segment(&b)) || (st = wire_exec(&b))) goto done;
     if ((st = hcg_memplan_assign(p))) goto done;
-    if ((st = add_reuse_deps(&b))) goto done;
+    if ((st = add_reuse_deps(&b)) || (st = verify_order(&b))) goto done;
     /* Arena offsets are known now: fix the exec tensors' offsets. */
     for (int i = 0; i < p->n_exec; i++) {
         hcg_exec_node *en = &p->exec[i];
@@ -387,6 +451,8 @@ done:
     free(b.writer_step);
     free(b.alloc_of);
     free(b.order);
+    free(b.exec_step);
+    free(b.step_key);
     if (p) hcg_plan_free(p);
     return st;
 }

@@ -11,6 +11,7 @@
 
 #include "backend/backend.h"
 #include "backend/cpu/cpu.h"
+#include "backend/fake/fake.h"
 #ifdef HCG_HAVE_OPENCL
 #include "backend/opencl/opencl.h"
 #endif
@@ -30,6 +31,7 @@ static void discover(void)
 #else
     hcg_registry_note("built without OpenCL: running on the CPU");
 #endif
+    hcg_fake_register();
 }
 
 static void ensure_discovered(void) { pthread_once(&discover_once, discover); }
