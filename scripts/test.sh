@@ -13,15 +13,21 @@ export POCL_DEVICES="${POCL_DEVICES:-pthread}"
 export HCG_TEST_MODE=1
 
 echo "== build (-Werror)"
-cmake -S . -B build-test -DHCG_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo > build-test.log 2>&1 || { cat build-test.log; exit 1; }
+opts=(-DHCG_WERROR=ON -DHCG_OPENCL=ON -DHCG_BLAS=ON -DHCG_ONNX=ON)
+cmake -S . -B build-test "${opts[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo > build-test.log 2>&1 || { cat build-test.log; exit 1; }
 cmake --build build-test -j"$jobs" >> build-test.log 2>&1 || { grep -E "error|warning" build-test.log | head -50; tail -30 build-test.log; exit 1; }
 
 echo "== tests"
 (cd build-test && ctest --output-on-failure -j"$jobs" --timeout 900)
 
+if [ "${HCG_SKIP_FUZZ:-0}" != "1" ]; then
+  echo "== fuzzing the ONNX reader for ${HCG_FUZZ_SECONDS:-30} s (libFuzzer, ASan + UBSan)"
+  ./fuzz/run_fuzz.sh --build "${HCG_FUZZ_SECONDS:-30}"
+fi
+
 if [ "${HCG_SKIP_SANITIZERS:-0}" != "1" ]; then
   echo "== build (AddressSanitizer + UndefinedBehaviorSanitizer)"
-  cmake -S . -B build-asan -DHCG_WERROR=ON -DHCG_SANITIZE=ON -DHCG_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug > build-asan.log 2>&1 || { cat build-asan.log; exit 1; }
+  cmake -S . -B build-asan "${opts[@]}" -DHCG_SANITIZE=ON -DHCG_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug > build-asan.log 2>&1 || { cat build-asan.log; exit 1; }
   cmake --build build-asan -j"$jobs" >> build-asan.log 2>&1 || { grep -E "error|warning" build-asan.log | head -50; exit 1; }
   echo "== tests under sanitizers"
   export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1"
