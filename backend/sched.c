@@ -46,6 +46,44 @@ static bool can_run(const hcg_plan *p, const hcg_node *n, int d)
     return p->devs[d]->iface->supports(p->devs[d], p->bound, n);
 }
 
+/* What placement asks over and over, computed once per plan: whether each device can run each
+ * node, and the node's predicted time there. */
+typedef struct sched_ctx {
+    const hcg_plan *p;
+    const hcg_measurements *m;
+    unsigned char *cap; /* [node * n_dev + dev] */
+    double *time;       /* [node * n_dev + dev] */
+} sched_ctx;
+
+static hcg_status ctx_init(sched_ctx *c, const hcg_plan *p, const hcg_measurements *m)
+{
+    size_t n = (size_t)p->bound->n_nodes * (size_t)p->n_dev + 1;
+    c->p = p;
+    c->m = m;
+    c->cap = malloc(n);
+    c->time = malloc(n * sizeof(double));
+    if (!c->cap || !c->time) return hcg_error(HCG_ERR_NOMEM, "out of memory while scheduling");
+    for (hcg_id id = 0; id < p->bound->n_nodes; id++) {
+        const hcg_node *nd = &p->bound->nodes[id];
+        bool compute = !(hcg_op_info_get(nd->op)->flags & HCG_OPF_SOURCE);
+        for (int d = 0; d < p->n_dev; d++) {
+            size_t k = (size_t)id * p->n_dev + d;
+            c->cap[k] = compute && can_run(p, nd, d);
+            c->time[k] = c->cap[k] ? hcg_sched_node_time(p, m, id, d) : INFINITY;
+        }
+    }
+    return HCG_OK;
+}
+
+static void ctx_free(sched_ctx *c)
+{
+    free(c->cap);
+    free(c->time);
+}
+
+#define CAP(c, id, d) ((c)->cap[(size_t)(id) * (c)->p->n_dev + (d)])
+#define TIME(c, id, d) ((c)->time[(size_t)(id) * (c)->p->n_dev + (d)])
+
 static void device_list(const hcg_plan *p, char *buf, size_t len)
 {
     size_t used = 0;
@@ -95,7 +133,7 @@ static double move_time(const hcg_plan *p, hcg_id u, int src, int d)
 /* State of a list-scheduling simulation. */
 typedef struct sim {
     const hcg_plan *p;
-    const hcg_measurements *m;
+    const sched_ctx *c;
     double *avail;  /* per device: when its worker is free */
     double *finish; /* per node */
     double *start;
@@ -103,12 +141,13 @@ typedef struct sim {
     double *arrived; /* per node x device: when a copy of it is on that device (-1: not yet) */
 } sim;
 
-static hcg_status sim_init(sim *s, const hcg_plan *p, const hcg_measurements *m)
+static hcg_status sim_init(sim *s, const sched_ctx *c)
 {
+    const hcg_plan *p = c->p;
     size_t nn = (size_t)p->bound->n_nodes + 1;
     memset(s, 0, sizeof *s);
     s->p = p;
-    s->m = m;
+    s->c = c;
     s->avail = calloc((size_t)p->n_dev, sizeof(double));
     s->finish = calloc(nn, sizeof(double));
     s->start = calloc(nn, sizeof(double));
@@ -157,7 +196,7 @@ static double sim_place(sim *s, hcg_id v, int d, bool commit)
         if (t > ready) ready = t;
     }
     double st = t > ready ? t : ready;
-    double fin = st + hcg_sched_node_time(p, s->m, v, d);
+    double fin = st + TIME(s->c, v, d);
     if (commit) {
         s->avail[d] = fin;
         s->start[v] = st;
@@ -168,8 +207,9 @@ static double sim_place(sim *s, hcg_id v, int d, bool commit)
 }
 
 /* Upward ranks: average cost plus the longest path of costs to an exit. */
-static hcg_status upward_ranks(const hcg_plan *p, const hcg_measurements *m, double *rank)
+static hcg_status upward_ranks(const sched_ctx *c, double *rank)
 {
+    const hcg_plan *p = c->p;
     const hcg_graph *g = p->bound;
     int nd = p->n_dev;
     for (hcg_id id = 0; id < g->n_nodes; id++) rank[id] = 0;
@@ -179,8 +219,8 @@ static hcg_status upward_ranks(const hcg_plan *p, const hcg_measurements *m, dou
         double w = 0;
         int cnt = 0;
         for (int d = 0; d < nd; d++) {
-            if (!can_run(p, n, d)) continue;
-            w += hcg_sched_node_time(p, m, id, d);
+            if (!CAP(c, id, d)) continue;
+            w += TIME(c, id, d);
             cnt++;
         }
         rank[id] += cnt ? w / cnt : 0;
@@ -211,11 +251,11 @@ static int cmp_rank(const void *a, const void *b)
 }
 
 /* Simulates a given placement in the given order; returns the makespan. */
-static double simulate(const hcg_plan *p, const hcg_measurements *m, const hcg_id *order, int n_order,
-                       const int *place, double *start_out, double *time_out)
+static double simulate(const sched_ctx *c, const hcg_id *order, int n_order, const int *place, double *start_out,
+                       double *time_out)
 {
     sim s;
-    if (sim_init(&s, p, m)) {
+    if (sim_init(&s, c)) {
         sim_free(&s);
         return INFINITY;
     }
@@ -233,10 +273,11 @@ static double simulate(const hcg_plan *p, const hcg_measurements *m, const hcg_i
 
 /* ---------------------------------------------------------------- strategies */
 
-static hcg_status heft(const hcg_plan *p, const hcg_measurements *m, const hcg_id *order, int n_order, int *place)
+static hcg_status heft(const sched_ctx *c, const hcg_id *order, int n_order, int *place)
 {
+    const hcg_plan *p = c->p;
     sim s;
-    hcg_status st = sim_init(&s, p, m);
+    hcg_status st = sim_init(&s, c);
     if (st) {
         sim_free(&s);
         return st;
@@ -249,11 +290,11 @@ static hcg_status heft(const hcg_plan *p, const hcg_measurements *m, const hcg_i
         double best_fin = INFINITY;
         /* A view costs nothing where its input lives: keep it there when possible. */
         if ((hcg_op_info_get(n->op)->flags & HCG_OPF_VIEW) && s.where[n->inputs[0]] >= 0 &&
-            can_run(p, n, s.where[n->inputs[0]])) {
+            CAP(c, v, s.where[n->inputs[0]])) {
             best = s.where[n->inputs[0]];
         } else {
             for (int d = 0; d < p->n_dev; d++) {
-                if (!can_run(p, n, d)) continue;
+                if (!CAP(c, v, d)) continue;
                 double fin = sim_place(&s, v, d, false);
                 if (fin < best_fin - 1e-12) {
                     best_fin = fin;
@@ -268,10 +309,10 @@ static hcg_status heft(const hcg_plan *p, const hcg_measurements *m, const hcg_i
     return HCG_OK;
 }
 
-static bool single_device(const hcg_plan *p, int d, const hcg_id *order, int n_order, int *place)
+static bool single_device(const sched_ctx *c, int d, const hcg_id *order, int n_order, int *place)
 {
     for (int k = 0; k < n_order; k++) {
-        if (!can_run(p, &p->bound->nodes[order[k]], d)) return false;
+        if (!CAP(c, order[k], d)) return false;
         place[order[k]] = d;
     }
     return true;
@@ -279,8 +320,9 @@ static bool single_device(const hcg_plan *p, int d, const hcg_id *order, int n_o
 
 /* Greedy priority list (the ggml / ONNX Runtime style): the first device in priority order
  * (GPUs, then accelerators, then the rest, each in selection order) that supports the node. */
-static void greedy(const hcg_plan *p, const hcg_id *order, int n_order, int *place)
+static void greedy(const sched_ctx *c, const hcg_id *order, int n_order, int *place)
 {
+    const hcg_plan *p = c->p;
     int prio[HCG_MAX_DEVICES], np = 0;
     for (int pass = 0; pass < 3; pass++)
         for (int d = 0; d < p->n_dev; d++) {
@@ -289,10 +331,9 @@ static void greedy(const hcg_plan *p, const hcg_id *order, int n_order, int *pla
             if (rank == pass) prio[np++] = d;
         }
     for (int k = 0; k < n_order; k++) {
-        const hcg_node *n = &p->bound->nodes[order[k]];
         place[order[k]] = prio[np - 1];
         for (int i = 0; i < np; i++) {
-            if (can_run(p, n, prio[i])) {
+            if (CAP(c, order[k], prio[i])) {
                 place[order[k]] = prio[i];
                 break;
             }
@@ -307,9 +348,9 @@ typedef struct order_info {
     int n;
 } order_info;
 
-static hcg_status rank_order(const hcg_plan *p, const hcg_measurements *m, order_info *o)
+static hcg_status rank_order(const sched_ctx *c, order_info *o)
 {
-    const hcg_graph *g = p->bound;
+    const hcg_graph *g = c->p->bound;
     double *rank = malloc(sizeof(double) * ((size_t)g->n_nodes + 1));
     o->order = malloc(sizeof(hcg_id) * ((size_t)g->n_nodes + 1));
     o->n = 0;
@@ -317,7 +358,7 @@ static hcg_status rank_order(const hcg_plan *p, const hcg_measurements *m, order
         free(rank);
         return hcg_error(HCG_ERR_NOMEM, "out of memory while scheduling");
     }
-    upward_ranks(p, m, rank);
+    upward_ranks(c, rank);
     for (hcg_id id = 0; id < g->n_nodes; id++)
         if (is_compute(&g->nodes[id])) o->order[o->n++] = id;
     rank_key = rank;
@@ -329,44 +370,46 @@ static hcg_status rank_order(const hcg_plan *p, const hcg_measurements *m, order
 hcg_status hcg_sched_evaluate(hcg_plan *p, const hcg_measurements *m, hcg_sched_report *r)
 {
     const hcg_graph *g = p->bound;
-    order_info o;
+    order_info o = {NULL, 0};
+    sched_ctx c;
+    memset(&c, 0, sizeof c);
+    int *place = NULL, *best_place = NULL;
     hcg_status st = check_feasible(p);
     if (st) return st;
-    if ((st = rank_order(p, m, &o))) return st;
-    int *place = malloc(sizeof(int) * ((size_t)g->n_nodes + 1));
-    int *best_place = malloc(sizeof(int) * ((size_t)g->n_nodes + 1));
+    if ((st = ctx_init(&c, p, m)) || (st = rank_order(&c, &o))) goto done;
+    place = malloc(sizeof(int) * ((size_t)g->n_nodes + 1));
+    best_place = malloc(sizeof(int) * ((size_t)g->n_nodes + 1));
     if (!place || !best_place) {
-        free(o.order);
-        free(place);
-        free(best_place);
-        return hcg_error(HCG_ERR_NOMEM, "out of memory while scheduling");
+        st = hcg_error(HCG_ERR_NOMEM, "out of memory while scheduling");
+        goto done;
     }
     for (hcg_id id = 0; id < g->n_nodes; id++) place[id] = best_place[id] = -1;
     memset(r, 0, sizeof *r);
     r->n_dev = p->n_dev;
 
-    if ((st = heft(p, m, o.order, o.n, place))) goto done;
-    r->heft = simulate(p, m, o.order, o.n, place, NULL, NULL);
+    if ((st = heft(&c, o.order, o.n, place))) goto done;
+    r->heft = simulate(&c, o.order, o.n, place, NULL, NULL);
     double best = r->heft;
     memcpy(best_place, place, sizeof(int) * (size_t)g->n_nodes);
     r->choice = -1;
     for (int d = 0; d < p->n_dev; d++) {
         r->single[d] = INFINITY;
-        if (!single_device(p, d, o.order, o.n, place)) continue;
-        r->single[d] = simulate(p, m, o.order, o.n, place, NULL, NULL);
+        if (!single_device(&c, d, o.order, o.n, place)) continue;
+        r->single[d] = simulate(&c, o.order, o.n, place, NULL, NULL);
         if (r->single[d] < best) {
             best = r->single[d];
             memcpy(best_place, place, sizeof(int) * (size_t)g->n_nodes);
             r->choice = d;
         }
     }
-    greedy(p, o.order, o.n, place);
-    r->greedy = simulate(p, m, o.order, o.n, place, NULL, NULL);
+    greedy(&c, o.order, o.n, place);
+    r->greedy = simulate(&c, o.order, o.n, place, NULL, NULL);
     r->chosen = best;
 
     memcpy(p->place, best_place, sizeof(int) * (size_t)g->n_nodes);
-    p->pred_makespan = simulate(p, m, o.order, o.n, p->place, p->pred_start, p->pred_time);
+    p->pred_makespan = simulate(&c, o.order, o.n, p->place, p->pred_start, p->pred_time);
 done:
+    ctx_free(&c);
     free(o.order);
     free(place);
     free(best_place);
