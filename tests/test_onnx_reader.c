@@ -227,6 +227,12 @@ static void test_half(void)
     if (y) CHECK(y->op == HCG_OP_CAST && strcmp(hcg_attr_string(y, "to"), "f16") == 0, "the result is cast back to f16");
     run_against_ort_tol(g, "half", 2e-3, 1e-3);
     hcg_graph_free(g);
+    /* UINT8: computed in i32, cast back with wrap-around (200 + 100 = 44, 0 - 255 = 1). */
+    g = load("uint8");
+    if (g) {
+        run_against_ort(g, "uint8");
+        hcg_graph_free(g);
+    }
 }
 
 /* Opset 18 (reduction axes as inputs, Split num_outputs) and opset 20 (Gelu). */

@@ -55,28 +55,35 @@ hcg_status onnx_want_dtype(onnx_ctx *c, int i, const onnx_value *v, unsigned mas
                           onnx_dtype_name(onnx_dtype_from_hcg(v->dtype)), c->node->op_type, allowed);
 }
 
-hcg_status onnx_want_float(onnx_ctx *c, int i, const onnx_value *v, unsigned mask)
+/* The dtype hcg computes a storage-only dtype in. */
+static hcg_dtype compute_dtype(hcg_dtype t) { return t == HCG_F16 ? HCG_F32 : t == HCG_U8 ? HCG_I32 : t; }
+
+hcg_status onnx_want_computable(onnx_ctx *c, int i, const onnx_value *v, unsigned mask)
 {
-    return onnx_want_dtype(c, i, v, (mask & ONNX_M_F32) ? mask | ONNX_M_F16 : mask);
+    if (mask & ONNX_M_F32) mask |= ONNX_M_F16;
+    if (mask & ONNX_M_I32) mask |= ONNX_M_U8;
+    return onnx_want_dtype(c, i, v, mask);
 }
 
-hcg_id onnx_f32(onnx_ctx *c, const onnx_value *v)
+hcg_id onnx_compute_in(onnx_ctx *c, const onnx_value *v)
 {
-    if (v->dtype != HCG_F16) return v->id;
+    hcg_dtype to = compute_dtype(v->dtype);
+    if (to == v->dtype) return v->id;
     char hint[300];
-    snprintf(hint, sizeof hint, "%s_f32", v->name);
+    snprintf(hint, sizeof hint, "%s_%s", v->name, hcg_dtype_name(to));
     for (char *p = hint; *p; p++) /* the hint is one path component of a made-up name */
         if (*p == '/') *p = '_';
-    hcg_attr to = HCG_ATTR_S("to", "f32");
-    return onnx_emit(c, HCG_OP_CAST, NULL, hint, &v->id, 1, &to, 1);
+    hcg_attr at = HCG_ATTR_S("to", hcg_dtype_name(to));
+    return onnx_emit(c, HCG_OP_CAST, NULL, hint, &v->id, 1, &at, 1);
 }
 
 hcg_id onnx_emit_out(onnx_ctx *c, hcg_op op, const char *out, hcg_dtype result, const hcg_id *inputs, int n_inputs,
                      const hcg_attr *attrs, int n_attrs)
 {
-    if (result != HCG_F16) return onnx_emit(c, op, out, NULL, inputs, n_inputs, attrs, n_attrs);
-    hcg_id y = onnx_emit(c, op, NULL, "f32", inputs, n_inputs, attrs, n_attrs);
-    hcg_attr to = HCG_ATTR_S("to", "f16");
+    hcg_dtype computed = compute_dtype(result);
+    if (computed == result) return onnx_emit(c, op, out, NULL, inputs, n_inputs, attrs, n_attrs);
+    hcg_id y = onnx_emit(c, op, NULL, hcg_dtype_name(computed), inputs, n_inputs, attrs, n_attrs);
+    hcg_attr to = HCG_ATTR_S("to", hcg_dtype_name(result));
     return onnx_emit(c, HCG_OP_CAST, out, NULL, &y, 1, &to, 1);
 }
 

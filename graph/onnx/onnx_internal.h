@@ -69,13 +69,15 @@ bool onnx_has_input(const Onnx__NodeProto *n, int i);
 hcg_status onnx_input(onnx_ctx *c, int i, const onnx_value **out);
 /* Checks that input i has a dtype in mask; otherwise HCG_ERR_UNSUPPORTED naming the dtype. */
 hcg_status onnx_want_dtype(onnx_ctx *c, int i, const onnx_value *v, unsigned mask);
-/* f16 compute: hcg stores f16 but computes on f32, so ops that ONNX runs on FLOAT16 get their
- * f16 inputs cast to f32 and their result cast back (one rounding per op, like numpy's float16).
- * onnx_want_float accepts FLOAT16 wherever mask accepts FLOAT; onnx_f32 gives the id to feed
- * the op (a cast node for f16 values); onnx_emit_out emits the op and, when the ONNX result is
- * FLOAT16, the cast back, named out. */
-hcg_status onnx_want_float(onnx_ctx *c, int i, const onnx_value *v, unsigned mask);
-hcg_id onnx_f32(onnx_ctx *c, const onnx_value *v);
+/* Storage-only dtypes: hcg stores f16 and u8 but computes on f32 and i32, so ops that ONNX runs
+ * on FLOAT16 (UINT8) get those inputs cast to f32 (i32) and their result cast back: one rounding
+ * per op for f16, like numpy's float16 arithmetic, and wrap-around for u8, like numpy's uint8.
+ * onnx_want_computable accepts FLOAT16 wherever mask accepts FLOAT and UINT8 wherever it accepts
+ * INT32; onnx_compute_in gives the id to feed the op (a cast node for f16 and u8 values);
+ * onnx_emit_out emits the op and, when the ONNX result is FLOAT16 or UINT8, the cast back,
+ * named out. */
+hcg_status onnx_want_computable(onnx_ctx *c, int i, const onnx_value *v, unsigned mask);
+hcg_id onnx_compute_in(onnx_ctx *c, const onnx_value *v);
 hcg_id onnx_emit_out(onnx_ctx *c, hcg_op op, const char *out, hcg_dtype result, const hcg_id *inputs, int n_inputs,
                      const hcg_attr *attrs, int n_attrs);
 /* The constant value of an ONNX value known at load time (initializer, Constant), or NULL. */

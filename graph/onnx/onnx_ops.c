@@ -130,9 +130,9 @@ hcg_status onnx_map_elementwise(onnx_ctx *c, const Onnx__NodeProto *n)
     const onnx_value *a, *b;
     hcg_status st;
     if ((st = onnx_check_arity(c, 2, 2)) || (st = onnx_check_attrs(c, NULL)) || (st = onnx_input(c, 0, &a)) ||
-        (st = onnx_input(c, 1, &b)) || (st = onnx_want_float(c, 0, a, c->op->dtypes)) || (st = same_dtype(c, 1, a, b)))
+        (st = onnx_input(c, 1, &b)) || (st = onnx_want_computable(c, 0, a, c->op->dtypes)) || (st = same_dtype(c, 1, a, b)))
         return st;
-    hcg_id in[2] = {onnx_f32(c, a), onnx_f32(c, b)};
+    hcg_id in[2] = {onnx_compute_in(c, a), onnx_compute_in(c, b)};
     hcg_dtype dt = is_comparison(c->op->op) ? HCG_BOOL : a->dtype;
     hcg_id id = onnx_emit_out(c, c->op->op, n->output[0], dt, in, 2, NULL, 0);
     return onnx_define(c, n->output[0], id, dt);
@@ -143,9 +143,9 @@ hcg_status onnx_map_unary(onnx_ctx *c, const Onnx__NodeProto *n)
     const onnx_value *x;
     hcg_status st;
     if ((st = onnx_check_arity(c, 1, 1)) || (st = onnx_check_attrs(c, NULL)) || (st = onnx_input(c, 0, &x)) ||
-        (st = onnx_want_float(c, 0, x, c->op->dtypes)))
+        (st = onnx_want_computable(c, 0, x, c->op->dtypes)))
         return st;
-    hcg_id in = onnx_f32(c, x);
+    hcg_id in = onnx_compute_in(c, x);
     hcg_id id = onnx_emit_out(c, c->op->op, n->output[0], x->dtype, &in, 1, NULL, 0);
     return onnx_define(c, n->output[0], id, x->dtype);
 }
@@ -157,12 +157,12 @@ hcg_status onnx_map_gelu(onnx_ctx *c, const Onnx__NodeProto *n)
     char approx[16];
     hcg_status st;
     if ((st = onnx_check_arity(c, 1, 1)) || (st = onnx_check_attrs(c, known)) || (st = onnx_input(c, 0, &x)) ||
-        (st = onnx_want_float(c, 0, x, M_F32)) || (st = onnx_attr_string(c, "approximate", "none", approx, sizeof approx)))
+        (st = onnx_want_computable(c, 0, x, M_F32)) || (st = onnx_attr_string(c, "approximate", "none", approx, sizeof approx)))
         return st;
     if (strcmp(approx, "none") != 0 && strcmp(approx, "tanh") != 0)
         return onnx_node_fail(c, HCG_ERR_UNSUPPORTED, "approximate='%s' is not supported (none, tanh)", approx);
     hcg_attr at = HCG_ATTR_S("approximate", approx);
-    hcg_id in = onnx_f32(c, x);
+    hcg_id in = onnx_compute_in(c, x);
     hcg_id id = onnx_emit_out(c, HCG_OP_GELU, n->output[0], x->dtype, &in, 1, &at, 1);
     return onnx_define(c, n->output[0], id, x->dtype);
 }
@@ -172,15 +172,15 @@ hcg_status onnx_map_variadic(onnx_ctx *c, const Onnx__NodeProto *n)
     const onnx_value *first, *v;
     hcg_status st;
     if ((st = onnx_check_arity(c, 1, -1)) || (st = onnx_check_attrs(c, NULL)) || (st = onnx_input(c, 0, &first)) ||
-        (st = onnx_want_float(c, 0, first, c->op->dtypes)))
+        (st = onnx_want_computable(c, 0, first, c->op->dtypes)))
         return st;
     int k = onnx_num_inputs(n);
     /* One input: the result is that input (an alias, no node). */
     if (k == 1) return onnx_define(c, n->output[0], first->id, first->dtype);
-    hcg_id acc = onnx_f32(c, first);
+    hcg_id acc = onnx_compute_in(c, first);
     for (int i = 1; i < k; i++) {
         if ((st = onnx_input(c, i, &v)) || (st = same_dtype(c, i, first, v))) return st;
-        hcg_id in[2] = {acc, onnx_f32(c, v)};
+        hcg_id in[2] = {acc, onnx_compute_in(c, v)};
         if (i < k - 1) acc = onnx_emit(c, c->op->op, NULL, NULL, in, 2, NULL, 0);
         else acc = onnx_emit_out(c, c->op->op, n->output[0], first->dtype, in, 2, NULL, 0);
         if (acc < 0) return (hcg_status)-acc;
@@ -193,14 +193,16 @@ hcg_status onnx_map_pow(onnx_ctx *c, const Onnx__NodeProto *n)
     const onnx_value *x, *y;
     hcg_status st;
     if ((st = onnx_check_arity(c, 2, 2)) || (st = onnx_check_attrs(c, NULL)) || (st = onnx_input(c, 0, &x)) ||
-        (st = onnx_input(c, 1, &y)) || (st = onnx_want_float(c, 0, x, M_F32)) || (st = onnx_want_float(c, 1, y, M_NUM)))
+        (st = onnx_input(c, 1, &y)) || (st = onnx_want_computable(c, 0, x, M_F32)) || (st = onnx_want_computable(c, 1, y, M_NUM)))
         return st;
-    hcg_id exponent = onnx_f32(c, y);
+    hcg_id exponent;
     if (y->dtype != HCG_F32 && y->dtype != HCG_F16) { /* ONNX allows integer exponents of a float base (opset 12+) */
         hcg_attr to = HCG_ATTR_S("to", "f32");
         exponent = onnx_emit(c, HCG_OP_CAST, NULL, "exponent_f32", &y->id, 1, &to, 1);
+    } else {
+        exponent = onnx_compute_in(c, y);
     }
-    hcg_id in[2] = {onnx_f32(c, x), exponent};
+    hcg_id in[2] = {onnx_compute_in(c, x), exponent};
     hcg_id id = onnx_emit_out(c, HCG_OP_POW, n->output[0], x->dtype, in, 2, NULL, 0);
     return onnx_define(c, n->output[0], id, x->dtype);
 }
@@ -236,22 +238,22 @@ hcg_status onnx_map_clip(onnx_ctx *c, const Onnx__NodeProto *n)
         static const char *const known[] = {"min", "max", NULL};
         double vmin, vmax;
         if ((st = onnx_check_arity(c, 1, 1)) || (st = onnx_check_attrs(c, known)) || (st = onnx_input(c, 0, &x)) ||
-            (st = onnx_want_float(c, 0, x, M_F32)) || (st = onnx_attr_float(c, "min", -INFINITY, &vmin)) ||
+            (st = onnx_want_computable(c, 0, x, M_F32)) || (st = onnx_attr_float(c, "min", -INFINITY, &vmin)) ||
             (st = onnx_attr_float(c, "max", INFINITY, &vmax)))
             return st;
         hcg_attr at[2] = {HCG_ATTR_F("min", vmin), HCG_ATTR_F("max", vmax)};
-        hcg_id in = onnx_f32(c, x);
+        hcg_id in = onnx_compute_in(c, x);
         hcg_id id = onnx_emit_out(c, HCG_OP_CLIP, n->output[0], x->dtype, &in, 1, at, 2);
         return onnx_define(c, n->output[0], id, x->dtype);
     }
     if ((st = onnx_check_arity(c, 1, 3)) || (st = onnx_check_attrs(c, NULL)) || (st = onnx_input(c, 0, &x)) ||
-        (st = onnx_want_float(c, 0, x, M_NUM)))
+        (st = onnx_want_computable(c, 0, x, M_NUM)))
         return st;
     if (onnx_has_input(n, 1) && ((st = onnx_input(c, 1, &lo)) || (st = same_dtype(c, 1, x, lo)))) return st;
     if (onnx_has_input(n, 2) && ((st = onnx_input(c, 2, &hi)) || (st = same_dtype(c, 2, x, hi)))) return st;
-    hcg_id in[3] = {onnx_f32(c, x), lo ? onnx_f32(c, lo) : -1, hi ? onnx_f32(c, hi) : -1};
+    hcg_id in[3] = {onnx_compute_in(c, x), lo ? onnx_compute_in(c, lo) : -1, hi ? onnx_compute_in(c, hi) : -1};
     int k = hi ? 3 : lo ? 2 : 1;
-    hcg_dtype compute = x->dtype == HCG_F16 ? HCG_F32 : x->dtype;
+    hcg_dtype compute = x->dtype == HCG_F16 ? HCG_F32 : x->dtype == HCG_U8 ? HCG_I32 : x->dtype;
     if (hi && !lo) /* Clip(x, '', max): the default min takes the empty slot */
         in[1] = onnx_emit_scalar(c, "min_default", compute, lowest(compute));
     hcg_id id = onnx_emit_out(c, HCG_OP_CLIP, n->output[0], x->dtype, in, k, NULL, 0);

@@ -11,10 +11,10 @@ hcg_status onnx_map_matmul(onnx_ctx *c, const Onnx__NodeProto *n)
     const onnx_value *a, *b;
     hcg_status st;
     if ((st = onnx_check_arity(c, 2, 2)) || (st = onnx_check_attrs(c, NULL)) || (st = onnx_input(c, 0, &a)) ||
-        (st = onnx_input(c, 1, &b)) || (st = onnx_want_float(c, 0, a, ONNX_M_F32)) ||
-        (st = onnx_want_float(c, 1, b, ONNX_M_F32)))
+        (st = onnx_input(c, 1, &b)) || (st = onnx_want_computable(c, 0, a, ONNX_M_F32)) ||
+        (st = onnx_want_computable(c, 1, b, ONNX_M_F32)))
         return st;
-    hcg_id in[2] = {onnx_f32(c, a), onnx_f32(c, b)};
+    hcg_id in[2] = {onnx_compute_in(c, a), onnx_compute_in(c, b)};
     hcg_id id = onnx_emit_out(c, HCG_OP_MATMUL, n->output[0], a->dtype, in, 2, NULL, 0);
     return onnx_define(c, n->output[0], id, a->dtype);
 }
@@ -33,8 +33,8 @@ hcg_status onnx_map_gemm(onnx_ctx *c, const Onnx__NodeProto *n)
     int k = onnx_num_inputs(n);
     hcg_id in[3];
     for (int i = 0; i < k; i++) {
-        if ((st = onnx_input(c, i, &v[i])) || (st = onnx_want_float(c, i, v[i], ONNX_M_F32))) return st;
-        in[i] = onnx_f32(c, v[i]);
+        if ((st = onnx_input(c, i, &v[i])) || (st = onnx_want_computable(c, i, v[i], ONNX_M_F32))) return st;
+        in[i] = onnx_compute_in(c, v[i]);
     }
     hcg_attr at[4] = {HCG_ATTR_F("alpha", alpha), HCG_ATTR_F("beta", beta), HCG_ATTR_I("trans_a", ta != 0),
                       HCG_ATTR_I("trans_b", tb != 0)};
@@ -53,10 +53,10 @@ hcg_status onnx_map_softmax(onnx_ctx *c, const Onnx__NodeProto *n)
     hcg_status st;
     bool legacy = c->opset < 13;
     if ((st = onnx_check_arity(c, 1, 1)) || (st = onnx_check_attrs(c, known)) || (st = onnx_input(c, 0, &x)) ||
-        (st = onnx_want_float(c, 0, x, ONNX_M_F32)) || (st = onnx_attr_int(c, "axis", legacy ? 1 : -1, &axis)))
+        (st = onnx_want_computable(c, 0, x, ONNX_M_F32)) || (st = onnx_attr_int(c, "axis", legacy ? 1 : -1, &axis)))
         return st;
     hcg_op op = c->op->op;
-    hcg_id x32 = onnx_f32(c, x);
+    hcg_id x32 = onnx_compute_in(c, x);
     if (!legacy) {
         hcg_attr at = HCG_ATTR_I("axis", axis);
         hcg_id id = onnx_emit_out(c, op, n->output[0], x->dtype, &x32, 1, &at, 1);
@@ -106,8 +106,8 @@ hcg_status onnx_map_layer_norm(onnx_ctx *c, const Onnx__NodeProto *n)
                               (long long)stash);
     hcg_id in[3];
     for (int i = 0; i < k; i++) {
-        if ((st = onnx_input(c, i, &v[i])) || (st = onnx_want_float(c, i, v[i], ONNX_M_F32))) return st;
-        in[i] = onnx_f32(c, v[i]);
+        if ((st = onnx_input(c, i, &v[i])) || (st = onnx_want_computable(c, i, v[i], ONNX_M_F32))) return st;
+        in[i] = onnx_compute_in(c, v[i]);
     }
     hcg_attr at[2] = {HCG_ATTR_I("axis", axis), HCG_ATTR_F("epsilon", eps)};
     hcg_id y = onnx_emit_out(c, HCG_OP_LAYER_NORM, n->output[0], v[0]->dtype, in, k, at, 2);
@@ -159,7 +159,7 @@ hcg_status onnx_map_reduce(onnx_ctx *c, const Onnx__NodeProto *n)
     static const char *const known_input[] = {"keepdims", "noop_with_empty_axes", NULL};
     if ((st = onnx_check_arity(c, 1, axes_input ? 2 : 1)) ||
         (st = onnx_check_attrs(c, axes_input ? known_input : known_attr)) || (st = onnx_input(c, 0, &x)) ||
-        (st = onnx_want_float(c, 0, x, c->op->dtypes)) || (st = onnx_attr_int(c, "keepdims", 1, &keepdims)))
+        (st = onnx_want_computable(c, 0, x, c->op->dtypes)) || (st = onnx_attr_int(c, "keepdims", 1, &keepdims)))
         return st;
     hcg_attr at[2] = {HCG_ATTR_I("keepdims", keepdims != 0)};
     int n_at = 1;
@@ -187,7 +187,7 @@ hcg_status onnx_map_reduce(onnx_ctx *c, const Onnx__NodeProto *n)
         if ((st = onnx_attr_ints(c, "axes", &axes, &n_axes))) return st;
         if (n_axes > 0) at[n_at++] = HCG_ATTR_IS("axes", axes, n_axes);
     }
-    in[0] = onnx_f32(c, x);
+    in[0] = onnx_compute_in(c, x);
     hcg_id id = onnx_emit_out(c, c->op->op, n->output[0], x->dtype, in, k, at, n_at);
     return onnx_define(c, n->output[0], id, x->dtype);
 }

@@ -138,6 +138,13 @@ def main():
                     helper.make_node("Gelu", ["x"], ["tanh"], approximate="tanh")],
          [vi("x", F, [7])], [vi("exact", F, [7]), vi("tanh", F, [7])], opset=20)
 
+    # UINT8 arithmetic wraps around (hcg computes in i32 and casts back).
+    U8 = TensorProto.UINT8
+    save("uint8", [helper.make_node("Add", ["x", "k"], ["sum"]), helper.make_node("Sub", ["x", "k"], ["diff"]),
+                   helper.make_node("Mul", ["x", "k"], ["prod"])],
+         [vi("x", U8, [6])], [vi("sum", U8, [6]), vi("diff", U8, [6]), vi("prod", U8, [6])],
+         [numpy_helper.from_array(np.array([100, 200, 0, 255, 7, 128], np.uint8), "k")])
+
     rng = np.random.default_rng(0)
     reference("initializers", {"x": rng.standard_normal((2, 3)).astype(np.float32)})
     reference("forms", {"x": rng.standard_normal((2, 4)).astype(np.float32)})
@@ -145,6 +152,7 @@ def main():
         reference(f"softmax{opset}", {"x": rng.standard_normal((2, 3, 4)).astype(np.float32)})
     reference("opset18", {"x": rng.standard_normal((2, 5)).astype(np.float32)})
     reference("gelu20", {"x": rng.standard_normal(7).astype(np.float32) * 3})
+    reference("uint8", {"x": np.array([200, 100, 0, 1, 9, 2], np.uint8)})
     reference("half", {"x": rng.standard_normal((2, 4)).astype(np.float16)})
     reference("big_values", {"x": rng.standard_normal(5).astype(np.float32)})
     reference("unsorted", {"x": rng.standard_normal(3).astype(np.float32)})
