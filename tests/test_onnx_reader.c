@@ -294,6 +294,7 @@ static void test_malformed(void)
     expect_failure("bad_cycle", HCG_ERR_GRAPH, "cycle");
     expect_failure("bad_twice", HCG_ERR_GRAPH, "defined twice");
     expect_failure("bad_output", HCG_ERR_GRAPH, "'z'");
+    expect_failure("bad_output_dtype", HCG_ERR_FORMAT, "declared INT64 but the graph computes FLOAT");
     expect_failure("bad_attr_type", HCG_ERR_FORMAT, "'axis' must be INT, got FLOAT");
     expect_failure("bad_op", HCG_ERR_UNSUPPORTED, "node 'conv1' (FancyConv, opset 17)");
     expect_failure("bad_dtype", HCG_ERR_UNSUPPORTED, "'w_int8' has dtype INT8");

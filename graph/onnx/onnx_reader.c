@@ -336,6 +336,19 @@ static hcg_status build(onnx_ctx *c, const Onnx__ModelProto *m)
         const onnx_value *v = onnx_lookup(c, nm);
         if (!nm || !*nm) return hcg_error(HCG_ERR_FORMAT, "%s: a graph output has no name", c->label);
         if (!v) return hcg_error(HCG_ERR_GRAPH, "%s: graph output '%s' is not computed by any node", c->label, nm);
+        /* The declared dtype, where there is one, must be what the graph computes. */
+        const Onnx__TypeProto *tp = gp->output[i]->type;
+        if (tp && tp->value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE && tp->tensor_type &&
+            tp->tensor_type->has_elem_type && tp->tensor_type->elem_type != ONNX__TENSOR_PROTO__DATA_TYPE__UNDEFINED) {
+            int32_t et = tp->tensor_type->elem_type;
+            hcg_dtype dt;
+            if (!onnx_dtype_to_hcg(et, false, &dt))
+                return hcg_error(HCG_ERR_UNSUPPORTED, "%s: graph output '%s' has dtype %s, which hcg does not support",
+                                 c->label, nm, onnx_dtype_name(et));
+            if (dt != v->dtype)
+                return hcg_error(HCG_ERR_FORMAT, "%s: graph output '%s' is declared %s but the graph computes %s", c->label,
+                                 nm, onnx_dtype_name(et), onnx_dtype_name(onnx_dtype_from_hcg(v->dtype)));
+        }
         if ((st = hcg_output(c->g, v->id, nm))) return hcg_error_prefix(st, "%s: ", c->label);
     }
     return HCG_OK;

@@ -203,6 +203,9 @@ def main():
 
     save("bad_output", [helper.make_node("Relu", ["x"], ["y"])], [vi("x", F, [3])], [vi("z", F, [3])], check=False)
 
+    save("bad_output_dtype", [helper.make_node("Relu", ["x"], ["y"])], [vi("x", F, [3])], [vi("y", I64, [3])],
+         check=False)
+
     axis_float = helper.make_node("Concat", ["x", "x"], ["y"])
     axis_float.attribute.append(helper.make_attribute("axis", 1.5))
     save("bad_attr_type", [axis_float], [vi("x", F, [3])], [vi("y", F, [6])], check=False)
