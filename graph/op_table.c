@@ -504,11 +504,11 @@ hcg_status hcg_slice_params(const hcg_graph *g, const hcg_node *n, const hcg_sha
         if (st > 0) {
             s = s < 0 ? 0 : s > dim ? dim : s;
             e = e < 0 ? 0 : e > dim ? dim : e;
-            count[ax] = e > s ? (e - s + st - 1) / st : 0;
+            count[ax] = e > s ? 1 + (e - s - 1) / st : 0; /* (no e - s + st: st may be INT64_MAX) */
         } else {
             s = s < 0 ? 0 : s > dim - 1 ? dim - 1 : s;
             e = e < -1 ? -1 : e > dim - 1 ? dim - 1 : e;
-            count[ax] = s > e ? (s - e + (-st) - 1) / (-st) : 0;
+            count[ax] = s > e ? 1 + (s - e - 1) / (st == INT64_MIN ? INT64_MAX : -st) : 0;
         }
         start[ax] = s;
         step[ax] = st;
@@ -540,6 +540,8 @@ hcg_status hcg_split_part(const hcg_graph *g, const hcg_node *n, const hcg_shape
         int64_t total = 0;
         for (int i = 0; i < cnt; i++) {
             if (sizes[i] < 0) return hcg_node_error(g, mn, HCG_ERR_SHAPE, "split size %lld is negative", (long long)sizes[i]);
+            if (sizes[i] > INT64_MAX - total)
+                return hcg_node_error(g, mn, HCG_ERR_SHAPE, "split sizes add up to more than 2^63");
             total += sizes[i];
         }
         if (total != dim)
@@ -556,7 +558,7 @@ hcg_status hcg_split_part(const hcg_graph *g, const hcg_node *n, const hcg_shape
     if (index < 0 || index >= parts)
         return hcg_node_error(g, mn, HCG_ERR_SHAPE, "part index %lld is not in 0..%lld", (long long)index,
                               (long long)parts - 1);
-    int64_t chunk = (dim + parts - 1) / parts; /* the last part may be smaller (ONNX opset 18) */
+    int64_t chunk = dim / parts + (dim % parts != 0); /* ceil; the last part may be smaller (ONNX opset 18) */
     *start = index * chunk < dim ? index * chunk : dim;
     *size = *start + chunk <= dim ? chunk : dim - *start;
     return HCG_OK;

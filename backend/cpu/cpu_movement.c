@@ -88,7 +88,8 @@ static void strided_window(const hcg_exec_node *en, const int64_t *start, const 
     hcg_contiguous_strides(xs, in_strides);
     hcg_contiguous_strides(&en->out.shape, strides[0]);
     for (int i = 0; i < xs->rank; i++) {
-        strides[1][i] = in_strides[i] * step[i];
+        /* A dim taken once needs no step (and a huge step times the stride could overflow). */
+        strides[1][i] = en->out.shape.dims[i] > 1 ? in_strides[i] * step[i] : 0;
         base[1] += start[i] * in_strides[i];
     }
     hcg_iter it;

@@ -682,6 +682,8 @@ slice_case("f16", normal(6, 8).astype(np.float16), [1], [-1], axes=[1])
 slice_case("i64_reverse_rows", ints(np.int64, 5, 3), [-1], [-6], axes=[0], steps=[-1])
 slice_case("bool", bools(7, 7), [2, 0], [7, 7], steps=[2, 3])
 slice_case("size1", normal(1, 5), [0], [1], axes=[0])
+slice_case("huge_step", x13, [1], [13], steps=[INT64_MAX])
+slice_case("huge_neg_step", x13, [12], [INT64_MIN], steps=[INT64_MIN])
 
 
 def split_case(tag, x, axis, index, sizes=None, parts=None):
@@ -693,7 +695,7 @@ def split_case(tag, x, axis, index, sizes=None, parts=None):
         attrs["parts"] = parts
         d = x.shape[axis]
         chunk = -(-d // parts)
-        bounds = [min(i * chunk, d) for i in range(parts + 1)]
+        bounds = {i: min(i * chunk, d) for i in (index, index + 1)}
     sl = [slice(None)] * x.ndim
     sl[axis] = slice(bounds[index], bounds[index + 1])
     case(f"split_{tag}", "split", [x], x[tuple(sl)], attrs=attrs)
@@ -707,6 +709,7 @@ split_case("sizes_neg_axis", normal(3, 7), -1, 0, sizes=[2, 5])
 split_case("zero_size", normal(4, 3), 0, 1, sizes=[4, 0])
 split_case("i32", ints(np.int32, 2, 6, 3), 1, 2, parts=3)
 split_case("f16_last", normal(2, 10).astype(np.float16), 1, 3, parts=4)
+split_case("huge_parts", normal(7, 2), 0, 0, parts=INT64_MAX)
 
 
 def gather_case(tag, x, idx, axis=0):
@@ -841,6 +844,8 @@ error_case("err_reshape_two_infer", "reshape", [z((2, 3), np.float32)], "more th
 error_case("err_transpose_perm", "transpose", [z((2, 3), np.float32)], "not a permutation", attrs={"perm": [0, 0]})
 error_case("err_slice_step0", "slice", [z(5, np.float32)], "step is 0", attrs={"starts": [0], "ends": [3], "steps": [0]})
 error_case("err_split_sizes", "split", [z((5, 2), np.float32)], "add up to", attrs={"sizes": [2, 2]})
+error_case("err_split_sizes_overflow", "split", [z((5, 2), np.float32)], "add up to",
+           attrs={"sizes": [INT64_MAX, INT64_MAX, 3]})
 error_case("err_gather_float_idx", "gather", [z((5, 2), np.float32), z(2, np.float32)], "must be i32, i64")
 error_case("err_gather_scalar", "gather", [z((), np.float32), z(2, np.int64)], "out of range")
 error_case("err_expand", "expand", [z((3,), np.float32)], "cannot expand", attrs={"shape": [2, 4]})
