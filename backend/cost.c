@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "backend/backend.h"
+#include "graph/fileio.h"
 #include "graph/op_table.h"
 
 double hcg_now(void)
@@ -51,26 +52,13 @@ double hcg_transfer_estimate(const hcg_device *a, const hcg_device *b, size_t by
 
 static char cache_dir[1024];
 
-static int make_dirs(const char *path)
-{
-    char tmp[1024];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
-        *p = '/';
-    }
-    return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 const char *hcg_cache_dir(void)
 {
     if (!cache_dir[0]) {
         const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
         if (xdg && *xdg) snprintf(cache_dir, sizeof cache_dir, "%s/hcg", xdg);
         else snprintf(cache_dir, sizeof cache_dir, "%s/.cache/hcg", home && *home ? home : "/tmp");
-        make_dirs(cache_dir);
+        hcg_make_dirs(cache_dir); /* a failure shows when something is written there */
     }
     return cache_dir;
 }
@@ -117,11 +105,11 @@ bool hcg_cost_load(hcg_device *d)
 
 hcg_status hcg_cost_store(const hcg_device *d)
 {
-    char path[1536], tmp[1600], dir[1100];
+    char path[1536], dir[1100];
     snprintf(dir, sizeof dir, "%s/cost", hcg_cache_dir());
-    if (make_dirs(dir) != 0) return hcg_error(HCG_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
+    hcg_status st = hcg_make_dirs(dir);
+    if (st) return st;
     cost_path(d, path, sizeof path);
-    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "device", d->name);
     cJSON_AddStringToObject(o, "device_name", d->device_name);
@@ -135,15 +123,9 @@ hcg_status hcg_cost_store(const hcg_device *d)
     char *text = cJSON_Print(o);
     cJSON_Delete(o);
     if (!text) return hcg_error(HCG_ERR_NOMEM, "out of memory");
-    FILE *f = fopen(tmp, "wb");
-    bool ok = f && fputs(text, f) >= 0;
-    if (f && fclose(f) != 0) ok = false;
+    st = hcg_write_file_atomic(path, text, strlen(text));
     free(text);
-    if (!ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        return hcg_error(HCG_ERR_IO, "cannot write %s: %s", path, strerror(errno));
-    }
-    return HCG_OK;
+    return st;
 }
 
 hcg_status hcg_device_calibrate(hcg_device *d, FILE *log)

@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 
 #include "backend/session_impl.h"
+#include "graph/fileio.h"
 
 static cJSON *slice(const char *name, const char *cat, int tid, double start_s, double dur_s)
 {
@@ -56,18 +57,9 @@ static hcg_status write_json(cJSON *root, const char *path)
     char *text = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     if (!text) return hcg_error(HCG_ERR_NOMEM, "out of memory writing a trace");
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    bool ok = f && fputs(text, f) >= 0;
-    if (f && fclose(f) != 0) ok = false;
+    hcg_status st = hcg_write_file_atomic(path, text, strlen(text));
     free(text);
-    if (!ok || rename(tmp, path) != 0) {
-        int e = errno;
-        remove(tmp);
-        return hcg_error(HCG_ERR_IO, "cannot write the trace %s: %s", path, strerror(e));
-    }
-    return HCG_OK;
+    return st;
 }
 
 hcg_status hcg_session_write_trace(const hcg_session *s, const char *path)

@@ -14,15 +14,6 @@
 
 #define DEFAULT_FOLD_GROWTH ((size_t)1 << 20)
 
-static char *dup_str(const char *s)
-{
-    if (!s) return NULL;
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d) memcpy(d, s, n);
-    return d;
-}
-
 /* ---------------------------------------------------------------- symbols */
 
 typedef struct sym_binding {
@@ -188,10 +179,10 @@ static hcg_id append_copy(hcg_graph *b, const hcg_node *src, const hcg_id *remap
     n->shape = src->shape;
     n->line = src->line;
     n->col = src->col;
-    n->name = dup_str(src->name);
-    n->pin = dup_str(src->pin);
-    n->weight_key = dup_str(src->weight_key);
-    n->weight_file = dup_str(src->weight_file);
+    n->name = hcg_strdup(src->name);
+    n->pin = hcg_strdup(src->pin);
+    n->weight_key = hcg_strdup(src->weight_key);
+    n->weight_file = hcg_strdup(src->weight_file);
     n->inputs = malloc(sizeof(hcg_id) * (size_t)(src->n_inputs ? src->n_inputs : 1));
     bool ok = n->name && n->inputs && (!src->pin || n->pin) && (!src->weight_key || n->weight_key) &&
               (!src->weight_file || n->weight_file);
@@ -312,7 +303,7 @@ hcg_status hcg_graph_bind(const hcg_graph *g, const hcg_shape *input_shapes, con
     for (int i = 0; i < g->n_syms; i++) sb.value[i] = -1;
     if ((st = bind_input_symbols(g, input_shapes, &sb))) goto done;
 
-    if (g->path && !(b->path = dup_str(g->path))) {
+    if (g->path && !(b->path = hcg_strdup(g->path))) {
         st = hcg_error(HCG_ERR_NOMEM, "out of memory");
         goto done;
     }

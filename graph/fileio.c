@@ -10,20 +10,12 @@
 
 #include "graph/graph.h"
 
-static char *dup_str(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d) memcpy(d, s, n);
-    return d;
-}
-
 hcg_status hcg_atomic_begin(hcg_atomic_file *af, const char *path)
 {
     memset(af, 0, sizeof *af);
     if (!path || !*path) return hcg_error(HCG_ERR_ARG, "no file name given");
     size_t n = strlen(path) + 64;
-    af->final = dup_str(path);
+    af->final = hcg_strdup(path);
     af->tmp = malloc(n);
     if (!af->final || !af->tmp) {
         hcg_atomic_abort(af);
@@ -120,5 +112,34 @@ hcg_status hcg_read_file(const char *path, char **data, size_t *len)
     buf[size] = 0;
     *data = buf;
     *len = size;
+    return HCG_OK;
+}
+
+hcg_status hcg_write_file_atomic(const char *path, const void *data, size_t n)
+{
+    hcg_atomic_file af;
+    hcg_status st = hcg_atomic_begin(&af, path);
+    if (st) return st;
+    if ((st = hcg_atomic_write(&af, data, n))) {
+        hcg_atomic_abort(&af);
+        return st;
+    }
+    return hcg_atomic_commit(&af);
+}
+
+hcg_status hcg_make_dirs(const char *path)
+{
+    char tmp[4096];
+    if (!path || !*path || strlen(path) >= sizeof tmp) return hcg_error(HCG_ERR_ARG, "bad folder name");
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1;; p++) {
+        if (*p != '/' && *p) continue;
+        char c = *p;
+        *p = 0;
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+            return hcg_error(HCG_ERR_IO, "cannot create the folder %s: %s", tmp, strerror(errno));
+        *p = c;
+        if (!c) break;
+    }
     return HCG_OK;
 }

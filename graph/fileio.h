@@ -25,6 +25,11 @@ hcg_status hcg_atomic_commit(hcg_atomic_file *af);
 /* Removes the temporary file and releases af (safe to call on a zeroed or released af). */
 void hcg_atomic_abort(hcg_atomic_file *af);
 
+/* Writes a whole file atomically (hcg_atomic_begin / write / commit). */
+hcg_status hcg_write_file_atomic(const char *path, const void *data, size_t n);
+/* Creates a folder and its parents (existing ones are fine). */
+hcg_status hcg_make_dirs(const char *path);
+
 /* Reads a whole file into a NUL-terminated buffer (caller frees); *len excludes the NUL. */
 hcg_status hcg_read_file(const char *path, char **data, size_t *len);
 

@@ -8,7 +8,7 @@
 #include "graph/graph.h"
 #include "graph/op_table.h"
 
-static char *dup_str(const char *s)
+char *hcg_strdup(const char *s)
 {
     if (!s) return NULL;
     size_t n = strlen(s) + 1;
@@ -62,7 +62,7 @@ hcg_status hcg_attr_value_copy(hcg_attr_value *dst, const hcg_attr_value *src)
         if (!dst->floats) return hcg_error(HCG_ERR_NOMEM, "out of memory");
         memcpy(dst->floats, src->floats, sizeof(double) * (size_t)src->n);
     }
-    if (src->s && !(dst->s = dup_str(src->s))) return hcg_error(HCG_ERR_NOMEM, "out of memory");
+    if (src->s && !(dst->s = hcg_strdup(src->s))) return hcg_error(HCG_ERR_NOMEM, "out of memory");
     return HCG_OK;
 }
 
@@ -116,7 +116,7 @@ int64_t hcg_sym(hcg_graph *g, const char *name)
     for (int i = 0; i < g->n_syms; i++)
         if (strcmp(g->syms[i], name) == 0) return HCG_SYM_DIM(i);
     if (!grow_array((void **)&g->syms, &g->cap_syms, g->n_syms + 1, sizeof(char *))) return 0;
-    if (!(g->syms[g->n_syms] = dup_str(name))) return 0;
+    if (!(g->syms[g->n_syms] = hcg_strdup(name))) return 0;
     return HCG_SYM_DIM(g->n_syms++);
 }
 
@@ -202,7 +202,7 @@ hcg_status hcg_node_set_attr(const hcg_graph *g, hcg_node *n, const hcg_attr *a)
             for (int i = 0; i < v.n; i++) v.floats[i] = (double)a->ints[i];
         else if (v.n) memcpy(v.floats, a->floats, sizeof(double) * (size_t)v.n);
     } else if (want == HCG_ATTR_STRING) {
-        if (!(v.s = dup_str(a->s ? a->s : ""))) return hcg_error(HCG_ERR_NOMEM, "out of memory");
+        if (!(v.s = hcg_strdup(a->s ? a->s : ""))) return hcg_error(HCG_ERR_NOMEM, "out of memory");
     }
     hcg_attr_value_clear(&n->attrs[slot]);
     n->attrs[slot] = v;
@@ -220,7 +220,7 @@ static hcg_status set_defaults(hcg_node *n)
         v->kind = sp->kind;
         v->i = sp->def_i;
         v->f = sp->def_f;
-        if (sp->kind == HCG_ATTR_STRING && sp->def_s && !(v->s = dup_str(sp->def_s)))
+        if (sp->kind == HCG_ATTR_STRING && sp->def_s && !(v->s = hcg_strdup(sp->def_s)))
             return hcg_error(HCG_ERR_NOMEM, "out of memory");
     }
     return HCG_OK;
@@ -272,7 +272,7 @@ hcg_id hcg_graph_add_node(hcg_graph *g, hcg_op op, const char *name, const hcg_i
     memset(n, 0, sizeof *n);
     n->op = op;
     n->shape.rank = -1;
-    n->name = dup_str(name);
+    n->name = hcg_strdup(name);
     n->inputs = malloc(sizeof(hcg_id) * (size_t)(n_inputs ? n_inputs : 1));
     if (!n->name || !n->inputs || set_defaults(n)) goto nomem;
     if (n_inputs) memcpy(n->inputs, inputs, sizeof(hcg_id) * (size_t)n_inputs);
@@ -387,7 +387,7 @@ hcg_status hcg_output(hcg_graph *g, hcg_id id, const char *out_name)
     if (!grow_array((void **)&g->output_names, &cap, g->n_outputs + 1, sizeof(char *)))
         return hcg_error(HCG_ERR_NOMEM, "out of memory");
     g->cap_outputs = cap;
-    if (!(g->output_names[g->n_outputs] = dup_str(name))) return hcg_error(HCG_ERR_NOMEM, "out of memory");
+    if (!(g->output_names[g->n_outputs] = hcg_strdup(name))) return hcg_error(HCG_ERR_NOMEM, "out of memory");
     g->outputs[g->n_outputs++] = id;
     return HCG_OK;
 }
@@ -397,7 +397,7 @@ hcg_status hcg_pin(hcg_graph *g, hcg_id id, const char *device)
     if (!g || id < 0 || id >= g->n_nodes || !device || !*device)
         return hcg_error(HCG_ERR_ARG, "pin: not a node of this graph, or no device");
     free(g->nodes[id].pin);
-    if (!(g->nodes[id].pin = dup_str(device))) return hcg_error(HCG_ERR_NOMEM, "out of memory");
+    if (!(g->nodes[id].pin = hcg_strdup(device))) return hcg_error(HCG_ERR_NOMEM, "out of memory");
     return HCG_OK;
 }
 

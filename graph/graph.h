@@ -110,6 +110,9 @@ hcg_id hcg_graph_add_node(hcg_graph *g, hcg_op op, const char *name, const hcg_i
 /* Keeps a resource alive until the graph is freed. */
 hcg_status hcg_graph_keep(hcg_graph *g, void *resource, void (*release)(void *));
 
+/* A heap copy of s (NULL for NULL, or when out of memory). */
+char *hcg_strdup(const char *s);
+
 /* Deep-copies attribute values (used when passes copy nodes). */
 hcg_status hcg_attr_value_copy(hcg_attr_value *dst, const hcg_attr_value *src);
 void hcg_attr_value_clear(hcg_attr_value *v);

@@ -41,14 +41,6 @@ static bool host_is_little_endian(void)
     return *(const uint8_t *)&one == 1;
 }
 
-static char *dup_str(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d) memcpy(d, s, n);
-    return d;
-}
-
 /* ---------------------------------------------------------------- reading */
 
 void hcg_st_close(hcg_st_file *f)
@@ -209,7 +201,7 @@ static hcg_status parse_header(hcg_st_file *f, const char *header, size_t header
         hcg_st_entry *e = &f->entries[f->n_entries];
         st_range *r = &ranges[f->n_entries];
         if ((st = parse_entry(f, j, e, &r->begin, &r->end))) goto done;
-        if (!(e->name = dup_str(j->string)) || !hcg_strmap_put(&f->by_name, e->name, f->n_entries)) {
+        if (!(e->name = hcg_strdup(j->string)) || !hcg_strmap_put(&f->by_name, e->name, f->n_entries)) {
             free((char *)e->name);
             e->name = NULL;
             st = hcg_error(HCG_ERR_NOMEM, "out of memory");
@@ -244,7 +236,7 @@ hcg_status hcg_st_open(const char *path, hcg_st_file **out)
     *out = NULL;
     if (!host_is_little_endian()) return hcg_error(HCG_ERR_UNSUPPORTED, "%s: safetensors needs a little-endian host", path);
     hcg_st_file *f = calloc(1, sizeof *f);
-    if (!f || !(f->path = dup_str(path))) {
+    if (!f || !(f->path = hcg_strdup(path))) {
         free(f);
         return hcg_error(HCG_ERR_NOMEM, "out of memory");
     }

@@ -11,22 +11,10 @@
 #include <unistd.h>
 
 #include "backend/session_impl.h"
+#include "graph/fileio.h"
 #include "tools/cli.h"
 
 #define MAX_INPUTS 256
-
-static int make_dirs(const char *path)
-{
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
-        *p = '/';
-    }
-    return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
-}
 
 /* Output names may hold characters that are not safe in file names (ONNX: "/", ":"). */
 static void file_name_for(const char *name, char *buf, size_t n)
@@ -212,8 +200,8 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "hcg run: %s\n", hcg_last_error());
         goto done;
     }
-    if (out_dir && make_dirs(out_dir) != 0) {
-        cli_fail("run", "cannot create the output folder %s: %s", out_dir, strerror(errno));
+    if (out_dir && hcg_make_dirs(out_dir)) {
+        fprintf(stderr, "hcg run: %s\n", hcg_last_error());
         goto done;
     }
     for (int j = 0; j < n_out; j++) {
