@@ -3,42 +3,24 @@
  *
  * One kernel per op and dtype, named <op>_<dtype> (f32, i32, i64, u8; bool tensors use the u8
  * kernels); where is where_<element size in bytes>. Every kernel walks the same index space: the
- * host collapses the output's dims (merging dims every operand walks contiguously) into an nd_t,
- * whose last dim runs along NDRange dimension 0, the one before along dimension 1 and the rest,
- * flattened, along dimension 2. So no kernel divides to find its coordinates unless the collapsed
- * rank exceeds 3, and a broadcast operand simply has stride 0. Work-items outside the space
- * (sizes rounded up to the work-group size) return at once.
+ * host collapses the output's dims (merging dims every operand walks contiguously) and hands the
+ * innermost three to the kernel as an nd_t: X along NDRange dimension 0, Y along 1, Z along 2,
+ * each with per-operand element strides (0: broadcast). Outer dims, when the collapsed rank
+ * exceeds 3, are looped by the host, one launch each. Work-items beyond X or Y (sizes rounded up
+ * to the work-group size) return at once.
  *
- * Integer arithmetic wraps around (it is done in the unsigned type); an integer division by zero
- * writes 0 and records `tag` in err[0] (the first failing node of a segment wins), which the host
- * reads after the segment. */
-
-#define ND_MAX_RANK 8
+ * Kernels move the 64-bit buffer offsets and the Z term into their pointers first and index with
+ * 32-bit ints: implementations that vectorise across work-items (POCL) then see contiguous
+ * accesses. Integer arithmetic wraps around (it is done in the unsigned type); an integer
+ * division by zero writes 0 and records `tag` in err[0] (the first failing node of a segment
+ * wins), which the host reads after the segment. */
 
 typedef struct nd_t {
-    int rank;                          /* 1..8 */
-    int dims[ND_MAX_RANK];             /* collapsed output dims */
-    int stride[4][ND_MAX_RANK];        /* element strides: operand 0 is the output, 1.. the inputs */
+    int X, Y, Z;     /* extents along NDRange dimensions 0, 1, 2 */
+    int sx[4];       /* element strides along X: operand 0 is the output, 1.. the inputs */
+    int sy[4];       /* ... along Y */
+    int sz[4];       /* ... along Z */
 } nd_t;
-
-/* Element offset of operand k at work-item (x, y, z). */
-int nd_off(const nd_t *s, int k, int x, int y, int z)
-{
-    int r = s->rank;
-    int off = x * s->stride[k][r - 1];
-    if (r >= 2) off += y * s->stride[k][r - 2];
-    for (int d = r - 3; d >= 0; d--) {
-        int q = z / s->dims[d];
-        off += (z - q * s->dims[d]) * s->stride[k][d];
-        z = q;
-    }
-    return off;
-}
-
-bool nd_inside(const nd_t *s, int x, int y)
-{
-    return x < s->dims[s->rank - 1] && (s->rank < 2 || y < s->dims[s->rank - 2]);
-}
 
 /* ---------------------------------------------------------------- scalar operations */
 
@@ -70,10 +52,13 @@ INT_OPS(long, ulong, i64)
                        ulong a_off, __global const T *b, ulong b_off, __global int *err, int tag)  \
     {                                                                                              \
         int x = get_global_id(0), y = get_global_id(1), z = get_global_id(2);                      \
-        if (!nd_inside(&s, x, y)) return;                                                          \
-        T va = a[a_off + nd_off(&s, 1, x, y, z)];                                                  \
-        T vb = b[b_off + nd_off(&s, 2, x, y, z)];                                                  \
-        out[out_off + nd_off(&s, 0, x, y, z)] = (EXPR);                                            \
+        out += (long)out_off + (long)z * s.sz[0];                                                  \
+        a += (long)a_off + (long)z * s.sz[1];                                                      \
+        b += (long)b_off + (long)z * s.sz[2];                                                      \
+        if (x >= s.X || y >= s.Y) return;                                                          \
+        T va = a[x * s.sx[1] + y * s.sy[1]];                                                       \
+        T vb = b[x * s.sx[2] + y * s.sy[2]];                                                       \
+        out[x * s.sx[0] + y * s.sy[0]] = (EXPR);                                                   \
     }
 
 BINARY(add_f32, float, float, va + vb)
@@ -114,10 +99,13 @@ BINARY(or_u8, uchar, uchar, (va != 0 || vb != 0) ? 1 : 0)
                        ulong b_off)                                                                \
     {                                                                                              \
         int x = get_global_id(0), y = get_global_id(1), z = get_global_id(2);                      \
-        if (!nd_inside(&s, x, y)) return;                                                          \
-        bool cond = c[c_off + nd_off(&s, 1, x, y, z)] != 0;                                        \
-        out[out_off + nd_off(&s, 0, x, y, z)] =                                                    \
-            cond ? a[a_off + nd_off(&s, 2, x, y, z)] : b[b_off + nd_off(&s, 3, x, y, z)];          \
+        out += (long)out_off + (long)z * s.sz[0];                                                  \
+        c += (long)c_off + (long)z * s.sz[1];                                                      \
+        a += (long)a_off + (long)z * s.sz[2];                                                      \
+        b += (long)b_off + (long)z * s.sz[3];                                                      \
+        if (x >= s.X || y >= s.Y) return;                                                          \
+        bool cond = c[x * s.sx[1] + y * s.sy[1]] != 0;                                             \
+        out[x * s.sx[0] + y * s.sy[0]] = cond ? a[x * s.sx[2] + y * s.sy[2]] : b[x * s.sx[3] + y * s.sy[3]]; \
     }
 
 WHERE(where_1, uchar)

@@ -41,27 +41,29 @@
                                      __global const TYPE_##SRC *in, ulong in_off)                  \
     {                                                                                              \
         int i = get_global_id(0);                                                                  \
+        out += out_off;                                                                            \
+        in += in_off;                                                                              \
         if (i >= n) return;                                                                        \
         CONVERT;                                                                                   \
     }
 
 /* from a float source */
 #define CAST_F(SRC)                                                                                \
-    CAST_BODY(SRC, f32, out[out_off + i] = LOAD_##SRC(in, in_off + i))                             \
-    CAST_BODY(SRC, f16, vstore_half(LOAD_##SRC(in, in_off + i), out_off + i, out))                 \
-    CAST_BODY(SRC, i32, out[out_off + i] = FCONV_i32(LOAD_##SRC(in, in_off + i)))                  \
-    CAST_BODY(SRC, i64, out[out_off + i] = FCONV_i64(LOAD_##SRC(in, in_off + i)))                  \
-    CAST_BODY(SRC, u8, out[out_off + i] = FCONV_u8(LOAD_##SRC(in, in_off + i)))                    \
-    CAST_BODY(SRC, bool, out[out_off + i] = FCONV_bool(LOAD_##SRC(in, in_off + i)))
+    CAST_BODY(SRC, f32, out[i] = LOAD_##SRC(in, i))                             \
+    CAST_BODY(SRC, f16, vstore_half(LOAD_##SRC(in, i), i, out))                 \
+    CAST_BODY(SRC, i32, out[i] = FCONV_i32(LOAD_##SRC(in, i)))                  \
+    CAST_BODY(SRC, i64, out[i] = FCONV_i64(LOAD_##SRC(in, i)))                  \
+    CAST_BODY(SRC, u8, out[i] = FCONV_u8(LOAD_##SRC(in, i)))                    \
+    CAST_BODY(SRC, bool, out[i] = FCONV_bool(LOAD_##SRC(in, i)))
 
 /* from an integer source (widened to long first: exact for every integer dtype) */
 #define CAST_I(SRC)                                                                                \
-    CAST_BODY(SRC, f32, out[out_off + i] = ICONV_f32((long)in[in_off + i]))                        \
-    CAST_BODY(SRC, f16, vstore_half(ICONV_f32((long)in[in_off + i]), out_off + i, out))            \
-    CAST_BODY(SRC, i32, out[out_off + i] = ICONV_i32((long)in[in_off + i]))                        \
-    CAST_BODY(SRC, i64, out[out_off + i] = ICONV_i64((long)in[in_off + i]))                        \
-    CAST_BODY(SRC, u8, out[out_off + i] = ICONV_u8((long)in[in_off + i]))                          \
-    CAST_BODY(SRC, bool, out[out_off + i] = ICONV_bool((long)in[in_off + i]))
+    CAST_BODY(SRC, f32, out[i] = ICONV_f32((long)in[i]))                        \
+    CAST_BODY(SRC, f16, vstore_half(ICONV_f32((long)in[i]), i, out))            \
+    CAST_BODY(SRC, i32, out[i] = ICONV_i32((long)in[i]))                        \
+    CAST_BODY(SRC, i64, out[i] = ICONV_i64((long)in[i]))                        \
+    CAST_BODY(SRC, u8, out[i] = ICONV_u8((long)in[i]))                          \
+    CAST_BODY(SRC, bool, out[i] = ICONV_bool((long)in[i]))
 
 CAST_F(f32)
 CAST_F(f16)

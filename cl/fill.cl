@@ -12,7 +12,8 @@
     __kernel void NAME(int n, __global T *out, ulong out_off, ulong bits)                          \
     {                                                                                              \
         int i = get_global_id(0);                                                                  \
-        if (i < n) out[out_off + i] = (T)bits;                                                     \
+        out += out_off;                                                                            \
+        if (i < n) out[i] = (T)bits;                                                               \
     }
 
 FILL(fill_1, uchar)
@@ -25,11 +26,12 @@ FILL(fill_8, ulong)
                        __global const T *in, ulong in_off)                                         \
     {                                                                                              \
         int j = get_global_id(0), i = get_global_id(1), b = get_global_id(2);                      \
+        out += (long)out_off + (long)b * rows * cols;                                              \
+        in += (long)in_off + (long)b * rows * cols;                                                \
         if (j >= cols || i >= rows) return;                                                        \
-        long at = ((long)b * rows + i) * cols + j;                                                 \
         long diag = (long)j - (long)i;                                                             \
         bool keep = upper ? diag >= k : diag <= k;                                                 \
-        out[out_off + at] = keep ? in[in_off + at] : (T)0;                                         \
+        out[i * cols + j] = keep ? in[i * cols + j] : (T)0;                                        \
     }
 
 TRILU(trilu_1, uchar)
@@ -41,7 +43,8 @@ __kernel void causal_mask_f32(int rows, int cols, float value, __global float *o
                               __global const float *in, ulong in_off)
 {
     int j = get_global_id(0), i = get_global_id(1), b = get_global_id(2);
+    out += (long)out_off + (long)b * rows * cols;
+    in += (long)in_off + (long)b * rows * cols;
     if (j >= cols || i >= rows) return;
-    long at = ((long)b * rows + i) * cols + j;
-    out[out_off + at] = (long)j > (long)i + (cols - rows) ? value : in[in_off + at];
+    out[i * cols + j] = j > i + (cols - rows) ? value : in[i * cols + j];
 }

@@ -2,49 +2,34 @@
  * split, expand, concat, gemm's bias broadcast, view copies) and gather. OpenCL C 1.2, no
  * extensions.
  *
- * copy_<size>: out[offset_0(i)] = in[offset_1(i)] over an nd_t index space - the same collapsed
- * description binary.cl uses, with operand 0 the output and 1 the input; strides may be 0
- * (broadcast) or negative (a slice with a negative step; the host folds the start into in_off).
+ * copy_<size>: out[offset_0(x, y, z)] = in[offset_1(x, y, z)] over an nd_t index space - the
+ * collapsed description binary.cl uses (its innermost three dims; the host loops any others),
+ * with operand 0 the output and 1 the input; strides may be 0 (broadcast) or negative (a slice
+ * with a negative step: the host folds the start into in_off).
  *
  * gather_<size>_<index dtype>: data seen as [outer, axis_dim, inner], out as [outer, n_idx, inner];
  * NDRange dimension 0 runs over inner, 1 over the indices, 2 over outer. Negative indices count
  * from the end once; an index still out of range writes zeros and records tag, the position and
  * the index in err[0..3] (the first failing node of a segment wins); the host reads err after the
- * segment and reports it. */
-
-#define ND_MAX_RANK 8
+ * segment and reports it.
+ *
+ * As in binary.cl, 64-bit offsets and the dimension-2 term go into the pointers first and the rest
+ * is indexed with 32-bit ints, which keeps accesses contiguous for vectorising implementations. */
 
 typedef struct nd_t {
-    int rank;
-    int dims[ND_MAX_RANK];
-    int stride[4][ND_MAX_RANK];
+    int X, Y, Z;
+    int sx[4], sy[4], sz[4];
 } nd_t;
-
-int nd_off(const nd_t *s, int k, int x, int y, int z)
-{
-    int r = s->rank;
-    int off = x * s->stride[k][r - 1];
-    if (r >= 2) off += y * s->stride[k][r - 2];
-    for (int d = r - 3; d >= 0; d--) {
-        int q = z / s->dims[d];
-        off += (z - q * s->dims[d]) * s->stride[k][d];
-        z = q;
-    }
-    return off;
-}
-
-bool nd_inside(const nd_t *s, int x, int y)
-{
-    return x < s->dims[s->rank - 1] && (s->rank < 2 || y < s->dims[s->rank - 2]);
-}
 
 #define COPY(NAME, T)                                                                              \
     __kernel void NAME(const nd_t s, __global T *out, ulong out_off, __global const T *in,         \
                        ulong in_off)                                                               \
     {                                                                                              \
         int x = get_global_id(0), y = get_global_id(1), z = get_global_id(2);                      \
-        if (!nd_inside(&s, x, y)) return;                                                          \
-        out[out_off + nd_off(&s, 0, x, y, z)] = in[(long)in_off + nd_off(&s, 1, x, y, z)];         \
+        out += (long)out_off + (long)z * s.sz[0];                                                  \
+        in += (long)in_off + (long)z * s.sz[1];                                                    \
+        if (x >= s.X || y >= s.Y) return;                                                          \
+        out[x * s.sx[0] + y * s.sy[0]] = in[x * s.sx[1] + y * s.sy[1]];                            \
     }
 
 COPY(copy_1, uchar)
@@ -67,13 +52,15 @@ void report(__global int *err, int tag, int where, long value)
                        ulong idx_off, __global int *err, int tag)                                  \
     {                                                                                              \
         int x = get_global_id(0), y = get_global_id(1), z = get_global_id(2);                      \
+        out += (long)out_off + (long)z * n_idx * inner;                                            \
+        data += (long)data_off + (long)z * axis_dim * inner;                                       \
         if (x >= inner || y >= n_idx) return;                                                      \
         long v = idx[idx_off + y];                                                                 \
         long w = v < 0 ? v + axis_dim : v;                                                         \
         T val = 0;                                                                                 \
         if (w < 0 || w >= axis_dim) report(err, tag, y, v);                                        \
-        else val = data[data_off + ((long)z * axis_dim + w) * inner + x];                          \
-        out[out_off + ((long)z * n_idx + y) * inner + x] = val;                                    \
+        else val = data[(int)w * inner + x];                                                       \
+        out[y * inner + x] = val;                                                                  \
     }
 
 #define GATHER_SIZES(TI, SUF)                                                                      \

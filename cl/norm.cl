@@ -1,143 +1,228 @@
 /* norm.cl - the normalisations: softmax and log_softmax along an axis, layer_norm and rms_norm
- * over the trailing dims. OpenCL C 1.2, no extensions; -D WG_SIZE=<n> sets the work-group size (a
- * power of two). f32 only.
+ * over the trailing dims. OpenCL C 1.2, no extensions. Defines: WG_SIZE the work-group size (a
+ * power of two), VEC the vector width (1, 2, 4, 8 or 16: the device's preferred float width).
+ * f32 only.
  *
- * One work-group per row. A softmax row is K elements `inner` apart (the tensor seen as
- * [outer, K, inner]; row r is outer index r / inner, column r % inner); a norm row is K contiguous
- * elements. Each pass strides the group's items through the row and combines their partial
- * results in local memory. The formulas follow the CPU kernels (backend/cpu/cpu_reduce.c), which
- * keep their statistics in double; without fp64 these kernels sum with compensation (Kahan) and
- * centre rows on a mean held as two floats, which matches them to about a float ulp even for
- * rows with a large common offset. softmax subtracts the row maximum (NaN wins) before
- * exponentiating; log_softmax is (x - max) - log(sum), in that order, with log(sum) taken as
- * log1p(sum - 1) since the maximum's term is exactly 1. */
+ * One work-group per row. A row of K contiguous elements (layer_norm, rms_norm, softmax_f32 and
+ * log_softmax_f32, which the host uses when the axis is the last) is walked by the group's items
+ * VEC elements at a time with vector loads, so that implementations running a work-item's loop as
+ * scalar code (POCL) still use SIMD; each item folds its vector in halves and item 0 combines the
+ * items' results (two barriers: a tree of barriers costs far more than it saves on CPU devices). softmax_inner_f32 and log_softmax_inner_f32 take a
+ * softmax along a non-last axis: the tensor as [outer, K, inner], row r being outer index
+ * r / inner and column r % inner, its K elements inner apart.
+ *
+ * The formulas follow the CPU kernels (backend/cpu/cpu_reduce.c), which keep their statistics in
+ * double; without fp64 these kernels sum pairwise within an item's vector and with compensation
+ * (Kahan) across items, and centre rows on a mean held as two floats (m0 + lo, lo the mean of the
+ * exact differences x - m0), which matches them to about a float ulp even for rows with a large
+ * common offset. softmax subtracts the row maximum (NaN wins) before exponentiating; log_softmax is
+ * (x - max) - log(sum), in that order, with log(sum) taken as log1p(sum - 1) since the maximum's
+ * term is exactly 1. */
 
 #ifndef WG_SIZE
 #define WG_SIZE 64
 #endif
+#ifndef VEC
+#define VEC 4
+#endif
 
-float maxnan(float a, float v) { return (v > a || isnan(v)) ? v : a; }
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+#if VEC == 1
+#define VT(T) T
+#define VLOAD(p) (*(p))
+#define VSTORE(v, p) (*(p) = (v))
+#else
+#define VT(T) CAT(T, VEC)
+#define VLOAD(p) CAT(vload, VEC)(0, p)
+#define VSTORE(v, p) CAT(vstore, VEC)(v, 0, p)
+#endif
 
-/* Combines every item's v over the work-group; every item gets the result. */
-float group_max(float v, __local float *tmp)
+/* NaN wins (and stays), scalar or vector. */
+#define MAXNAN(a, v) select(a, v, isgreater(v, a) | isnan(v))
+
+/* A compensated sum of type T (scalar or vector): s - c is the total. */
+#define KSUM_ADD(T, s, c, v)                                                                       \
+    {                                                                                              \
+        T y_ = (v) - (c);                                                                          \
+        T t_ = (s) + y_;                                                                           \
+        (c) = (t_ - (s)) - y_;                                                                     \
+        (s) = t_;                                                                                  \
+    }
+
+/* Halving folds of a vector to a scalar: NAME<n>(v) for n = 1, 2, 4, 8, 16. */
+#define DEFINE_FOLDS(NAME, T, OP)                                                                  \
+    T NAME##1(T v) { return v; }                                                                   \
+    T NAME##2(CAT(T, 2) v) { return OP(v.x, v.y); }                                                \
+    T NAME##4(CAT(T, 4) v) { return NAME##2(OP(v.lo, v.hi)); }                                     \
+    T NAME##8(CAT(T, 8) v) { return NAME##4(OP(v.lo, v.hi)); }                                     \
+    T NAME##16(CAT(T, 16) v) { return NAME##8(OP(v.lo, v.hi)); }
+#define FOLD(NAME, v) CAT(NAME, VEC)(v)
+#define ADD(a, b) ((a) + (b))
+
+DEFINE_FOLDS(fold_add, float, ADD)
+DEFINE_FOLDS(fold_max, float, MAXNAN)
+
+/* ---------------------------------------------------------------- group combines */
+
+/* Every item's partial sum, combined by item 0 with compensation and given to every item; l holds
+ * WG_SIZE + 1 floats. Two barriers, and the result has its own slot, so calls may follow each
+ * other. The _k form returns the sum as hi + lo. */
+float2 group_sum_k(float v, __local float *l)
 {
     int lid = get_local_id(0);
-    tmp[lid] = v;
+    l[lid] = v;
     barrier(CLK_LOCAL_MEM_FENCE);
-    for (int h = WG_SIZE / 2; h > 0; h >>= 1) {
-        if (lid < h) tmp[lid] = maxnan(tmp[lid], tmp[lid + h]);
-        barrier(CLK_LOCAL_MEM_FENCE);
+    if (lid == 0) {
+        float s = 0.0f, c = 0.0f;
+        for (int i = 0; i < WG_SIZE; i++) KSUM_ADD(float, s, c, l[i]);
+        float hi = s - c;
+        l[WG_SIZE] = hi;
+        l[WG_SIZE + 1] = (s - hi) - c;
     }
-    float r = tmp[0];
-    barrier(CLK_LOCAL_MEM_FENCE); /* tmp is reused by the next call */
-    return r;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return (float2)(l[WG_SIZE], l[WG_SIZE + 1]);
 }
 
-/* A compensated sum: s - c is the running total. */
-typedef struct ksum {
-    float s, c;
-} ksum;
+float group_sum(float v, __local float *l) { return group_sum_k(v, l).x; }
 
-ksum ksum_add(ksum a, float v)
-{
-    float y = v - a.c;
-    float t = a.s + y;
-    a.c = (t - a.s) - y;
-    a.s = t;
-    return a;
-}
-
-/* The group's total of every item's compensated sum, as a compensated sum (tmp holds
- * 2 * WG_SIZE floats). */
-ksum group_ksum(ksum v, __local float *tmp)
+float group_max(float v, __local float *l)
 {
     int lid = get_local_id(0);
-    tmp[lid] = v.s;
-    tmp[WG_SIZE + lid] = v.c;
+    l[lid] = v;
     barrier(CLK_LOCAL_MEM_FENCE);
-    for (int h = WG_SIZE / 2; h > 0; h >>= 1) {
-        if (lid < h) {
-            ksum a = {tmp[lid], tmp[WG_SIZE + lid]};
-            a = ksum_add(a, tmp[lid + h]);
-            a = ksum_add(a, -tmp[WG_SIZE + lid + h]);
-            tmp[lid] = a.s;
-            tmp[WG_SIZE + lid] = a.c;
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
+    if (lid == 0) {
+        float m = l[0];
+        for (int i = 1; i < WG_SIZE; i++) m = MAXNAN(m, l[i]);
+        l[WG_SIZE] = m;
     }
-    ksum r = {tmp[0], tmp[WG_SIZE]};
     barrier(CLK_LOCAL_MEM_FENCE);
-    return r;
+    return l[WG_SIZE];
 }
 
-float group_sum(ksum v, __local float *tmp)
-{
-    ksum r = group_ksum(v, tmp);
-    return r.s - r.c;
-}
+/* The vector loop over a contiguous row of K (k the first element of a chunk) and its scalar
+ * tail (j), split over the group's items. */
+#define ROW_VEC(k) for (int k = get_local_id(0) * VEC; k + VEC <= K; k += WG_SIZE * VEC)
+#define ROW_TAIL(j) for (int j = K / VEC * VEC + (int)get_local_id(0); j < K; j += WG_SIZE)
 
-/* ---------------------------------------------------------------- softmax, log_softmax */
+/* ---------------------------------------------------------------- softmax along the last axis */
 
-#define SOFTMAX(NAME, LOG)                                                                         \
+#define SOFTMAX_ROW(NAME, LOG)                                                                     \
+    __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1))) void NAME(                       \
+        int K, __global float *out, ulong out_off, __global const float *in, ulong in_off)         \
+    {                                                                                              \
+        __local float l[WG_SIZE + 2];                                                              \
+        int row = get_group_id(0);                                                                 \
+        __global const float *x = in + (long)in_off + (long)row * K;                               \
+        __global float *y = out + (long)out_off + (long)row * K;                                   \
+        VT(float) vm = -INFINITY;                                                                  \
+        ROW_VEC(k) vm = MAXNAN(vm, VLOAD(x + k));                                                  \
+        float m = FOLD(fold_max, vm);                                                              \
+        ROW_TAIL(j) m = MAXNAN(m, x[j]);                                                           \
+        m = group_max(m, l);                                                                       \
+        VT(float) vs = 0.0f;                                                                       \
+        ROW_VEC(k) vs += exp(VLOAD(x + k) - m);                                                    \
+        float s = FOLD(fold_add, vs);                                                              \
+        ROW_TAIL(j) s += exp(x[j] - m);                                                            \
+        float2 total = group_sum_k(s, l);                                                          \
+        if (LOG) {                                                                                 \
+            /* the maximum's term is exactly 1: log1p of the rest keeps the small digits */        \
+            float lse = log1p((total.x - 1.0f) + total.y);                                         \
+            ROW_VEC(k) VSTORE((VLOAD(x + k) - m) - lse, y + k);                                    \
+            ROW_TAIL(j) y[j] = (x[j] - m) - lse;                                                   \
+        } else {                                                                                   \
+            float inv = 1.0f / total.x;                                                            \
+            ROW_VEC(k) VSTORE(exp(VLOAD(x + k) - m) * inv, y + k);                                 \
+            ROW_TAIL(j) y[j] = exp(x[j] - m) * inv;                                                \
+        }                                                                                          \
+    }
+
+SOFTMAX_ROW(softmax_f32, 0)
+SOFTMAX_ROW(log_softmax_f32, 1)
+
+/* ---------------------------------------------------------------- softmax along another axis */
+
+#define SOFTMAX_INNER(NAME, LOG)                                                                   \
     __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1))) void NAME(                       \
         int K, int inner, __global float *out, ulong out_off, __global const float *in,            \
         ulong in_off)                                                                              \
     {                                                                                              \
-        __local float tmp[2 * WG_SIZE];                                                            \
+        __local float l[WG_SIZE + 2];                                                              \
         int row = get_group_id(0), lid = get_local_id(0);                                          \
-        int o = row / inner, c = row - o * inner;                                                  \
-        __global const float *x = in + in_off + ((long)o * K * inner + c);                         \
-        __global float *y = out + out_off + ((long)o * K * inner + c);                             \
+        int o = row / inner, c0 = row - o * inner;                                                 \
+        __global const float *x = in + (long)in_off + ((long)o * K * inner + c0);                  \
+        __global float *y = out + (long)out_off + ((long)o * K * inner + c0);                      \
         float m = -INFINITY;                                                                       \
-        for (int k = lid; k < K; k += WG_SIZE) m = maxnan(m, x[k * inner]);                        \
-        m = group_max(m, tmp);                                                                     \
-        ksum part = {0.0f, 0.0f};                                                                  \
-        for (int k = lid; k < K; k += WG_SIZE) part = ksum_add(part, exp(x[k * inner] - m));       \
-        ksum total = group_ksum(part, tmp);                                                        \
-        float sum = total.s - total.c;                                                             \
+        for (int k = lid; k < K; k += WG_SIZE) m = MAXNAN(m, x[k * inner]);                        \
+        m = group_max(m, l);                                                                       \
+        float s = 0.0f;                                                                            \
+        for (int k = lid; k < K; k += WG_SIZE) s += exp(x[k * inner] - m);                         \
+        float2 total = group_sum_k(s, l);                                                          \
         if (LOG) {                                                                                 \
-            /* the maximum's term is exactly 1: log1p of the rest keeps the small digits */        \
-            float lse = log1p((total.s - 1.0f) - total.c);                                         \
+            float lse = log1p((total.x - 1.0f) + total.y);                                         \
             for (int k = lid; k < K; k += WG_SIZE) y[k * inner] = (x[k * inner] - m) - lse;        \
         } else {                                                                                   \
-            float inv = 1.0f / sum;                                                                \
+            float inv = 1.0f / total.x;                                                            \
             for (int k = lid; k < K; k += WG_SIZE) y[k * inner] = exp(x[k * inner] - m) * inv;     \
         }                                                                                          \
     }
 
-SOFTMAX(softmax_f32, 0)
-SOFTMAX(log_softmax_f32, 1)
+SOFTMAX_INNER(softmax_inner_f32, 0)
+SOFTMAX_INNER(log_softmax_inner_f32, 1)
 
 /* ---------------------------------------------------------------- layer_norm, rms_norm */
 
 /* flags: 1 = scale given, 2 = bias given (absent ones are never read). The mean is m0 + lo: m0
- * the rounded compensated mean, lo the mean of x - m0 (each x - m0 is exact near the mean). */
+ * the rounded mean, lo the mean of x - m0 (each x - m0 is exact near the mean); the variance is
+ * the mean of (x - m0)^2 less lo^2 (lo is tiny next to the spread: nothing cancels). */
 __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1))) void layer_norm_f32(
     int K, float eps, int flags, __global float *out, ulong out_off, __global const float *in,
     ulong in_off, __global const float *scale, ulong scale_off, __global const float *bias,
     ulong bias_off)
 {
-    __local float tmp[2 * WG_SIZE];
-    int row = get_group_id(0), lid = get_local_id(0);
-    __global const float *x = in + in_off + (long)row * K;
-    __global float *y = out + out_off + (long)row * K;
-    ksum s = {0.0f, 0.0f};
-    for (int k = lid; k < K; k += WG_SIZE) s = ksum_add(s, x[k]);
-    float m0 = group_sum(s, tmp) / (float)K;
-    s = (ksum){0.0f, 0.0f};
-    for (int k = lid; k < K; k += WG_SIZE) s = ksum_add(s, x[k] - m0);
-    float lo = group_sum(s, tmp) / (float)K;
-    s = (ksum){0.0f, 0.0f};
-    for (int k = lid; k < K; k += WG_SIZE) {
-        float d = (x[k] - m0) - lo;
-        s = ksum_add(s, d * d);
+    __local float l[WG_SIZE + 2];
+    int row = get_group_id(0);
+    __global const float *x = in + (long)in_off + (long)row * K;
+    __global float *y = out + (long)out_off + (long)row * K;
+    scale += scale_off;
+    bias += bias_off;
+    VT(float) v1 = 0.0f;
+    ROW_VEC(k) v1 += VLOAD(x + k);
+    float s = FOLD(fold_add, v1);
+    ROW_TAIL(j) s += x[j];
+    float m0 = group_sum(s, l) / (float)K;
+
+    VT(float) vd = 0.0f, vq = 0.0f;
+    ROW_VEC(k)
+    {
+        VT(float) d = VLOAD(x + k) - m0;
+        vd += d;
+        vq += d * d;
     }
-    float rstd = 1.0f / sqrt(group_sum(s, tmp) / (float)K + eps);
-    for (int k = lid; k < K; k += WG_SIZE) {
-        float v = ((x[k] - m0) - lo) * rstd;
-        if (flags & 1) v *= scale[scale_off + k];
-        if (flags & 2) v += bias[bias_off + k];
-        y[k] = v;
+    float sd = FOLD(fold_add, vd), sq = FOLD(fold_add, vq);
+    ROW_TAIL(j)
+    {
+        float d = x[j] - m0;
+        sd += d;
+        sq += d * d;
+    }
+    float lo = group_sum(sd, l) / (float)K;
+    float var = group_sum(sq, l) / (float)K - lo * lo;
+    float rstd = 1.0f / sqrt(fmax(var, 0.0f) + eps);
+
+    ROW_VEC(k)
+    {
+        VT(float) v = ((VLOAD(x + k) - m0) - lo) * rstd;
+        if (flags & 1) v *= VLOAD(scale + k);
+        if (flags & 2) v += VLOAD(bias + k);
+        VSTORE(v, y + k);
+    }
+    ROW_TAIL(j)
+    {
+        float v = ((x[j] - m0) - lo) * rstd;
+        if (flags & 1) v *= scale[j];
+        if (flags & 2) v += bias[j];
+        y[j] = v;
     }
 }
 
@@ -145,16 +230,30 @@ __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1))) void rms_norm_f32(
     int K, float eps, int flags, __global float *out, ulong out_off, __global const float *in,
     ulong in_off, __global const float *scale, ulong scale_off)
 {
-    __local float tmp[2 * WG_SIZE];
-    int row = get_group_id(0), lid = get_local_id(0);
-    __global const float *x = in + in_off + (long)row * K;
-    __global float *y = out + out_off + (long)row * K;
-    ksum s = {0.0f, 0.0f};
-    for (int k = lid; k < K; k += WG_SIZE) s = ksum_add(s, x[k] * x[k]);
-    float rstd = 1.0f / sqrt(group_sum(s, tmp) / (float)K + eps);
-    for (int k = lid; k < K; k += WG_SIZE) {
-        float v = x[k] * rstd;
-        if (flags & 1) v *= scale[scale_off + k];
-        y[k] = v;
+    __local float l[WG_SIZE + 2];
+    int row = get_group_id(0);
+    __global const float *x = in + (long)in_off + (long)row * K;
+    __global float *y = out + (long)out_off + (long)row * K;
+    scale += scale_off;
+    VT(float) vq = 0.0f;
+    ROW_VEC(k)
+    {
+        VT(float) v = VLOAD(x + k);
+        vq += v * v;
+    }
+    float sq = FOLD(fold_add, vq);
+    ROW_TAIL(j) sq += x[j] * x[j];
+    float rstd = 1.0f / sqrt(group_sum(sq, l) / (float)K + eps);
+    ROW_VEC(k)
+    {
+        VT(float) v = VLOAD(x + k) * rstd;
+        if (flags & 1) v *= VLOAD(scale + k);
+        VSTORE(v, y + k);
+    }
+    ROW_TAIL(j)
+    {
+        float v = x[j] * rstd;
+        if (flags & 1) v *= scale[j];
+        y[j] = v;
     }
 }

@@ -528,33 +528,37 @@ static void bad_data_on(const char *dev)
 /* ---------------------------------------------------------------- generators, directly */
 
 #ifdef HCG_HAVE_OPENCL
-/* Binds g without folding, runs node `name` on d through the interface, compares with the CPU. */
-static void direct_on(hcg_device *d, hcg_graph *g, const hcg_shape *shapes, const char *name)
+/* Binds g without folding, runs node `name` on d through the interface (its operands in buffers
+ * of their own: the view ops copy), compares with the CPU. Constant inputs carry their data;
+ * others only their shape. With profile set, the node's measured time must be filled in. */
+static void direct_on(hcg_device *d, hcg_graph *g, const hcg_shape *shapes, const char *name, bool profile)
 {
     hcg_graph *bound = NULL;
-    hcg_buffer bufs[2];
+    hcg_buffer bufs[4];
     int n_bufs = 0;
     hcg_tensor *ref = NULL, *got = NULL;
     if (!CHECK_OK(hcg_graph_bind(g, shapes, &(hcg_bind_options){0}, &bound))) return;
     hcg_id id = hcg_graph_find(bound, name);
     const hcg_node *n = &bound->nodes[id];
     CHECK(d->iface->supports(d, bound, n), "%s supports %s", d->name, name);
-    hcg_dev_tensor in[1];
+    hcg_dev_tensor in[3];
     hcg_exec_node en = {.g = bound, .node = n, .id = id, .n_in = n->n_inputs, .in = in};
     for (int i = 0; i < n->n_inputs; i++) {
         const hcg_node *x = &bound->nodes[n->inputs[i]];
         if (!CHECK_OK(d->iface->buffer_alloc(d, hcg_node_nbytes(x), &bufs[n_bufs]))) goto done;
         in[i] = (hcg_dev_tensor){.dtype = x->dtype, .shape = x->shape, .buf = &bufs[n_bufs++]};
+        if (x->value && !CHECK_OK(d->iface->write(d, in[i].buf, 0, x->value->data, x->value->nbytes))) goto done;
     }
     if (!CHECK_OK(d->iface->buffer_alloc(d, hcg_node_nbytes(n), &bufs[n_bufs]))) goto done;
     en.out = (hcg_dev_tensor){.dtype = n->dtype, .shape = n->shape, .buf = &bufs[n_bufs++]};
     if (!CHECK_OK(hcg_tensor_new(n->dtype, &n->shape, &got)) || !CHECK_OK(d->iface->prepare(d, &en)) ||
-        !CHECK_OK(d->iface->run(d, &en, 1, false)) || !CHECK_OK(d->iface->synchronize(d)) ||
+        !CHECK_OK(d->iface->run(d, &en, 1, profile)) || !CHECK_OK(d->iface->synchronize(d)) ||
         !CHECK_OK(d->iface->read(d, en.out.buf, 0, got->data, got->nbytes)) || !CHECK_OK(hcg_cpu_eval(bound, n, &ref)))
         goto done;
     char label[128];
     snprintf(label, sizeof label, "%s directly on %s", name, d->name);
     compare(got, ref, tolerance_for(n->op, n->dtype), label);
+    if (profile) CHECK(en.measured_s > 0 && en.start_s == 0, "%s: profiled time %g s", label, en.measured_s);
 done:
     if (en.state) d->iface->release(d, &en);
     for (int i = 0; i < n_bufs; i++) d->iface->buffer_free(d, &bufs[i]);
@@ -582,10 +586,29 @@ static void generators_on(hcg_device *d)
     hcg_output(g, hcg_add_node(g, HCG_OP_CONSTANT_OF_SHAPE, "fill_i32", NULL, 0, fill_i, 3), NULL);
     hcg_output(g, hcg_add_node(g, HCG_OP_CONSTANT_OF_SHAPE, "fill_f16", NULL, 0, fill_h, 3), NULL);
     hcg_output(g, hcg_add_node(g, HCG_OP_CONSTANT_OF_SHAPE, "fill_bool", NULL, 0, fill_b, 3), NULL);
+    /* a view and a same-bits cast copy when their output has its own buffer */
+    int64_t rd[2] = {3, 8};
+    hcg_tensor *c = NULL, *flags = NULL;
+    make_input("f32[4,6]", &c);
+    make_input("bool[5]", &flags);
+    hcg_attr rs[] = {HCG_ATTR_IS("shape", rd, 2)}, to_u8[] = {HCG_ATTR_S("to", "u8")};
+    hcg_id cid = hcg_constant(g, "c", c), fid = hcg_constant(g, "flags", flags);
+    hcg_output(g, hcg_add_node(g, HCG_OP_RESHAPE, "reshape", &cid, 1, rs, 1), NULL);
+    hcg_output(g, hcg_add_node(g, HCG_OP_CAST, "bool_to_u8", &fid, 1, to_u8, 1), NULL);
+    /* a product, profiled */
+    hcg_id cc[2] = {cid, cid};
+    hcg_attr tb[] = {HCG_ATTR_I("transpose_b", 1)};
+    hcg_output(g, hcg_add_node(g, HCG_OP_MATMUL, "matmul", cc, 2, tb, 1), NULL);
     hcg_shape shapes[1] = {hcg_shape_make(3, xd)};
-    const char *names[] = {"range_f32", "range_i64", "shape", "fill_i32", "fill_f16", "fill_bool"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) direct_on(d, g, shapes, names[i]);
+    const char *names[] = {"range_f32", "range_i64", "shape", "fill_i32", "fill_f16", "fill_bool", "reshape",
+                           "bool_to_u8"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) direct_on(d, g, shapes, names[i], false);
+    direct_on(d, g, shapes, "matmul", true);
     hcg_graph_free(g);
+
+    /* a buffer beyond the device's limit is an error with the device's name, not a crash */
+    hcg_buffer big;
+    CHECK_FAILS(d->iface->buffer_alloc(d, (size_t)d->max_alloc + 1, &big), HCG_ERR_NOMEM, d->name);
 }
 
 /* ---------------------------------------------------------------- programs */

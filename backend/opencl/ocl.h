@@ -34,6 +34,7 @@ typedef struct ocl_dev {
     cl_mem err_buf;         /* int[4]: kernels record bad data here (see cl/layout.cl) */
     size_t wg;              /* work-items per group for hcg's own launches (a power of two) */
     size_t red_wg;          /* WG_SIZE of the reduce and norm programs (a power of two) */
+    int vec;                /* VEC of the reduce and norm programs: the preferred float width */
     size_t max_dim1;        /* CL_DEVICE_MAX_WORK_ITEM_SIZES[1] */
     char build_options[160];
     char platform_version[128];
@@ -76,21 +77,21 @@ bool ocl_verbose(void);
 
 #define OCL_MAX_RANK 8
 
-/* An index space: the collapsed dims of an output and per-operand element strides. The layout
- * is the nd_t of cl/binary.cl and cl/layout.cl (ints only, so no padding differs). */
+/* An index space: the collapsed dims of an output and per-operand element strides (operand 0
+ * the output). */
 typedef struct ocl_nd {
-    cl_int rank;
-    cl_int dims[OCL_MAX_RANK];
-    cl_int stride[4][OCL_MAX_RANK];
+    int rank;
+    int n_ops;
+    int64_t dims[OCL_MAX_RANK];
+    int64_t stride[4][OCL_MAX_RANK];
 } ocl_nd;
 
-/* A reduction: the red_t of cl/reduce.cl. */
-typedef struct ocl_red {
-    cl_int n_out, n_red;
-    cl_int krank, rrank;
-    cl_int kdims[OCL_MAX_RANK], kstride[OCL_MAX_RANK];
-    cl_int rdims[OCL_MAX_RANK], rstride[OCL_MAX_RANK];
-} ocl_red;
+/* What one launch sees of an index space: its innermost three dims, the nd_t of cl/binary.cl
+ * and cl/layout.cl (ints only, so host and device lay it out alike). */
+typedef struct ocl_nd_k {
+    cl_int X, Y, Z;
+    cl_int sx[4], sy[4], sz[4];
+} ocl_nd_k;
 
 /* Row-major element strides of a shape. */
 void ocl_contiguous_strides(const hcg_shape *s, int64_t strides[HCG_MAX_RANK]);
@@ -101,11 +102,9 @@ void ocl_broadcast_strides(const hcg_shape *out, const hcg_shape *in, int64_t st
  * the given strides: size-1 dims are dropped and neighbours merged where every operand walks them
  * as one. A scalar space becomes rank 1 of size 1. */
 void ocl_nd_make(ocl_nd *nd, int rank, const int64_t *dims, int n_ops, const int64_t (*strides)[HCG_MAX_RANK]);
-/* NDRange sizes for an index space: its last dim along dimension 0, the one before along 1, the
- * rest along 2, with a local size from a small fixed set (few distinct compilations on devices
- * that specialise per local size). */
-void ocl_nd_geometry(const ocl_dev *dev, size_t kernel_wg, const ocl_nd *nd, size_t global[3], size_t local[3]);
-/* NDRange sizes for a flat launch of n items, and for a [z][y][x] space with x along dim 0. */
+/* NDRange sizes for a flat launch of n items, and for a [z][y][x] space with x along dimension 0,
+ * with local sizes from a small fixed set (few distinct compilations on devices that specialise
+ * kernels per local size). */
 void ocl_flat_geometry(const ocl_dev *dev, size_t kernel_wg, int64_t n, size_t global[3], size_t local[3]);
 void ocl_grid_geometry(const ocl_dev *dev, size_t kernel_wg, int64_t x, int64_t y, int64_t z, size_t global[3],
                        size_t local[3]);
@@ -148,6 +147,14 @@ void ocl_arg_tensor(ocl_args *a, const hcg_dev_tensor *t);
 /* Enqueues the kernel with the arguments set. */
 hcg_status ocl_launch(ocl_dev *dev, const hcg_exec_node *en, ocl_args *a, cl_uint dim, const size_t *global,
                       const size_t *local, ocl_run *rc);
+/* Sets one launch's arguments: the nd_t, then for each operand its buffer and element offset
+ * (the tensor's own plus off[operand], where this launch's part of the space starts), then
+ * whatever else the kernel takes. */
+typedef void (*ocl_nd_args_fn)(ocl_args *a, const ocl_nd_k *k, const int64_t *off, void *ctx);
+/* Launches kernel k over index space nd: one launch per index of the dims beyond the innermost
+ * three (those are few: neighbouring dims merge unless broadcasting separates them). */
+hcg_status ocl_nd_launch(ocl_dev *dev, const hcg_exec_node *en, cl_kernel k, const char *kname, size_t kwg,
+                         const ocl_nd *nd, ocl_nd_args_fn set_args, void *ctx, ocl_run *rc);
 /* The element offset of a tensor in its buffer. */
 cl_ulong ocl_elem_offset(const hcg_dev_tensor *t);
 /* Elements of a tensor (its shape's product; shapes are bound and checked). */
@@ -184,7 +191,8 @@ struct ocl_node {
     size_t global[3], local[3];
     cl_uint dim;
     ocl_nd nd;             /* elementwise and strided-copy index space */
-    ocl_red red;           /* reductions */
+    cl_mem scratch;        /* reductions over axes apart: the input with those axes last */
+    hcg_buffer scratch_buf;
     ocl_gemm gemm;         /* matmul, gemm */
     ocl_nd *parts;         /* concat: one index space per input (rank 0: an empty input) */
     int64_t *part_off;     /* concat: where each input starts in the output, elements */

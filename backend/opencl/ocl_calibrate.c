@@ -10,8 +10,9 @@
  *      bandwidth and latency.
  * Both are stored in the cache folder (tuning: opencl/clblast-<device>.json; cost: through
  * hcg_cost_store) and applied whenever the device is registered later (ocl_tuning_apply).
- * HCG_CALIBRATE_SECONDS bounds the tuning (default 600 s per device); HCG_CLBLAST_TUNING=0 makes
- * registration ignore stored parameters (to compare with untuned CLBlast). */
+ * HCG_CALIBRATE_SECONDS bounds the tuning (default 600 s per device; 0 keeps the stored parameters
+ * and only measures the cost profile); HCG_CLBLAST_TUNING=0 makes registration ignore stored
+ * parameters (to compare with untuned CLBlast). */
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
@@ -492,12 +493,14 @@ hcg_status hcg_opencl_calibrate(hcg_device *d, FILE *log)
     tuning_path(d, path, sizeof path);
     bool already = false;
     for (int i = 0; i < n_tuned_paths; i++) already |= strcmp(tuned_paths[i], path) == 0;
-    if (already) {
-        if (log) fprintf(log, "%s: same device and driver as one tuned just now: reusing its parameters\n", d->name);
+    const char *env = getenv("HCG_CALIBRATE_SECONDS");
+    double budget = env && *env ? atof(env) : 600;
+    if (already || budget <= 0) {
+        if (log)
+            fprintf(log, "%s: %s: keeping the stored GEMM parameters\n", d->name,
+                    already ? "same device and driver as one tuned just now" : "HCG_CALIBRATE_SECONDS=0");
         ocl_tuning_apply(dev);
     } else {
-        const char *env = getenv("HCG_CALIBRATE_SECONDS");
-        double budget = env && atof(env) > 0 ? atof(env) : 600;
         if (log) fprintf(log, "%s: tuning CLBlast's GEMM for %s (at most %.0f s)\n", d->name, d->device_name, budget);
         kernel_params ks[3];
         int n = 0;

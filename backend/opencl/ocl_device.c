@@ -157,6 +157,7 @@ static void ocl_release(hcg_device *d, hcg_exec_node *en)
     free(ns->parts);
     free(ns->part_off);
     free(ns->host);
+    if (ns->scratch) clReleaseMemObject(ns->scratch);
     free(ns);
     en->state = NULL;
 }
@@ -376,7 +377,7 @@ static hcg_status make_device(cl_platform_id platform, int pi, cl_device_id id, 
 
     cl_device_type type = 0;
     cl_ulong global_mem = 0, local_mem = 0, max_alloc = 0;
-    cl_uint cu = 0, clock = 0, align_bits = 0, dims = 0;
+    cl_uint cu = 0, clock = 0, align_bits = 0, dims = 0, vec_float = 0;
     size_t max_wg = 0, items[16] = {0};
     cl_bool available = CL_FALSE, compiler = CL_FALSE;
     if ((err = clGetDeviceInfo(id, CL_DEVICE_TYPE, sizeof type, &type, NULL)) ||
@@ -385,6 +386,7 @@ static hcg_status make_device(cl_platform_id platform, int pi, cl_device_id id, 
         (err = clGetDeviceInfo(id, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof max_alloc, &max_alloc, NULL)) ||
         (err = clGetDeviceInfo(id, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof cu, &cu, NULL)) ||
         (err = clGetDeviceInfo(id, CL_DEVICE_MAX_CLOCK_FREQUENCY, sizeof clock, &clock, NULL)) ||
+        (err = clGetDeviceInfo(id, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT, sizeof vec_float, &vec_float, NULL)) ||
         (err = clGetDeviceInfo(id, CL_DEVICE_MEM_BASE_ADDR_ALIGN, sizeof align_bits, &align_bits, NULL)) ||
         (err = clGetDeviceInfo(id, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof max_wg, &max_wg, NULL)) ||
         (err = clGetDeviceInfo(id, CL_DEVICE_MAX_WORK_ITEM_DIMENSIONS, sizeof dims, &dims, NULL)) ||
@@ -429,7 +431,10 @@ static hcg_status make_device(cl_platform_id platform, int pi, cl_device_id id, 
     dev->wg = pow2_floor(max_wg < 256 ? (max_wg ? max_wg : 1) : 256);
     dev->red_wg = d->type == HCG_DEVICE_CPU && dev->wg > 64 ? 64 : dev->wg;
     dev->max_dim1 = dims >= 2 && items[1] ? items[1] : 1;
-    snprintf(dev->build_options, sizeof dev->build_options, "-cl-std=CL1.2 -D WG_SIZE=%zu", dev->red_wg);
+    /* Row kernels load VEC floats at a time: the device's preferred width (16 with AVX-512). */
+    dev->vec = (int)pow2_floor(vec_float > 16 ? 16 : vec_float ? vec_float : 1);
+    snprintf(dev->build_options, sizeof dev->build_options, "-cl-std=CL1.2 -D WG_SIZE=%zu -D VEC=%d", dev->red_wg,
+             dev->vec);
 
     cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)platform, 0};
     dev->ctx = clCreateContext(props, 1, &id, NULL, NULL, &err);

@@ -50,18 +50,33 @@ static bool binary_supports(const hcg_graph *g, const hcg_node *n)
     return ocl_kernel_listed("binary", name);
 }
 
+typedef struct binary_ctx {
+    hcg_exec_node *en;
+    cl_mem err_buf;
+    cl_int tag;
+} binary_ctx;
+
+static void binary_args(ocl_args *a, const ocl_nd_k *k, const int64_t *off, void *ctx)
+{
+    binary_ctx *c = ctx;
+    hcg_exec_node *en = c->en;
+    ocl_arg(a, sizeof *k, k);
+    ocl_arg_mem(a, (cl_mem)en->out.buf->handle);
+    ocl_arg_ulong(a, ocl_elem_offset(&en->out) + (cl_ulong)off[0]);
+    for (int i = 0; i < en->n_in; i++) {
+        ocl_arg_mem(a, (cl_mem)en->in[i].buf->handle);
+        ocl_arg_ulong(a, ocl_elem_offset(&en->in[i]) + (cl_ulong)off[i + 1]);
+    }
+    if (en->node->op != HCG_OP_WHERE) {
+        ocl_arg_mem(a, c->err_buf);
+        ocl_arg_int(a, c->tag);
+    }
+}
+
 static hcg_status binary_run(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns, ocl_run *rc)
 {
-    ocl_args a;
-    ocl_args_begin(&a, ns->kernel, ns->kname);
-    ocl_arg(&a, sizeof ns->nd, &ns->nd);
-    ocl_arg_tensor(&a, &en->out);
-    for (int i = 0; i < en->n_in; i++) ocl_arg_tensor(&a, &en->in[i]);
-    if (en->node->op != HCG_OP_WHERE) {
-        ocl_arg_mem(&a, dev->err_buf);
-        ocl_arg_int(&a, rc->tag);
-    }
-    return ocl_launch(dev, en, &a, 3, ns->global, ns->local, rc);
+    binary_ctx c = {en, dev->err_buf, rc->tag};
+    return ocl_nd_launch(dev, en, ns->kernel, ns->kname, ns->kwg, &ns->nd, binary_args, &c, rc);
 }
 
 /* Operand 0 the output, then each input broadcast to it. */
@@ -81,7 +96,7 @@ static hcg_status binary_prepare(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns)
     hcg_status st = get_kernel(dev, en, ns, "binary", name, &kwg);
     if (st) return st;
     broadcast_nd(en, &ns->nd);
-    ocl_nd_geometry(dev, kwg, &ns->nd, ns->global, ns->local);
+    ns->kwg = kwg;
     ns->may_fail = en->node->op == HCG_OP_DIV && en->in[0].dtype != HCG_F32;
     ns->run = binary_run;
     return HCG_OK;
@@ -109,7 +124,7 @@ static hcg_status where_prepare(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns)
     hcg_status st = get_kernel(dev, en, ns, "binary", name, &kwg);
     if (st) return st;
     broadcast_nd(en, &ns->nd);
-    ocl_nd_geometry(dev, kwg, &ns->nd, ns->global, ns->local);
+    ns->kwg = kwg;
     ns->run = binary_run;
     return HCG_OK;
 }

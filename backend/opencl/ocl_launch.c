@@ -39,33 +39,28 @@ void ocl_broadcast_strides(const hcg_shape *out, const hcg_shape *in, int64_t st
 
 void ocl_nd_make(ocl_nd *nd, int rank, const int64_t *dims, int n_ops, const int64_t (*strides)[HCG_MAX_RANK])
 {
-    int64_t d[OCL_MAX_RANK], s[4][OCL_MAX_RANK];
+    memset(nd, 0, sizeof *nd);
+    nd->n_ops = n_ops;
     int r = 0;
     for (int i = 0; i < rank; i++) {
         if (dims[i] == 1) continue;
         bool merge = r > 0;
-        for (int k = 0; k < n_ops && merge; k++) merge = s[k][r - 1] == strides[k][i] * dims[i];
+        for (int k = 0; k < n_ops && merge; k++) merge = nd->stride[k][r - 1] == strides[k][i] * dims[i];
         if (merge) {
             /* dim r-1 and this one walk every operand as one dim of their product */
-            d[r - 1] *= dims[i];
-            for (int k = 0; k < n_ops; k++) s[k][r - 1] = strides[k][i];
+            nd->dims[r - 1] *= dims[i];
+            for (int k = 0; k < n_ops; k++) nd->stride[k][r - 1] = strides[k][i];
             continue;
         }
-        d[r] = dims[i];
-        for (int k = 0; k < n_ops; k++) s[k][r] = strides[k][i];
+        nd->dims[r] = dims[i];
+        for (int k = 0; k < n_ops; k++) nd->stride[k][r] = strides[k][i];
         r++;
     }
-    memset(nd, 0, sizeof *nd);
     if (r == 0) { /* a scalar, or only size-1 dims */
-        nd->rank = 1;
+        r = 1;
         nd->dims[0] = 1;
-        return;
     }
     nd->rank = r;
-    for (int i = 0; i < r; i++) {
-        nd->dims[i] = (cl_int)d[i];
-        for (int k = 0; k < n_ops; k++) nd->stride[k][i] = (cl_int)s[k][i];
-    }
 }
 
 /* ---------------------------------------------------------------- geometry */
@@ -110,14 +105,6 @@ void ocl_grid_geometry(const ocl_dev *dev, size_t kernel_wg, int64_t x, int64_t 
     global[2] = (size_t)(z < 1 ? 1 : z);
 }
 
-void ocl_nd_geometry(const ocl_dev *dev, size_t kernel_wg, const ocl_nd *nd, size_t global[3], size_t local[3])
-{
-    int r = nd->rank;
-    int64_t x = nd->dims[r - 1], y = r >= 2 ? nd->dims[r - 2] : 1, z = 1;
-    for (int i = 0; i < r - 2; i++) z *= nd->dims[i];
-    ocl_grid_geometry(dev, kernel_wg, x, y, z, global, local);
-}
-
 void ocl_flat_geometry(const ocl_dev *dev, size_t kernel_wg, int64_t n, size_t global[3], size_t local[3])
 {
     size_t wg = group_size(dev, kernel_wg);
@@ -159,6 +146,42 @@ void ocl_arg_tensor(ocl_args *a, const hcg_dev_tensor *t)
 {
     ocl_arg_mem(a, (cl_mem)t->buf->handle);
     ocl_arg_ulong(a, ocl_elem_offset(t));
+}
+
+/* ---------------------------------------------------------------- index-space launches */
+
+hcg_status ocl_nd_launch(ocl_dev *dev, const hcg_exec_node *en, cl_kernel k, const char *kname, size_t kwg,
+                         const ocl_nd *nd, ocl_nd_args_fn set_args, void *ctx, ocl_run *rc)
+{
+    int r = nd->rank, inner = r < 3 ? r : 3, outer = r - inner;
+    ocl_nd_k kn;
+    memset(&kn, 0, sizeof kn);
+    kn.X = (cl_int)nd->dims[r - 1];
+    kn.Y = inner >= 2 ? (cl_int)nd->dims[r - 2] : 1;
+    kn.Z = inner >= 3 ? (cl_int)nd->dims[r - 3] : 1;
+    for (int op = 0; op < nd->n_ops; op++) {
+        kn.sx[op] = (cl_int)nd->stride[op][r - 1];
+        kn.sy[op] = inner >= 2 ? (cl_int)nd->stride[op][r - 2] : 0;
+        kn.sz[op] = inner >= 3 ? (cl_int)nd->stride[op][r - 3] : 0;
+    }
+    size_t global[3], local[3];
+    ocl_grid_geometry(dev, kwg, kn.X, kn.Y, kn.Z, global, local);
+    int64_t n_outer = 1;
+    for (int d = 0; d < outer; d++) n_outer *= nd->dims[d];
+    for (int64_t t = 0; t < n_outer; t++) {
+        int64_t off[4] = {0, 0, 0, 0}, rest = t;
+        for (int d = outer - 1; d >= 0; d--) {
+            int64_t i = rest % nd->dims[d];
+            rest /= nd->dims[d];
+            for (int op = 0; op < nd->n_ops; op++) off[op] += i * nd->stride[op][d];
+        }
+        ocl_args a;
+        ocl_args_begin(&a, k, kname);
+        set_args(&a, &kn, off, ctx);
+        hcg_status st = ocl_launch(dev, en, &a, 3, global, local, rc);
+        if (st) return st;
+    }
+    return HCG_OK;
 }
 
 /* ---------------------------------------------------------------- enqueue and events */

@@ -48,20 +48,27 @@ hcg_status ocl_copy_prepare(ocl_dev *dev, size_t esize, cl_kernel *k, const char
     return st;
 }
 
+typedef struct copy_ctx {
+    const hcg_dev_tensor *dst, *src;
+    int64_t dst_off, src_off;
+} copy_ctx;
+
+static void copy_args(ocl_args *a, const ocl_nd_k *k, const int64_t *off, void *ctx)
+{
+    copy_ctx *c = ctx;
+    ocl_arg(a, sizeof *k, k);
+    ocl_arg_mem(a, (cl_mem)c->dst->buf->handle);
+    ocl_arg_ulong(a, ocl_elem_offset(c->dst) + (cl_ulong)(c->dst_off + off[0]));
+    ocl_arg_mem(a, (cl_mem)c->src->buf->handle);
+    ocl_arg_ulong(a, ocl_elem_offset(c->src) + (cl_ulong)(c->src_off + off[1]));
+}
+
 hcg_status ocl_copy_launch(ocl_dev *dev, const hcg_exec_node *en, cl_kernel k, const char *kname, size_t kwg,
                            const ocl_nd *nd, const hcg_dev_tensor *dst, int64_t dst_off, const hcg_dev_tensor *src,
                            int64_t src_off, ocl_run *rc)
 {
-    size_t global[3], local[3];
-    ocl_nd_geometry(dev, kwg, nd, global, local);
-    ocl_args a;
-    ocl_args_begin(&a, k, kname);
-    ocl_arg(&a, sizeof *nd, nd);
-    ocl_arg_mem(&a, (cl_mem)dst->buf->handle);
-    ocl_arg_ulong(&a, ocl_elem_offset(dst) + (cl_ulong)dst_off);
-    ocl_arg_mem(&a, (cl_mem)src->buf->handle);
-    ocl_arg_ulong(&a, ocl_elem_offset(src) + (cl_ulong)src_off);
-    return ocl_launch(dev, en, &a, 3, global, local, rc);
+    copy_ctx c = {dst, src, dst_off, src_off};
+    return ocl_nd_launch(dev, en, k, kname, kwg, nd, copy_args, &c, rc);
 }
 
 /* One strided copy from in[0] (from element p[0] on) into the output over ns->nd. */

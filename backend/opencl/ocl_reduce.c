@@ -1,7 +1,9 @@
 /* ocl_reduce.c — reductions and normalisations on OpenCL: reduce_sum / reduce_mean / reduce_max
- * over any axes (cl/reduce.cl: one work-group per output for long reductions, one work-item per
- * output for short ones), softmax and log_softmax along an axis, layer_norm and rms_norm over the
- * trailing dims (cl/norm.cl: one work-group per row). */
+ * over any axes (cl/reduce.cl, on the input seen as [outer, R, inner]: a work-group per row when
+ * the reduced elements are contiguous, a work-item per column group otherwise; axes apart are
+ * first moved to the end with a strided copy into a scratch buffer), softmax and log_softmax
+ * along an axis, layer_norm and rms_norm over the trailing dims (cl/norm.cl: a work-group per
+ * row). */
 #include <string.h>
 
 #include "backend/opencl/ocl.h"
@@ -33,48 +35,31 @@ static void group_geometry(const ocl_dev *dev, int64_t groups, ocl_node *ns)
 static bool reduce_supports(const hcg_graph *g, const hcg_node *n)
 {
     char name[64];
-    snprintf(name, sizeof name, "%s_%s_wg", hcg_op_name(n->op), dt_name(IN(g, n, 0)->dtype));
+    snprintf(name, sizeof name, "%s_%s_row", hcg_op_name(n->op), dt_name(IN(g, n, 0)->dtype));
     return ocl_kernel_listed("reduce", name);
 }
 
+/* p: [0] outer, [1] R, [2] inner; the reduction reads the scratch copy when there is one. */
 static hcg_status reduce_run(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns, ocl_run *rc)
 {
+    hcg_dev_tensor src = en->in[0];
+    if (ns->scratch) {
+        /* the reduced axes to the end first: x[kept..., reduced...] */
+        src.buf = &ns->scratch_buf;
+        src.offset = 0;
+        hcg_status st = ocl_copy_launch(dev, en, ns->kernel2, ns->kname2, ns->kwg, &ns->nd, &src, 0, &en->in[0], 0, rc);
+        if (st) return st;
+    }
     ocl_args a;
     ocl_args_begin(&a, ns->kernel, ns->kname);
-    ocl_arg(&a, sizeof ns->red, &ns->red);
-    ocl_arg_tensor(&a, &en->out);
-    ocl_arg_tensor(&a, &en->in[0]);
-    return ocl_launch(dev, en, &a, ns->dim, ns->global, ns->local, rc);
-}
-
-/* The input's dims as runs of kept and reduced dims (size-1 dims dropped, neighbours of the same
- * kind merged: the input is contiguous, so a run walks as one dim). */
-static void reduce_layout(const hcg_shape *xs, const bool *mask, ocl_red *red)
-{
-    int64_t strides[HCG_MAX_RANK];
-    ocl_contiguous_strides(xs, strides);
-    memset(red, 0, sizeof *red);
-    int last_kind = -1; /* 0 kept, 1 reduced */
-    int64_t n_out = 1, n_red = 1;
-    for (int i = 0; i < xs->rank; i++) {
-        if (xs->dims[i] == 1) continue;
-        int kind = mask[i] ? 1 : 0;
-        cl_int *dims = kind ? red->rdims : red->kdims, *st = kind ? red->rstride : red->kstride;
-        cl_int *rank = kind ? &red->rrank : &red->krank;
-        if (kind == last_kind) {
-            dims[*rank - 1] *= (cl_int)xs->dims[i];
-            st[*rank - 1] = (cl_int)strides[i];
-        } else {
-            dims[*rank] = (cl_int)xs->dims[i];
-            st[*rank] = (cl_int)strides[i];
-            (*rank)++;
-        }
-        last_kind = kind;
-        if (kind) n_red *= xs->dims[i];
-        else n_out *= xs->dims[i];
+    ocl_arg_int(&a, (cl_int)ns->p[1]);
+    if (ns->p[2] > 1) {
+        ocl_arg_int(&a, (cl_int)ns->p[2]);
+        ocl_arg_int(&a, (cl_int)ns->p[0]);
     }
-    red->n_out = (cl_int)n_out;
-    red->n_red = (cl_int)n_red;
+    ocl_arg_tensor(&a, &en->out);
+    ocl_arg_tensor(&a, &src);
+    return ocl_launch(dev, en, &a, ns->dim, ns->global, ns->local, rc);
 }
 
 static hcg_status reduce_prepare(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns)
@@ -90,19 +75,55 @@ static hcg_status reduce_prepare(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns)
             return hcg_node_error(en->g, en->node, HCG_ERR_INTERNAL, "axis %lld out of range", (long long)axes[i]);
         mask[ax] = true;
     }
-    reduce_layout(xs, mask, &ns->red);
-    /* A group per output when each output sums many elements or there are few outputs to spread
-     * over the device; otherwise an item per output. */
-    bool per_group = ns->red.n_red >= 128 || ns->red.n_out <= 64;
+    /* [outer, R, inner] when the reduced dims (of size > 1) are neighbours */
+    int64_t outer = 1, R = 1, inner = 1;
+    int runs = 0, last = -1;
+    for (int i = 0; i < xs->rank; i++) {
+        if (xs->dims[i] == 1) continue;
+        if (mask[i] && last != 1) runs++;
+        last = mask[i];
+        if (mask[i]) R *= xs->dims[i];
+        else if (runs == 0) outer *= xs->dims[i];
+        else inner *= xs->dims[i];
+    }
+    hcg_status st;
+    if (runs > 1) {
+        /* reduced dims apart: copy x with the kept dims first and the reduced ones last */
+        size_t esize = hcg_dtype_size(en->in[0].dtype), bytes = (size_t)ocl_numel(xs) * esize;
+        int64_t in_strides[HCG_MAX_RANK], strides[2][HCG_MAX_RANK], dims[HCG_MAX_RANK];
+        int np = 0;
+        ocl_contiguous_strides(xs, in_strides);
+        for (int pass = 0; pass < 2; pass++)
+            for (int i = 0; i < xs->rank; i++)
+                if (mask[i] == (pass == 1)) {
+                    dims[np] = xs->dims[i];
+                    strides[1][np++] = in_strides[i];
+                }
+        hcg_shape ps = hcg_shape_make(xs->rank, dims);
+        ocl_contiguous_strides(&ps, strides[0]);
+        ocl_nd_make(&ns->nd, xs->rank, dims, 2, (const int64_t(*)[HCG_MAX_RANK])strides);
+        if ((st = ocl_copy_prepare(dev, esize, &ns->kernel2, &ns->kname2, &ns->kwg)))
+            return hcg_error_prefix(st, "node '%s' (%s): ", en->node->name, hcg_op_name(en->node->op));
+        cl_int err;
+        ns->scratch = clCreateBuffer(dev->ctx, CL_MEM_READ_WRITE, bytes ? bytes : 1, NULL, &err);
+        if (err != CL_SUCCESS) return ocl_node_fail(en, dev, err, "clCreateBuffer(%zu bytes)", bytes);
+        ns->scratch_buf = (hcg_buffer){.device = dev->d, .size = bytes, .handle = ns->scratch};
+        outer = ocl_numel(&en->out.shape);
+        inner = 1;
+    }
+    ns->p[0] = outer;
+    ns->p[1] = R;
+    ns->p[2] = inner;
     char name[64];
     size_t kwg;
-    snprintf(name, sizeof name, "%s_%s_%s", hcg_op_name(en->node->op), dt_name(en->in[0].dtype), per_group ? "wg" : "wi");
-    hcg_status st = get_kernel(dev, en, ns, "reduce", name, &kwg);
-    if (st) return st;
-    if (per_group) group_geometry(dev, ns->red.n_out, ns);
-    else {
-        ns->dim = 1;
-        ocl_flat_geometry(dev, kwg, ns->red.n_out, ns->global, ns->local);
+    snprintf(name, sizeof name, "%s_%s_%s", hcg_op_name(en->node->op), dt_name(en->in[0].dtype),
+             inner == 1 ? "row" : "col");
+    if ((st = get_kernel(dev, en, ns, "reduce", name, &kwg))) return st;
+    if (inner == 1) {
+        group_geometry(dev, outer, ns); /* a group per row */
+    } else {
+        ns->dim = 2; /* an item per VEC columns of an outer index */
+        ocl_grid_geometry(dev, kwg, (inner + dev->vec - 1) / dev->vec, outer, 1, ns->global, ns->local);
     }
     ns->run = reduce_run;
     return HCG_OK;
@@ -112,13 +133,13 @@ const ocl_op_family ocl_fam_reduce = {"reduce", reduce_supports, reduce_prepare}
 
 /* ---------------------------------------------------------------- softmax, log_softmax */
 
-/* p: [0] K (the axis), [1] inner. */
+/* p: [0] K (the axis), [1] inner: 1 uses the row kernels. */
 static hcg_status softmax_run(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns, ocl_run *rc)
 {
     ocl_args a;
     ocl_args_begin(&a, ns->kernel, ns->kname);
     ocl_arg_int(&a, (cl_int)ns->p[0]);
-    ocl_arg_int(&a, (cl_int)ns->p[1]);
+    if (ns->p[1] > 1) ocl_arg_int(&a, (cl_int)ns->p[1]);
     ocl_arg_tensor(&a, &en->out);
     ocl_arg_tensor(&a, &en->in[0]);
     return ocl_launch(dev, en, &a, 1, ns->global, ns->local, rc);
@@ -133,8 +154,10 @@ static hcg_status softmax_prepare(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns)
     int64_t outer = 1, inner = 1, K = s->rank ? s->dims[axis] : 1;
     for (int i = 0; i < axis; i++) outer *= s->dims[i];
     for (int i = axis + 1; i < s->rank; i++) inner *= s->dims[i];
+    char name[64];
     size_t kwg;
-    hcg_status st = get_kernel(dev, en, ns, "norm", en->node->op == HCG_OP_SOFTMAX ? "softmax_f32" : "log_softmax_f32", &kwg);
+    snprintf(name, sizeof name, "%s%s_f32", hcg_op_name(en->node->op), inner > 1 ? "_inner" : "");
+    hcg_status st = get_kernel(dev, en, ns, "norm", name, &kwg);
     if (st) return st;
     ns->p[0] = K;
     ns->p[1] = inner;
