@@ -15,18 +15,22 @@
 /* Chunks per thread: a few, so a thread that got a slow chunk does not hold up the others. */
 #define CHUNKS_PER_THREAD 4
 
-typedef struct pool {
-    int n_threads; /* including the caller */
-    pthread_mutex_t busy; /* held by the thread whose loop the pool is running */
-    pthread_mutex_t lock; /* guards the job fields and the condition variables */
-    pthread_cond_t start, done;
-    /* The current job. */
-    unsigned long generation; /* bumped for each job; workers wait for a change */
+/* One parallel loop. It lives on the caller's stack; workers that join hold a reference. */
+typedef struct job {
     hcg_range_fn fn;
     void *ctx;
     int64_t n, chunk, n_chunks;
     atomic_llong next_chunk;
-    int workers_left; /* workers that have not finished the current job */
+    int refs; /* workers inside the job (guarded by the pool's lock) */
+} job;
+
+typedef struct pool {
+    int n_threads;        /* including the caller */
+    pthread_mutex_t busy; /* held by the thread whose loop the pool is running */
+    pthread_mutex_t lock; /* guards current, generation, refs, and the condition variables */
+    pthread_cond_t start, done;
+    job *current;             /* the loop workers may join, or NULL */
+    unsigned long generation; /* bumped for each loop, so a worker joins each one at most once */
 } pool;
 
 static pool the_pool;
@@ -76,33 +80,37 @@ int hcg_cpu_threads(void)
     return v;
 }
 
-/* Takes chunks of the current job until none are left. */
-static void run_chunks(pool *p)
+/* Takes chunks of a job until none are left. */
+static void run_chunks(job *j)
 {
     for (;;) {
-        int64_t c = (int64_t)atomic_fetch_add(&p->next_chunk, 1);
-        if (c >= p->n_chunks) return;
-        int64_t begin = c * p->chunk, end = begin + p->chunk;
-        if (end > p->n) end = p->n;
-        p->fn(p->ctx, begin, end);
+        int64_t c = (int64_t)atomic_fetch_add(&j->next_chunk, 1);
+        if (c >= j->n_chunks) return;
+        int64_t begin = c * j->chunk, end = begin + j->chunk;
+        if (end > j->n) end = j->n;
+        j->fn(j->ctx, begin, end);
     }
 }
 
+/* A worker joins each loop it wakes up in time for. One that wakes after the loop's caller has
+ * finished it finds no current job and sleeps again: the caller never waits for a sleeping
+ * thread, only for the chunks that joined workers are running. */
 static void *worker_main(void *arg)
 {
     pool *p = arg;
     unsigned long seen = 0;
+    pthread_mutex_lock(&p->lock);
     for (;;) {
-        pthread_mutex_lock(&p->lock);
-        while (p->generation == seen) pthread_cond_wait(&p->start, &p->lock);
+        while (!p->current || p->generation == seen) pthread_cond_wait(&p->start, &p->lock);
         seen = p->generation;
+        job *j = p->current;
+        j->refs++;
         pthread_mutex_unlock(&p->lock);
 
-        run_chunks(p);
+        run_chunks(j);
 
         pthread_mutex_lock(&p->lock);
-        if (--p->workers_left == 0) pthread_cond_signal(&p->done);
-        pthread_mutex_unlock(&p->lock);
+        if (--j->refs == 0) pthread_cond_signal(&p->done);
     }
     return NULL;
 }
@@ -147,25 +155,22 @@ void hcg_parallel_for(int64_t n, int64_t grain, hcg_range_fn fn, void *ctx)
     int64_t max_chunks = (int64_t)p->n_threads * CHUNKS_PER_THREAD;
     int64_t n_chunks = (n + grain - 1) / grain;
     if (n_chunks > max_chunks) n_chunks = max_chunks;
-    int64_t chunk = (n + n_chunks - 1) / n_chunks;
-    n_chunks = (n + chunk - 1) / chunk;
+    job j = {.fn = fn, .ctx = ctx, .n = n, .chunk = (n + n_chunks - 1) / n_chunks};
+    j.n_chunks = (n + j.chunk - 1) / j.chunk;
+    atomic_init(&j.next_chunk, 0);
 
     pthread_mutex_lock(&p->lock);
-    p->fn = fn;
-    p->ctx = ctx;
-    p->n = n;
-    p->chunk = chunk;
-    p->n_chunks = n_chunks;
-    atomic_store(&p->next_chunk, 0);
-    p->workers_left = p->n_threads - 1;
+    p->current = &j;
     p->generation++;
     pthread_cond_broadcast(&p->start);
     pthread_mutex_unlock(&p->lock);
 
-    run_chunks(p);
+    run_chunks(&j);
 
+    /* Every chunk is claimed: close the job to latecomers, wait for those still inside. */
     pthread_mutex_lock(&p->lock);
-    while (p->workers_left > 0) pthread_cond_wait(&p->done, &p->lock);
+    p->current = NULL;
+    while (j.refs > 0) pthread_cond_wait(&p->done, &p->lock);
     pthread_mutex_unlock(&p->lock);
     pthread_mutex_unlock(&p->busy);
 }
