@@ -19,7 +19,7 @@ typedef struct gc_case {
     int n_inputs;
     const char *inputs[GC_MAX_INPUTS]; /* .npy files in the suite's folder */
     const char *output;                /* the reference .npy, NULL for an error case */
-    const char *error;                 /* error cases: a substring of the expected message */
+    const char *error;                 /* error cases: a substring of the expected message ('|' separates alternatives) */
     const char *status;                /* error cases: hcg_status_name of the expected status */
     double rtol, atol;                 /* negative: the defaults for the output dtype */
 } gc_case;
