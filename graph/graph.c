@@ -424,9 +424,8 @@ hcg_id hcg_graph_find(const hcg_graph *g, const char *name)
 
 bool hcg_norm_axis(int64_t axis, int rank, int *out)
 {
-    if (axis < -rank || axis >= rank || (rank == 0 && axis != 0 && axis != -1)) return false;
+    if (axis < -rank || axis >= rank) return false; /* a scalar (rank 0) has no axis */
     *out = (int)(axis < 0 ? axis + rank : axis);
-    if (rank == 0) *out = 0;
     return true;
 }
 

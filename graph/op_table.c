@@ -454,8 +454,8 @@ static hcg_status infer_concat(const hcg_graph *g, hcg_node *n)
     int axis;
     hcg_status st;
     const hcg_shape *x = &IN(0)->shape;
-    if ((st = get_axis(g, n, "axis", x->rank, &axis))) return st;
     if (x->rank == 0) return hcg_node_error(g, n, HCG_ERR_SHAPE, "cannot concatenate scalars");
+    if ((st = get_axis(g, n, "axis", x->rank, &axis))) return st;
     hcg_shape out = *x;
     for (int i = 1; i < n->n_inputs; i++) {
         const hcg_shape *y = &IN(i)->shape;
@@ -863,7 +863,6 @@ static const hcg_op_info op_table[HCG_OP_COUNT] = {
                       .doc = "keeps the upper (or lower) triangle of the last two dims from diagonal k"},
     [HCG_OP_CAUSAL_MASK] = {.name = "causal_mask", .min_inputs = 1, .max_inputs = 1,
                             .attrs = {A_FLOAT("value", -INFINITY)}, .infer = infer_causal_mask,
-                            .flags = HCG_OPF_ELEMENTWISE,
                             .doc = "sets x[.., i, j] = value where j > i + (cols - rows): a causal mask "
                                    "that also fits a KV cache"},
 };
