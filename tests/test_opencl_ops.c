@@ -631,6 +631,15 @@ static void programs_on(hcg_device *d)
                   n == (cl_uint)src->n_kernels,
               "%s defines %u kernels, cl/embed.cmake lists %d", src->path, n, src->n_kernels);
     }
+    /* a program that does not compile: the error names it and the device and carries the log */
+    static const char broken[] = "__kernel void broken(__global float *x) { x[0] = undeclared; }\n";
+    hcg_cl_program_src bad = {"broken", "cl/broken.cl", broken, sizeof broken - 1, NULL, 0};
+    cl_program prog = NULL;
+    CHECK_FAILS(ocl_build_program(dev, &bad, &prog), HCG_ERR_DEVICE, "cl/broken.cl");
+    const char *msg = hcg_last_error();
+    CHECK(strstr(msg, d->name) && strstr(msg, "CL_BUILD_PROGRAM_FAILURE") && strstr(msg, "undeclared"),
+          "a build failure names the device, the error and the log: %s", msg);
+    CHECK(prog == NULL, "no program is returned from a failed build");
 }
 #endif
 

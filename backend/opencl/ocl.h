@@ -66,6 +66,9 @@ bool ocl_kernel_listed(const char *program, const char *kernel);
  * failed build reports the program, the device and the build log. max_wg receives the kernel's
  * CL_KERNEL_WORK_GROUP_SIZE (may be NULL). */
 hcg_status ocl_kernel_get(ocl_dev *dev, const char *program, const char *kernel, cl_kernel *out, size_t *max_wg);
+/* Builds a program from source for dev (no cache); a failure reports the program's path, the
+ * device, the build options and the build log. */
+hcg_status ocl_build_program(ocl_dev *dev, const hcg_cl_program_src *src, cl_program *out);
 /* The table's own copy of a kernel's name (static storage), or "?" if it is not listed. */
 const char *ocl_kernel_name(const char *program, const char *kernel);
 /* Releases every program and kernel of dev. */

@@ -344,8 +344,9 @@ static double time_sgemm(ocl_dev *dev, size_t m, size_t n, size_t k, int reps)
     cl_mem c = clCreateBuffer(dev->ctx, CL_MEM_READ_WRITE, m * n * 4, NULL, &err);
     if (!a || !b || !c) goto done;
     float zero = 0.0f;
-    clEnqueueFillBuffer(dev->queue, a, &zero, 4, 0, m * k * 4, 0, NULL, NULL);
-    clEnqueueFillBuffer(dev->queue, b, &zero, 4, 0, k * n * 4, 0, NULL, NULL);
+    if (clEnqueueFillBuffer(dev->queue, a, &zero, 4, 0, m * k * 4, 0, NULL, NULL) != CL_SUCCESS ||
+        clEnqueueFillBuffer(dev->queue, b, &zero, 4, 0, k * n * 4, 0, NULL, NULL) != CL_SUCCESS)
+        goto done;
     for (int r = 0; r <= reps; r++) {
         double t = hcg_now();
         CLBlastStatusCode s = CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeNo, m, n, k, 1.0f,

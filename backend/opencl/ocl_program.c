@@ -166,8 +166,7 @@ cleanup:
     free(bin);
 }
 
-/* Builds from source; a failure reports the program, the device and the build log. */
-static hcg_status build_source(ocl_dev *dev, const hcg_cl_program_src *src, cl_program *out)
+hcg_status ocl_build_program(ocl_dev *dev, const hcg_cl_program_src *src, cl_program *out)
 {
     cl_int err;
     const char *text = src->source;
@@ -213,7 +212,7 @@ static hcg_status ensure_program(ocl_dev *dev, int idx)
             fprintf(stderr, "hcg: %s: loaded program %s from the cache in %.3f s\n", dev->d->name, src->path,
                     hcg_now() - t0);
     } else {
-        hcg_status st = build_source(dev, src, &p);
+        hcg_status st = ocl_build_program(dev, src, &p);
         if (st) {
             pr->failed = true;
             return st;
