@@ -70,16 +70,12 @@ if(CMAKE_SCRIPT_MODE_FILE)
   endforeach()
   string(APPEND code "const hcg_cl_program_src hcg_cl_programs[] = {\n${table}};\n")
   string(APPEND code "const int hcg_cl_program_count = ${n_programs};\n")
-  # Only touch the output when it changed, so an unrelated reconfigure rebuilds nothing; write a
-  # temporary file and rename it, so that a compiler never reads half a file.
-  if(EXISTS "${OUT}")
-    file(READ "${OUT}" old)
-  endif()
-  if(NOT "${old}" STREQUAL "${code}")
-    string(RANDOM LENGTH 8 suffix)
-    file(WRITE "${OUT}.${suffix}.tmp" "${code}")
-    file(RENAME "${OUT}.${suffix}.tmp" "${OUT}")
-  endif()
+  # Write a temporary file and rename it, so that a compiler never reads half a file. (The output
+  # is always renewed: make would otherwise rerun this step on every build after a .cl file is
+  # touched without being changed.)
+  string(RANDOM LENGTH 8 suffix)
+  file(WRITE "${OUT}.${suffix}.tmp" "${code}")
+  file(RENAME "${OUT}.${suffix}.tmp" "${OUT}")
 else()
   # ---------------------------------------------------------------- the build step
   set(HCG_CL_GENERATED ${CMAKE_BINARY_DIR}/generated/hcg_cl_sources.c)
