@@ -13,12 +13,14 @@
  *     interface directly, against hcg_cpu_eval;
  *   - bad data (a gather index out of range, an integer division by zero) is an error, not a
  *     crash, and the device works afterwards;
+ *   - sessions on two threads share a device safely;
  *   - no program is built twice for a device;
  *   - with two or more devices (POCL_DEVICES="pthread pthread", see tests/opencl.cmake): device
  *     names and selection, and one graph split over two OpenCL devices.
  * Without an OpenCL device (or without the OpenCL build) the test passes with a note.
  * HCG_OCL_FILTER=<text> runs only the golden and edge cases whose name contains <text>. */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -684,6 +686,55 @@ static void multi_device(int n_ocl)
     hcg_graph_free(g[1]);
 }
 
+/* ---------------------------------------------------------------- sessions on several threads */
+
+typedef struct thread_job {
+    const char *dev;
+    const hcg_graph *g;
+    hcg_tensor **inputs;
+    const hcg_tensor *want;
+    int bad;
+} thread_job;
+
+static void *thread_runs(void *arg)
+{
+    thread_job *j = arg;
+    for (int r = 0; r < 10; r++) {
+        hcg_tensor *got = NULL;
+        if (run_on(j->g, j->dev, j->inputs, &got) || got->nbytes != j->want->nbytes ||
+            memcmp(got->data, j->want->data, got->nbytes) != 0)
+            j->bad++;
+        hcg_tensor_free(got);
+    }
+    return NULL;
+}
+
+/* Two threads run sessions of the same graph on one device at once (each session its own plan,
+ * the device's queue, kernels and error buffer shared): every result equals a lone run's. */
+static void threads_on(const char *dev)
+{
+    hcg_graph *g = hcg_graph_new();
+    int64_t xd[2] = {64, 96}, idx_d[1] = {40};
+    hcg_id x = hcg_input(g, "x", HCG_F32, 2, xd), idx = hcg_input(g, "idx", HCG_I64, 1, idx_d);
+    hcg_id ins[2] = {hcg_softmax(g, hcg_add(g, x, x), -1), idx};
+    hcg_output(g, hcg_add_node(g, HCG_OP_GATHER, "rows", ins, 2, NULL, 0), "y");
+    hcg_tensor *inputs[2] = {NULL, NULL}, *want = NULL;
+    make_input("f32[64,96]", &inputs[0]);
+    make_input("i64{-64..63}[40]", &inputs[1]);
+    if (CHECK_OK(run_on(g, dev, inputs, &want))) {
+        pthread_t th[2];
+        thread_job jobs[2] = {{dev, g, inputs, want, 0}, {dev, g, inputs, want, 0}};
+        for (int i = 0; i < 2; i++) pthread_create(&th[i], NULL, thread_runs, &jobs[i]);
+        for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+        CHECK(jobs[0].bad == 0 && jobs[1].bad == 0, "%s: %d and %d of 10 concurrent runs differ or fail", dev,
+              jobs[0].bad, jobs[1].bad);
+    }
+    hcg_tensor_free(want);
+    hcg_tensor_free(inputs[0]);
+    hcg_tensor_free(inputs[1]);
+    hcg_graph_free(g);
+}
+
 /* ---------------------------------------------------------------- main */
 
 int main(void)
@@ -719,6 +770,7 @@ int main(void)
         printf("%s: edge cases: %d run, %d checks failed\n", dev, n_edge, tl_failed - before);
         if (!filter) {
             bad_data_on(dev);
+            threads_on(dev);
 #ifdef HCG_HAVE_OPENCL
             generators_on(d);
 #endif

@@ -38,7 +38,8 @@ typedef struct ocl_dev {
     size_t max_dim1;        /* CL_DEVICE_MAX_WORK_ITEM_SIZES[1] */
     char build_options[160];
     char platform_version[128];
-    pthread_mutex_t lock; /* guards progs */
+    pthread_mutex_t lock;     /* guards progs */
+    pthread_mutex_t run_lock; /* one segment at a time: kernels' arguments and the error buffer are shared */
     ocl_prog *progs;      /* [hcg_cl_program_count] */
     bool tuned;           /* stored CLBlast GEMM parameters were applied */
 } ocl_dev;

@@ -237,6 +237,9 @@ static hcg_status ocl_run_segment(hcg_device *d, hcg_exec_node *nodes, int n, bo
     bool check = false;
     cl_event (*ev)[2] = NULL;
     if (profile && n > 0 && !(ev = calloc((size_t)n, sizeof *ev))) return hcg_error(HCG_ERR_NOMEM, "out of memory");
+    /* Sessions on other threads may use this device too: a kernel object's arguments are set and
+     * enqueued as one step, and the error buffer belongs to one segment at a time. */
+    pthread_mutex_lock(&dev->run_lock);
     for (int i = 0; i < n && !st; i++) {
         hcg_exec_node *en = &nodes[i];
         if (!en->state && (st = ocl_prepare(d, en))) break;
@@ -252,6 +255,7 @@ static hcg_status ocl_run_segment(hcg_device *d, hcg_exec_node *nodes, int n, bo
     }
     if (!st && profile) st = collect_profile(dev, nodes, n, ev);
     if (!st && check) st = check_errors(dev, nodes, n);
+    pthread_mutex_unlock(&dev->run_lock);
     for (int i = 0; ev && i < n; i++)
         for (int j = 0; j < 2; j++)
             if (ev[i][j]) clReleaseEvent(ev[i][j]);
@@ -270,6 +274,7 @@ static void ocl_destroy(hcg_device *d)
     if (dev->queue) clReleaseCommandQueue(dev->queue);
     if (dev->ctx) clReleaseContext(dev->ctx);
     pthread_mutex_destroy(&dev->lock);
+    pthread_mutex_destroy(&dev->run_lock);
     free(dev);
     d->ctx = NULL;
 }
@@ -366,6 +371,7 @@ static hcg_status make_device(cl_platform_id platform, int pi, cl_device_id id, 
         return hcg_error(HCG_ERR_NOMEM, "out of memory");
     }
     pthread_mutex_init(&dev->lock, NULL);
+    pthread_mutex_init(&dev->run_lock, NULL);
     d->iface = &ocl_iface;
     d->ctx = dev;
     dev->d = d;
