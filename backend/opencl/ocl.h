@@ -46,6 +46,9 @@ typedef struct ocl_dev {
 
 static inline ocl_dev *ocl_of(const hcg_device *d) { return (ocl_dev *)d->ctx; }
 
+/* Writes the device's one-line description (name, platform, version, size, whether tuned). */
+void ocl_describe(ocl_dev *dev);
+
 /* ---------------------------------------------------------------- errors */
 
 /* "CL_OUT_OF_RESOURCES" for -5, ...; "CL_UNKNOWN_ERROR" if the code is not known. */

@@ -529,5 +529,6 @@ hcg_status hcg_opencl_calibrate(hcg_device *d, FILE *log)
         }
         if (n_tuned_paths < 16) snprintf(tuned_paths[n_tuned_paths++], sizeof tuned_paths[0], "%s", path);
     }
+    ocl_describe(dev);
     return measure_cost(dev, log);
 }

@@ -357,6 +357,16 @@ static hcg_cost_profile default_cost(const hcg_device *d, cl_uint clock_mhz)
     return c;
 }
 
+void ocl_describe(ocl_dev *dev)
+{
+    hcg_device *d = dev->d;
+    char version[32] = ""; /* "OpenCL 3.0 PoCL HSTR: ..." -> "3.0" */
+    sscanf(d->version, "%*s %31s", version);
+    snprintf(d->description, sizeof d->description, "%s (%s, OpenCL %s), %d compute units, %.1f GiB%s",
+             d->device_name, d->platform, version, d->compute_units, (double)d->global_mem / (1u << 30),
+             dev->tuned ? ", GEMM tuned" : "");
+}
+
 /* Sets up one device; on failure the device is skipped with a note. */
 static hcg_status make_device(cl_platform_id platform, int pi, cl_device_id id, int di, int index)
 {
@@ -468,12 +478,7 @@ static hcg_status make_device(cl_platform_id platform, int pi, cl_device_id id, 
     d->cost = default_cost(d, clock);
     hcg_cost_load(d);
     ocl_tuning_apply(dev);
-    /* "OpenCL 3.0 PoCL HSTR: ..." -> "OpenCL 3.0" */
-    char version[32] = "";
-    sscanf(d->version, "%*s %31s", version);
-    snprintf(d->description, sizeof d->description, "%s (%s, OpenCL %s), %d compute units, %.1f GiB%s",
-             d->device_name, d->platform, version, d->compute_units, (double)d->global_mem / (1u << 30),
-             dev->tuned ? ", GEMM tuned" : "");
+    ocl_describe(dev);
     if ((st = hcg_registry_add(d))) goto fail;
     return HCG_OK;
 fail:
