@@ -290,6 +290,9 @@ static void test_malformed(void)
     expect_failure("bad_dims_overflow", HCG_ERR_FORMAT, "overflows");
     expect_failure("bad_dims_negative", HCG_ERR_FORMAT, "negative");
     expect_failure("bad_typed_count", HCG_ERR_FORMAT, "float_data");
+    /* found by the fuzzer: dims asking for ~9e18 bytes with a few typed values; refused before
+     * any allocation */
+    expect_failure("fuzz_huge_typed_dims", HCG_ERR_FORMAT, "but its dims need");
     expect_failure("bad_undefined", HCG_ERR_GRAPH, "'nowhere'");
     expect_failure("bad_cycle", HCG_ERR_GRAPH, "cycle");
     expect_failure("bad_twice", HCG_ERR_GRAPH, "defined twice");

@@ -390,6 +390,13 @@ hcg_status onnx_tensor_to_hcg(const Onnx__TensorProto *tp, const char *base_dir,
         raw = tp->raw_data.data;
     } else if (!typed && numel != 0) {
         return hcg_error(HCG_ERR_FORMAT, "tensor '%s' has %lld elements but no data", what, (long long)numel);
+    } else if (typed && typed != (size_t)numel) {
+        /* checked before allocating, so dims cannot ask for more memory than the file holds data */
+        const char *field = tp->n_float_data ? "float_data" : tp->n_int32_data ? "int32_data"
+                            : tp->n_int64_data ? "int64_data" : tp->n_double_data ? "double_data"
+                            : tp->n_uint64_data ? "uint64_data" : "string_data";
+        return hcg_error(HCG_ERR_FORMAT, "tensor '%s': %s has %zu values but its dims need %lld", what, field, typed,
+                         (long long)numel);
     }
     hcg_tensor *tensor = NULL;
     if ((st = hcg_tensor_new(dt, &shape, &tensor))) {
