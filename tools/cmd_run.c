@@ -163,6 +163,8 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "hcg run: %s\n", hcg_last_error());
         goto done;
     }
+    const char *notes = hcg_registry_notes(); /* e.g. "no OpenCL platform found: running on the CPU" */
+    if (notes[0] && !quiet) fputs(notes, stderr);
     hcg_session_options opt = {.devices = devices, .profile = profile || trace};
     if (hcg_session_new(g, &opt, &s)) {
         fprintf(stderr, "hcg run: %s\n", hcg_last_error());
