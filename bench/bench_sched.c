@@ -2,7 +2,7 @@
  *  1. planning time per node (bind + place + memory plan) on a 10,000-node graph;
  *  2. dispatch overhead per node on that graph (run time minus the same kernels called directly);
  *  3. two independent branches on two OpenCL devices vs the same work on one of them (run with
- *     POCL_DEVICES="pthread pthread" POCL_MAX_PTHREAD_COUNT=1 so each device has one core);
+ *     POCL_DEVICES="basic basic": two single-threaded POCL devices, each one core);
  *  4. simulated placement quality: for the example models and synthetic graphs on the device
  *     profiles in bench/profiles/, hcg's plan vs the best single device vs a greedy priority list.
  * Usage: bench_sched [--quick] [SOURCE_DIR]   (SOURCE_DIR: where models/ and bench/profiles/ are) */
@@ -183,7 +183,7 @@ static void bench_two_devices(bool quick)
     int nd = 0;
     if (hcg_devices_select("opencl", devs, HCG_MAX_DEVICES, &nd) || nd < 2) {
         printf("\n== two branches on two OpenCL devices: skipped (found %d OpenCL devices; run with\n"
-               "   POCL_DEVICES=\"pthread pthread\" POCL_MAX_PTHREAD_COUNT=1)\n", nd);
+               "   POCL_DEVICES=\"basic basic\": two single-threaded POCL devices)\n", nd);
         return;
     }
     const int rows = 256, width = 256, layers = 6;
