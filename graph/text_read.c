@@ -437,7 +437,7 @@ static hcg_status parse_output(parser *p)
     hcg_status st = advance(p);
     while (!st) {
         char *first = NULL, *second = NULL;
-        int l1, c1, l2 = 0, c2 = 0;
+        int l1 = 0, c1 = 0, l2 = 0, c2 = 0;
         hcg_id id = -1;
         if ((st = parse_name(p, "the name of an output", &first, &l1, &c1))) break;
         if (p->tok.kind == HCG_TOK_EQUALS) {
@@ -621,7 +621,7 @@ static hcg_status parse_source(parser *p, bool is_param)
 {
     const char *kind = is_param ? "param" : "const";
     char *name = NULL, *key = NULL, *file = NULL, *pin = NULL;
-    int line, col, pl = 0, pc = 0;
+    int line = 0, col = 0, pl = 0, pc = 0;
     src_pos at = {0};
     hcg_dtype dtype;
     hcg_shape shape;
@@ -989,8 +989,8 @@ static hcg_status parse_node_syntax(parser *p, node_stmt *s, hcg_op *op)
 {
     hcg_status st;
     for (;;) {
-        char *name;
-        int line, col;
+        char *name = NULL;
+        int line = 0, col = 0;
         if ((st = parse_name(p, "a result name", &name, &line, &col))) return st;
         if ((st = push_name(s, name, line, col))) return st;
         if (p->tok.kind != HCG_TOK_COMMA) break;

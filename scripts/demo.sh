@@ -18,3 +18,9 @@ echo "== hcg run models/attention/attention.hcg --devices auto"
 echo
 echo "== the result against PyTorch's (models/attention/expected_x.npy)"
 ./build/hcg compare out/demo/y.npy models/attention/expected_x.npy --rtol 1e-5 --atol 1e-6
+echo
+echo "== two devices at once: the ensemble with one member pinned to opencl:0 and one to the cpu"
+./build/hcg run models/ensemble/ensemble_pinned.hcg --devices "opencl:0,cpu" \
+  --input x=models/ensemble/x.npy --output-dir out/demo --trace out/demo/ensemble_trace.json
+./build/hcg compare out/demo/mean.npy models/ensemble/expected_mean.npy --rtol 1e-5 --atol 1e-6
+echo "(open out/demo/ensemble_trace.json in https://ui.perfetto.dev or chrome://tracing: one track per device)"

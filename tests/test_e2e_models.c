@@ -87,6 +87,32 @@ static void test_bad_invocations(void)
     expect_failure("frobnicate", "unknown command", "unknown command");
 }
 
+/* The ensemble with pinned members runs split over opencl:0 and the cpu; selecting only the cpu
+ * makes the pins an error that names the pinned device. */
+static void test_pinned_ensemble(void)
+{
+    char cmd[4096], out[8192], dir[600], got_path[700];
+    if (!hcg_device_find("opencl:0")) return;
+    snprintf(dir, sizeof dir, "%s/pinned", tl_tmpdir());
+    snprintf(cmd, sizeof cmd, "'%s' run '%s' --devices opencl:0,cpu --input x='%s' --output-dir '%s'", tl_hcg_bin(),
+             tl_src("models/ensemble/ensemble_pinned.hcg"), tl_src("models/ensemble/x.npy"), dir);
+    int rc = tl_run(cmd, out, sizeof out);
+    CHECK(rc == 0 && strstr(out, "opencl:0 (6 nodes)") && strstr(out, "cpu (8 nodes)"),
+          "the pinned members run where they are pinned: %s", out);
+    snprintf(got_path, sizeof got_path, "%s/mean.npy", dir);
+    hcg_tensor *got = NULL, *want = NULL;
+    if (CHECK_OK(hcg_npy_load(got_path, &got)) && CHECK_OK(hcg_npy_load(tl_src("models/ensemble/expected_mean.npy"), &want)))
+        tl_tensor_close(got, want, 1e-5, 1e-6, "pinned ensemble vs PyTorch");
+    hcg_tensor_free(got);
+    hcg_tensor_free(want);
+    snprintf(cmd, sizeof cmd, "'%s' run '%s' --devices cpu --input x='%s'", tl_hcg_bin(),
+             tl_src("models/ensemble/ensemble_pinned.hcg"), tl_src("models/ensemble/x.npy"));
+    rc = tl_run(cmd, out, sizeof out);
+    CHECK(rc == 1 && strstr(out, "pinned to 'opencl:0', which is not among the selected devices (cpu)") &&
+              strstr(out, "ensemble_pinned.hcg:"),
+          "a pin to an unselected device is a clear error with its file position: %s", out);
+}
+
 int main(void)
 {
     char specs[16][64];
@@ -94,5 +120,6 @@ int main(void)
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
         for (int d = 0; d < n_specs; d++) run_case(&cases[c], specs[d], k++);
     test_bad_invocations();
+    test_pinned_ensemble();
     return tl_finish();
 }
