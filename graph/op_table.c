@@ -181,12 +181,30 @@ static hcg_status infer_cast(const hcg_graph *g, hcg_node *n)
     return st ? st : set_out(n, to, &IN(0)->shape);
 }
 
+void hcg_matmul_operands(const hcg_node *n, hcg_shape *a, hcg_shape *b, bool *ta, bool *tb)
+{
+    *ta = hcg_attr_int(n, "transpose_a") != 0;
+    *tb = hcg_attr_int(n, "transpose_b") != 0;
+    /* numpy: a 1-D a is a row vector [1, K], a 1-D b a column vector [K, 1] (flags ignored). */
+    if (a->rank == 1) {
+        a->rank = 2;
+        a->dims[1] = a->dims[0];
+        a->dims[0] = 1;
+        *ta = false;
+    }
+    if (b->rank == 1) {
+        b->rank = 2;
+        b->dims[1] = 1;
+        *tb = false;
+    }
+}
+
 static hcg_status infer_matmul(const hcg_graph *g, hcg_node *n)
 {
     hcg_status st;
     if ((st = want_dtype(g, n, 0, M_F32)) || (st = want_dtype(g, n, 1, M_F32))) return st;
     hcg_shape a = IN(0)->shape, b = IN(1)->shape;
-    bool ta = hcg_attr_int(n, "transpose_a") != 0, tb = hcg_attr_int(n, "transpose_b") != 0;
+    bool ta, tb;
     char sa[256], sb[256];
     fmt_type(g, IN(0), sa, sizeof sa);
     fmt_type(g, IN(1), sb, sizeof sb);
@@ -194,8 +212,7 @@ static hcg_status infer_matmul(const hcg_graph *g, hcg_node *n)
         return hcg_node_error(g, n, HCG_ERR_SHAPE, "inputs must have rank >= 1, got %s and %s", sa, sb);
     /* numpy: a 1-D a is a row vector, a 1-D b a column vector; those dims are dropped after. */
     bool a_vec = a.rank == 1, b_vec = b.rank == 1;
-    if (a_vec) { a.rank = 2; a.dims[1] = a.dims[0]; a.dims[0] = 1; ta = false; }
-    if (b_vec) { b.rank = 2; b.dims[1] = 1; tb = false; }
+    hcg_matmul_operands(n, &a, &b, &ta, &tb);
     int64_t m = a.dims[a.rank - (ta ? 1 : 2)], ka = a.dims[a.rank - (ta ? 2 : 1)];
     int64_t kb = b.dims[b.rank - (tb ? 1 : 2)], nn = b.dims[b.rank - (tb ? 2 : 1)];
     if (ka != kb)
@@ -245,7 +262,7 @@ static hcg_status infer_gemm(const hcg_graph *g, hcg_node *n)
 }
 
 /* Resolves a reduction's axes into a mask; empty axes means all. */
-static hcg_status reduce_mask(const hcg_graph *g, hcg_node *n, int rank, bool mask[HCG_MAX_RANK])
+hcg_status hcg_reduce_mask(const hcg_graph *g, const hcg_node *n, int rank, bool mask[HCG_MAX_RANK])
 {
     int cnt;
     const int64_t *axes = hcg_attr_ints(n, "axes", &cnt);
@@ -271,7 +288,7 @@ static hcg_status infer_reduce(const hcg_graph *g, hcg_node *n)
     hcg_status st = want_dtype(g, n, 0, n->op == HCG_OP_REDUCE_MEAN ? M_F32 : M_NUM);
     if (st) return st;
     const hcg_shape *x = &IN(0)->shape;
-    if ((st = reduce_mask(g, n, x->rank, mask))) return st;
+    if ((st = hcg_reduce_mask(g, n, x->rank, mask))) return st;
     bool keep = hcg_attr_int(n, "keepdims") != 0;
     hcg_shape out;
     memset(&out, 0, sizeof out);
@@ -374,7 +391,7 @@ static hcg_status infer_squeeze(const hcg_graph *g, hcg_node *n)
     int cnt;
     const hcg_shape *x = &IN(0)->shape;
     hcg_attr_ints(n, "axes", &cnt);
-    hcg_status st = reduce_mask(g, n, x->rank, mask);
+    hcg_status st = hcg_reduce_mask(g, n, x->rank, mask);
     if (st) return st;
     hcg_shape out;
     memset(&out, 0, sizeof out);

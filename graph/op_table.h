@@ -58,6 +58,12 @@ hcg_status hcg_slice_params(const hcg_graph *g, const hcg_node *n, const hcg_sha
 hcg_status hcg_split_part(const hcg_graph *g, const hcg_node *n, const hcg_shape *x, int *axis,
                           int64_t *start, int64_t *size);
 
+/* A reduction's axes as a mask over rank dims (empty axes: all); checks range and repeats. */
+hcg_status hcg_reduce_mask(const hcg_graph *g, const hcg_node *n, int rank, bool mask[HCG_MAX_RANK]);
+/* A matmul node's operand shapes after numpy's 1-D rules (a vector a becomes [1, K], a vector b
+ * [K, 1]) and its transpose flags (ignored for vectors). a and b come in as the input shapes. */
+void hcg_matmul_operands(const hcg_node *n, hcg_shape *a, hcg_shape *b, bool *ta, bool *tb);
+
 /* Predicted work of a bound node. */
 void hcg_node_cost(const hcg_graph *g, const hcg_node *n, double *flops, double *bytes);
 

@@ -11,6 +11,7 @@
 #endif
 
 #include "backend/cpu/cpu_kernels.h"
+#include "graph/op_table.h"
 
 /* One row-major product C[m, n] = alpha * op(A) @ op(B) + beta * C with leading dims. */
 typedef struct sgemm_args {
@@ -113,19 +114,8 @@ hcg_status hcg_k_matmul(hcg_exec_node *en)
     if (A->dtype != HCG_F32 || B->dtype != HCG_F32)
         return hcg_node_error(en->g, en->node, HCG_ERR_UNSUPPORTED, "matmul needs f32 operands");
     hcg_shape a = A->shape, b = B->shape;
-    bool ta = hcg_attr_int(en->node, "transpose_a") != 0, tb = hcg_attr_int(en->node, "transpose_b") != 0;
-    /* numpy's 1-D rules: a vector a is a row [1, K], a vector b a column [K, 1] (flags ignored). */
-    if (a.rank == 1) {
-        a.dims[1] = a.dims[0];
-        a.dims[0] = 1;
-        a.rank = 2;
-        ta = false;
-    }
-    if (b.rank == 1) {
-        b.dims[1] = 1;
-        b.rank = 2;
-        tb = false;
-    }
+    bool ta, tb;
+    hcg_matmul_operands(en->node, &a, &b, &ta, &tb);
     int64_t ar = a.dims[a.rank - 2], ac = a.dims[a.rank - 1], br_ = b.dims[b.rank - 2], bcols = b.dims[b.rank - 1];
     sgemm_args g = {.ta = ta, .tb = tb, .m = ta ? ac : ar, .k = ta ? ar : ac, .n = tb ? br_ : bcols, .alpha = 1,
                     .beta = 0, .lda = ac, .ldb = bcols, .ldc = tb ? br_ : bcols};

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "backend/cpu/cpu_kernels.h"
+#include "graph/op_table.h"
 
 #define TILE 256    /* columns per tile of a softmax with inner > 1, and per vector block */
 #define RCOLS 2048  /* columns per unit of a reduction with inner > 1: rows are streamed in long runs */
@@ -160,16 +161,9 @@ hcg_status hcg_k_reduce(hcg_exec_node *en)
     hcg_op op = en->node->op;
     if (!(dt == HCG_F32 || ((dt == HCG_I32 || dt == HCG_I64) && op != HCG_OP_REDUCE_MEAN)))
         return hcg_node_error(en->g, en->node, HCG_ERR_UNSUPPORTED, "no cpu kernel for dtype %s", hcg_dtype_name(dt));
-    bool mask[HCG_MAX_RANK] = {false};
-    int n_axes;
-    const int64_t *axes = hcg_attr_ints(en->node, "axes", &n_axes);
-    for (int i = 0; i < xs->rank; i++) mask[i] = n_axes == 0;
-    for (int i = 0; i < n_axes; i++) {
-        int ax;
-        if (!hcg_norm_axis(axes[i], xs->rank, &ax))
-            return hcg_node_error(en->g, en->node, HCG_ERR_INTERNAL, "axis %lld out of range", (long long)axes[i]);
-        mask[ax] = true;
-    }
+    bool mask[HCG_MAX_RANK];
+    hcg_status mst = hcg_reduce_mask(en->g, en->node, xs->rank, mask);
+    if (mst) return mst;
     if (hcg_cpu_numel(&en->out) == 0) return HCG_OK;
 
     /* Group the dims that matter (size > 1) into runs of reduced / kept dims. */

@@ -9,6 +9,7 @@
 #include <clblast_c.h>
 
 #include "backend/opencl/ocl.h"
+#include "graph/op_table.h"
 
 static hcg_status clblast_fail(const hcg_exec_node *en, const ocl_dev *dev, CLBlastStatusCode s, const char *what,
                                const ocl_gemm *g)
@@ -121,19 +122,8 @@ static hcg_status matmul_prepare(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns)
 {
     (void)dev;
     hcg_shape a = en->in[0].shape, b = en->in[1].shape;
-    bool ta = hcg_attr_int(en->node, "transpose_a") != 0, tb = hcg_attr_int(en->node, "transpose_b") != 0;
-    /* numpy's 1-D rules: a vector a is a row [1, K], a vector b a column [K, 1]. */
-    if (a.rank == 1) {
-        a.dims[1] = a.dims[0];
-        a.dims[0] = 1;
-        a.rank = 2;
-        ta = false;
-    }
-    if (b.rank == 1) {
-        b.dims[1] = 1;
-        b.rank = 2;
-        tb = false;
-    }
+    bool ta, tb;
+    hcg_matmul_operands(en->node, &a, &b, &ta, &tb);
     int64_t ar = a.dims[a.rank - 2], ac = a.dims[a.rank - 1], brows = b.dims[b.rank - 2], bcols = b.dims[b.rank - 1];
     ocl_gemm *g = &ns->gemm;
     *g = (ocl_gemm){.ta = ta, .tb = tb, .m = (size_t)(ta ? ac : ar), .k = (size_t)(ta ? ar : ac),

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "backend/opencl/ocl.h"
+#include "graph/op_table.h"
 
 #define IN(g, n, i) (&(g)->nodes[(n)->inputs[(i)]])
 
@@ -65,16 +66,9 @@ static hcg_status reduce_run(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns, ocl_
 static hcg_status reduce_prepare(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns)
 {
     const hcg_shape *xs = &en->in[0].shape;
-    bool mask[HCG_MAX_RANK] = {false};
-    int n_axes;
-    const int64_t *axes = hcg_attr_ints(en->node, "axes", &n_axes);
-    for (int i = 0; i < xs->rank; i++) mask[i] = n_axes == 0;
-    for (int i = 0; i < n_axes; i++) {
-        int ax;
-        if (!hcg_norm_axis(axes[i], xs->rank, &ax))
-            return hcg_node_error(en->g, en->node, HCG_ERR_INTERNAL, "axis %lld out of range", (long long)axes[i]);
-        mask[ax] = true;
-    }
+    bool mask[HCG_MAX_RANK];
+    hcg_status mst = hcg_reduce_mask(en->g, en->node, xs->rank, mask);
+    if (mst) return mst;
     /* [outer, R, inner] when the reduced dims (of size > 1) are neighbours */
     int64_t outer = 1, R = 1, inner = 1;
     int runs = 0, last = -1;
