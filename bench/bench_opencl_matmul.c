@@ -66,9 +66,11 @@ static void measure(hcg_device *d, const shape *s, double seconds, double *hcg_g
     ob_node node;
     ob_setup(&node, d, g, shp, "mm");
     double flops = 2.0 * s->batch * s->m * s->n * s->k;
-    *hcg_gflops = flops / ob_time(run_node, &node, seconds) / 1e9;
     direct_ctx x = {ocl_of(d), s, (cl_mem)node.bufs[0].handle, (cl_mem)node.bufs[1].handle, (cl_mem)node.bufs[2].handle};
-    *clblast_gflops = flops / ob_time(run_direct, &x, seconds) / 1e9;
+    double t_hcg, t_direct;
+    ob_time_pair(run_node, &node, run_direct, &x, seconds, &t_hcg, &t_direct);
+    *hcg_gflops = flops / t_hcg / 1e9;
+    *clblast_gflops = flops / t_direct / 1e9;
     ob_teardown(&node);
     hcg_graph_free(g);
 }

@@ -80,7 +80,7 @@ static int ob_cmp(const void *a, const void *b)
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
 }
-static double ob_time(ob_fn fn, void *ctx, double min_seconds)
+static inline double ob_time(ob_fn fn, void *ctx, double min_seconds)
 {
     double times[1000];
     int n = 0;
@@ -93,6 +93,29 @@ static double ob_time(ob_fn fn, void *ctx, double min_seconds)
     }
     qsort(times, (size_t)n, sizeof times[0], ob_cmp);
     return times[n / 2];
+}
+
+/* Times two ways of doing the same work alternately (a, b, a, b, ...), so both see the same
+ * machine state on a shared machine; the median of each. */
+static inline void ob_time_pair(ob_fn fa, void *ca, ob_fn fb, void *cb, double min_seconds, double *ta, double *tb)
+{
+    static double times_a[1000], times_b[1000];
+    int n = 0;
+    fa(ca);
+    fb(cb);
+    double start = hcg_now();
+    while (n < 1000 && (n < 5 || hcg_now() - start < 2 * min_seconds)) {
+        double t = hcg_now();
+        fa(ca);
+        times_a[n] = hcg_now() - t;
+        t = hcg_now();
+        fb(cb);
+        times_b[n++] = hcg_now() - t;
+    }
+    qsort(times_a, (size_t)n, sizeof times_a[0], ob_cmp);
+    qsort(times_b, (size_t)n, sizeof times_b[0], ob_cmp);
+    *ta = times_a[n / 2];
+    *tb = times_b[n / 2];
 }
 
 /* "model name" of /proc/cpuinfo and the core count, for the report. */
