@@ -245,4 +245,9 @@ hcg_status ocl_copy_launch(ocl_dev *dev, const hcg_exec_node *en, cl_kernel k, c
 /* Applies the GEMM parameters stored for dev by an earlier calibration, if any. */
 void ocl_tuning_apply(ocl_dev *dev);
 
+/* CLBlast is not thread-safe while it sets a routine up: every CLBlast call holds this lock
+ * (ocl_gemm.c). */
+void ocl_clblast_lock(void);
+void ocl_clblast_unlock(void);
+
 #endif

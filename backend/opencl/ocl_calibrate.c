@@ -58,8 +58,10 @@ static bool apply_params(ocl_dev *dev, const kernel_params *k, FILE *log)
 {
     const char *names[MAX_PARAMS];
     for (int i = 0; i < k->n; i++) names[i] = k->names[i];
+    ocl_clblast_lock();
     CLBlastStatusCode s = CLBlastOverrideParameters(dev->id, k->kernel, CLBlastPrecisionSingle, (size_t)k->n, names,
                                                     k->values);
+    ocl_clblast_unlock();
     if (s != CLBlastSuccess && log)
         fprintf(log, "%s: CLBlastOverrideParameters(%s) failed: %s\n", dev->d->name, k->kernel,
                 hcg_clblast_status_name(s));
@@ -349,8 +351,10 @@ static double time_sgemm(ocl_dev *dev, size_t m, size_t n, size_t k, int reps)
         goto done;
     for (int r = 0; r <= reps; r++) {
         double t = hcg_now();
+        ocl_clblast_lock();
         CLBlastStatusCode s = CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeNo, m, n, k, 1.0f,
                                            a, 0, k, b, 0, n, 0.0f, c, 0, n, &dev->queue, NULL);
+        ocl_clblast_unlock();
         if (s != CLBlastSuccess || clFinish(dev->queue) != CL_SUCCESS) {
             best = -1;
             break;

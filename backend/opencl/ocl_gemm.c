@@ -4,6 +4,7 @@
  * host loop over the batch dims that no single stride describes. Transpose flags map onto
  * CLBlast's; gemm's bias is first broadcast into the output (cl/layout.cl) and CLBlast's beta
  * scales it. CLBlast's errors are reported by name with the product's sizes. */
+#include <pthread.h>
 #include <string.h>
 
 #include <clblast_c.h>
@@ -19,6 +20,14 @@ static hcg_status clblast_fail(const hcg_exec_node *en, const ocl_dev *dev, CLBl
                           dev->d->device_name, what, g->m, g->n, g->k, (int)g->ta, (int)g->tb,
                           hcg_clblast_status_name((int)s), (int)s);
 }
+
+/* CLBlast 1.5 is not thread-safe while it sets up a routine (its parameter database is copied and
+ * freed without a lock: two devices' workers making their first GEMM at once crash in
+ * clblast::Database). Every CLBlast call in hcg holds this lock. It covers only the host-side
+ * enqueue: the products still run on the devices at the same time. */
+static pthread_mutex_t clblast_mutex = PTHREAD_MUTEX_INITIALIZER;
+void ocl_clblast_lock(void) { pthread_mutex_lock(&clblast_mutex); }
+void ocl_clblast_unlock(void) { pthread_mutex_unlock(&clblast_mutex); }
 
 /* Every product of g: C (at element c0) from A (a0) and B (b0). */
 static hcg_status run_products(ocl_dev *dev, hcg_exec_node *en, const ocl_gemm *g, cl_mem A, size_t a0, cl_mem B,
@@ -39,16 +48,17 @@ static hcg_status run_products(ocl_dev *dev, hcg_exec_node *en, const ocl_gemm *
         cl_event ev;
         cl_event *evp = ocl_run_evp(rc, &ev);
         CLBlastStatusCode s;
-        if (g->inner_count == 1) {
+        ocl_clblast_lock();
+        if (g->inner_count == 1)
             s = CLBlastSgemm(CLBlastLayoutRowMajor, ta, tb, g->m, g->n, g->k, g->alpha, A, ao, g->lda, B, bo, g->ldb,
                              g->beta, C, co, g->ldc, &dev->queue, evp);
-            if (s != CLBlastSuccess) return clblast_fail(en, dev, s, "CLBlastSgemm", g);
-        } else {
+        else
             s = CLBlastSgemmStridedBatched(CLBlastLayoutRowMajor, ta, tb, g->m, g->n, g->k, g->alpha, A, ao, g->lda,
                                            g->inner_a, B, bo, g->ldb, g->inner_b, g->beta, C, co, g->ldc, g->c_mat,
                                            g->inner_count, &dev->queue, evp);
-            if (s != CLBlastSuccess) return clblast_fail(en, dev, s, "CLBlastSgemmStridedBatched", g);
-        }
+        ocl_clblast_unlock();
+        if (s != CLBlastSuccess)
+            return clblast_fail(en, dev, s, g->inner_count == 1 ? "CLBlastSgemm" : "CLBlastSgemmStridedBatched", g);
         ocl_run_event(rc, evp ? ev : NULL);
     }
     return HCG_OK;
@@ -180,8 +190,10 @@ static hcg_status gemm_run(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns, ocl_ru
     /* An empty product: out = beta * c. */
     cl_event ev;
     cl_event *evp = ocl_run_evp(rc, &ev);
+    ocl_clblast_lock();
     CLBlastStatusCode s = CLBlastSscal(g->m * g->n, g->beta, (cl_mem)en->out.buf->handle, ocl_elem_offset(&en->out), 1,
                                        &dev->queue, evp);
+    ocl_clblast_unlock();
     if (s != CLBlastSuccess) return clblast_fail(en, dev, s, "CLBlastSscal", g);
     ocl_run_event(rc, evp ? ev : NULL);
     return HCG_OK;
