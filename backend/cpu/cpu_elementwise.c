@@ -31,25 +31,26 @@ DEF_INT_OPS(int64_t, uint64_t, i64)
 
 /* ---------------------------------------------------------------- binary arithmetic */
 
-/* o[i] = FN(a[i * sa], b[i * sb]) for a run, with the broadcast cases as separate loops so the
- * compiler vectorises each. */
-#define BIN_RUN(T, FN)                                                                            \
+/* o[i] = FN(a[i * sa], b[i * sb]) for a run of TI operands giving TO results, with the broadcast
+ * cases as separate loops so the compiler vectorises each. */
+#define RUN2(TI, TO, FN)                                                                          \
     do {                                                                                          \
-        const T *a_ = a;                                                                          \
-        const T *b_ = b;                                                                          \
-        T *o_ = o;                                                                                \
+        const TI *a_ = a;                                                                         \
+        const TI *b_ = b;                                                                         \
+        TO *o_ = o;                                                                               \
         if (sa == 1 && sb == 1) {                                                                 \
             for (int64_t i = 0; i < n; i++) o_[i] = FN(a_[i], b_[i]);                             \
         } else if (sa == 0 && sb == 1) {                                                          \
-            T x_ = a_[0];                                                                         \
+            TI x_ = a_[0];                                                                        \
             for (int64_t i = 0; i < n; i++) o_[i] = FN(x_, b_[i]);                                \
         } else if (sa == 1 && sb == 0) {                                                          \
-            T y_ = b_[0];                                                                         \
+            TI y_ = b_[0];                                                                        \
             for (int64_t i = 0; i < n; i++) o_[i] = FN(a_[i], y_);                                \
         } else {                                                                                  \
             for (int64_t i = 0; i < n; i++) o_[i * so] = FN(a_[i * sa], b_[i * sb]);              \
         }                                                                                         \
     } while (0)
+#define BIN_RUN(T, FN) RUN2(T, T, FN)
 
 #define F_ADD(x, y) ((x) + (y))
 #define F_SUB(x, y) ((x) - (y))
@@ -165,23 +166,7 @@ hcg_status hcg_k_binary(hcg_exec_node *en)
 #define F_OR(x, y) ((uint8_t)((x) != 0 || (y) != 0))
 
 /* Like BIN_RUN, with a bool (uint8) result. */
-#define CMP_RUN(T, FN)                                                                            \
-    do {                                                                                          \
-        const T *a_ = a;                                                                          \
-        const T *b_ = b;                                                                          \
-        uint8_t *o_ = o;                                                                          \
-        if (sa == 1 && sb == 1) {                                                                 \
-            for (int64_t i = 0; i < n; i++) o_[i] = FN(a_[i], b_[i]);                             \
-        } else if (sa == 0 && sb == 1) {                                                          \
-            T x_ = a_[0];                                                                         \
-            for (int64_t i = 0; i < n; i++) o_[i] = FN(x_, b_[i]);                                \
-        } else if (sa == 1 && sb == 0) {                                                          \
-            T y_ = b_[0];                                                                         \
-            for (int64_t i = 0; i < n; i++) o_[i] = FN(a_[i], y_);                                \
-        } else {                                                                                  \
-            for (int64_t i = 0; i < n; i++) o_[i * so] = FN(a_[i * sa], b_[i * sb]);              \
-        }                                                                                         \
-    } while (0)
+#define CMP_RUN(T, FN) RUN2(T, uint8_t, FN)
 
 #define DEF_COMPARE(T, SUF)                                                                       \
     static void compare_##SUF(hcg_op op, const void *a, int64_t sa, const void *b, int64_t sb, void *o, \
