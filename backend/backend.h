@@ -118,6 +118,9 @@ const char *hcg_cache_dir(void);
 /* Loads a device's stored cost profile into d->cost (true if one was found). The key is the
  * backend, device name, and driver version. */
 bool hcg_cost_load(hcg_device *d);
+/* Adds a cost profile's numbers to a JSON object (cJSON). */
+struct cJSON;
+void hcg_cost_add_json(struct cJSON *o, const hcg_cost_profile *c);
 /* Stores d->cost for later processes. */
 hcg_status hcg_cost_store(const hcg_device *d);
 /* Calibrates a device (iface->calibrate); devices without one keep their defaults. */

@@ -73,6 +73,17 @@ static void cost_path(const hcg_device *d, char *buf, size_t n)
     snprintf(buf, n, "%s/cost/%s.json", hcg_cache_dir(), key);
 }
 
+/* The cost profile's numbers as JSON fields: one list for storing, loading and describing. */
+#define COST_FIELDS(X)                                                                             \
+    X(gflops) X(mem_gbps) X(launch_us) X(h2d_gbps) X(d2h_gbps) X(link_latency_us)
+
+void hcg_cost_add_json(struct cJSON *o, const hcg_cost_profile *c)
+{
+#define ADD_FIELD(f) cJSON_AddNumberToObject(o, #f, c->f);
+    COST_FIELDS(ADD_FIELD)
+#undef ADD_FIELD
+}
+
 bool hcg_cost_load(hcg_device *d)
 {
     char path[1536];
@@ -86,16 +97,15 @@ bool hcg_cost_load(hcg_device *d)
     cJSON *o = cJSON_Parse(buf);
     if (!o) return false;
     hcg_cost_profile c = d->cost;
-    struct { const char *k; double *v; } fields[] = {
-        {"gflops", &c.gflops},     {"mem_gbps", &c.mem_gbps}, {"launch_us", &c.launch_us},
-        {"h2d_gbps", &c.h2d_gbps}, {"d2h_gbps", &c.d2h_gbps}, {"link_latency_us", &c.link_latency_us},
-    };
     bool ok = true;
-    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
-        cJSON *v = cJSON_GetObjectItemCaseSensitive(o, fields[i].k);
-        if (cJSON_IsNumber(v) && isfinite(v->valuedouble) && v->valuedouble >= 0) *fields[i].v = v->valuedouble;
-        else ok = false;
+#define LOAD_FIELD(f)                                                                              \
+    {                                                                                              \
+        cJSON *v = cJSON_GetObjectItemCaseSensitive(o, #f);                                        \
+        if (cJSON_IsNumber(v) && isfinite(v->valuedouble) && v->valuedouble >= 0) c.f = v->valuedouble; \
+        else ok = false;                                                                           \
     }
+    COST_FIELDS(LOAD_FIELD)
+#undef LOAD_FIELD
     cJSON_Delete(o);
     if (!ok) return false;
     c.calibrated = true;
@@ -114,12 +124,7 @@ hcg_status hcg_cost_store(const hcg_device *d)
     cJSON_AddStringToObject(o, "device", d->name);
     cJSON_AddStringToObject(o, "device_name", d->device_name);
     cJSON_AddStringToObject(o, "driver", d->driver);
-    cJSON_AddNumberToObject(o, "gflops", d->cost.gflops);
-    cJSON_AddNumberToObject(o, "mem_gbps", d->cost.mem_gbps);
-    cJSON_AddNumberToObject(o, "launch_us", d->cost.launch_us);
-    cJSON_AddNumberToObject(o, "h2d_gbps", d->cost.h2d_gbps);
-    cJSON_AddNumberToObject(o, "d2h_gbps", d->cost.d2h_gbps);
-    cJSON_AddNumberToObject(o, "link_latency_us", d->cost.link_latency_us);
+    hcg_cost_add_json(o, &d->cost);
     char *text = cJSON_Print(o);
     cJSON_Delete(o);
     if (!text) return hcg_error(HCG_ERR_NOMEM, "out of memory");

@@ -117,12 +117,7 @@ char *hcg_device_json(const hcg_device *d)
     cJSON_AddBoolToObject(ext, "fp64", d->fp64);
     cJSON_AddBoolToObject(ext, "subgroups", d->subgroups);
     cJSON *c = cJSON_AddObjectToObject(o, "cost");
-    cJSON_AddNumberToObject(c, "gflops", d->cost.gflops);
-    cJSON_AddNumberToObject(c, "mem_gbps", d->cost.mem_gbps);
-    cJSON_AddNumberToObject(c, "launch_us", d->cost.launch_us);
-    cJSON_AddNumberToObject(c, "h2d_gbps", d->cost.h2d_gbps);
-    cJSON_AddNumberToObject(c, "d2h_gbps", d->cost.d2h_gbps);
-    cJSON_AddNumberToObject(c, "link_latency_us", d->cost.link_latency_us);
+    hcg_cost_add_json(c, &d->cost);
     cJSON_AddBoolToObject(c, "calibrated", d->cost.calibrated);
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);

@@ -199,6 +199,26 @@ void hcg_matmul_operands(const hcg_node *n, hcg_shape *a, hcg_shape *b, bool *ta
     }
 }
 
+void hcg_matmul_batch_strides(int br, const int64_t *bd, int orank, const int64_t *od, int64_t *out)
+{
+    int64_t st = 1;
+    for (int d = br - 1; d >= 0; d--) {
+        int oi = orank - br + d;
+        int64_t own = oi >= 0 ? od[oi] : 1;
+        out[d] = own == 1 && bd[d] != 1 ? 0 : st;
+        st *= own;
+    }
+}
+
+int64_t hcg_clip_int_bound(double v, bool is_lo, int64_t tmin, int64_t tmax)
+{
+    if (isnan(v)) return is_lo ? tmin : tmax;
+    v = is_lo ? ceil(v) : floor(v);
+    if (v <= (double)tmin) return tmin;
+    if (v >= (double)tmax) return tmax;
+    return (int64_t)v;
+}
+
 static hcg_status infer_matmul(const hcg_graph *g, hcg_node *n)
 {
     hcg_status st;

@@ -64,6 +64,13 @@ hcg_status hcg_reduce_mask(const hcg_graph *g, const hcg_node *n, int rank, bool
  * [K, 1]) and its transpose flags (ignored for vectors). a and b come in as the input shapes. */
 void hcg_matmul_operands(const hcg_node *n, hcg_shape *a, hcg_shape *b, bool *ta, bool *tb);
 
+/* Strides (in matrices) of an operand's batch dims od[0..orank) against the broadcast batch dims
+ * bd[0..br), right-aligned: a dim the operand broadcasts gets stride 0. */
+void hcg_matmul_batch_strides(int br, const int64_t *bd, int orank, const int64_t *od, int64_t *out);
+/* clip on integers: a float bound as an integer bound of the type's range [tmin, tmax] (lo rounds
+ * up, hi down, both saturate; NaN gives no bound). */
+int64_t hcg_clip_int_bound(double v, bool is_lo, int64_t tmin, int64_t tmax);
+
 /* Predicted work of a bound node. */
 void hcg_node_cost(const hcg_graph *g, const hcg_node *n, double *flops, double *bytes);
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "backend/cpu/cpu_kernels.h"
+#include "graph/op_table.h"
 
 /* ---------------------------------------------------------------- scalar operations */
 
@@ -391,16 +392,6 @@ static inline float clip_f32(float v, float lo, float hi)
     return v > hi ? hi : v;
 }
 
-/* A float bound as an integer bound of the type's range: lo rounds up, hi down, both saturate. */
-static int64_t int_bound(double v, bool is_lo, int64_t tmin, int64_t tmax)
-{
-    if (isnan(v)) return is_lo ? tmin : tmax;
-    v = is_lo ? ceil(v) : floor(v);
-    if (v <= (double)tmin) return tmin;
-    if (v >= (double)tmax) return tmax;
-    return (int64_t)v;
-}
-
 static void clip_range(void *ctx, int64_t begin, int64_t end)
 {
     const clip_ctx *c = ctx;
@@ -411,8 +402,8 @@ static void clip_range(void *ctx, int64_t begin, int64_t end)
     } else if (c->dt == HCG_I32) {
         const int32_t *x = c->x;
         int32_t *o = c->o;
-        int32_t lo = (int32_t)int_bound(c->lo, true, INT32_MIN, INT32_MAX);
-        int32_t hi = (int32_t)int_bound(c->hi, false, INT32_MIN, INT32_MAX);
+        int32_t lo = (int32_t)hcg_clip_int_bound(c->lo, true, INT32_MIN, INT32_MAX);
+        int32_t hi = (int32_t)hcg_clip_int_bound(c->hi, false, INT32_MIN, INT32_MAX);
         for (int64_t i = begin; i < end; i++) {
             int32_t v = x[i] < lo ? lo : x[i];
             o[i] = v > hi ? hi : v;
@@ -420,7 +411,8 @@ static void clip_range(void *ctx, int64_t begin, int64_t end)
     } else {
         const int64_t *x = c->x;
         int64_t *o = c->o;
-        int64_t lo = int_bound(c->lo, true, INT64_MIN, INT64_MAX), hi = int_bound(c->hi, false, INT64_MIN, INT64_MAX);
+        int64_t lo = hcg_clip_int_bound(c->lo, true, INT64_MIN, INT64_MAX);
+        int64_t hi = hcg_clip_int_bound(c->hi, false, INT64_MIN, INT64_MAX);
         for (int64_t i = begin; i < end; i++) {
             int64_t v = x[i] < lo ? lo : x[i];
             o[i] = v > hi ? hi : v;

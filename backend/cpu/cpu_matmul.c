@@ -95,19 +95,6 @@ static void batch_range(void *ctx, int64_t begin, int64_t end)
     }
 }
 
-/* Row-major matrix strides (in matrices) of batch dims bd[0..br) of an operand whose own batch
- * dims are od[0..or), aligned to the right; broadcast dims get 0. */
-static void batch_strides(int br, const int64_t *bd, int orank, const int64_t *od, int64_t *out)
-{
-    int64_t st = 1;
-    for (int d = br - 1; d >= 0; d--) {
-        int od_i = orank - br + d;
-        int64_t own = od_i >= 0 ? od[od_i] : 1;
-        out[d] = own == 1 && bd[d] != 1 ? 0 : st;
-        st *= own;
-    }
-}
-
 hcg_status hcg_k_matmul(hcg_exec_node *en)
 {
     const hcg_dev_tensor *A = &en->in[0], *B = &en->in[1];
@@ -145,8 +132,8 @@ hcg_status hcg_k_matmul(hcg_exec_node *en)
         bc.batch_dims[d] = da == 1 ? db : da;
         n_batch *= bc.batch_dims[d];
     }
-    batch_strides(bc.batch_rank, bc.batch_dims, a_brank, a.dims, bc.a_stride);
-    batch_strides(bc.batch_rank, bc.batch_dims, b_brank, b.dims, bc.b_stride);
+    hcg_matmul_batch_strides(bc.batch_rank, bc.batch_dims, a_brank, a.dims, bc.a_stride);
+    hcg_matmul_batch_strides(bc.batch_rank, bc.batch_dims, b_brank, b.dims, bc.b_stride);
 
     /* The common x[B, S, K] @ W[K, N]: a stack of untransposed rows times one matrix is a single
      * product with B * S rows, which BLAS runs far better than B small ones. */

@@ -10,6 +10,7 @@
 
 #include "backend/cpu/cpu.h"
 #include "backend/opencl/ocl.h"
+#include "graph/op_table.h"
 
 #define IN(g, n, i) (&(g)->nodes[(n)->inputs[(i)]])
 
@@ -147,17 +148,6 @@ static bool unary_supports(const hcg_graph *g, const hcg_node *n)
     return ocl_kernel_listed("unary", name);
 }
 
-/* A float clip bound as an integer bound of the type's range, as the CPU rounds it: lo up, hi
- * down, saturating; NaN gives no bound. */
-static int64_t int_bound(double v, bool is_lo, int64_t tmin, int64_t tmax)
-{
-    if (isnan(v)) return is_lo ? tmin : tmax;
-    v = is_lo ? ceil(v) : floor(v);
-    if (v <= (double)tmin) return tmin;
-    if (v >= (double)tmax) return tmax;
-    return (int64_t)v;
-}
-
 /* Flat kernels: (n, out, in, [f0, f1, l0, l1]). p[0] says whether the clip parameters follow. */
 static hcg_status flat_run(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns, ocl_run *rc)
 {
@@ -190,8 +180,8 @@ static hcg_status unary_prepare(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns)
         ns->f[1] = hi;
         bool i32 = en->in[0].dtype == HCG_I32;
         int64_t tmin = i32 ? INT32_MIN : INT64_MIN, tmax = i32 ? INT32_MAX : INT64_MAX;
-        ns->p[1] = int_bound(lo, true, tmin, tmax);
-        ns->p[2] = int_bound(hi, false, tmin, tmax);
+        ns->p[1] = hcg_clip_int_bound(lo, true, tmin, tmax);
+        ns->p[2] = hcg_clip_int_bound(hi, false, tmin, tmax);
     }
     ns->run = flat_run;
     return HCG_OK;

@@ -87,19 +87,6 @@ static hcg_status matmul_run(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns, ocl_
                         ocl_elem_offset(&en->out), rc);
 }
 
-/* Row-major matrix strides (in matrices) of batch dims bd[0..br) of an operand whose own batch
- * dims are od[0..orank), right-aligned; broadcast dims get 0. */
-static void batch_strides(int br, const int64_t *bd, int orank, const int64_t *od, int64_t *out)
-{
-    int64_t st = 1;
-    for (int d = br - 1; d >= 0; d--) {
-        int oi = orank - br + d;
-        int64_t own = oi >= 0 ? od[oi] : 1;
-        out[d] = own == 1 && bd[d] != 1 ? 0 : st;
-        st *= own;
-    }
-}
-
 /* Splits the batch dims into the inner ones one strided-batched call covers and the outer ones. */
 static void plan_batches(ocl_gemm *g, int br, const int64_t *bd, const int64_t *sa, const int64_t *sb)
 {
@@ -155,8 +142,8 @@ static hcg_status matmul_prepare(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns)
     }
     for (int d = 0; d < a_brank; d++) a_batch *= a.dims[d];
     for (int d = 0; d < b_brank; d++) b_batch *= b.dims[d];
-    batch_strides(br, bd, a_brank, a.dims, sa);
-    batch_strides(br, bd, b_brank, b.dims, sb);
+    hcg_matmul_batch_strides(br, bd, a_brank, a.dims, sa);
+    hcg_matmul_batch_strides(br, bd, b_brank, b.dims, sb);
     if (b_batch == 1 && !ta && a_batch == n_batch) {
         /* x[B, S, K] @ W[K, N]: the stacked rows of x are one [B * S, K] matrix. */
         g->m *= (size_t)n_batch;
