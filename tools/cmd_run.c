@@ -213,7 +213,8 @@ int cmd_run(int argc, char **argv)
         summarize(t, sum, sizeof sum);
         if (out_dir) {
             file_name_for(hcg_graph_output_name(g, j), file, sizeof file);
-            snprintf(path, sizeof path, "%s/%s.npy", out_dir, file);
+            size_t dl = strlen(out_dir);
+            snprintf(path, sizeof path, "%s%s%s.npy", out_dir, dl && out_dir[dl - 1] == '/' ? "" : "/", file);
             if (hcg_npy_save(path, t)) {
                 fprintf(stderr, "hcg run: %s\n", hcg_last_error());
                 goto done;
