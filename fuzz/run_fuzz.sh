@@ -30,5 +30,8 @@ fi
 mkdir -p "$corpus/new"
 artifacts=${HCG_FUZZ_ARTIFACTS:-.}
 # -rss_limit_mb bounds what a decoded model may allocate; -timeout catches hangs.
-exec "$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+# HCG_FUZZ_SEED fixes libFuzzer's random seed (CI sets it, so a run explores the same inputs each time).
+seed_opt=""
+[ -n "${HCG_FUZZ_SEED:-}" ] && seed_opt="-seed=$HCG_FUZZ_SEED"
+exec "$fuzzer" $seed_opt -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$artifacts/" "$corpus/new" "$seeds"

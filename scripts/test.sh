@@ -22,7 +22,7 @@ echo "== tests"
 
 if [ "${HCG_SKIP_FUZZ:-0}" != "1" ]; then
   echo "== fuzzing the ONNX reader for ${HCG_FUZZ_SECONDS:-30} s (libFuzzer, ASan + UBSan)"
-  ./fuzz/run_fuzz.sh --build "${HCG_FUZZ_SECONDS:-30}"
+  HCG_FUZZ_SEED="${HCG_FUZZ_SEED:-1}" ./fuzz/run_fuzz.sh --build "${HCG_FUZZ_SECONDS:-30}"
 fi
 
 if [ "${HCG_SKIP_SANITIZERS:-0}" != "1" ]; then
