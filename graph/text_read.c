@@ -182,6 +182,16 @@ static hcg_status apply_pin(parser *p, hcg_id id, const char *pin, int line, int
     return st ? prefix_at(p, st, line, col) : HCG_OK;
 }
 
+/* A source node (input, param, constant) just added as id: reports a builder failure at the
+ * statement's position, else records that position on the node. */
+static hcg_status placed(parser *p, hcg_id id, int line, int col)
+{
+    if (id < 0) return prefix_at(p, (hcg_status)-id, line, col);
+    p->g->nodes[id].line = line;
+    p->g->nodes[id].col = col;
+    return HCG_OK;
+}
+
 /* ---------------------------------------------------------------- types */
 
 /* dtype "[" [ dim { "," dim } ] "]"; symbols allowed only where allow_syms. */
@@ -419,12 +429,7 @@ static hcg_status parse_input(parser *p)
     if ((st = parse_type(p, true, "an input", &dtype, &shape))) goto done;
     if ((st = parse_pin(p, &pin, &pl, &pc))) goto done;
     hcg_id id = hcg_input(p->g, name, dtype, shape.rank, shape.dims);
-    if (id < 0) {
-        st = prefix_at(p, (hcg_status)-id, line, col);
-        goto done;
-    }
-    p->g->nodes[id].line = line;
-    p->g->nodes[id].col = col;
+    if ((st = placed(p, id, line, col))) goto done;
     st = apply_pin(p, id, pin, pl, pc);
 done:
     free(name);
@@ -687,13 +692,7 @@ static hcg_status parse_source(parser *p, bool is_param)
         if ((st = weight_tensor(p, kind, name, use_key, use_file, &at, dtype, &shape, &t))) goto done;
         hcg_id id = is_param ? hcg_param(p->g, name, t) : hcg_constant(p->g, name, t);
         t = NULL; /* the graph owns it now, or freed it */
-        if (id < 0) {
-            st = prefix_at(p, (hcg_status)-id, line, col);
-            goto done;
-        }
-        p->g->nodes[id].line = line;
-        p->g->nodes[id].col = col;
-        if ((st = set_weight_ref(p->g, id, use_key, use_file))) goto done;
+        if ((st = placed(p, id, line, col)) || (st = set_weight_ref(p->g, id, use_key, use_file))) goto done;
         st = apply_pin(p, id, pin, pl, pc);
     } else {
         if ((st = hcg_tensor_new(dtype, &shape, &t))) {
@@ -703,12 +702,7 @@ static hcg_status parse_source(parser *p, bool is_param)
         if ((st = fill_constant(p, &vals, t))) goto done;
         hcg_id id = hcg_constant(p->g, name, t);
         t = NULL;
-        if (id < 0) {
-            st = prefix_at(p, (hcg_status)-id, line, col);
-            goto done;
-        }
-        p->g->nodes[id].line = line;
-        p->g->nodes[id].col = col;
+        if ((st = placed(p, id, line, col))) goto done;
         st = apply_pin(p, id, pin, pl, pc);
     }
 done:

@@ -8,15 +8,12 @@
 #include "graph/safetensors.h"
 #include "testlib.h"
 
+/* tl_src copies into its own rotating buffers, so the result outlives rel. */
 static const char *st(const char *name)
 {
-    static char buf[4][512];
-    static int k;
     char rel[256];
     snprintf(rel, sizeof rel, "tests/data/formats/safetensors/%s", name);
-    char *b = buf[k++ % 4];
-    snprintf(b, 512, "%s", tl_src(rel));
-    return b;
+    return tl_src(rel);
 }
 
 static bool shape_is(const hcg_shape *s, int rank, const int64_t *dims)
