@@ -121,7 +121,14 @@ hcg_status hcg_npy_save(const char *path, const hcg_tensor *t);
     X(FLATTEN, "flatten") X(TRANSPOSE, "transpose") X(CONCAT, "concat") X(SLICE, "slice")      \
     X(SPLIT, "split") X(GATHER, "gather") X(EXPAND, "expand") X(RANGE, "range")                \
     X(SHAPE, "shape") X(CONSTANT_OF_SHAPE, "constant_of_shape") X(TRILU, "trilu")              \
-    X(CAUSAL_MASK, "causal_mask")
+    X(CAUSAL_MASK, "causal_mask")                                                              \
+    X(STATE, "state") X(ONE_HOT, "one_hot") X(ARGMAX, "argmax")                                \
+    X(UNARY_GRAD, "unary_grad") X(SOFTMAX_GRAD, "softmax_grad")                                \
+    X(LOG_SOFTMAX_GRAD, "log_softmax_grad") X(LAYER_NORM_GRAD, "layer_norm_grad")              \
+    X(RMS_NORM_GRAD, "rms_norm_grad") X(GATHER_GRAD, "gather_grad") X(SLICE_GRAD, "slice_grad") \
+    X(SOFTMAX_CROSS_ENTROPY, "softmax_cross_entropy") X(NLL_LOSS, "nll_loss")                  \
+    X(KL_DIV, "kl_div") X(MSE_LOSS, "mse_loss")                                                \
+    X(SGD_UPDATE, "sgd_update") X(ADAM_UPDATE, "adam_update")
 
 typedef enum hcg_op {
 #define HCG_OP_ENUM_(id, name) HCG_OP_##id,
