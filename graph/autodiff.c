@@ -9,12 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct hcg_grad_ctx {
-    hcg_graph *g;
-    hcg_id fwd; /* the node whose rule is running: names and file positions of its gradient nodes */
-    int counter;
-};
-
 hcg_graph *hcg_grad_graph(hcg_grad_ctx *c) { return c->g; }
 
 hcg_id hcg_grad_op(hcg_grad_ctx *c, hcg_op op, const hcg_id *in, int n_in, const hcg_attr *attrs, int n_attrs)

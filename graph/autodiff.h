@@ -18,6 +18,14 @@ hcg_status hcg_autodiff(hcg_graph *g, hcg_id loss, const hcg_id *wrt, int n_wrt,
  * negative id returns it unchanged (an earlier call failed; the message stands), so a rule checks
  * only its final ids. Node pointers move when nodes are added: rules keep ids, not pointers. */
 
+/* A builder context: the graph, and the node the new nodes are named after ("<name>/d<k>") and
+ * take their file position from. Passes may make one on the stack. */
+struct hcg_grad_ctx {
+    hcg_graph *g;
+    hcg_id fwd;
+    int counter;
+};
+
 hcg_graph *hcg_grad_graph(hcg_grad_ctx *c);
 /* Any op: inputs, attributes. */
 hcg_id hcg_grad_op(hcg_grad_ctx *c, hcg_op op, const hcg_id *in, int n_in, const hcg_attr *attrs, int n_attrs);

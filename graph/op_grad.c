@@ -508,7 +508,8 @@ hcg_status hcg_grad_class_loss(hcg_grad_ctx *c, hcg_id v, hcg_id dy, const bool 
             hcg_attr f32 = HCG_ATTR_S("to", "f32");
             hcg_id keep = hcg_grad_op1(c, HCG_OP_NOT, hcg_grad_op2(c, HCG_OP_EQUAL, t, ic));
             hcg_id rowmask = hcg_grad_op(c, HCG_OP_CAST, &keep, 1, &f32, 1);
-            count = hcg_grad_op1(c, HCG_OP_REDUCE_SUM, rowmask);
+            hcg_attr all = HCG_ATTR_I("keepdims", 0);
+            count = hcg_grad_op(c, HCG_OP_REDUCE_SUM, &rowmask, 1, &all, 1);
             int64_t a64 = axis;
             hcg_attr ua = HCG_ATTR_IS("axes", &a64, 1);
             mask = hcg_grad_op(c, HCG_OP_UNSQUEEZE, &rowmask, 1, &ua, 1);

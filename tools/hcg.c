@@ -12,6 +12,7 @@ static const struct {
     {"devices", cmd_devices, "list devices (--json); --calibrate measures and tunes them"},
     {"run", cmd_run, "run a graph: hcg run MODEL [--devices LIST] [--input NAME=FILE.npy]... [--output-dir DIR]"},
     {"plan", cmd_plan, "show placement: hcg plan MODEL --devices LIST [--shape NAME=2x16]... [--explain] [--trace F]"},
+    {"train", cmd_train, "train a model: hcg train MODEL --loss OUTPUT --data NAME=FILE.npy... --optimizer sgd|adam|adamw --lr LR --batch N (--steps N | --epochs N) --save OUT.safetensors (--help: every option)"},
     {"ops", cmd_ops, "list the ops hcg knows"},
     {"compare", cmd_compare, "compare two .npy files: hcg compare GOT.npy WANT.npy [--rtol R] [--atol A]"},
 };
