@@ -412,9 +412,9 @@ static hcg_status collect(hcg_train_session *t, bool params_only, char ***names,
         (*n)++;
     }
     for (int i = 0; i < t->store.n && !params_only; i++) {
-        if (is_trainable(t, t->store.e[i].name)) continue;
-        (*names)[*n] = t->store.e[i].name;
-        hcg_status st = hcg_state_read(&t->store.e[i], &(*tensors)[*n]);
+        if (is_trainable(t, t->store.e[i]->name)) continue;
+        (*names)[*n] = t->store.e[i]->name;
+        hcg_status st = hcg_state_read(t->store.e[i], &(*tensors)[*n]);
         if (st) return st;
         (*n)++;
     }

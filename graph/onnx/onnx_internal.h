@@ -185,5 +185,7 @@ hcg_status onnx_map_shape(onnx_ctx *c, const Onnx__NodeProto *n);
 hcg_status onnx_map_constant(onnx_ctx *c, const Onnx__NodeProto *n);
 hcg_status onnx_map_constant_of_shape(onnx_ctx *c, const Onnx__NodeProto *n);
 hcg_status onnx_map_range(onnx_ctx *c, const Onnx__NodeProto *n);
+/* onnx_ops_loss.c */
+hcg_status onnx_map_class_loss(onnx_ctx *c, const Onnx__NodeProto *n); /* SoftmaxCrossEntropyLoss, NegativeLogLikelihoodLoss */
 
 #endif
