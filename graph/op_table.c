@@ -830,6 +830,7 @@ static const hcg_op_info op_table[HCG_OP_COUNT] = {
     [HCG_OP_REDUCE_SUM] = REDUCE("reduce_sum", "sum over axes (empty: all)"),
     [HCG_OP_REDUCE_MEAN] = REDUCE("reduce_mean", "mean over axes (empty: all)"),
     [HCG_OP_REDUCE_MAX] = REDUCE("reduce_max", "maximum over axes (empty: all)"),
+    [HCG_OP_REDUCE_PROD] = REDUCE("reduce_prod", "product over axes (empty: all; integers wrap around)"),
 
     [HCG_OP_SOFTMAX] = {.name = "softmax", .min_inputs = 1, .max_inputs = 1, .attrs = {A_INT("axis", -1)},
                         .infer = infer_softmax, .cost = cost_heavy, .doc = "softmax along axis"},

@@ -61,6 +61,8 @@ static tol tolerance_for(hcg_op op, hcg_dtype out)
         return (tol){1e-10, 1e-5, 1e-6}; /* the device's libm: a few ulp (gelu cancels near -3) */
     case HCG_OP_REDUCE_SUM: case HCG_OP_REDUCE_MEAN:
         return (tol){1e-12, 1e-5, 1e-5}; /* another summation order */
+    case HCG_OP_REDUCE_PROD:
+        return (tol){1e-12, 1e-5, 0}; /* float products (the CPU's are in double): a rounding per factor */
     case HCG_OP_SOFTMAX: case HCG_OP_LOG_SOFTMAX: case HCG_OP_LAYER_NORM: case HCG_OP_RMS_NORM:
         return (tol){1e-11, 1e-5, 1e-5};
     case HCG_OP_MATMUL: case HCG_OP_GEMM:

@@ -46,6 +46,7 @@ const hcg_cpu_kernel hcg_cpu_kernels[HCG_OP_COUNT] = {
     [HCG_OP_REDUCE_SUM] = hcg_k_reduce,
     [HCG_OP_REDUCE_MEAN] = hcg_k_reduce,
     [HCG_OP_REDUCE_MAX] = hcg_k_reduce,
+    [HCG_OP_REDUCE_PROD] = hcg_k_reduce,
     [HCG_OP_SOFTMAX] = hcg_k_softmax,
     [HCG_OP_LOG_SOFTMAX] = hcg_k_softmax,
     [HCG_OP_LAYER_NORM] = hcg_k_layer_norm,

@@ -113,7 +113,7 @@ hcg_status hcg_k_matmul(hcg_exec_node *en);
 hcg_status hcg_k_gemm(hcg_exec_node *en);
 
 /* cpu_reduce.c */
-hcg_status hcg_k_reduce(hcg_exec_node *en); /* reduce_sum reduce_mean reduce_max */
+hcg_status hcg_k_reduce(hcg_exec_node *en); /* reduce_sum reduce_mean reduce_max reduce_prod */
 hcg_status hcg_k_softmax(hcg_exec_node *en); /* softmax log_softmax */
 hcg_status hcg_k_layer_norm(hcg_exec_node *en);
 hcg_status hcg_k_rms_norm(hcg_exec_node *en);

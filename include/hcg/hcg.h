@@ -115,6 +115,7 @@ hcg_status hcg_npy_save(const char *path, const hcg_tensor *t);
     X(CAST, "cast")                                                                            \
     X(MATMUL, "matmul") X(GEMM, "gemm")                                                        \
     X(REDUCE_SUM, "reduce_sum") X(REDUCE_MEAN, "reduce_mean") X(REDUCE_MAX, "reduce_max")      \
+    X(REDUCE_PROD, "reduce_prod")                                                              \
     X(SOFTMAX, "softmax") X(LOG_SOFTMAX, "log_softmax")                                        \
     X(LAYER_NORM, "layer_norm") X(RMS_NORM, "rms_norm")                                        \
     X(RESHAPE, "reshape") X(SQUEEZE, "squeeze") X(UNSQUEEZE, "unsqueeze")                      \

@@ -866,6 +866,20 @@ error_case("err_div_int_zero", "div", [np.ones(3, np.int32), np.array([1, 0, 2],
            status="runtime error")
 
 
+# ------------------------------------------------------------------ reduce_prod (own generator: earlier files stay as they were)
+
+rng = np.random.default_rng(20250101)
+PROD_CASES = [("rows", f32(4, 50, lo=0.8, hi=1.25), [1], 1), ("cols", f32(300, 3, lo=0.95, hi=1.05), [0], 0),
+              ("outer_inner", normal(2, 3, 4), [0, 2], 1), ("all", f32(3, 5, 7, lo=0.8, hi=1.2), [], 0),
+              ("scalar", np.array(2.5, np.float32), [], 0), ("empty_kept", normal(0, 3), [1], 0),
+              ("alternating", f32(2, 3, 4, 5, 3, lo=0.7, hi=1.3), [1, 3], 0), ("zero", np.array([[1, 0, 3], [2, 2, 2]], np.float32), [1], 0),
+              ("i32", ints(np.int32, 7, 13, lo=-3, hi=4), [1], 1),
+              ("i64_wraps", ints(np.int64, 40, 3, lo=-9, hi=10), [0], 0)]
+REDUCE["reduce_prod"] = np.prod
+for tag, x, axes, keep in PROD_CASES:
+    red_case("reduce_prod", tag, x, axes, keepdims=keep)
+
+
 def main():
     with open(os.path.join(OUT_DIR, "cases.json"), "w") as f:
         json.dump({"generator": "tests/golden/make_golden.py", "cases": cases}, f, indent=1)
