@@ -106,8 +106,15 @@ hcg_status hcg_session_new(const hcg_graph *g, const hcg_session_options *opt, h
     if (!s) return hcg_error(HCG_ERR_NOMEM, "out of memory");
     s->g = g;
     s->profile = opt && opt->profile;
+    const char *passes = opt && opt->passes ? opt->passes : getenv("HCG_PASSES");
+    s->passes = hcg_strdup(passes && *passes ? passes : "all");
+    if (!s->passes) {
+        free(s);
+        return hcg_error(HCG_ERR_NOMEM, "out of memory");
+    }
     hcg_status st = hcg_devices_select(opt ? opt->devices : NULL, s->devs, HCG_MAX_DEVICES, &s->n_dev);
     if (st) {
+        free(s->passes);
         free(s);
         return st;
     }
@@ -115,6 +122,7 @@ hcg_status hcg_session_new(const hcg_graph *g, const hcg_session_options *opt, h
     s->measured.n_dev = s->n_dev;
     s->measured.seconds = malloc(sizeof(double) * ((size_t)g->n_nodes * s->n_dev + 1));
     if (!s->measured.seconds) {
+        free(s->passes);
         free(s);
         return hcg_error(HCG_ERR_NOMEM, "out of memory");
     }
@@ -156,6 +164,7 @@ void hcg_session_free(hcg_session *s)
     for (int i = 0; i < s->n_weights; i++) free_weight(&s->weights[i]);
     free(s->weights);
     free(s->measured.seconds);
+    free(s->passes);
     free(s);
 }
 
@@ -172,7 +181,7 @@ hcg_status hcg_session_plan(hcg_session *s, const hcg_shape *shapes, hcg_plan **
     }
     double t0 = hcg_now();
     hcg_graph *bound = NULL;
-    hcg_bind_options bo = {.eval = hcg_cpu_eval};
+    hcg_bind_options bo = {.eval = hcg_cpu_eval, .passes = s->passes};
     hcg_status st = hcg_graph_bind(g, shapes, &bo, &bound);
     if (st) return st;
     double t_bind = hcg_now() - t0;

@@ -14,6 +14,9 @@ typedef struct hcg_bind_options {
     /* Fold a node only if its output is at most this many bytes larger than its inputs, so that
      * expanding a scalar into a large mask stays a kernel (0: a default of 1 MiB). */
     size_t fold_growth_limit;
+    /* Rewrite passes to run on the bound graph (graph/passes.h): NULL none, "all", "none" or a
+     * comma list of pass names. */
+    const char *passes;
 } hcg_bind_options;
 
 /* Binds g to input shapes (one per graph input, in input order). The bound graph borrows the

@@ -14,6 +14,7 @@ static const struct {
     {"plan", cmd_plan, "show placement: hcg plan MODEL --devices LIST [--shape NAME=2x16]... [--explain] [--trace F]"},
     {"ops", cmd_ops, "list the ops hcg knows"},
     {"compare", cmd_compare, "compare two .npy files: hcg compare GOT.npy WANT.npy [--rtol R] [--atol A]"},
+    {"bench", cmd_bench, "time warm runs: hcg bench MODEL --input NAME=FILE.npy... [--devices LIST] [--json]"},
 };
 
 static void usage(FILE *f)

@@ -111,6 +111,10 @@ hcg_status hcg_k_causal_mask(hcg_exec_node *en);
 /* cpu_matmul.c */
 hcg_status hcg_k_matmul(hcg_exec_node *en);
 hcg_status hcg_k_gemm(hcg_exec_node *en);
+hcg_status hcg_k_fused_matmul(hcg_exec_node *en);
+
+/* cpu_attention.c */
+hcg_status hcg_k_attention(hcg_exec_node *en);
 
 /* cpu_reduce.c */
 hcg_status hcg_k_reduce(hcg_exec_node *en); /* reduce_sum reduce_mean reduce_max reduce_prod */

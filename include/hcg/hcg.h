@@ -122,7 +122,8 @@ hcg_status hcg_npy_save(const char *path, const hcg_tensor *t);
     X(FLATTEN, "flatten") X(TRANSPOSE, "transpose") X(CONCAT, "concat") X(SLICE, "slice")      \
     X(SPLIT, "split") X(GATHER, "gather") X(EXPAND, "expand") X(RANGE, "range")                \
     X(SHAPE, "shape") X(CONSTANT_OF_SHAPE, "constant_of_shape") X(TRILU, "trilu")              \
-    X(CAUSAL_MASK, "causal_mask")
+    X(CAUSAL_MASK, "causal_mask")                                                              \
+    X(FUSED_MATMUL, "fused_matmul") X(ATTENTION, "attention")
 
 typedef enum hcg_op {
 #define HCG_OP_ENUM_(id, name) HCG_OP_##id,
@@ -251,6 +252,10 @@ typedef struct hcg_session hcg_session;
 typedef struct hcg_session_options {
     const char *devices; /* a device spec, as for hcg_devices_select */
     bool profile;        /* measure each node's time; later plans use the measurements */
+    /* The graph rewrites run on each bound graph (fusions into fused_matmul, attention, gelu,
+     * layer_norm): NULL means $HCG_PASSES, else "all"; "none" binds without any (training does:
+     * fused ops have no gradient rules); or a comma list of pass names (`hcg run --help`). */
+    const char *passes;
 } hcg_session_options;
 
 /* A session runs one graph on a set of devices. It keeps weights resident on the devices that
