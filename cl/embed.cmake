@@ -17,6 +17,7 @@ set(HCG_CL_PROGRAMS
   "norm|{softmax,log_softmax}_f32 {softmax,log_softmax}_inner_f32 layer_norm_f32 rms_norm_f32"
   "layout|copy_{1,2,4,8} gather_{1,2,4,8}_{i32,i64}"
   "fill|fill_{1,2,4,8} trilu_{1,2,4,8} causal_mask_f32"
+  "fused|epilogue_f32 attention_f32"
 )
 
 # Expands one brace pattern ("a_{x,y}" -> "a_x;a_y") into the list named by out.
