@@ -41,4 +41,6 @@ void hcg_plan_explain(const hcg_plan *p, FILE *f, bool with_measured)
         fprintf(f, "%-10s %5d nodes, predicted busy %.2f us, arena %zu bytes (liveness lower bound %zu)\n",
                 p->devs[d]->name, nodes, busy * 1e6, p->arena_size[d], p->arena_lower_bound[d]);
     }
+    fprintf(f, "\nrewrites: %d\n", g->n_notes);
+    for (int i = 0; i < g->n_notes; i++) fprintf(f, "  fused: %s\n", g->notes[i]);
 }
