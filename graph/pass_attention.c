@@ -12,15 +12,21 @@
 #define NODE(id) hcg_pnode(c, (id))
 #define IN(id, k) (NODE(id)->inputs[(k)])
 
-static bool perm_is(const hcg_pass_ctx *c, hcg_id id, const int64_t want[4])
+/* Whether id is a transpose of rank 4 with perm want (and, unless it is the root, used once). */
+static bool perm_is_any_use(const hcg_pass_ctx *c, hcg_id id, const int64_t want[4])
 {
-    if (!hcg_pass_is(c, id, HCG_OP_TRANSPOSE) || !hcg_pass_single_use(c, id) || NODE(id)->shape.rank != 4) return false;
+    if (!hcg_pass_is(c, id, HCG_OP_TRANSPOSE) || NODE(id)->shape.rank != 4) return false;
     int cnt;
     const int64_t *perm = hcg_attr_ints(NODE(id), "perm", &cnt);
     if (cnt != 4) return false;
     for (int i = 0; i < 4; i++)
         if (perm[i] != want[i]) return false;
     return true;
+}
+
+static bool perm_is(const hcg_pass_ctx *c, hcg_id id, const int64_t want[4])
+{
+    return perm_is_any_use(c, id, want) && hcg_pass_single_use(c, id);
 }
 
 static const int64_t heads_first[4] = {0, 2, 1, 3}, keys_transposed[4] = {0, 2, 3, 1};
@@ -100,7 +106,7 @@ static bool match_attention(const hcg_pass_ctx *c, hcg_id root, match *m)
     hcg_id p = root;
     m->bshd = false;
     m->n_transposes = 0;
-    if (perm_is(c, root, heads_first)) {
+    if (perm_is_any_use(c, root, heads_first)) {
         p = IN(root, 0);
         m->bshd = true;
         m->n_transposes = 1;
