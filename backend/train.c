@@ -299,7 +299,8 @@ hcg_status hcg_train_session_new(const hcg_graph *g, const hcg_train_options *op
     int64_t four = 4;
     hcg_shape hs = hcg_shape_make(1, &four);
     if (!st) st = hcg_tensor_new(HCG_F32, &hs, &t->hyper);
-    hcg_session_options so = {.devices = opt->devices, .profile = opt->profile};
+    /* no rewrite passes: fused ops have no gradient rules */
+    hcg_session_options so = {.devices = opt->devices, .profile = opt->profile, .passes = "none"};
     hcg_session_ext ext = {.states = &t->store, .params_variable = true, .transform = step_transform,
                            .transform_ctx = t, .n_extra_inputs = 1};
     if (!st) st = hcg_session_new_ex(g, &so, &ext, &t->step_s);

@@ -79,12 +79,14 @@ static int simulate(const hcg_graph *g, const hcg_shape *shapes, const char *pro
 
 int cmd_plan(int argc, char **argv)
 {
-    const char *model = NULL, *devices = NULL, *trace = NULL, *sim = NULL, *v = NULL;
+    const char *model = NULL, *devices = NULL, *trace = NULL, *sim = NULL, *v = NULL, *passes = NULL;
     char *shape_specs[MAX_SPECS], *input_specs[MAX_SPECS];
     int n_shape = 0, n_input = 0, rc = 1;
     bool explain = false;
     for (int i = 1; i < argc; i++) {
-        if (cli_opt(argc, argv, &i, "--devices", &devices)) {
+        if (cli_opt(argc, argv, &i, "--passes", &passes)) {
+            if (!passes) return cli_fail("plan", "--passes needs a value");
+        } else if (cli_opt(argc, argv, &i, "--devices", &devices)) {
             if (!devices) return cli_fail("plan", "--devices needs a value");
         } else if (cli_opt(argc, argv, &i, "--trace", &trace)) {
             if (!trace) return cli_fail("plan", "--trace needs a file name");
@@ -148,7 +150,7 @@ int cmd_plan(int argc, char **argv)
         rc = simulate(g, shapes, sim);
         goto done;
     }
-    hcg_session_options opt = {.devices = devices, .profile = n_input > 0};
+    hcg_session_options opt = {.devices = devices, .profile = n_input > 0, .passes = passes};
     hcg_plan *p = NULL;
     if (hcg_session_new(g, &opt, &s) || hcg_session_plan(s, shapes, &p)) {
         fprintf(stderr, "hcg plan: %s\n", hcg_last_error());

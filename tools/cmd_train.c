@@ -18,7 +18,7 @@
 
 #define MAX_SPECS 256
 
-static const char usage_text[] =
+const char cmd_train_usage[] =
     "usage: hcg train MODEL --loss OUTPUT --data NAME=FILE.npy... --optimizer sgd|adam|adamw --lr LR\n"
     "                 --batch N (--steps N | --epochs N) --save OUT.safetensors [options]\n"
     "\n"
@@ -80,7 +80,7 @@ static int parse(int argc, char **argv, train_args *a)
 /* an option with a value; a missing value ends the loop with `missing` set */
 #define VALUE(name) (cli_opt(argc, argv, &i, name, &v) && (v || ((missing = name), false)))
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-            fputs(usage_text, stdout);
+            fputs(cmd_train_usage, stdout);
             return -1;
         }
         if (VALUE("--loss")) a->opt.loss = a->loss = v;
@@ -168,7 +168,7 @@ static int parse(int argc, char **argv, train_args *a)
 #undef VALUE
     }
     if (missing) return cli_fail("train", "%s needs a value", missing);
-    if (!a->model) return cli_fail("train", "no model given\n%s", usage_text);
+    if (!a->model) return cli_fail("train", "no model given\n%s", cmd_train_usage);
     if (!a->loss) return cli_fail("train", "--loss OUTPUT is required (the model's scalar loss output)");
     if (!a->n_data) return cli_fail("train", "--data NAME=FILE.npy is required for every model input");
     if (!a->have_optimizer) return cli_fail("train", "--optimizer sgd|adam|adamw is required");
