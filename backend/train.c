@@ -357,7 +357,8 @@ hcg_status hcg_train_step(hcg_train_session *t, const hcg_tensor *const *inputs,
         if (loss) *loss = v;
         t->step++;
         if (!isfinite(v))
-            st = hcg_error(HCG_ERR_RUNTIME, "the loss '%s' is %g at step %lld", t->loss_name, v, (long long)t->step);
+            st = hcg_error(HCG_ERR_RUNTIME, "the loss '%s' is %s at step %lld", t->loss_name,
+                           isnan(v) ? "NaN" : v > 0 ? "+inf" : "-inf", (long long)t->step);
     }
     hcg_tensor_free(loss_t);
     return st;

@@ -37,7 +37,8 @@ const char cmd_train_usage[] =
     "data:         --shuffle SEED  --eval NAME=FILE.npy...  --eval-every N\n"
     "devices:      --devices LIST  --profile  --trace FILE.json  --explain (the step's placement and memory)\n"
     "output:       --save OUT.safetensors  --log FILE.jsonl  --quiet\n"
-    "checkpoints:  --checkpoint-dir DIR --checkpoint-every N  --resume DIR\n";
+    "checkpoints:  --checkpoint-dir DIR --checkpoint-every N  --resume DIR\n"
+    "              --stop-after N  stop after step N with a checkpoint, as if interrupted (no --save)\n";
 
 typedef struct train_args {
     const char *model, *loss, *save, *log, *ckpt_dir, *resume, *devices, *trace;
@@ -47,7 +48,7 @@ typedef struct train_args {
     hcg_train_options opt;
     bool have_optimizer, have_lr, shuffle, explain, quiet, profile;
     uint64_t seed;
-    int64_t batch, steps, epochs, ckpt_every, eval_every;
+    int64_t batch, steps, epochs, ckpt_every, eval_every, stop_after;
 } train_args;
 
 static bool parse_double(const char *s, double *out)
@@ -156,6 +157,9 @@ static int parse(int argc, char **argv, train_args *a)
         } else if (VALUE("--eval-every")) {
             if (!parse_count(v, &a->eval_every) || a->eval_every < 1)
                 return cli_fail("train", "--eval-every '%s' is not a count >= 1", v);
+        } else if (VALUE("--stop-after")) {
+            if (!parse_count(v, &a->stop_after) || a->stop_after < 1)
+                return cli_fail("train", "--stop-after '%s' is not a count >= 1", v);
         } else if (VALUE("--resume")) a->resume = v;
         else if (VALUE("--trace")) a->trace = v;
         else if (strcmp(arg, "--explain") == 0) a->explain = true;
@@ -183,6 +187,7 @@ static int parse(int argc, char **argv, train_args *a)
     if (a->opt.optimizer != HCG_OPTIM_SGD && (a->opt.momentum || a->opt.dampening || a->opt.nesterov))
         return cli_fail("train", "--momentum, --dampening and --nesterov are options of sgd");
     if (a->eval_every && !a->n_eval) return cli_fail("train", "--eval-every needs --eval data");
+    if (a->stop_after && !a->ckpt_dir) return cli_fail("train", "--stop-after needs --checkpoint-dir (to resume from)");
     a->opt.freeze = a->freeze;
     a->opt.n_freeze = a->n_freeze;
     a->opt.profile = a->profile || a->trace;
@@ -393,9 +398,17 @@ int cmd_train(int argc, char **argv)
             progress(k + 1, total, loss, rate, (double)(total - k - 1) * (now - t0) / (double)(k + 1 - start));
             t_last = now;
         }
-        if (a.ckpt_dir && (k + 1) % a.ckpt_every == 0 && checkpoint(t, &a, &smp)) {
+        bool stop = a.stop_after && k + 1 == a.stop_after && k + 1 < total;
+        if (a.ckpt_dir && ((k + 1) % a.ckpt_every == 0 || stop) && checkpoint(t, &a, &smp)) {
             if (tty) fprintf(stderr, "\n");
             rc = fail("");
+            goto done;
+        }
+        if (stop) {
+            if (tty) fprintf(stderr, "\n");
+            if (!a.quiet) printf("stopped after step %lld of %lld; continue with --resume %s\n", (long long)(k + 1),
+                                 (long long)total, a.ckpt_dir);
+            rc = 0;
             goto done;
         }
         if (a.eval_every && (k + 1) % a.eval_every == 0 && k + 1 < total) {
