@@ -18,6 +18,7 @@
 
 #include "backend/session_impl.h"
 #include "graph/autodiff.h"
+#include "graph/bind.h"
 #include "graph/fileio.h"
 #include "graph/safetensors.h"
 
@@ -202,6 +203,7 @@ static hcg_status step_transform(void *ctx, hcg_graph *b)
     b->outputs[0] = loss;
     b->output_names[0] = b->output_names[t->loss_out];
     b->n_outputs = 1;
+    st = hcg_graph_prune(b); /* what only the other outputs needed */
 done:
     free(wrt);
     free(grads);
