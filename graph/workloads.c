@@ -312,7 +312,7 @@ hcg_status hcg_distill_build(const hcg_graph *student, const hcg_graph *const *t
             hcg_id p = op1(g, HCG_OP_SOFTMAX, name, op2(g, HCG_OP_MUL, NULL, outs[i + 1], inv_t), &last, 1);
             snprintf(name, sizeof name, "hcg:teacher%d_weight", i);
             hcg_id wp = op2(g, HCG_OP_MUL, NULL, p, scalar(g, name, w[i]));
-            mix = mix < 0 ? wp : op2(g, HCG_OP_ADD, "hcg:soft_targets", mix, wp);
+            mix = mix < 0 ? wp : op2(g, HCG_OP_ADD, i == n - 1 ? "hcg:soft_targets" : NULL, mix, wp);
         }
         hcg_id in2[2] = {s, mix};
         hcg_id kd = hcg_add_node(g, HCG_OP_KL_DIV, "hcg:kd_loss", in2, 2, kl_attrs, 2);
