@@ -168,8 +168,6 @@ hcg_status hcg_ensemble_build(const hcg_graph *const *members, const char *const
     if ((o.combine == HCG_COMBINE_CONCAT) != (o.head != NULL))
         return hcg_error(HCG_ERR_ARG, o.head ? "a head model goes with the concat combination only"
                                              : "concat needs a head model for the concatenated outputs");
-    if (o.labels && o.combine == HCG_COMBINE_VOTE)
-        return hcg_error(HCG_ERR_ARG, "a vote has no gradient: a loss needs the weighted or concat combination");
     double *w = malloc(sizeof(double) * (size_t)n);
     hcg_id *outs = malloc(sizeof(hcg_id) * (size_t)(n + 1)), head_out[64];
     char (*what)[384] = malloc(sizeof *what * (size_t)(n + 1));
@@ -237,7 +235,12 @@ hcg_status hcg_ensemble_build(const hcg_graph *const *members, const char *const
         }
     }
     if (!st) st = hcg_output(g, combined, "ensemble");
-    if (!st && o.labels) {
+    if (!st && o.labels && o.combine == HCG_COMBINE_VOTE) { /* no gradient: accuracy only */
+        hcg_attr f32 = HCG_ATTR_S("to", "f32"), all = HCG_ATTR_I("keepdims", 0);
+        hcg_id hit = op1(g, HCG_OP_CAST, "hcg:hit", op2(g, HCG_OP_EQUAL, "hcg:hit_bool", combined, labels), &f32, 1);
+        hcg_id acc = op1(g, HCG_OP_REDUCE_MEAN, "hcg:accuracy", hit, &all, 1);
+        st = acc < 0 ? (hcg_status)-acc : hcg_output(g, acc, "accuracy");
+    } else if (!st && o.labels) {
         /* averaged probabilities: -log of the mixture's probability of the label (NLL); scores:
          * softmax cross-entropy */
         hcg_id loss;

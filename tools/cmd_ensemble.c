@@ -24,7 +24,8 @@ const char cmd_ensemble_usage[] =
     "                           (a member votes for its argmax; ties go to the lowest class index)\n"
     "  --combine concat         the outputs joined on the last axis feed --head MODEL (its one input)\n"
     "  --labels NAME            also an int64 [N] input NAME and the outputs loss and accuracy, so that\n"
-    "                           `hcg train OUT.hcg --loss loss ...` trains the members jointly\n";
+    "                           `hcg train OUT.hcg --loss loss ...` trains the members jointly (a vote\n"
+    "                           has no gradient: it gets the accuracy output only)\n";
 
 /* MODEL[:WEIGHT]: the weight is what follows the last ':' when it is a number. */
 static void split_weight(char *spec, double *weight, bool *has)
@@ -101,7 +102,7 @@ int cmd_ensemble(int argc, char **argv)
         goto done;
     }
     printf("wrote %s (%d members, %s%s): output 'ensemble'%s\n", out, n, combine, softmax ? " of probabilities" : "",
-           labels ? ", and 'loss' and 'accuracy' for training" : "");
+           !labels ? "" : o.combine == HCG_COMBINE_VOTE ? " and 'accuracy'" : ", and 'loss' and 'accuracy' for training");
     rc = 0;
 done:
     for (int i = 0; i < n; i++) hcg_graph_free(members[i]);

@@ -36,7 +36,8 @@ const char cmd_train_usage[] =
     "what trains:  --freeze PATTERN   params whose names match (fnmatch) stay fixed; repeatable\n"
     "data:         --shuffle SEED  --eval NAME=FILE.npy...  --eval-every N\n"
     "devices:      --devices LIST  --profile  --trace FILE.json  --explain (the step's placement and memory)\n"
-    "output:       --save OUT.safetensors  --log FILE.jsonl  --quiet\n"
+    "output:       --save OUT.safetensors  --save-model OUT.hcg (the model with the trained values)\n"
+    "              --log FILE.jsonl  --quiet\n"
     "checkpoints:  --checkpoint-dir DIR --checkpoint-every N  --resume DIR\n"
     "              --stop-after N  stop after step N with a checkpoint, as if interrupted (no --save)\n";
 
@@ -44,7 +45,7 @@ const char cmd_train_usage[] =
 static const char *cmd_name = "train";
 
 typedef struct train_args {
-    const char *model, *loss, *save, *log, *ckpt_dir, *resume, *devices, *trace;
+    const char *model, *loss, *save, *save_model, *log, *ckpt_dir, *resume, *devices, *trace;
     char *data[MAX_SPECS], *eval[MAX_SPECS];
     const char *freeze[MAX_SPECS];
     int n_data, n_eval, n_freeze;
@@ -153,6 +154,7 @@ static int parse(int argc, char **argv, train_args *a, bool have_model)
         } else if (VALUE("--devices")) a->opt.devices = a->devices = v;
         else if (VALUE("--save")) a->save = v;
         else if (VALUE("--log")) a->log = v;
+        else if (VALUE("--save-model")) a->save_model = v;
         else if (VALUE("--checkpoint-dir")) a->ckpt_dir = v;
         else if (VALUE("--checkpoint-every")) {
             if (!parse_count(v, &a->ckpt_every) || a->ckpt_every < 1)
@@ -471,6 +473,11 @@ int cli_train(int argc, char **argv, hcg_graph *given, const char *cmd)
         goto done;
     }
     if (!a.quiet) printf("saved %d params to %s\n", hcg_train_num_params(t), a.save);
+    if (a.save_model && hcg_train_save_model(t, a.save_model)) {
+        rc = fail("");
+        goto done;
+    }
+    if (!a.quiet && a.save_model) printf("saved the trained model to %s\n", a.save_model);
     rc = 0;
 done:
     if (logf) fclose(logf);

@@ -335,6 +335,8 @@ const char *hcg_train_param_name(const hcg_train_session *t, int i);
 hcg_status hcg_train_get_param(hcg_train_session *t, const char *name, hcg_tensor **out);
 /* Writes every trainable parameter under its name (f32 safetensors, atomically). */
 hcg_status hcg_train_save(hcg_train_session *t, const char *path);
+/* Writes the whole model with the trained values (path.hcg and its .safetensors, as hcg_save). */
+hcg_status hcg_train_save_model(hcg_train_session *t, const char *path);
 /* A checkpoint in folder dir: parameters and optimizer state (state.safetensors), the step count
  * and the caller's JSON object user_json (checkpoint.json, written last, so a folder with it is
  * complete). Both files are written atomically. */
@@ -354,7 +356,7 @@ typedef struct hcg_ensemble_options {
     const hcg_graph *head; /* concat: the model the concatenated outputs feed (its one input) */
     /* Non-NULL: an int64 [N] labels input of this name, and the outputs loss (cross-entropy of the
      * combined scores, or negative log-likelihood of averaged probabilities) and accuracy, so that
-     * `hcg train` trains the members jointly through the combination. */
+     * `hcg train` trains the members jointly through the combination (a vote: accuracy only). */
     const char *labels;
 } hcg_ensemble_options;
 

@@ -12,7 +12,9 @@ Models (weights drawn with PyTorch's default initialisation, seeded):
   transformer.hcg / transformer.safetensors: the 8 image rows as 8 tokens of 8 pixels -> Linear(8, 32)
       + learned positions -> one pre-LN encoder layer (2 heads, GELU feed-forward of 64) -> LayerNorm
       -> mean over tokens -> Linear(32, 10)
-Both have the outputs loss (softmax cross-entropy), accuracy (argmax == label, averaged) and logits.
+  small.hcg / student.hcg: pixels / 16 -> Linear(64, 32 or 12) -> GELU -> Linear(., 10): the smallest
+      teacher and the student of the distillation example (docs/workloads.md)
+All have the outputs logits, loss (softmax cross-entropy) and accuracy (argmax == label, averaged).
 
 Run: /usr/bin/python3 models/digits/make_digits.py   (Debian's python3-sklearn, python3-torch, numpy)
 """
@@ -79,6 +81,11 @@ def main():
     layer_norm("lnf", 32, w)
     linear("head", 32, 10, w)
     save_safetensors(os.path.join(HERE, "transformer.safetensors"), w)
+    for name, hidden in (("small", 32), ("student", 12)):
+        w = {}
+        linear("fc1", 64, hidden, w)
+        linear("fc2", hidden, 10, w)
+        save_safetensors(os.path.join(HERE, name + ".safetensors"), w)
     print("train %d, test %d" % (len(train), len(test)))
 
 
