@@ -130,7 +130,7 @@ hcg_status hcg_npy_save(const char *path, const hcg_tensor *t);
     X(SOFTMAX_CROSS_ENTROPY, "softmax_cross_entropy") X(NLL_LOSS, "nll_loss")                  \
     X(KL_DIV, "kl_div") X(MSE_LOSS, "mse_loss")                                                \
     X(SGD_UPDATE, "sgd_update") X(ADAM_UPDATE, "adam_update")                                                        \
-    X(FUSED_MATMUL, "fused_matmul") X(ATTENTION, "attention")
+    X(FUSED_MATMUL, "fused_matmul") X(ATTENTION, "attention") X(ASSIGN, "assign")
 
 typedef enum hcg_op {
 #define HCG_OP_ENUM_(id, name) HCG_OP_##id,
@@ -372,7 +372,15 @@ typedef struct hcg_distill_options {
     double temperature, alpha;
     const char *student_output, *teacher_output; /* which outputs are the logits (NULL: the first) */
     const char *labels;                          /* the labels input's name (NULL: "labels") */
+    /* Pipelined: the teachers read their own inputs, named HCG_PIPELINE_INPUT_PREFIX + the
+     * student's, which a caller feeds with the next batch; their soft targets wait in a state
+     * tensor for the next step. So the teachers' forward for batch k+1 may run while the student
+     * trains on batch k (on another device). The teachers are frozen, so the result is the same;
+     * the state must first be filled by one evaluation run with the first batch as both. */
+    bool pipeline;
 } hcg_distill_options;
+
+#define HCG_PIPELINE_INPUT_PREFIX "hcg:next/"
 
 /* A distillation graph: the student (node names kept), the frozen teachers (params as constants,
  * names "teacher<i>/..."), an int64 labels input, and the outputs loss =
