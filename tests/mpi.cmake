@@ -1,0 +1,22 @@
+# mpi.cmake — the multi-rank tests, under mpirun with 2 and 3 ranks on this machine
+# (--oversubscribe: more ranks than cores; --allow-run-as-root where the tests run as root, as in
+# CI). Without MPI the tests run alone and check that hcg says the feature is absent.
+if(HCG_HAVE_MPI AND MPIEXEC_EXECUTABLE)
+  set(HCG_MPIRUN ${MPIEXEC_EXECUTABLE} --oversubscribe)
+  execute_process(COMMAND id -u OUTPUT_VARIABLE HCG_UID OUTPUT_STRIP_TRAILING_WHITESPACE)
+  if(HCG_UID STREQUAL "0")
+    list(APPEND HCG_MPIRUN --allow-run-as-root)
+  endif()
+  foreach(np 2 3)
+    add_test(NAME test_train_dist_np${np} COMMAND ${HCG_MPIRUN} ${MPIEXEC_NUMPROC_FLAG} ${np} $<TARGET_FILE:test_train_dist>)
+    set_tests_properties(test_train_dist_np${np} PROPERTIES
+      ENVIRONMENT "HCG_SOURCE_DIR=${CMAKE_SOURCE_DIR};HCG_BIN=$<TARGET_FILE:hcg-cli>;HCG_CPU_THREADS=1;OPENBLAS_NUM_THREADS=1;HCG_DIST_TIMEOUT=120"
+      TIMEOUT 600 LABELS mpi PROCESSORS ${np})
+  endforeach()
+  # the CLI tests start mpirun themselves
+  set(HCG_MPIRUN_CMD "${HCG_MPIRUN}")
+  string(REPLACE ";" " " HCG_MPIRUN_CMD "${HCG_MPIRUN_CMD}")
+  if(TARGET test_dist_cli)
+    set_property(TEST test_dist_cli APPEND PROPERTY ENVIRONMENT "HCG_MPIRUN=${HCG_MPIRUN_CMD}")
+  endif()
+endif()
