@@ -12,6 +12,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "backend/dist/dist.h"
 #include "backend/session_impl.h"
 #include "tools/cli.h"
 #include "tools/train_data.h"
@@ -39,7 +40,11 @@ const char cmd_train_usage[] =
     "output:       --save OUT.safetensors  --save-model OUT.hcg (the model with the trained values)\n"
     "              --log FILE.jsonl  --quiet\n"
     "checkpoints:  --checkpoint-dir DIR --checkpoint-every N  --resume DIR\n"
-    "              --stop-after N  stop after step N with a checkpoint, as if interrupted (no --save)\n";
+    "              --stop-after N  stop after step N with a checkpoint, as if interrupted (no --save)\n"
+    "distributed:  mpirun -np R hcg train ... [--distributed]  data parallel over R ranks (an MPI launch is\n"
+    "              detected): each rank trains on N/R rows of every global batch of N (R must divide N),\n"
+    "              the gradients are averaged over the ranks; rank 0 prints, logs, writes checkpoints and\n"
+    "              the saved params. --bucket-kb K: gradients all-reduced in buckets of K KiB (1024)\n";
 
 /* The command the messages name ("train", "distill"). */
 static const char *cmd_name = "train";
@@ -50,7 +55,7 @@ typedef struct train_args {
     const char *freeze[MAX_SPECS];
     int n_data, n_eval, n_freeze;
     hcg_train_options opt;
-    bool have_optimizer, have_lr, shuffle, explain, quiet, profile;
+    bool have_optimizer, have_lr, shuffle, explain, quiet, profile, distributed;
     uint64_t seed;
     int64_t batch, steps, epochs, ckpt_every, eval_every, stop_after;
 } train_args;
@@ -170,6 +175,13 @@ static int parse(int argc, char **argv, train_args *a, bool have_model)
         else if (strcmp(arg, "--explain") == 0) a->explain = true;
         else if (strcmp(arg, "--quiet") == 0) a->quiet = true;
         else if (strcmp(arg, "--profile") == 0) a->profile = true;
+        else if (strcmp(arg, "--distributed") == 0) a->distributed = true;
+        else if (VALUE("--bucket-kb")) {
+            int64_t kb;
+            if (!parse_count(v, &kb) || kb < 1 || kb > (INT64_C(1) << 30))
+                return cli_fail(cmd_name, "--bucket-kb '%s' is not a size in KiB >= 1", v);
+            a->opt.bucket_bytes = kb * 1024;
+        }
         else if (missing) break;
         else if (arg[0] == '-') return cli_fail(cmd_name, "unknown option '%s' (hcg train --help lists them)", arg);
         else if (!a->model) a->model = arg;
@@ -206,14 +218,18 @@ static int parse(int argc, char **argv, train_args *a, bool have_model)
  * batch rows; prints and returns them as a JSON object (caller deletes). */
 static hcg_status evaluate(hcg_train_session *t, const hcg_graph *g, const cli_dataset *ev, int64_t batch, cJSON **out)
 {
+    /* data parallel: each rank evaluates its slice of the rows; the sums are added up */
+    bool dist = hcg_dist_size() > 1;
+    int64_t lo = dist ? ev->rows * hcg_dist_rank() / hcg_dist_size() : 0;
+    int64_t hi = dist ? ev->rows * (hcg_dist_rank() + 1) / hcg_dist_size() : ev->rows;
     int n_out = hcg_graph_num_outputs(g), n_in = hcg_graph_num_inputs(g);
     double *sum = calloc((size_t)n_out + 1, sizeof(double));
     bool *scalar = calloc((size_t)n_out + 1, sizeof(bool));
     hcg_tensor **in = calloc((size_t)n_in + 1, sizeof(hcg_tensor *)), **outs = calloc((size_t)n_out + 1, sizeof(hcg_tensor *));
     int64_t *rows = malloc(sizeof(int64_t) * (size_t)(batch + 1));
     hcg_status st = sum && scalar && in && outs && rows ? HCG_OK : hcg_error(HCG_ERR_NOMEM, "out of memory");
-    for (int64_t first = 0; first < ev->rows && !st; first += batch) {
-        int64_t n = ev->rows - first < batch ? ev->rows - first : batch;
+    for (int64_t first = lo; first < hi && !st; first += batch) {
+        int64_t n = hi - first < batch ? hi - first : batch;
         for (int64_t r = 0; r < n; r++) rows[r] = first + r;
         if ((st = cli_batch_alloc(ev, n, in))) break;
         cli_batch_fill(ev, rows, n, in);
@@ -230,6 +246,7 @@ static hcg_status evaluate(hcg_train_session *t, const hcg_graph *g, const cli_d
         for (int j = 0; j < n_out; j++) hcg_tensor_free(outs[j]), outs[j] = NULL;
         for (int i = 0; i < n_in; i++) hcg_tensor_free(in[i]), in[i] = NULL;
     }
+    if (!st && dist) st = hcg_dist_sum(sum, n_out, "adding up the evaluation");
     cJSON *o = st ? NULL : cJSON_CreateObject();
     for (int j = 0; j < n_out && o; j++)
         if (scalar[j]) cJSON_AddNumberToObject(o, hcg_graph_output_name(g, j), sum[j] / (double)ev->rows);
@@ -266,9 +283,10 @@ static hcg_status prime_pipeline(hcg_train_session *t, const hcg_graph *g, const
     int n_out = hcg_graph_num_outputs(g);
     hcg_tensor **outs = calloc((size_t)n_out + 1, sizeof(hcg_tensor *));
     if (!outs) return hcg_error(HCG_ERR_NOMEM, "out of memory");
+    int64_t share = smp->batch / hcg_dist_size(), *mine = rows + hcg_dist_rank() * share;
     cli_sampler_rows(smp, k, rows);
-    cli_batch_fill(d, rows, smp->batch, batch);
-    cli_batch_fill_next(d, rows, smp->batch, batch);
+    cli_batch_fill(d, mine, share, batch);
+    cli_batch_fill_next(d, mine, share, batch);
     hcg_status st = hcg_train_eval(t, (const hcg_tensor *const *)batch, outs);
     for (int j = 0; j < n_out; j++) hcg_tensor_free(outs[j]);
     free(outs);
@@ -326,10 +344,38 @@ static hcg_status resume(hcg_train_session *t, const train_args *a, cli_sampler 
     return st;
 }
 
+/* Prints the error. In a job of several ranks, this rank then ends them all: the others may be
+ * waiting for it, and would otherwise wait until their time limit. */
 static int fail(const char *msg_prefix)
 {
+    if (hcg_dist_size() > 1) {
+        const char *e = hcg_last_error();
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "rank %d: ", hcg_dist_rank());
+        fprintf(stderr, "hcg %s: %s%s%s\n", cmd_name, strncmp(e, "rank ", 5) == 0 ? "" : prefix, msg_prefix, e);
+        hcg_dist_abort(1);
+    }
     fprintf(stderr, "hcg %s: %s%s\n", cmd_name, msg_prefix, hcg_last_error());
     return 1;
+}
+
+/* Data parallel: joins the MPI job when asked to (--distributed) or launched by mpirun. */
+static int join_job(train_args *a)
+{
+    if (!a->distributed && !(hcg_dist_launched() && hcg_dist_available())) return 0;
+    if (hcg_dist_init()) return fail("--distributed: ");
+    a->opt.distributed = true;
+    int ranks = hcg_dist_size();
+    if (a->batch % ranks != 0)
+        return cli_fail(cmd_name, "--batch %lld does not divide among %d ranks: every rank takes the same share",
+                        (long long)a->batch, ranks);
+    if (hcg_dist_rank() != 0) { /* rank 0 speaks for the job */
+        a->quiet = true;
+        a->explain = false;
+        a->log = NULL;
+        a->trace = NULL;
+    }
+    return 0;
 }
 
 int cmd_train(int argc, char **argv) { return cli_train(argc, argv, NULL, "train"); }
@@ -350,6 +396,9 @@ int cli_train(int argc, char **argv, hcg_graph *given, const char *cmd)
     hcg_tensor **batch = NULL;
     int64_t *rows = NULL;
     FILE *logf = NULL;
+    if ((rc = join_job(&a))) return rc;
+    int rank = hcg_dist_rank(), ranks = hcg_dist_size();
+    int64_t share = a.batch / ranks; /* this rank's rows of every global batch */
     rc = 1;
     if ((!g && hcg_load(a.model, &g)) || cli_dataset_load(g, a.data, a.n_data, "--data", true, &data) ||
         (a.n_eval && cli_dataset_load(g, a.eval, a.n_eval, "--eval", true, &ev))) {
@@ -374,12 +423,15 @@ int cli_train(int argc, char **argv, hcg_graph *given, const char *cmd)
     int n_in = hcg_graph_num_inputs(g);
     batch = calloc((size_t)n_in + 1, sizeof *batch);
     rows = malloc(sizeof(int64_t) * (size_t)(2 * a.batch + 1));
-    if (!batch || !rows || cli_batch_alloc(&data, a.batch, batch)) {
+    if (!batch || !rows || cli_batch_alloc(&data, share, batch)) {
         rc = fail("");
         goto done;
     }
     const char *notes = hcg_registry_notes();
     if (notes[0] && !a.quiet) fputs(notes, stderr);
+    if (a.opt.distributed && !a.quiet)
+        printf("data parallel over %d rank%s: %lld rows each of every global batch of %lld\n", ranks,
+               ranks == 1 ? "" : "s", (long long)share, (long long)a.batch);
     if (a.explain) {
         hcg_shape *shapes = calloc((size_t)n_in + 1, sizeof *shapes);
         for (int i = 0; shapes && i < n_in; i++) shapes[i] = batch[i]->shape;
@@ -412,10 +464,10 @@ int cli_train(int argc, char **argv, hcg_graph *given, const char *cmd)
     float loss = NAN;
     for (int64_t k = start; k < total; k++) {
         cli_sampler_rows(&smp, k, rows);
-        cli_batch_fill(&data, rows, a.batch, batch);
+        cli_batch_fill(&data, rows + rank * share, share, batch);
         if (data.pipelined) { /* the teachers read the next batch */
             cli_sampler_rows(&smp, k + 1, rows + a.batch);
-            cli_batch_fill_next(&data, rows + a.batch, a.batch, batch);
+            cli_batch_fill_next(&data, rows + a.batch + rank * share, share, batch);
         }
         double ts = hcg_now();
         if (hcg_train_step(t, (const hcg_tensor *const *)batch, &loss)) {
