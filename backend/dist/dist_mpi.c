@@ -18,6 +18,9 @@
 #include <time.h>
 
 #include <mpi.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #include "backend/backend.h"
 
@@ -38,15 +41,28 @@ static hcg_status mpi_error(int rc, const char *what)
     return hcg_error(HCG_ERR_DEVICE, "rank %d: %s failed: %s", my_rank, what, msg);
 }
 
-/* A short pause between polls: yields first (a fast partner answers within microseconds), then
- * sleeps, so a waiting thread leaves the core to the compute threads. */
-static void backoff(int *spins)
+/* A waiting thread's pause between polls. MPI moves a large message in fragments, each only when
+ * MPI is called, so while the partners answer the poll must be tight (a yield leaves the core to
+ * compute threads that want it); a wait that lasts means a partner is late, and then a
+ * millisecond's sleep costs nothing. */
+#define TIGHT_POLL_S 0.05
+static void backoff(double since)
 {
-    if (++*spins < 32) {
+    if (hcg_now() - since < TIGHT_POLL_S) {
         sched_yield();
         return;
     }
-    struct timespec ts = {0, *spins < 256 ? 20000 : 200000};
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, NULL);
+}
+
+/* The communication thread's pause: it moves the all-reduces along while the backward pass
+ * computes, so it polls gently and leaves the cores to the compute; the kernel that waits for a
+ * job polls tightly itself (backoff). */
+#define BACKGROUND_POLL_NS 50000
+static void background_pause(void)
+{
+    struct timespec ts = {0, BACKGROUND_POLL_NS};
     nanosleep(&ts, NULL);
 }
 
@@ -62,7 +78,6 @@ static hcg_status timed_out(const char *what, double waited)
 static hcg_status wait_request(MPI_Request *r, const char *what)
 {
     double t0 = hcg_now();
-    int spins = 0;
     for (;;) {
         int done = 0;
         pthread_mutex_lock(&mpi_lock);
@@ -72,7 +87,7 @@ static hcg_status wait_request(MPI_Request *r, const char *what)
         if (done) return HCG_OK;
         double waited = hcg_now() - t0;
         if (waited > timeout_s) return timed_out(what, waited);
-        backoff(&spins);
+        backoff(t0);
     }
 }
 
@@ -120,55 +135,61 @@ static job *first_queued(void)
     return best;
 }
 
+/* With q_lock held: starts the queued jobs in order and tests the running ones. Both the
+ * communication thread and a waiting kernel pump (the waiter drives its own job to the end without
+ * waiting for a thread switch). Returns whether jobs are still running; *changed tells whether one
+ * started or ended. */
+static bool pump(bool *changed)
+{
+    job *j;
+    while ((j = first_queued())) { /* start everything given, in order */
+        pthread_mutex_lock(&mpi_lock);
+        int rc = MPI_Iallreduce(MPI_IN_PLACE, j->buf, j->n, MPI_FLOAT, MPI_SUM, grad_comm, &j->req);
+        pthread_mutex_unlock(&mpi_lock);
+        *changed = true;
+        j->state = rc == MPI_SUCCESS ? JOB_ACTIVE : JOB_FAILED;
+        if (rc != MPI_SUCCESS) {
+            mpi_error(rc, j->what);
+            snprintf(j->error, sizeof j->error, "%s", hcg_last_error());
+        }
+    }
+    bool active = false;
+    for (int i = 0; i < n_jobs; i++) {
+        j = jobs[i];
+        if (j->state != JOB_ACTIVE) continue;
+        int done = 0;
+        pthread_mutex_lock(&mpi_lock);
+        int rc = MPI_Test(&j->req, &done, MPI_STATUS_IGNORE);
+        pthread_mutex_unlock(&mpi_lock);
+        if (rc != MPI_SUCCESS) {
+            mpi_error(rc, j->what);
+            snprintf(j->error, sizeof j->error, "%s", hcg_last_error());
+            j->state = JOB_FAILED;
+        } else if (done) {
+            j->state = JOB_DONE;
+        }
+        if (j->state != JOB_ACTIVE) *changed = true;
+        else active = true;
+    }
+    if (*changed) pthread_cond_broadcast(&q_done);
+    return active;
+}
+
 static void *comm_main(void *arg)
 {
     (void)arg;
-    int spins = 0;
+#ifdef __linux__
+    prctl(PR_SET_TIMERSLACK, 1000UL); /* sleep 50 us, not the default slack's 100 */
+#endif
     pthread_mutex_lock(&q_lock);
     while (!comm_stop) {
-        job *j;
-        while ((j = first_queued())) { /* start everything given, in order */
-            pthread_mutex_lock(&mpi_lock);
-            int rc = MPI_Iallreduce(MPI_IN_PLACE, j->buf, j->n, MPI_FLOAT, MPI_SUM, grad_comm, &j->req);
-            pthread_mutex_unlock(&mpi_lock);
-            if (rc == MPI_SUCCESS) {
-                j->state = JOB_ACTIVE;
-            } else {
-                mpi_error(rc, j->what);
-                snprintf(j->error, sizeof j->error, "%s", hcg_last_error());
-                j->state = JOB_FAILED;
-                pthread_cond_broadcast(&q_done);
-            }
-        }
-        bool active = false;
-        for (int i = 0; i < n_jobs; i++) {
-            j = jobs[i];
-            if (j->state != JOB_ACTIVE) continue;
-            int done = 0;
-            pthread_mutex_lock(&mpi_lock);
-            int rc = MPI_Test(&j->req, &done, MPI_STATUS_IGNORE);
-            pthread_mutex_unlock(&mpi_lock);
-            if (rc != MPI_SUCCESS) {
-                mpi_error(rc, j->what);
-                snprintf(j->error, sizeof j->error, "%s", hcg_last_error());
-                j->state = JOB_FAILED;
-            } else if (done) {
-                j->state = JOB_DONE;
-            }
-            if (j->state != JOB_ACTIVE) {
-                pthread_cond_broadcast(&q_done);
-                spins = 0;
-            } else {
-                active = true;
-            }
-        }
-        if (!active) {
-            spins = 0;
+        bool changed = false;
+        if (!pump(&changed)) {
             if (!first_queued() && !comm_stop) pthread_cond_wait(&q_work, &q_lock);
             continue;
         }
         pthread_mutex_unlock(&q_lock);
-        backoff(&spins);
+        background_pause();
         pthread_mutex_lock(&q_lock);
     }
     pthread_mutex_unlock(&q_lock);
@@ -226,21 +247,17 @@ hcg_status hcg_dist_allreduce_wait(const float *buf, const char *what)
         return hcg_error(HCG_ERR_INTERNAL, "%s: no all-reduce was started on its input", what);
     }
     while (j->state == JOB_QUEUED || j->state == JOB_ACTIVE) {
-        double left = timeout_s - (hcg_now() - t0);
-        if (left <= 0) {
+        bool changed = false;
+        pump(&changed);
+        if (j->state != JOB_QUEUED && j->state != JOB_ACTIVE) break;
+        double waited = hcg_now() - t0;
+        if (waited > timeout_s) {
             pthread_mutex_unlock(&q_lock);
-            return timed_out(what, hcg_now() - t0);
+            return timed_out(what, waited);
         }
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        double slice = left < 0.5 ? left : 0.5; /* wake up now and then: the clock may jump */
-        until.tv_sec += (time_t)slice;
-        until.tv_nsec += (long)((slice - floor(slice)) * 1e9);
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&q_done, &q_lock, &until);
+        pthread_mutex_unlock(&q_lock);
+        backoff(t0);
+        pthread_mutex_lock(&q_lock);
     }
     if (j->state == JOB_FAILED) st = hcg_error(HCG_ERR_DEVICE, "%s", j->error);
     pthread_mutex_unlock(&q_lock);
