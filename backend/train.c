@@ -23,6 +23,7 @@
 #include "graph/bind.h"
 #include "graph/compose.h"
 #include "graph/fileio.h"
+#include "graph/rank_split.h"
 #include "graph/safetensors.h"
 
 #define HYPER_INPUT "hcg:hyper"
@@ -40,6 +41,9 @@ struct hcg_train_session {
     hcg_session *step_s, *eval_s;
     int64_t step;
     hcg_tensor *hyper;
+    /* the ranks of an MPI job share this session: data parallel, or the graph split between them
+     * (nodes pinned to rankN:...); rank 0 holds the trained values and writes them */
+    bool multi_rank;
 };
 
 static const char *optimizer_name(hcg_optimizer o)
@@ -319,7 +323,10 @@ hcg_status hcg_train_session_new(const hcg_graph *g, const hcg_train_options *op
         if (!(t->freeze[i] = hcg_strdup(opt->freeze[i]))) st = hcg_error(HCG_ERR_NOMEM, "out of memory");
     t->opt.freeze = NULL;
     if (!st) st = find_trainable(t);
+    if (!st && opt->distributed && hcg_graph_names_ranks(g))
+        st = hcg_error(HCG_ERR_UNSUPPORTED, "data-parallel training and nodes placed on ranks (rankN:...) do not mix");
     if (!st && opt->distributed) st = join_ranks(t);
+    t->multi_rank = opt->distributed || (hcg_graph_names_ranks(g) && hcg_dist_size() > 1);
     int64_t four = 4;
     hcg_shape hs = hcg_shape_make(1, &four);
     if (!st) st = hcg_tensor_new(HCG_F32, &hs, &t->hyper);
@@ -467,10 +474,10 @@ static hcg_status save_tensors(hcg_train_session *t, bool params_only, const cha
 
 /* Data parallel: every rank holds the same values, rank 0 alone writes them, and every rank
  * returns rank 0's status (so no rank goes on alone after a failed write). */
-static bool writes_here(const hcg_train_session *t) { return !t->opt.distributed || hcg_dist_rank() == 0; }
+static bool writes_here(const hcg_train_session *t) { return !t->multi_rank || hcg_dist_rank() == 0; }
 static hcg_status shared_status(const hcg_train_session *t, hcg_status st, const char *what)
 {
-    return t->opt.distributed ? hcg_dist_agree(st, what) : st;
+    return t->multi_rank ? hcg_dist_agree(st, what) : st;
 }
 
 static hcg_status save_model(hcg_train_session *t, const char *path);

@@ -1127,8 +1127,10 @@ static const hcg_op_info op_table[HCG_OP_COUNT] = {
                                       "offset + numel(shape)) divided by the number of ranks (the mean), as shape"},
     [HCG_OP_SEND] = {.name = "send", .min_inputs = 1, .max_inputs = 1,
                      .attrs = {A_REQ("to", HCG_ATTR_INT), A_REQ("tag", HCG_ATTR_INT)}, .infer = hcg_infer_send,
-                     .cost = hcg_cost_dist, .flags = HCG_OPF_NO_FOLD | HCG_OPF_HOST_ONLY | HCG_OPF_EFFECT,
-                     .doc = "sends its input to rank `to` of the MPI job (message `tag`); gives f32 0"},
+                     .cost = hcg_cost_dist,
+                     .flags = HCG_OPF_NO_FOLD | HCG_OPF_HOST_ONLY | HCG_OPF_EFFECT | HCG_OPF_ASYNC,
+                     .doc = "sends its input to rank `to` of the MPI job (message `tag`) without waiting for the "
+                            "receiver; gives f32 0"},
     [HCG_OP_RECV] = {.name = "recv", .min_inputs = 0, .max_inputs = 0,
                      .attrs = {A_REQ("from", HCG_ATTR_INT), A_REQ("tag", HCG_ATTR_INT), A_REQ("dtype", HCG_ATTR_STRING),
                                A_REQ("shape", HCG_ATTR_INTS)},

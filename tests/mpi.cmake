@@ -7,11 +7,13 @@ if(HCG_HAVE_MPI AND MPIEXEC_EXECUTABLE)
   if(HCG_UID STREQUAL "0")
     list(APPEND HCG_MPIRUN --allow-run-as-root)
   endif()
-  foreach(np 2 3)
-    add_test(NAME test_train_dist_np${np} COMMAND ${HCG_MPIRUN} ${MPIEXEC_NUMPROC_FLAG} ${np} $<TARGET_FILE:test_train_dist>)
-    set_tests_properties(test_train_dist_np${np} PROPERTIES
-      ENVIRONMENT "HCG_SOURCE_DIR=${CMAKE_SOURCE_DIR};HCG_BIN=$<TARGET_FILE:hcg-cli>;HCG_CPU_THREADS=1;OPENBLAS_NUM_THREADS=1;HCG_DIST_TIMEOUT=120"
-      TIMEOUT 600 LABELS mpi PROCESSORS ${np})
+  foreach(t test_train_dist test_workloads_dist)
+    foreach(np 2 3)
+      add_test(NAME ${t}_np${np} COMMAND ${HCG_MPIRUN} ${MPIEXEC_NUMPROC_FLAG} ${np} $<TARGET_FILE:${t}>)
+      set_tests_properties(${t}_np${np} PROPERTIES
+        ENVIRONMENT "HCG_SOURCE_DIR=${CMAKE_SOURCE_DIR};HCG_BIN=$<TARGET_FILE:hcg-cli>;HCG_CPU_THREADS=1;OPENBLAS_NUM_THREADS=1;HCG_DIST_TIMEOUT=120"
+        TIMEOUT 600 LABELS mpi PROCESSORS ${np})
+    endforeach()
   endforeach()
   # the CLI tests start mpirun themselves
   set(HCG_MPIRUN_CMD "${HCG_MPIRUN}")

@@ -23,7 +23,9 @@ const char cmd_distill_usage[] =
     "--eval-labels FILE.npy. --save writes the student's params. The training options (optimizer,\n"
     "schedule, batches, checkpoints, --devices, ...) are those of hcg train (hcg train --help).\n"
     "The teachers' forward for batch k+1 runs in the same step as the student's training on batch k, so\n"
-    "on two devices they overlap (teachers are frozen: the result is the same); --no-pipeline turns it off.\n";
+    "on two devices they overlap (teachers are frozen: the result is the same); --no-pipeline turns it off.\n"
+    "--teacher-device DEV runs the teachers on DEV; under mpirun, rankN:DEVICE runs them on rank N and sends\n"
+    "their soft targets to the student's rank (e.g. mpirun -np 2 hcg distill ... --teacher-device rank1:cpu).\n";
 
 static bool number(const char *s, double *out)
 {
@@ -36,7 +38,7 @@ static bool number(const char *s, double *out)
 
 int cmd_distill(int argc, char **argv)
 {
-    const char *student_path = NULL, *labels = NULL, *eval_labels = NULL, *v = NULL;
+    const char *student_path = NULL, *labels = NULL, *eval_labels = NULL, *teacher_device = NULL, *v = NULL;
     char *teacher_specs[MAX_TEACHERS];
     char *rest[MAX_ARGS];
     int n_teachers = 0, n_rest = 0, rc = 1;
@@ -66,6 +68,8 @@ int cmd_distill(int argc, char **argv)
             if (!o.student_output) return cli_fail("distill", "--student-output needs an output name");
         } else if (cli_opt(argc, argv, &i, "--teacher-output", &o.teacher_output)) {
             if (!o.teacher_output) return cli_fail("distill", "--teacher-output needs an output name");
+        } else if (cli_opt(argc, argv, &i, "--teacher-device", &teacher_device)) {
+            if (!teacher_device) return cli_fail("distill", "--teacher-device needs a device (or rankN:DEVICE)");
         } else if (strcmp(argv[i], "--no-pipeline") == 0) {
             o.pipeline = false;
         } else if (strcmp(argv[i], "--loss") == 0) {
@@ -106,6 +110,11 @@ int cmd_distill(int argc, char **argv)
     }
     if (hcg_distill_build(student, (const hcg_graph *const *)teachers, names, weights, n_teachers, &o, &g)) {
         fprintf(stderr, "hcg distill: %s\n", hcg_last_error());
+        goto done;
+    }
+    int placed = 0;
+    if (teacher_device && cli_pin_matching(g, "teacher*", teacher_device, &placed)) {
+        fprintf(stderr, "hcg distill: --teacher-device: %s\n", hcg_last_error());
         goto done;
     }
     /* hcg train's loop on the distillation graph: its loss, the labels as one more data array */

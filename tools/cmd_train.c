@@ -14,6 +14,7 @@
 
 #include "backend/dist/dist.h"
 #include "backend/session_impl.h"
+#include "graph/rank_split.h"
 #include "tools/cli.h"
 #include "tools/train_data.h"
 
@@ -37,6 +38,8 @@ const char cmd_train_usage[] =
     "what trains:  --freeze PATTERN   params whose names match (fnmatch) stay fixed; repeatable\n"
     "data:         --shuffle SEED  --eval NAME=FILE.npy...  --eval-every N\n"
     "devices:      --devices LIST  --profile  --trace FILE.json  --explain (the step's placement and memory)\n"
+    "              --placement FILE  lines PATTERN DEVICE pin the nodes whose names match (fnmatch); under\n"
+    "              mpirun a DEVICE rankN:NAME runs them on rank N (e.g. teachers on rank 1: teacher* rank1:cpu)\n"
     "output:       --save OUT.safetensors  --save-model OUT.hcg (the model with the trained values)\n"
     "              --log FILE.jsonl  --quiet\n"
     "checkpoints:  --checkpoint-dir DIR --checkpoint-every N  --resume DIR\n"
@@ -50,7 +53,7 @@ const char cmd_train_usage[] =
 static const char *cmd_name = "train";
 
 typedef struct train_args {
-    const char *model, *loss, *save, *save_model, *log, *ckpt_dir, *resume, *devices, *trace;
+    const char *model, *loss, *save, *save_model, *log, *ckpt_dir, *resume, *devices, *trace, *placement;
     char *data[MAX_SPECS], *eval[MAX_SPECS];
     const char *freeze[MAX_SPECS];
     int n_data, n_eval, n_freeze;
@@ -172,6 +175,7 @@ static int parse(int argc, char **argv, train_args *a, bool have_model)
                 return cli_fail(cmd_name, "--stop-after '%s' is not a count >= 1", v);
         } else if (VALUE("--resume")) a->resume = v;
         else if (VALUE("--trace")) a->trace = v;
+        else if (VALUE("--placement")) a->placement = v;
         else if (strcmp(arg, "--explain") == 0) a->explain = true;
         else if (strcmp(arg, "--quiet") == 0) a->quiet = true;
         else if (strcmp(arg, "--profile") == 0) a->profile = true;
@@ -216,10 +220,11 @@ static int parse(int argc, char **argv, train_args *a, bool have_model)
 
 /* Runs the model over the eval data in batches and averages every scalar f32 output, weighted by
  * batch rows; prints and returns them as a JSON object (caller deletes). */
-static hcg_status evaluate(hcg_train_session *t, const hcg_graph *g, const cli_dataset *ev, int64_t batch, cJSON **out)
+static hcg_status evaluate(hcg_train_session *t, const hcg_graph *g, const cli_dataset *ev, int64_t batch, bool shard,
+                           cJSON **out)
 {
     /* data parallel: each rank evaluates its slice of the rows; the sums are added up */
-    bool dist = hcg_dist_size() > 1;
+    bool dist = shard && hcg_dist_size() > 1;
     int64_t lo = dist ? ev->rows * hcg_dist_rank() / hcg_dist_size() : 0;
     int64_t hi = dist ? ev->rows * (hcg_dist_rank() + 1) / hcg_dist_size() : ev->rows;
     int n_out = hcg_graph_num_outputs(g), n_in = hcg_graph_num_inputs(g);
@@ -277,13 +282,13 @@ static void print_eval(const cJSON *o, int64_t step, FILE *f)
 /* Pipelined teachers: one evaluation run with step k's batch as both batches leaves its soft
  * targets in their state for step k to read. */
 static hcg_status prime_pipeline(hcg_train_session *t, const hcg_graph *g, const cli_dataset *d, cli_sampler *smp,
-                                 int64_t k, int64_t *rows, hcg_tensor **batch)
+                                 int64_t k, int64_t *rows, int64_t share, int64_t offset, hcg_tensor **batch)
 {
     if (!d->pipelined) return HCG_OK;
     int n_out = hcg_graph_num_outputs(g);
     hcg_tensor **outs = calloc((size_t)n_out + 1, sizeof(hcg_tensor *));
     if (!outs) return hcg_error(HCG_ERR_NOMEM, "out of memory");
-    int64_t share = smp->batch / hcg_dist_size(), *mine = rows + hcg_dist_rank() * share;
+    int64_t *mine = rows + offset;
     cli_sampler_rows(smp, k, rows);
     cli_batch_fill(d, mine, share, batch);
     cli_batch_fill_next(d, mine, share, batch);
@@ -359,11 +364,19 @@ static int fail(const char *msg_prefix)
     return 1;
 }
 
-/* Data parallel: joins the MPI job when asked to (--distributed) or launched by mpirun. */
-static int join_job(train_args *a)
+/* Joins the MPI job when asked to (--distributed), launched by mpirun, or when nodes are placed on
+ * ranks: then each rank runs its part of the graph on the whole batches; else data parallel. */
+static int join_job(train_args *a, const hcg_graph *g)
 {
-    if (!a->distributed && !(hcg_dist_launched() && hcg_dist_available())) return 0;
-    if (hcg_dist_init()) return fail("--distributed: ");
+    bool split = hcg_graph_names_ranks(g);
+    if (split && a->distributed)
+        return cli_fail(cmd_name, "--distributed (data parallel) and nodes placed on ranks (rankN:...) do not mix");
+    if (!split && !a->distributed && !(hcg_dist_launched() && hcg_dist_available())) return 0;
+    if (hcg_dist_init()) return fail(split ? "nodes placed on ranks: " : "--distributed: ");
+    if (split) {
+        if (hcg_dist_rank() != 0) a->quiet = true, a->explain = false, a->log = NULL, a->trace = NULL;
+        return 0;
+    }
     a->opt.distributed = true;
     int ranks = hcg_dist_size();
     if (a->batch % ranks != 0)
@@ -396,15 +409,18 @@ int cli_train(int argc, char **argv, hcg_graph *given, const char *cmd)
     hcg_tensor **batch = NULL;
     int64_t *rows = NULL;
     FILE *logf = NULL;
-    if ((rc = join_job(&a))) return rc;
-    int rank = hcg_dist_rank(), ranks = hcg_dist_size();
-    int64_t share = a.batch / ranks; /* this rank's rows of every global batch */
     rc = 1;
-    if ((!g && hcg_load(a.model, &g)) || cli_dataset_load(g, a.data, a.n_data, "--data", true, &data) ||
+    if ((!g && hcg_load(a.model, &g)) || (a.placement && cli_apply_placement(g, a.placement)) ||
+        cli_dataset_load(g, a.data, a.n_data, "--data", true, &data) ||
         (a.n_eval && cli_dataset_load(g, a.eval, a.n_eval, "--eval", true, &ev))) {
         rc = fail("");
         goto done;
     }
+    if ((rc = join_job(&a, g))) goto done;
+    rc = 1;
+    /* data parallel: this rank's rows of every global batch; else all of them */
+    int ranks = a.opt.distributed ? hcg_dist_size() : 1;
+    int64_t share = a.batch / ranks, offset = a.opt.distributed ? hcg_dist_rank() * share : 0;
     if (a.batch > data.rows) {
         cli_fail(cmd_name, "--batch %lld is larger than the %lld samples of the data", (long long)a.batch,
                  (long long)data.rows);
@@ -456,7 +472,7 @@ int cli_train(int argc, char **argv, hcg_graph *given, const char *cmd)
         goto done;
     }
     bool tty = isatty(2) && !a.quiet;
-    if (start < total && prime_pipeline(t, g, &data, &smp, start, rows, batch)) {
+    if (start < total && prime_pipeline(t, g, &data, &smp, start, rows, share, offset, batch)) {
         rc = fail("preparing the pipeline: ");
         goto done;
     }
@@ -464,10 +480,10 @@ int cli_train(int argc, char **argv, hcg_graph *given, const char *cmd)
     float loss = NAN;
     for (int64_t k = start; k < total; k++) {
         cli_sampler_rows(&smp, k, rows);
-        cli_batch_fill(&data, rows + rank * share, share, batch);
+        cli_batch_fill(&data, rows + offset, share, batch);
         if (data.pipelined) { /* the teachers read the next batch */
             cli_sampler_rows(&smp, k + 1, rows + a.batch);
-            cli_batch_fill_next(&data, rows + a.batch + rank * share, share, batch);
+            cli_batch_fill_next(&data, rows + a.batch + offset, share, batch);
         }
         double ts = hcg_now();
         if (hcg_train_step(t, (const hcg_tensor *const *)batch, &loss)) {
@@ -505,7 +521,7 @@ int cli_train(int argc, char **argv, hcg_graph *given, const char *cmd)
         }
         if (a.eval_every && (k + 1) % a.eval_every == 0 && k + 1 < total) {
             cJSON *e = NULL;
-            if (evaluate(t, g, &ev, a.batch, &e) || prime_pipeline(t, g, &data, &smp, k + 1, rows, batch)) {
+            if (evaluate(t, g, &ev, a.batch, a.opt.distributed, &e) || prime_pipeline(t, g, &data, &smp, k + 1, rows, share, offset, batch)) {
                 rc = fail("evaluating: ");
                 goto done;
             }
@@ -537,7 +553,7 @@ int cli_train(int argc, char **argv, hcg_graph *given, const char *cmd)
     }
     if (a.n_eval) {
         cJSON *e = NULL;
-        if (evaluate(t, g, &ev, a.batch, &e)) {
+        if (evaluate(t, g, &ev, a.batch, a.opt.distributed, &e)) {
             rc = fail("evaluating: ");
             goto done;
         }

@@ -175,6 +175,36 @@ static bool pump(bool *changed)
     return active;
 }
 
+/* Sends in flight: their own copy of the data, freed when MPI is done with it (pump tests them).
+ * A send never waits for its receiver, so two ranks that send to each other before receiving do
+ * not wait for each other. */
+typedef struct pending_send {
+    MPI_Request req;
+    void *copy;
+    struct pending_send *next;
+} pending_send;
+static pending_send *sends;
+
+/* With q_lock held: frees the sends MPI has finished; returns whether some are still in flight. */
+static bool pump_sends(void)
+{
+    for (pending_send **p = &sends; *p;) {
+        int done = 0;
+        pthread_mutex_lock(&mpi_lock);
+        int rc = MPI_Test(&(*p)->req, &done, MPI_STATUS_IGNORE);
+        pthread_mutex_unlock(&mpi_lock);
+        if (rc == MPI_SUCCESS && !done) {
+            p = &(*p)->next;
+            continue;
+        }
+        pending_send *gone = *p; /* a failed send is reported by the receiver's wait */
+        *p = gone->next;
+        free(gone->copy);
+        free(gone);
+    }
+    return sends != NULL;
+}
+
 static void *comm_main(void *arg)
 {
     (void)arg;
@@ -184,8 +214,10 @@ static void *comm_main(void *arg)
     pthread_mutex_lock(&q_lock);
     while (!comm_stop) {
         bool changed = false;
-        if (!pump(&changed)) {
-            if (!first_queued() && !comm_stop) pthread_cond_wait(&q_work, &q_lock);
+        bool active = pump(&changed);
+        active = pump_sends() || active;
+        if (!active) {
+            if (!first_queued() && !sends && !comm_stop) pthread_cond_wait(&q_work, &q_lock);
             continue;
         }
         pthread_mutex_unlock(&q_lock);
@@ -272,11 +304,28 @@ hcg_status hcg_dist_send(const void *buf, size_t bytes, int to, int tag, const c
     if (st) return st;
     if (bytes > (size_t)INT32_MAX) return hcg_error(HCG_ERR_UNSUPPORTED, "%s: a message of %zu bytes", what, bytes);
     if (to < 0 || to >= n_ranks) return hcg_error(HCG_ERR_ARG, "%s: there is no rank %d (the job has %d)", what, to, n_ranks);
-    MPI_Request r;
+    pending_send *ps = calloc(1, sizeof *ps);
+    if (!ps || !(ps->copy = malloc(bytes ? bytes : 1))) {
+        free(ps);
+        return hcg_error(HCG_ERR_NOMEM, "out of memory");
+    }
+    memcpy(ps->copy, buf, bytes);
+    pthread_mutex_lock(&q_lock);
     pthread_mutex_lock(&mpi_lock);
-    int rc = MPI_Isend(buf, (int)bytes, MPI_BYTE, to, tag, p2p_comm, &r);
+    int rc = MPI_Isend(ps->copy, (int)bytes, MPI_BYTE, to, tag, p2p_comm, &ps->req);
     pthread_mutex_unlock(&mpi_lock);
-    return rc != MPI_SUCCESS ? mpi_error(rc, what) : wait_request(&r, what);
+    if (rc == MPI_SUCCESS) {
+        ps->next = sends;
+        sends = ps;
+        pthread_cond_signal(&q_work); /* the communication thread moves it along */
+    }
+    pthread_mutex_unlock(&q_lock);
+    if (rc != MPI_SUCCESS) {
+        free(ps->copy);
+        free(ps);
+        return mpi_error(rc, what);
+    }
+    return HCG_OK;
 }
 
 hcg_status hcg_dist_recv(void *buf, size_t bytes, int from, int tag, const char *what)
@@ -458,6 +507,14 @@ void hcg_dist_abort(int code)
 void hcg_dist_finalize(void)
 {
     if (!initialized || finalized) return;
+    double t0 = hcg_now(); /* the last messages reach their receivers first */
+    pthread_mutex_lock(&q_lock);
+    while (pump_sends() && hcg_now() - t0 < timeout_s) {
+        pthread_mutex_unlock(&q_lock);
+        backoff(t0);
+        pthread_mutex_lock(&q_lock);
+    }
+    pthread_mutex_unlock(&q_lock);
     pthread_mutex_lock(&q_lock);
     comm_stop = true;
     pthread_cond_signal(&q_work);
