@@ -9,7 +9,11 @@
  *     takes the job down and when it lets the others go on (they notice by their time limit, and
  *     say so); a rank that stops (SIGSTOP) makes the others fail with hcg's message; in every case
  *     the last checkpoint stays loadable (one process resumes from it);
- *   - bad input: a batch that does not divide among the ranks. */
+ *   - hcg distill with the teachers on rank 1 (--teacher-device rank1:cpu, and by a placement file)
+ *     saves the same bytes as one process, plain and pipelined; `hcg devices --all-ranks` lists
+ *     rank 1's devices;
+ *   - bad input: a batch that does not divide among the ranks, a rank the job does not have, a
+ *     placement line that matches nothing. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <stdarg.h>
@@ -127,11 +131,55 @@ static void test_parity_and_resume(void)
     CHECK(rc == 0, "one process resumes from a checkpoint of 2 ranks: %s", out);
 }
 
+#define DISTILL_ARGS                                                                                             \
+    "distill --student %s/tests/workloads/student.hcg --teacher %s/tests/workloads/teacher0.onnx:0.5 "            \
+    "--teacher %s/tests/workloads/teacher1.onnx:0.3 --teacher %s/tests/workloads/teacher2.onnx:0.2 "             \
+    "--data x=%s/tests/workloads/x.npy --labels %s/tests/workloads/y.npy --temperature 4 --alpha 0.7 "           \
+    "--optimizer sgd --lr 0.05 --momentum 0.9 --batch 8 --steps 8 --eval x=%s/tests/workloads/x.npy "            \
+    "--eval-labels %s/tests/workloads/y.npy"
+
+static void test_distill_on_ranks(void)
+{
+    const char *s = src();
+    char path[1024];
+    snprintf(path, sizeof path, "%s/teachers.place", tl_tmpdir());
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fprintf(f, "# the teachers on rank 1\nteacher* rank1:cpu\n");
+        fclose(f);
+    }
+    const char *modes[2] = {"", "--no-pipeline"};
+    for (int m = 0; m < 2; m++) {
+        int rc = job(0, DISTILL_ARGS " %s --save one.safetensors", s, s, s, s, s, s, s, s, modes[m]);
+        CHECK(rc == 0, "distill in one process: %s", out);
+        rc = job(2, DISTILL_ARGS " %s --teacher-device rank1:cpu --save two.safetensors", s, s, s, s, s, s, s, s, modes[m]);
+        CHECK(rc == 0 && strstr(out, "eval after step 8") && same_files("one.safetensors", "two.safetensors"),
+              "distill %s with the teachers on rank 1: the same bytes as one process: %s", modes[m], out);
+        rc = job(2, DISTILL_ARGS " %s --placement teachers.place --save placed.safetensors", s, s, s, s, s, s, s, s, modes[m]);
+        CHECK(rc == 0 && same_files("one.safetensors", "placed.safetensors"), "the same by a placement file: %s", out);
+    }
+    int rc = job(2, "devices --all-ranks");
+    CHECK(rc == 0 && strstr(out, "rank0:cpu") && strstr(out, "rank1:cpu"), "devices --all-ranks: %s", out);
+}
+
 static void test_bad_input(void)
 {
     const char *s = src();
     int rc = job(2, TRAIN_ARGS " --steps 2 --batch 7 --save x.safetensors", s, s, s);
     CHECK(rc != 0 && strstr(out, "--batch 7 does not divide among 2 ranks"), "an odd batch on 2 ranks: %s", out);
+    rc = job(2, DISTILL_ARGS " --teacher-device rank5:cpu --save x.safetensors", s, s, s, s, s, s, s, s);
+    CHECK(rc != 0 && strstr(out, "pinned to 'rank5:cpu', but the job has 2 ranks"), "a rank the job lacks: %s", out);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/typo.place", tl_tmpdir());
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fprintf(f, "teacher* rank1:cpu\ntaecher* rank1:cpu\n");
+        fclose(f);
+    }
+    rc = job(0, DISTILL_ARGS " --placement typo.place --save x.safetensors", s, s, s, s, s, s, s, s);
+    CHECK(rc != 0 && strstr(out, "typo.place:2: 'taecher*' matches no node"), "a placement typo: %s", out);
+    rc = job(0, DISTILL_ARGS " --teacher-device rank1:cpu --save x.safetensors", s, s, s, s, s, s, s, s);
+    CHECK(rc != 0 && strstr(out, "but the job has 1 rank (start it with mpirun -np 2)"), "ranks without mpirun: %s", out);
 }
 
 /* ---------------------------------------------------------------- faults */
@@ -295,6 +343,7 @@ int main(void)
         return tl_finish();
     }
     test_parity_and_resume();
+    test_distill_on_ranks();
     test_bad_input();
     test_faults();
     return tl_finish();
