@@ -14,7 +14,10 @@ Case format (tests/golden_cases.h reads it):
 Inputs are all graph inputs named x0, x1, ...; rtol/atol are omitted where the defaults apply
 (f32: rtol 1e-5, atol 1e-6; integers and bools: exact).
 
-Run: python3 tests/golden/make_golden.py   (numpy and torch needed; never needed by the tests)
+The ops training adds (one_hot, argmax, gradient ops, losses, optimizer updates) have their cases
+in golden_train.py, which this script runs last.
+
+Run: /usr/bin/python3 tests/golden/make_golden.py   (numpy and torch needed; never needed by the tests)
 """
 import json
 import math
@@ -22,6 +25,8 @@ import os
 
 import numpy as np
 import torch
+
+import golden_train
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT_DIR = HERE
@@ -864,6 +869,10 @@ error_case("err_gather_index_neg", "gather", [z((5, 2), np.float32), np.array([-
            status="runtime error")
 error_case("err_div_int_zero", "div", [np.ones(3, np.int32), np.array([1, 0, 2], np.int32)], "division by zero",
            status="runtime error")
+
+# ------------------------------------------------------------------ training ops (golden_train.py)
+
+golden_train.add_cases(case, error_case)
 
 
 def main():
