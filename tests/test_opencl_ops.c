@@ -65,8 +65,15 @@ static tol tolerance_for(hcg_op op, hcg_dtype out)
         return (tol){1e-11, 1e-5, 1e-5};
     case HCG_OP_MATMUL: case HCG_OP_GEMM:
         return (tol){1e-11, 1e-4, 1e-5}; /* CLBlast's tiles sum in another order */
+    case HCG_OP_UNARY_GRAD:
+        return (tol){1e-10, 1e-5, 1e-6}; /* the device's libm, as the unary ops */
+    case HCG_OP_SOFTMAX_GRAD: case HCG_OP_LOG_SOFTMAX_GRAD: case HCG_OP_LAYER_NORM_GRAD: case HCG_OP_RMS_NORM_GRAD:
+        return (tol){1e-11, 1e-5, 1e-5}; /* row sums in float with compensation, as the forward norms */
+    case HCG_OP_SOFTMAX_CROSS_ENTROPY: case HCG_OP_NLL_LOSS: case HCG_OP_KL_DIV: case HCG_OP_MSE_LOSS:
+        return (tol){1e-11, 1e-5, 1e-5}; /* log-sum-exp per row, then compensated float sums */
     default:
-        return exact; /* add, sub, mul, max, min, clip, cast, data movement, masks: IEEE-exact */
+        return exact; /* add, sub, mul, max, min, clip, cast, data movement, masks, one_hot, argmax,
+                       * slice_grad, gather_grad (it adds in the CPU's order): IEEE-exact */
     }
 }
 

@@ -16,19 +16,14 @@ static const char *dt_name(hcg_dtype t) { return t == HCG_F32 ? "f32" : t == HCG
 static hcg_status get_kernel(ocl_dev *dev, const hcg_exec_node *en, ocl_node *ns, const char *program, const char *name,
                              size_t *kwg)
 {
-    hcg_status st = ocl_kernel_get(dev, program, name, &ns->kernel, kwg);
-    if (st) return hcg_error_prefix(st, "node '%s' (%s): ", en->node->name, hcg_op_name(en->node->op));
-    ns->kname = ocl_kernel_name(program, name);
-    return HCG_OK;
+    return ocl_node_kernel(dev, en, program, name, &ns->kernel, &ns->kname, kwg);
 }
 
 /* A launch of whole work-groups of the program's WG_SIZE, one per row or output. */
 static void group_geometry(const ocl_dev *dev, int64_t groups, ocl_node *ns)
 {
     ns->dim = 1;
-    ns->local[0] = dev->red_wg;
-    ns->global[0] = (size_t)groups * dev->red_wg;
-    ns->local[1] = ns->local[2] = ns->global[1] = ns->global[2] = 1;
+    ocl_group_geometry(dev, groups, ns->global, ns->local);
 }
 
 /* ---------------------------------------------------------------- reduce_* */
@@ -98,10 +93,7 @@ static hcg_status reduce_prepare(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns)
         ocl_nd_make(&ns->nd, xs->rank, dims, 2, (const int64_t(*)[HCG_MAX_RANK])strides);
         if ((st = ocl_copy_prepare(dev, esize, &ns->kernel2, &ns->kname2, &ns->kwg)))
             return hcg_error_prefix(st, "node '%s' (%s): ", en->node->name, hcg_op_name(en->node->op));
-        cl_int err;
-        ns->scratch = clCreateBuffer(dev->ctx, CL_MEM_READ_WRITE, bytes ? bytes : 1, NULL, &err);
-        if (err != CL_SUCCESS) return ocl_node_fail(en, dev, err, "clCreateBuffer(%zu bytes)", bytes);
-        ns->scratch_buf = (hcg_buffer){.device = dev->d, .size = bytes, .handle = ns->scratch};
+        if ((st = ocl_node_scratch(dev, en, ns, bytes))) return st;
         outer = ocl_numel(&en->out.shape);
         inner = 1;
     }

@@ -477,6 +477,13 @@ x = np.array([[1, np.nan, 3], [4, 5, 6]], np.float32)
 case("reduce_max_nan", "reduce_max", [x], np.max(x, axis=1), attrs={"axes": [1], "keepdims": 0})
 x = np.array([[1, -np.inf, 3], [-np.inf, -np.inf, -np.inf]], np.float32)
 case("reduce_max_inf", "reduce_max", [x], np.max(x, axis=1), attrs={"axes": [1], "keepdims": 0})
+# infinities: the sum is inf (or NaN where inf meets -inf), whatever the summation order
+x = np.array([[1, np.inf, 2, 3], [-np.inf, 1, 2, 3], [np.inf, -np.inf, 1, 2], [3, 4, 5, 6]], np.float32)
+with np.errstate(all="ignore"):
+    case("reduce_sum_inf", "reduce_sum", [x], np.sum(x.astype(np.float64), axis=1).astype(np.float32),
+         attrs={"axes": [1], "keepdims": 0})
+    case("reduce_mean_inf_cols", "reduce_mean", [np.ascontiguousarray(x.T)],
+         np.mean(x.T.astype(np.float64), axis=0).astype(np.float32), attrs={"axes": [0], "keepdims": 0})
 # a long sum whose f32 running total would lose the small terms
 x = np.concatenate([np.full(1, 1e8), np.full(10000 - 1, 1.0)]).astype(np.float32).reshape(1, -1)
 case("reduce_sum_long_accuracy", "reduce_sum", [x], np.sum(x.astype(np.float64), axis=1).astype(np.float32),
