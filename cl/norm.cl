@@ -1,5 +1,8 @@
 /* norm.cl - the normalisations: softmax and log_softmax along an axis, layer_norm and rms_norm
- * over the trailing dims. OpenCL C 1.2, no extensions. Defines: WG_SIZE the work-group size (a
+ * over the trailing dims; their gradients (softmax_grad, log_softmax_grad, layer_norm_grad,
+ * rms_norm_grad, with the CPU's formulas: backend/cpu/cpu_grad.c); and the per-row terms of the
+ * losses over a class axis (softmax_cross_entropy, kl_div: backend/cpu/cpu_train.c), which
+ * cl/train.cl sums. OpenCL C 1.2, no extensions. Defines: WG_SIZE the work-group size (a
  * power of two), VEC the vector width (1, 2, 4, 8 or 16: the device's preferred float width).
  * f32 only.
  *
