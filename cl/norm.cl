@@ -104,10 +104,64 @@ float group_max(float v, __local float *l)
     return l[WG_SIZE];
 }
 
+/* Two sums at once with the same two barriers; l holds 2 * WG_SIZE + 4 floats (L2_SIZE). The
+ * parts are placed so that no call's inputs overwrite the result slots of the call before it,
+ * of this function or of group_sum (l[WG_SIZE], l[WG_SIZE + 1]): calls may follow each other. */
+#define L2_SIZE (2 * WG_SIZE + 4)
+float2 group_sum2(float a, float b, __local float *l)
+{
+    int lid = get_local_id(0);
+    l[lid] = a;
+    l[WG_SIZE + 2 + lid] = b;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (lid == 0) {
+        float s = 0.0f, c = 0.0f, t = 0.0f, d = 0.0f;
+        for (int i = 0; i < WG_SIZE; i++) {
+            KSUM_ADD(float, s, c, l[i]);
+            KSUM_ADD(float, t, d, l[WG_SIZE + 2 + i]);
+        }
+        l[2 * WG_SIZE + 2] = s - c;
+        l[2 * WG_SIZE + 3] = t - d;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return (float2)(l[2 * WG_SIZE + 2], l[2 * WG_SIZE + 3]);
+}
+
 /* The vector loop over a contiguous row of K (k the first element of a chunk) and its scalar
  * tail (j), split over the group's items. */
 #define ROW_VEC(k) for (int k = get_local_id(0) * VEC; k + VEC <= K; k += WG_SIZE * VEC)
 #define ROW_TAIL(j) for (int j = K / VEC * VEC + (int)get_local_id(0); j < K; j += WG_SIZE)
+
+/* A row's mean, as m0 + lo (m0 the rounded mean, lo the mean of x - m0, each difference exact near
+ * the mean), and r = 1 / sqrt(var + eps), var the mean of (x - m0)^2 less lo^2 (lo is tiny next to
+ * the spread: nothing cancels). l holds L2_SIZE floats. */
+float3 row_mean_rstd(__global const float *x, int K, float eps, __local float *l)
+{
+    VT(float) v1 = 0.0f;
+    ROW_VEC(k) v1 += VLOAD(x + k);
+    float s = FOLD(fold_add, v1);
+    ROW_TAIL(j) s += x[j];
+    float m0 = group_sum(s, l) / (float)K;
+
+    VT(float) vd = 0.0f, vq = 0.0f;
+    ROW_VEC(k)
+    {
+        VT(float) d = VLOAD(x + k) - m0;
+        vd += d;
+        vq += d * d;
+    }
+    float sd = FOLD(fold_add, vd), sq = FOLD(fold_add, vq);
+    ROW_TAIL(j)
+    {
+        float d = x[j] - m0;
+        sd += d;
+        sq += d * d;
+    }
+    float2 dq = group_sum2(sd, sq, l);
+    float lo = dq.x / (float)K;
+    float var = dq.y / (float)K - lo * lo;
+    return (float3)(m0, lo, 1.0f / sqrt(fmax(var, 0.0f) + eps));
+}
 
 /* ---------------------------------------------------------------- softmax along the last axis */
 
@@ -176,43 +230,21 @@ SOFTMAX_INNER(log_softmax_inner_f32, 1)
 
 /* ---------------------------------------------------------------- layer_norm, rms_norm */
 
-/* flags: 1 = scale given, 2 = bias given (absent ones are never read). The mean is m0 + lo: m0
- * the rounded mean, lo the mean of x - m0 (each x - m0 is exact near the mean); the variance is
- * the mean of (x - m0)^2 less lo^2 (lo is tiny next to the spread: nothing cancels). */
+/* flags: 1 = scale given, 2 = bias given (absent ones are never read). The mean and variance as
+ * row_mean_rstd takes them. */
 __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1))) void layer_norm_f32(
     int K, float eps, int flags, __global float *out, ulong out_off, __global const float *in,
     ulong in_off, __global const float *scale, ulong scale_off, __global const float *bias,
     ulong bias_off)
 {
-    __local float l[WG_SIZE + 2];
+    __local float l[L2_SIZE];
     int row = get_group_id(0);
     __global const float *x = in + (long)in_off + (long)row * K;
     __global float *y = out + (long)out_off + (long)row * K;
     scale += scale_off;
     bias += bias_off;
-    VT(float) v1 = 0.0f;
-    ROW_VEC(k) v1 += VLOAD(x + k);
-    float s = FOLD(fold_add, v1);
-    ROW_TAIL(j) s += x[j];
-    float m0 = group_sum(s, l) / (float)K;
-
-    VT(float) vd = 0.0f, vq = 0.0f;
-    ROW_VEC(k)
-    {
-        VT(float) d = VLOAD(x + k) - m0;
-        vd += d;
-        vq += d * d;
-    }
-    float sd = FOLD(fold_add, vd), sq = FOLD(fold_add, vq);
-    ROW_TAIL(j)
-    {
-        float d = x[j] - m0;
-        sd += d;
-        sq += d * d;
-    }
-    float lo = group_sum(sd, l) / (float)K;
-    float var = group_sum(sq, l) / (float)K - lo * lo;
-    float rstd = 1.0f / sqrt(fmax(var, 0.0f) + eps);
+    float3 st = row_mean_rstd(x, K, eps, l);
+    float m0 = st.x, lo = st.y, rstd = st.z;
 
     ROW_VEC(k)
     {
@@ -263,29 +295,6 @@ __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1))) void rms_norm_f32(
 }
 
 /* ---------------------------------------------------------------- gradients */
-
-/* Two sums at once with the same two barriers; l holds 2 * WG_SIZE + 4 floats (L2_SIZE). The
- * parts are placed so that no call's inputs overwrite the result slots of the call before it,
- * of this function or of group_sum (l[WG_SIZE], l[WG_SIZE + 1]): calls may follow each other. */
-#define L2_SIZE (2 * WG_SIZE + 4)
-float2 group_sum2(float a, float b, __local float *l)
-{
-    int lid = get_local_id(0);
-    l[lid] = a;
-    l[WG_SIZE + 2 + lid] = b;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    if (lid == 0) {
-        float s = 0.0f, c = 0.0f, t = 0.0f, d = 0.0f;
-        for (int i = 0; i < WG_SIZE; i++) {
-            KSUM_ADD(float, s, c, l[i]);
-            KSUM_ADD(float, t, d, l[WG_SIZE + 2 + i]);
-        }
-        l[2 * WG_SIZE + 2] = s - c;
-        l[2 * WG_SIZE + 3] = t - d;
-    }
-    barrier(CLK_LOCAL_MEM_FENCE);
-    return (float2)(l[2 * WG_SIZE + 2], l[2 * WG_SIZE + 3]);
-}
 
 /* softmax_grad: y * (dy - sum(dy * y)); log_softmax_grad: dy - exp(y) * sum(dy); y is the forward
  * op's output. Rows along the last axis (contiguous), and along another axis (K elements inner
@@ -339,7 +348,7 @@ SOFTMAX_GRAD_INNER(log_softmax_grad_inner_f32, 1)
 
 /* The gradient of layer_norm(x, scale) with respect to x, given dy; flags: 1 = scale given. With
  * g = dy * scale, r = 1 / sqrt(var + eps) and xhat = (x - mean) * r (the mean as m0 + lo, as
- * layer_norm_f32 keeps it): dx = r * (g - mean(g) - xhat * mean(g * xhat)). */
+ * row_mean_rstd takes it): dx = r * (g - mean(g) - xhat * mean(g * xhat)). */
 __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1))) void layer_norm_grad_f32(
     int K, float eps, int flags, __global float *out, ulong out_off, __global const float *in,
     ulong in_off, __global const float *dyin, ulong dy_off, __global const float *scale,
@@ -350,30 +359,8 @@ __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1))) void layer_norm_gr
     __global const float *x = in + (long)in_off + base, *dy = dyin + (long)dy_off + base;
     __global float *y = out + (long)out_off + base;
     scale += scale_off;
-    VT(float) v1 = 0.0f;
-    ROW_VEC(k) v1 += VLOAD(x + k);
-    float s = FOLD(fold_add, v1);
-    ROW_TAIL(j) s += x[j];
-    float m0 = group_sum(s, l) / (float)K;
-
-    VT(float) vd = 0.0f, vq = 0.0f;
-    ROW_VEC(k)
-    {
-        VT(float) d = VLOAD(x + k) - m0;
-        vd += d;
-        vq += d * d;
-    }
-    float sd = FOLD(fold_add, vd), sq = FOLD(fold_add, vq);
-    ROW_TAIL(j)
-    {
-        float d = x[j] - m0;
-        sd += d;
-        sq += d * d;
-    }
-    float2 dq = group_sum2(sd, sq, l);
-    float lo = dq.x / (float)K;
-    float var = dq.y / (float)K - lo * lo;
-    float r = 1.0f / sqrt(fmax(var, 0.0f) + eps);
+    float3 st = row_mean_rstd(x, K, eps, l);
+    float m0 = st.x, lo = st.y, r = st.z;
 
     /* sums of g and of g * (x - mean) */
     VT(float) vg = 0.0f, vgx = 0.0f;

@@ -237,14 +237,14 @@ extern const ocl_op_family ocl_fam_binary, ocl_fam_where, ocl_fam_unary, ocl_fam
 /* ocl_layout.c: views, transpose, concat, slice, split, expand, gather */
 extern const ocl_op_family ocl_fam_view, ocl_fam_transpose, ocl_fam_concat, ocl_fam_slice, ocl_fam_expand,
     ocl_fam_gather;
-/* ocl_reduce.c: reduce_*, softmax, log_softmax, layer_norm, rms_norm */
+/* ocl_reduce.c: reduce_*, softmax, log_softmax, layer_norm, rms_norm, and the gradients of the last four */
 extern const ocl_op_family ocl_fam_reduce, ocl_fam_softmax, ocl_fam_norm;
 /* ocl_gemm.c: matmul, gemm through CLBlast */
 extern const ocl_op_family ocl_fam_matmul, ocl_fam_gemm;
-/* ocl_train.c: one_hot, argmax, the gradient ops, the losses and the optimizer updates */
-extern const ocl_op_family ocl_fam_one_hot, ocl_fam_argmax, ocl_fam_unary_grad, ocl_fam_softmax_grad,
-    ocl_fam_norm_grad, ocl_fam_gather_grad, ocl_fam_slice_grad, ocl_fam_class_loss, ocl_fam_kl_div,
-    ocl_fam_mse_loss, ocl_fam_sgd_update, ocl_fam_adam_update;
+/* ocl_train.c: one_hot, argmax, unary_grad, gather_grad, slice_grad, the losses, the optimizer updates */
+extern const ocl_op_family ocl_fam_one_hot, ocl_fam_argmax, ocl_fam_unary_grad, ocl_fam_gather_grad,
+    ocl_fam_slice_grad, ocl_fam_class_loss, ocl_fam_kl_div, ocl_fam_mse_loss, ocl_fam_sgd_update,
+    ocl_fam_adam_update;
 
 /* A node whose output is its input's bytes (a view, a cast between same-bit dtypes): copies them
  * unless the output is the input's memory. */

@@ -53,9 +53,9 @@ static const ocl_op_family *const families[HCG_OP_COUNT] = {
     [HCG_OP_CONSTANT_OF_SHAPE] = &ocl_fam_fill,
 
     [HCG_OP_ONE_HOT] = &ocl_fam_one_hot, [HCG_OP_ARGMAX] = &ocl_fam_argmax,
-    [HCG_OP_UNARY_GRAD] = &ocl_fam_unary_grad, [HCG_OP_SOFTMAX_GRAD] = &ocl_fam_softmax_grad,
-    [HCG_OP_LOG_SOFTMAX_GRAD] = &ocl_fam_softmax_grad, [HCG_OP_LAYER_NORM_GRAD] = &ocl_fam_norm_grad,
-    [HCG_OP_RMS_NORM_GRAD] = &ocl_fam_norm_grad, [HCG_OP_GATHER_GRAD] = &ocl_fam_gather_grad,
+    [HCG_OP_UNARY_GRAD] = &ocl_fam_unary_grad, [HCG_OP_SOFTMAX_GRAD] = &ocl_fam_softmax,
+    [HCG_OP_LOG_SOFTMAX_GRAD] = &ocl_fam_softmax, [HCG_OP_LAYER_NORM_GRAD] = &ocl_fam_norm,
+    [HCG_OP_RMS_NORM_GRAD] = &ocl_fam_norm, [HCG_OP_GATHER_GRAD] = &ocl_fam_gather_grad,
     [HCG_OP_SLICE_GRAD] = &ocl_fam_slice_grad, [HCG_OP_SOFTMAX_CROSS_ENTROPY] = &ocl_fam_class_loss,
     [HCG_OP_NLL_LOSS] = &ocl_fam_class_loss, [HCG_OP_KL_DIV] = &ocl_fam_kl_div,
     [HCG_OP_MSE_LOSS] = &ocl_fam_mse_loss, [HCG_OP_SGD_UPDATE] = &ocl_fam_sgd_update,

@@ -2,8 +2,8 @@
  * over any axes (cl/reduce.cl, on the input seen as [outer, R, inner]: a work-group per row when
  * the reduced elements are contiguous, a work-item per column group otherwise; axes apart are
  * first moved to the end with a strided copy into a scratch buffer), softmax and log_softmax
- * along an axis, layer_norm and rms_norm over the trailing dims (cl/norm.cl: a work-group per
- * row). */
+ * along an axis, layer_norm and rms_norm over the trailing dims, and the gradients of all four
+ * (cl/norm.cl: a work-group per row). */
 #include <string.h>
 
 #include "backend/opencl/ocl.h"
@@ -127,10 +127,11 @@ static hcg_status softmax_run(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns, ocl
     ocl_arg_int(&a, (cl_int)ns->p[0]);
     if (ns->p[1] > 1) ocl_arg_int(&a, (cl_int)ns->p[1]);
     ocl_arg_tensor(&a, &en->out);
-    ocl_arg_tensor(&a, &en->in[0]);
+    for (int i = 0; i < en->n_in; i++) ocl_arg_tensor(&a, &en->in[i]); /* x; the gradients: y, dy */
     return ocl_launch(dev, en, &a, 1, ns->global, ns->local, rc);
 }
 
+/* softmax, log_softmax and their gradients: the kernel <op>[_inner]_f32. */
 static hcg_status softmax_prepare(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns)
 {
     const hcg_shape *s = &en->in[0].shape;
@@ -156,18 +157,25 @@ const ocl_op_family ocl_fam_softmax = {"norm", NULL, softmax_prepare};
 
 /* ---------------------------------------------------------------- layer_norm, rms_norm */
 
+/* The data inputs before the optional scale: x, or for the gradients x and dy. */
+static int norm_data_inputs(const hcg_node *n)
+{
+    return n->op == HCG_OP_LAYER_NORM_GRAD || n->op == HCG_OP_RMS_NORM_GRAD ? 2 : 1;
+}
+
 /* p: [0] K (elements per row), [1] flags (1 scale, 2 bias); f[0] epsilon. */
 static hcg_status norm_run(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns, ocl_run *rc)
 {
+    int data = norm_data_inputs(en->node);
     ocl_args a;
     ocl_args_begin(&a, ns->kernel, ns->kname);
     ocl_arg_int(&a, (cl_int)ns->p[0]);
     ocl_arg_float(&a, (cl_float)ns->f[0]);
     ocl_arg_int(&a, (cl_int)ns->p[1]);
     ocl_arg_tensor(&a, &en->out);
-    ocl_arg_tensor(&a, &en->in[0]);
+    for (int i = 0; i < data; i++) ocl_arg_tensor(&a, &en->in[i]);
     /* absent scale or bias: the input stands in (never read) */
-    ocl_arg_tensor(&a, &en->in[en->n_in > 1 ? 1 : 0]);
+    ocl_arg_tensor(&a, &en->in[en->n_in > data ? data : 0]);
     if (en->node->op == HCG_OP_LAYER_NORM) ocl_arg_tensor(&a, &en->in[en->n_in > 2 ? 2 : 0]);
     return ocl_launch(dev, en, &a, 1, ns->global, ns->local, rc);
 }
@@ -181,12 +189,14 @@ static hcg_status norm_prepare(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns)
     int64_t rows = 1, K = 1;
     for (int i = 0; i < axis; i++) rows *= s->dims[i];
     for (int i = axis; i < s->rank; i++) K *= s->dims[i];
+    char name[64];
     size_t kwg;
     bool layer = en->node->op == HCG_OP_LAYER_NORM;
-    hcg_status st = get_kernel(dev, en, ns, "norm", layer ? "layer_norm_f32" : "rms_norm_f32", &kwg);
+    snprintf(name, sizeof name, "%s_f32", hcg_op_name(en->node->op));
+    hcg_status st = get_kernel(dev, en, ns, "norm", name, &kwg);
     if (st) return st;
     ns->p[0] = K;
-    ns->p[1] = (en->n_in > 1 ? 1 : 0) | (layer && en->n_in > 2 ? 2 : 0);
+    ns->p[1] = (en->n_in > norm_data_inputs(en->node) ? 1 : 0) | (layer && en->n_in > 2 ? 2 : 0);
     ns->f[0] = hcg_attr_float(en->node, "epsilon");
     group_geometry(dev, rows, ns);
     ns->run = norm_run;

@@ -1,12 +1,11 @@
 /* ocl_train.c — the op families training adds, on OpenCL: one_hot, argmax, unary_grad and
- * gather_grad (cl/grad.cl); softmax_grad, log_softmax_grad, layer_norm_grad and rms_norm_grad
- * (cl/norm.cl, a work-group per row beside their forward kernels); slice_grad (fill.cl's zero fill,
- * then layout.cl's strided copy); the losses, whose per-row terms (cl/norm.cl, or nll_loss_rows of
+ * gather_grad (cl/grad.cl); slice_grad (fill.cl's zero fill, then layout.cl's strided copy); the losses, whose per-row terms (cl/norm.cl, or nll_loss_rows of
  * cl/train.cl) one work-group sums on the device into the scalar (cl/train.cl: loss_total), so a
  * loss never visits the host; and the optimizer updates (cl/train.cl), which write their state
  * inputs (the parameter, momentum, Adam's moments) in place and read the step's scalars from device
  * memory. Bad data (a gather_grad index or a class target out of range) goes through the device's
- * error buffer, with the CPU's messages. */
+ * error buffer, with the CPU's messages. The gradients of softmax, log_softmax, layer_norm and
+ * rms_norm run in their forward ops' families (ocl_reduce.c). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -174,76 +173,6 @@ static hcg_status unary_grad_prepare(ocl_dev *dev, hcg_exec_node *en, ocl_node *
 }
 
 const ocl_op_family ocl_fam_unary_grad = {"grad", unary_grad_supports, unary_grad_prepare};
-
-/* ---------------------------------------------------------------- softmax_grad, log_softmax_grad */
-
-/* p: [0] K (the axis), [1] inner: 1 uses the row kernels. */
-static hcg_status softmax_grad_run(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns, ocl_run *rc)
-{
-    ocl_args a;
-    ocl_args_begin(&a, ns->kernel, ns->kname);
-    ocl_arg_int(&a, (cl_int)ns->p[0]);
-    if (ns->p[1] > 1) ocl_arg_int(&a, (cl_int)ns->p[1]);
-    ocl_arg_tensor(&a, &en->out);
-    ocl_arg_tensor(&a, &en->in[0]);
-    ocl_arg_tensor(&a, &en->in[1]);
-    return ocl_launch(dev, en, &a, 1, ns->global, ns->local, rc);
-}
-
-static hcg_status softmax_grad_prepare(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns)
-{
-    int axis;
-    int64_t outer, K, inner;
-    hcg_status st = node_axis(en, en->in[0].shape.rank, &axis);
-    if (st || ocl_numel(&en->out.shape) == 0) return st;
-    split_at(&en->in[0].shape, axis, &outer, &K, &inner);
-    if ((st = main_kernel(dev, en, ns, "norm", "%s%s_f32", hcg_op_name(en->node->op), inner > 1 ? "_inner" : "")))
-        return st;
-    ns->p[0] = K;
-    ns->p[1] = inner;
-    ocl_group_geometry(dev, outer * inner, ns->global, ns->local);
-    ns->run = softmax_grad_run;
-    return HCG_OK;
-}
-
-const ocl_op_family ocl_fam_softmax_grad = {"norm", NULL, softmax_grad_prepare};
-
-/* ---------------------------------------------------------------- layer_norm_grad, rms_norm_grad */
-
-/* p: [0] K (elements per row), [1] flags (1: scale); f[0] epsilon. */
-static hcg_status norm_grad_run(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns, ocl_run *rc)
-{
-    ocl_args a;
-    ocl_args_begin(&a, ns->kernel, ns->kname);
-    ocl_arg_int(&a, (cl_int)ns->p[0]);
-    ocl_arg_float(&a, (cl_float)ns->f[0]);
-    ocl_arg_int(&a, (cl_int)ns->p[1]);
-    ocl_arg_tensor(&a, &en->out);
-    ocl_arg_tensor(&a, &en->in[0]);
-    ocl_arg_tensor(&a, &en->in[1]);
-    ocl_arg_tensor(&a, &en->in[en->n_in > 2 ? 2 : 0]); /* no scale: x stands in (never read) */
-    return ocl_launch(dev, en, &a, 1, ns->global, ns->local, rc);
-}
-
-static hcg_status norm_grad_prepare(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns)
-{
-    const hcg_shape *s = &en->in[0].shape;
-    int axis;
-    hcg_status st = node_axis(en, s->rank, &axis);
-    if (st || ocl_numel(&en->out.shape) == 0) return st;
-    int64_t rows = 1, K = 1;
-    for (int i = 0; i < axis; i++) rows *= s->dims[i];
-    for (int i = axis; i < s->rank; i++) K *= s->dims[i];
-    if ((st = main_kernel(dev, en, ns, "norm", "%s%s_f32", hcg_op_name(en->node->op), ""))) return st;
-    ns->p[0] = K;
-    ns->p[1] = en->n_in > 2;
-    ns->f[0] = (float)hcg_attr_float(en->node, "epsilon");
-    ocl_group_geometry(dev, rows, ns->global, ns->local);
-    ns->run = norm_grad_run;
-    return HCG_OK;
-}
-
-const ocl_op_family ocl_fam_norm_grad = {"norm", NULL, norm_grad_prepare};
 
 /* ---------------------------------------------------------------- gather_grad */
 

@@ -315,7 +315,9 @@ def gather_grad(case, error_case):
 # ------------------------------------------------------------------ slice_grad
 
 def slice_index(shape, starts, ends, axes, steps):
-    """The positions slice(starts, ends, axes, steps) reads, per dim (ONNX's clamping)."""
+    """The positions slice(starts, ends, axes, steps) reads, per dim, as ONNX Slice's spec states
+    them: negative starts/ends count from the end, then starts clamp to [0, d] ([0, d-1] for
+    negative steps) and ends to [0, d] ([-1, d-1])."""
     axes = list(range(len(starts))) if axes is None else [a % len(shape) for a in axes]
     steps = [1] * len(starts) if steps is None else steps
     pos = [np.arange(d) for d in shape]
