@@ -38,6 +38,7 @@ struct hcg_session {
     hcg_device *devs[HCG_MAX_DEVICES];
     int n_dev;
     bool profile;
+    char *passes; /* the rewrite pass list for bind (hcg_session_options.passes, resolved) */
     hcg_cached_plan plans[16];
     int n_plans;
     hcg_weight *weights;

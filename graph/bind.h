@@ -17,12 +17,19 @@ typedef struct hcg_bind_options {
     /* Params are variables, not constants: nothing that reads one is folded, so every use of a
      * param stays a node the autodiff pass can differentiate (training). */
     bool params_variable;
+    /* Rewrite passes to run on the bound graph (graph/passes.h): NULL none, "all", "none" or a
+     * comma list of pass names. */
+    const char *passes;
 } hcg_bind_options;
 
 /* Binds g to input shapes (one per graph input, in input order). The bound graph borrows the
  * values of g's params and constants: g must outlive it. */
 hcg_status hcg_graph_bind(const hcg_graph *g, const hcg_shape *input_shapes, const hcg_bind_options *opt,
                           hcg_graph **out);
+
+/* Removes the nodes of a bound graph that no output, input or in-place update needs, renumbering
+ * the rest (origin, names and control dependencies follow). */
+hcg_status hcg_graph_prune(hcg_graph *b);
 
 /* Binds with trial values for every symbol, to report shape errors early (used by `hcg plan`
  * without --shape, and by loaders that want to validate). */

@@ -236,11 +236,13 @@ extern const ocl_op_family ocl_fam_binary, ocl_fam_where, ocl_fam_unary, ocl_fam
     ocl_fam_trilu, ocl_fam_fill, ocl_fam_host_data;
 /* ocl_layout.c: views, transpose, concat, slice, split, expand, gather */
 extern const ocl_op_family ocl_fam_view, ocl_fam_transpose, ocl_fam_concat, ocl_fam_slice, ocl_fam_expand,
-    ocl_fam_gather;
+    ocl_fam_gather, ocl_fam_assign;
 /* ocl_reduce.c: reduce_*, softmax, log_softmax, layer_norm, rms_norm, and the gradients of the last four */
 extern const ocl_op_family ocl_fam_reduce, ocl_fam_softmax, ocl_fam_norm;
-/* ocl_gemm.c: matmul, gemm through CLBlast */
-extern const ocl_op_family ocl_fam_matmul, ocl_fam_gemm;
+/* ocl_gemm.c: matmul, gemm, fused_matmul through CLBlast (and cl/fused.cl's epilogue) */
+extern const ocl_op_family ocl_fam_matmul, ocl_fam_gemm, ocl_fam_fused_matmul;
+/* ocl_attention.c: attention (cl/fused.cl) */
+extern const ocl_op_family ocl_fam_attention;
 /* ocl_train.c: one_hot, argmax, unary_grad, gather_grad, slice_grad, the losses, the optimizer updates */
 extern const ocl_op_family ocl_fam_one_hot, ocl_fam_argmax, ocl_fam_unary_grad, ocl_fam_gather_grad,
     ocl_fam_slice_grad, ocl_fam_class_loss, ocl_fam_kl_div, ocl_fam_mse_loss, ocl_fam_sgd_update,

@@ -60,6 +60,12 @@ static const onnx_op_map op_maps[] = {
     E("ReduceMean", 1, onnx_map_reduce, REDUCE_MEAN, M_F32, 0x2),
     E("ReduceSum", 1, onnx_map_reduce, REDUCE_SUM, M_NUM, 0x2),
     E("ReduceMax", 1, onnx_map_reduce, REDUCE_MAX, M_NUM, 0x2),
+    E("ReduceProd", 1, onnx_map_reduce, REDUCE_PROD, M_NUM, 0x2),
+    E("ReduceL1", 1, onnx_map_reduce_composite, REDUCE_SUM, M_NUM, 0x2),
+    E("ReduceL2", 1, onnx_map_reduce_composite, REDUCE_SUM, M_F32, 0x2),
+    E("ReduceSumSquare", 1, onnx_map_reduce_composite, REDUCE_SUM, M_NUM, 0x2),
+    E("ReduceLogSumExp", 1, onnx_map_reduce_composite, REDUCE_SUM, M_F32, 0x2),
+    E("ReduceLogSum", 1, onnx_map_reduce_composite, REDUCE_SUM, M_F32, 0x2),
     /* Data movement and shapes (onnx_ops_shape.c). */
     E("Transpose", 1, onnx_map_transpose, TRANSPOSE, M_ANY, 0),
     E("Reshape", 5, onnx_map_reshape, RESHAPE, M_ANY, 0x2),
