@@ -5,9 +5,9 @@ torch in float64 (its autograd for the gradients of unary functions and norms, i
 kernels for softmax, F.cross_entropy / nll_loss / kl_div / mse_loss for the losses), then rounded
 to the op's dtype. A random generator of its own keeps these cases from moving the others' data.
 
-Optimizer updates write their state inputs in place, and golden inputs are graph inputs, not state
-tensors: they appear here only as expected errors; their values are tested through training
-sessions (tests/test_opencl_train.c, tests/test_train_parity.c)."""
+Optimizer updates and assign write their state inputs in place, and golden inputs are graph
+inputs, not state tensors: they appear here only as expected errors; their values are tested
+through training sessions (tests/test_opencl_train.c, tests/test_train_parity.c)."""
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -576,7 +576,7 @@ def mse_loss(case, error_case):
                attrs={"reduction": "max"}, status="invalid graph")
 
 
-# ------------------------------------------------------------------ optimizers: expected errors only
+# ------------------------------------------------------------------ optimizers, assign: expected errors only
 
 def optimizers(error_case):
     z = np.zeros
@@ -590,3 +590,7 @@ def optimizers(error_case):
     error_case("err_adam_update_not_state", "adam_update", [p, g, h, s, p, p], "must be a state tensor",
                status="invalid graph")
     error_case("err_adam_update_int", "adam_update", [z(3, np.int32), g, h, s, p, p], "must be f32")
+    # assign writes its state input in place too
+    error_case("err_assign_not_state", "assign", [p, g], "must be a state tensor", status="invalid graph")
+    error_case("err_assign_shape", "assign", [p, z(4, np.float32)], "same shape")
+    error_case("err_assign_dtype", "assign", [p, z(3, np.int32)], "same dtype")
