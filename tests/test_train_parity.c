@@ -113,14 +113,8 @@ static void run_case(const cJSON *c, const char *devices)
 
 int main(void)
 {
-    const char *devices = getenv("HCG_TEST_DEVICES");
-    if (!devices || !*devices) devices = "cpu";
-    hcg_device *sel[16];
-    int n_sel = 0;
-    if (strstr(devices, "opencl") && hcg_devices_select(devices, sel, 16, &n_sel) != HCG_OK) {
-        printf("devices %s are not all present (%s): nothing to test\n", devices, hcg_last_error());
-        return tl_finish();
-    }
+    const char *devices = tl_test_devices();
+    if (!devices) return tl_finish();
     size_t len = 0;
     char *text = tl_read_file(tl_src("tests/train/cases.json"), &len);
     cJSON *cases = text ? cJSON_Parse(text) : NULL;

@@ -40,6 +40,9 @@ const char *tl_src(const char *rel);
 const char *tl_tmpdir(void);
 /* Runs a shell command, capturing stdout+stderr into out (may be NULL); returns the exit code. */
 int tl_run(const char *cmd, char *out, size_t out_len);
+/* The device spec a test runs on: $HCG_TEST_DEVICES, default "cpu". NULL (with a note printed)
+ * when those devices are not all present: the test then has nothing to do. */
+const char *tl_test_devices(void);
 /* The hcg CLI binary ($HCG_BIN). */
 const char *tl_hcg_bin(void);
 /* Reads a whole file (NULL if missing); caller frees. */
