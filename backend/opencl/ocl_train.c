@@ -1,11 +1,12 @@
 /* ocl_train.c — the op families training adds, on OpenCL: one_hot, argmax, unary_grad and
- * gather_grad (cl/grad.cl); slice_grad (fill.cl's zero fill, then layout.cl's strided copy); the losses, whose per-row terms (cl/norm.cl, or nll_loss_rows of
- * cl/train.cl) one work-group sums on the device into the scalar (cl/train.cl: loss_total), so a
- * loss never visits the host; and the optimizer updates (cl/train.cl), which write their state
- * inputs (the parameter, momentum, Adam's moments) in place and read the step's scalars from device
- * memory. Bad data (a gather_grad index or a class target out of range) goes through the device's
- * error buffer, with the CPU's messages. The gradients of softmax, log_softmax, layer_norm and
- * rms_norm run in their forward ops' families (ocl_reduce.c). */
+ * gather_grad (cl/grad.cl); slice_grad (fill.cl's zero fill, then layout.cl's strided copy); the
+ * losses, whose per-row terms (cl/norm.cl, or nll_loss_rows of cl/train.cl) one work-group sums
+ * on the device into the scalar (cl/train.cl: loss_total), so a loss never visits the host; and
+ * the optimizer updates (cl/train.cl), which write their state inputs (the parameter, momentum,
+ * Adam's moments) in place and read the step's scalars from device memory. Bad data (a
+ * gather_grad index or a class target out of range) goes through the device's error buffer, with
+ * the CPU's messages. The gradients of softmax, log_softmax, layer_norm and rms_norm run in their
+ * forward ops' families (ocl_reduce.c). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
