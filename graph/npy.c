@@ -230,17 +230,13 @@ hcg_status hcg_npy_load(const char *path, hcg_tensor **out)
     if (!path || !out) return hcg_error(HCG_ERR_ARG, "hcg_npy_load: no path or output");
     *out = NULL;
     if (!host_is_little_endian()) return hcg_error(HCG_ERR_UNSUPPORTED, "%s: .npy needs a little-endian host", path);
-    FILE *f = fopen(path, "rb");
-    if (!f) return hcg_error(HCG_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    hcg_status st = HCG_OK;
+    FILE *f;
+    struct stat sb;
+    hcg_status st = hcg_fopen_regular(path, &f, &sb);
+    if (st) return st;
     char *header = NULL;
     hcg_tensor *t = NULL;
-    struct stat sb;
     unsigned char pre[12];
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        st = hcg_error(HCG_ERR_IO, "%s: not a regular file", path);
-        goto done;
-    }
     uint64_t size = (uint64_t)sb.st_size;
     if (size < 10 || fread(pre, 1, 10, f) != 10) {
         st = hcg_error(HCG_ERR_FORMAT, "%s: truncated: %llu bytes is shorter than the .npy preamble", path,

@@ -243,14 +243,10 @@ hcg_status hcg_st_open(const char *path, hcg_st_file **out)
     hcg_strmap_init(&f->by_name);
     hcg_status st = HCG_OK;
     char *header = NULL;
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) {
-        st = hcg_error(errno == ENOENT ? HCG_ERR_NOT_FOUND : HCG_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-        goto fail;
-    }
+    int fd = -1;
     struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        st = hcg_error(HCG_ERR_IO, "%s: not a regular file", path);
+    if ((st = hcg_open_regular(path, &fd, &sb))) {
+        if (fd < 0 && errno == ENOENT) st = HCG_ERR_NOT_FOUND;
         goto fail;
     }
     uint64_t size = (uint64_t)sb.st_size;
