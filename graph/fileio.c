@@ -56,13 +56,20 @@ hcg_status hcg_atomic_write(hcg_atomic_file *af, const void *data, size_t n)
     return HCG_OK;
 }
 
-hcg_status hcg_atomic_commit(hcg_atomic_file *af)
+hcg_status hcg_atomic_sync(hcg_atomic_file *af)
 {
+    if (!af->f) return HCG_OK;
     hcg_status st = HCG_OK;
     if (fflush(af->f) != 0 || ferror(af->f) || fsync(fileno(af->f)) != 0)
         st = hcg_error(HCG_ERR_IO, "%s: write failed: %s", af->final, strerror(errno));
     if (fclose(af->f) != 0 && !st) st = hcg_error(HCG_ERR_IO, "%s: write failed: %s", af->final, strerror(errno));
     af->f = NULL;
+    return st;
+}
+
+hcg_status hcg_atomic_commit(hcg_atomic_file *af)
+{
+    hcg_status st = hcg_atomic_sync(af);
     if (!st && rename(af->tmp, af->final) != 0)
         st = hcg_error(HCG_ERR_IO, "%s: cannot rename the temporary file over it: %s", af->final, strerror(errno));
     if (st) {

@@ -20,6 +20,8 @@ typedef struct hcg_atomic_file {
 hcg_status hcg_atomic_begin(hcg_atomic_file *af, const char *path);
 /* Writes n bytes; on failure the caller must still call hcg_atomic_abort. */
 hcg_status hcg_atomic_write(hcg_atomic_file *af, const void *data, size_t n);
+/* Flushes, syncs and closes the temporary file (the contents are on disk; commit renames). */
+hcg_status hcg_atomic_sync(hcg_atomic_file *af);
 /* Flushes, syncs and renames the temporary file over the target. On failure the temporary
  * file is removed. Either way af is released. */
 hcg_status hcg_atomic_commit(hcg_atomic_file *af);

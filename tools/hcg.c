@@ -10,7 +10,8 @@ static const struct {
     const char *help;
 } commands[] = {
     {"devices", cmd_devices, "list devices (--json); --calibrate measures and tunes them"},
-    {"run", cmd_run, "run a graph: hcg run MODEL [--devices LIST] [--input NAME=FILE.npy]... [--output-dir DIR]"},
+    {"run", cmd_run, "run a graph: hcg run MODEL [--devices LIST] [--input NAME=FILE.npy]... [--output-dir DIR]\n"
+                     "           [--max-memory SIZE|DEVICE=SIZE,...] [--profile] [--trace F] [--repeat N] [--explain]"},
     {"plan", cmd_plan, "show placement: hcg plan MODEL --devices LIST [--shape NAME=2x16]... [--explain] [--trace F]"},
     {"ops", cmd_ops, "list the ops hcg knows"},
     {"compare", cmd_compare, "compare two .npy files: hcg compare GOT.npy WANT.npy [--rtol R] [--atol A]"},
