@@ -38,7 +38,8 @@ void hcg_plan_explain(const hcg_plan *p, FILE *f, bool with_measured)
                 nodes++;
                 busy += p->pred_time[p->exec[i].id];
             }
-        fprintf(f, "%-10s %5d nodes, predicted busy %.2f us, arena %zu bytes (liveness lower bound %zu)\n",
-                p->devs[d]->name, nodes, busy * 1e6, p->arena_size[d], p->arena_lower_bound[d]);
+        fprintf(f, "%-10s %5d nodes, predicted busy %.2f us, arena %zu bytes in %d buffer%s (liveness lower bound %zu)\n",
+                p->devs[d]->name, nodes, busy * 1e6, p->arena_size[d], p->n_arenas[d], p->n_arenas[d] == 1 ? "" : "s",
+                p->arena_lower_bound[d]);
     }
 }

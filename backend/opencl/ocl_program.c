@@ -217,11 +217,12 @@ static hcg_status ensure_program(ocl_dev *dev, int idx)
     ocl_prog *pr = &dev->progs[idx];
     const hcg_cl_program_src *src = &hcg_cl_programs[idx];
     if (pr->program) return HCG_OK;
-    if (pr->failed) return hcg_error(HCG_ERR_DEVICE, "%s: %s failed to build earlier", dev->d->name, src->path);
-    if (hcg_fault_inject(dev->d, HCG_CALL_BUILD)) {
-        pr->failed = true;
-        return ocl_fail(dev, CL_BUILD_PROGRAM_FAILURE, "clBuildProgram(%s) [injected by HCG_FAULT]", src->path);
+    if (pr->failed) {
+        hcg_fault_note(hcg_cl_error_name(CL_BUILD_PROGRAM_FAILURE));
+        return hcg_error(HCG_ERR_DEVICE, "%s: %s failed to build earlier", dev->d->name, src->path);
     }
+    if (hcg_fault_inject(dev->d, HCG_CALL_BUILD)) /* fails this build only */
+        return ocl_fail(dev, CL_BUILD_PROGRAM_FAILURE, "clBuildProgram(%s) [injected by HCG_FAULT]", src->path);
     program_entry *e = malloc(sizeof *e);
     if (!e) return hcg_error(HCG_ERR_NOMEM, "out of memory");
     program_entry_make(dev, src, e);
