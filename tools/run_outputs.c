@@ -10,7 +10,9 @@
  * "complete": false with the files about to be written; each output goes to a temporary file
  * (synced); all are renamed into place; and the manifest is rewritten with "complete": true and
  * each file's dtype, shape, size and checksum. A folder whose manifest.json does not say
- * "complete": true therefore holds no complete output set, whatever stopped the run. */
+ * "complete": true therefore holds no complete output set, whatever stopped the run. A write that
+ * fails (rather than the process being killed) before the renames removes the temporary files and
+ * puts the earlier manifest back: the folder is as it was. */
 #include "tools/run_outputs.h"
 
 #include <cjson/cJSON.h>
@@ -228,15 +230,32 @@ hcg_status run_outputs_write(run_outputs *o, const hcg_graph *g, hcg_tensor *con
         return hcg_error(HCG_ERR_IO, "the outputs need %s, and the file system of %s has %s free: nothing was written", a,
                          o->dir, b);
     }
-    hcg_status st = write_manifest(o, g, t, model, false);
-    if (st) return st;
+    /* The earlier run's manifest, put back if writing fails before anything is renamed. */
+    char *mpath = join(o->dir, MANIFEST), *old = NULL;
+    size_t old_len = 0;
     hcg_atomic_file *af = calloc((size_t)o->n + 1, sizeof *af);
-    if (!af) return hcg_error(HCG_ERR_NOMEM, "out of memory");
+    if (!mpath || !af) {
+        free(mpath);
+        free(af);
+        return hcg_error(HCG_ERR_NOMEM, "out of memory");
+    }
+    if (hcg_read_file(mpath, &old, &old_len)) old = NULL;
+    hcg_status st = write_manifest(o, g, t, model, false);
     for (int j = 0; j < o->n && !st; j++) st = hcg_npy_write_uncommitted(o->paths[j], t[j], &af[j]);
+    if (st) {
+        char msg[HCG_ERROR_LEN];
+        snprintf(msg, sizeof msg, "%s", hcg_last_error());
+        for (int j = 0; j < o->n; j++) hcg_atomic_abort(&af[j]);
+        if (old) hcg_write_file_atomic(mpath, old, old_len);
+        else unlink(mpath);
+        hcg_error(st, "%s", msg);
+    }
     /* every file is complete on disk: rename them all (a failure leaves the manifest incomplete) */
     for (int j = 0; j < o->n && !st; j++) st = hcg_atomic_commit(&af[j]);
     for (int j = 0; j < o->n; j++) hcg_atomic_abort(&af[j]); /* what was not renamed (no-op otherwise) */
     free(af);
+    free(old);
+    free(mpath);
     if (!st) st = write_manifest(o, g, t, model, true);
     return st;
 }
