@@ -196,6 +196,10 @@ int cmd_run(int argc, char **argv)
                t_total / (repeat > 1 ? repeat - 1 : 1) * 1e3, repeat > 1 ? " (mean of warm runs)" : "");
     }
     if (explain) hcg_plan_explain(s->last_plan, stdout, s->last_profiled);
+    if (out_dir && hcg_make_dirs(out_dir)) { /* before the trace, which may go there */
+        fprintf(stderr, "hcg run: %s\n", hcg_last_error());
+        goto done;
+    }
     if (trace && hcg_session_write_trace(s, trace)) {
         fprintf(stderr, "hcg run: %s\n", hcg_last_error());
         goto done;

@@ -1,10 +1,10 @@
 /* run_outputs.c — `hcg run --output-dir DIR`: the outputs of a run written as one set.
  *
- * Before the graph runs: every output gets its file name (DIR/<name>.npy, unsafe characters
- * replaced), two outputs with the same file name are refused, so is a file name taken by a folder
- * or a FIFO, and what an earlier run of the same folder left when it was stopped is cleaned: its
- * temporary files (NAME.tmp.PID.N, whose process is gone) and an output set its manifest marks
- * incomplete.
+ * Before the graph runs (without creating anything: a failed run leaves no folder): every output
+ * gets its file name (DIR/<name>.npy, unsafe characters replaced), two outputs with the same file
+ * name are refused, so is a file name taken by a folder or a FIFO, and what an earlier run of the
+ * same folder left when it was stopped is cleaned: its temporary files (NAME.tmp.PID.N, whose
+ * process is gone) and an output set its manifest marks incomplete.
  *
  * After it ran: the space the files need is checked, then DIR/manifest.json is written saying
  * "complete": false with the files about to be written; each output goes to a temporary file
@@ -171,8 +171,10 @@ hcg_status run_outputs_prepare(run_outputs *o, const char *dir, const hcg_graph 
                                  "that differ in letters, digits, '.', '_' or '-'",
                                  hcg_graph_output_name(g, k), hcg_graph_output_name(g, j), o->paths[j]);
     }
-    hcg_status st = hcg_make_dirs(dir);
-    if (st) return st;
+    struct stat dsb;
+    if (stat(dir, &dsb) != 0) return HCG_OK; /* made when the outputs are written: nothing to clean */
+    if (!S_ISDIR(dsb.st_mode)) return hcg_error(HCG_ERR_IO, "the output folder %s is not a folder", dir);
+    hcg_status st;
     for (int j = 0; j < o->n; j++) {
         struct stat sb;
         if (lstat(o->paths[j], &sb) == 0 && !S_ISREG(sb.st_mode) && !S_ISLNK(sb.st_mode))
@@ -219,6 +221,8 @@ static hcg_status write_manifest(const run_outputs *o, const hcg_graph *g, hcg_t
 
 hcg_status run_outputs_write(run_outputs *o, const hcg_graph *g, hcg_tensor *const *t, const char *model)
 {
+    hcg_status made = hcg_make_dirs(o->dir);
+    if (made) return made;
     /* Room for every file at once (the temporary files exist side by side before the renames). */
     double need = 4096;
     for (int j = 0; j < o->n; j++) need += (double)hcg_npy_file_size(t[j]);
