@@ -31,6 +31,10 @@ typedef struct builder {
     int *n_foreign, *cap_foreign;
     hcg_id *order;       /* compute nodes in scheduled order */
     int n_order;
+    hcg_id *root_state;  /* per node: the state tensor whose memory it is (itself, or through views), or -1 */
+    bool *state_updated; /* per state: its in-place update is already in the sequence */
+    int *state_copy;     /* pairs (state, copy step): copies that read a state on its device */
+    int n_state_copy, cap_state_copy;
 } builder;
 
 #define HOME(b, id, d) (&(b)->p->home[(size_t)(id) * (b)->p->n_dev + (d)])
@@ -155,6 +159,7 @@ static int output_index(const hcg_graph *g, hcg_id id)
 }
 
 /* Gives node u a home on device d, making a copy step if it lives elsewhere. */
+static hcg_status ensure_home(builder *b, hcg_id u, int d);
 static hcg_status ensure_home(builder *b, hcg_id u, int d)
 {
     hcg_plan *p = b->p;
@@ -169,6 +174,15 @@ static hcg_status ensure_home(builder *b, hcg_id u, int d)
         return HCG_OK;
     }
     int src = n->op == HCG_OP_INPUT ? -1 : p->place[u];
+    if (n->op == HCG_OP_STATE) {
+        src = p->state_owner[u];
+        if (src == d) {
+            h->kind = HCG_MEM_STATE; /* the session binds the buffer */
+            return HCG_OK;
+        }
+        hcg_status st = src >= 0 ? ensure_home(b, u, src) : hcg_error(HCG_ERR_INTERNAL, "plan: state '%s' has no device", n->name);
+        if (st) return st;
+    }
     if (n->op == HCG_OP_INPUT && is_host_device(p->devs[d])) {
         int which = -1;
         for (int i = 0; i < g->n_inputs; i++)
@@ -192,6 +206,16 @@ static hcg_status ensure_home(builder *b, hcg_id u, int d)
     s->src_device = src;
     s->count = 0;
     b->open[d] = -1;
+    if (b->root_state[u] >= 0) {
+        /* a copy of a state: its in-place update must wait for it */
+        if (b->state_updated[b->root_state[u]])
+            return hcg_error(HCG_ERR_INTERNAL, "plan: state '%s' is copied after its in-place update",
+                             g->nodes[b->root_state[u]].name);
+        hcg_status st = grow((void **)&b->state_copy, &b->cap_state_copy, b->n_state_copy + 2, sizeof(int));
+        if (st) return st;
+        b->state_copy[b->n_state_copy++] = b->root_state[u];
+        b->state_copy[b->n_state_copy++] = step;
+    }
     if (src >= 0) {
         b->open[src] = -1;
         /* a view of a graph input or weight has no writer step: nothing to wait for */
@@ -205,6 +229,76 @@ static hcg_status ensure_home(builder *b, hcg_id u, int d)
     h->index = a;
     b->alloc_of[IDX(b, u, d)] = a;
     b->writer_step[IDX(b, u, d)] = step;
+    return HCG_OK;
+}
+
+/* The state tensors node v reads must not have been updated yet in this run; if v updates some in
+ * place, it waits for every copy of them to other devices (same-device readers come before it in
+ * the device's own order: the scheduler ordered them before it through v->after). */
+static hcg_status order_inplace(builder *b, hcg_id v, int d, int step)
+{
+    hcg_plan *p = b->p;
+    const hcg_graph *g = p->bound;
+    const hcg_node *n = &g->nodes[v];
+    unsigned mask = hcg_op_info_get(n->op)->inplace_inputs;
+    for (int i = 0; i < n->n_inputs; i++) {
+        hcg_id root = b->root_state[n->inputs[i]];
+        if (root < 0) continue;
+        if (b->state_updated[root])
+            return hcg_node_error(g, n, HCG_ERR_INTERNAL, "reads state '%s' after its in-place update", g->nodes[root].name);
+        if (!(mask & (1u << i))) continue;
+        if (p->state_owner[root] != d)
+            return hcg_node_error(g, n, HCG_ERR_INTERNAL, "updates state '%s' on %s, but it lives on %s",
+                                  g->nodes[root].name, p->devs[d]->name, p->devs[p->state_owner[root]]->name);
+        for (int k = 0; k < b->n_state_copy; k += 2) {
+            if (b->state_copy[k] != root) continue;
+            hcg_status st = add_dep(&p->steps[step], b->state_copy[k + 1]);
+            if (st) return st;
+        }
+    }
+    for (int i = 0; i < n->n_inputs; i++)
+        if ((mask & (1u << i)) && b->root_state[n->inputs[i]] >= 0) b->state_updated[b->root_state[n->inputs[i]]] = true;
+    return HCG_OK;
+}
+
+/* Before placement: which tensors are state memory (through views), every in-place update's
+ * control dependencies (all other readers of the states it writes), and pins: an update goes
+ * where its state is pinned. */
+static hcg_status prepare_states(builder *b)
+{
+    hcg_graph *g = b->p->bound;
+    for (hcg_id id = 0; id < g->n_nodes; id++) {
+        const hcg_node *n = &g->nodes[id];
+        b->root_state[id] = n->op == HCG_OP_STATE ? id
+                            : (hcg_op_info_get(n->op)->flags & HCG_OPF_VIEW) ? b->root_state[n->inputs[0]]
+                                                                            : -1;
+    }
+    for (hcg_id w = 0; w < g->n_nodes; w++) {
+        unsigned mask = hcg_op_info_get(g->nodes[w].op)->inplace_inputs;
+        if (!mask) continue;
+        int cap = 0;
+        g->nodes[w].n_after = 0; /* made afresh: a plan may be built again (over a device's budget) */
+        for (int i = 0; i < g->nodes[w].n_inputs; i++) {
+            if (!(mask & (1u << i))) continue;
+            hcg_id root = b->root_state[g->nodes[w].inputs[i]];
+            if (root < 0 || g->nodes[w].inputs[i] != root)
+                return hcg_node_error(g, &g->nodes[w], HCG_ERR_GRAPH, "input %d must be a state tensor itself", i);
+            if (g->nodes[root].pin && !g->nodes[w].pin && !(g->nodes[w].pin = hcg_strdup(g->nodes[root].pin)))
+                return hcg_error(HCG_ERR_NOMEM, "out of memory while planning");
+            for (hcg_id r = 0; r < g->n_nodes; r++) {
+                const hcg_node *rn = &g->nodes[r];
+                bool reads = false;
+                for (int k = 0; k < rn->n_inputs && !reads; k++) reads = b->root_state[rn->inputs[k]] == root;
+                if (!reads || r == w) continue;
+                if (hcg_op_info_get(rn->op)->inplace_inputs && r > w) /* two updates of one state */
+                    return hcg_node_error(g, rn, HCG_ERR_GRAPH, "state '%s' is already updated in place by '%s'",
+                                          g->nodes[root].name, g->nodes[w].name);
+                if (grow((void **)&g->nodes[w].after, &cap, g->nodes[w].n_after + 1, sizeof(hcg_id)))
+                    return HCG_ERR_NOMEM;
+                g->nodes[w].after[g->nodes[w].n_after++] = r;
+            }
+        }
+    }
     return HCG_OK;
 }
 
@@ -237,7 +331,7 @@ static hcg_status add_exec(builder *b, hcg_id v)
         b->open[d] = step;
     }
     int pos = b->n_pos++;
-    if ((st = set_key(b, step, pos))) return st;
+    if ((st = set_key(b, step, pos)) || (st = order_inplace(b, v, d, step))) return st;
     for (int i = 0; i < n->n_inputs; i++)
         if ((st = note_read(b, n->inputs[i], d, pos, step))) return st;
     int j = output_index(g, v);
@@ -361,9 +455,9 @@ static int cmp_by_start(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* What the plan needs on device d: its arena, the weights resident there (not on host memory:
- * those are the tensors' own bytes), and on the first host-memory device the outputs the session
- * allocates. Fills p->need[d]; returns HCG_ERR_NOMEM with "too large for DEVICE (needs X, has Y)"
+/* What the plan needs on device d: its arena, the weights and state tensors resident there (not
+ * on host memory: those are the tensors' own bytes), and on the first host-memory device the
+ * outputs the session allocates. Fills p->need[d]; returns HCG_ERR_NOMEM with "too large for DEVICE (needs X, has Y)"
  * when that exceeds the budget. */
 static hcg_status check_budget(hcg_plan *p, int d)
 {
@@ -371,8 +465,12 @@ static hcg_status check_budget(hcg_plan *p, int d)
     const hcg_device *dev = p->devs[d];
     size_t weights = 0, outputs = 0;
     if (!dev->host_memory) {
-        for (hcg_id id = 0; id < g->n_nodes; id++)
-            if (p->home[(size_t)id * p->n_dev + d].kind == HCG_MEM_WEIGHT) weights += hcg_node_nbytes(&g->nodes[id]);
+        for (hcg_id id = 0; id < g->n_nodes; id++) {
+            hcg_mem_kind k = p->home[(size_t)id * p->n_dev + d].kind;
+            /* weights and states (views of them share their memory) */
+            if ((k == HCG_MEM_WEIGHT || k == HCG_MEM_STATE) && !(hcg_op_info_get(g->nodes[id].op)->flags & HCG_OPF_VIEW))
+                weights += hcg_node_nbytes(&g->nodes[id]);
+        }
     } else {
         int first_host = 0;
         while (!p->devs[first_host]->host_memory) first_host++;
@@ -413,8 +511,11 @@ static hcg_status build_once(hcg_plan *p, const hcg_measurements *measured, int 
     b.writer_step = malloc(sizeof(int) * nn * (size_t)n_dev);
     b.alloc_of = malloc(sizeof(int) * nn * (size_t)n_dev);
     b.order = malloc(sizeof(hcg_id) * nn);
+    b.root_state = malloc(sizeof(hcg_id) * nn);
+    b.state_updated = calloc(nn, sizeof(bool));
+    p->state_owner = malloc(sizeof(int) * nn);
     if (!p->place || !p->home || !p->pred_time || !p->input_bufs || !p->output_bufs || !p->output_direct || !b.open ||
-        !b.writer_step || !b.alloc_of || !b.order ||
+        !b.writer_step || !b.alloc_of || !b.order || !b.root_state || !b.state_updated || !p->state_owner ||
         !(p->pred_start = calloc(nn, sizeof(double)))) {
         st = hcg_error(HCG_ERR_NOMEM, "out of memory while planning");
         goto done;
@@ -427,6 +528,8 @@ static hcg_status build_once(hcg_plan *p, const hcg_measurements *measured, int 
     for (int i = 0; i < g->n_inputs; i++) p->input_bufs[i].device = p->devs[0];
     for (int j = 0; j < g->n_outputs; j++) p->output_bufs[j].device = p->devs[0];
 
+    for (size_t i = 0; i < nn; i++) p->state_owner[i] = -1;
+    if ((st = prepare_states(&b))) goto done;
     if ((st = hcg_sched_place(p, measured))) goto done;
 
     /* Compute nodes in the order the scheduler predicts they start (a topological order). */
@@ -434,6 +537,7 @@ static hcg_status build_once(hcg_plan *p, const hcg_measurements *measured, int 
         if (p->place[id] >= 0) b.order[b.n_order++] = id;
     sort_key = p->pred_start;
     qsort(b.order, (size_t)b.n_order, sizeof(hcg_id), cmp_by_start);
+    hcg_sched_state_owners(p, b.order, b.n_order, p->place, p->state_owner);
 
     for (int k = 0; k < b.n_order; k++)
         if ((st = add_exec(&b, b.order[k]))) goto done;
@@ -474,6 +578,9 @@ done:
     free(b.writer_step);
     free(b.alloc_of);
     free(b.order);
+    free(b.root_state);
+    free(b.state_updated);
+    free(b.state_copy);
     free(b.exec_step);
     free(b.step_key);
     return st;
@@ -560,6 +667,7 @@ void hcg_plan_free(hcg_plan *p)
     free(p->exec_inputs);
     free(p->allocs);
     free(p->place);
+    free(p->state_owner);
     free(p->home);
     free(p->pred_time);
     free(p->pred_start);

@@ -16,7 +16,8 @@ typedef enum hcg_mem_kind {
     HCG_MEM_ARENA,  /* the device's arena, at an offset from the memory planner */
     HCG_MEM_INPUT,  /* a graph input's host memory (CPU device only, set per run) */
     HCG_MEM_OUTPUT, /* a graph output's host tensor, written directly (CPU device only, per run) */
-    HCG_MEM_WEIGHT  /* a constant or parameter, resident on the device for the session */
+    HCG_MEM_WEIGHT, /* a constant or parameter, resident on the device for the session */
+    HCG_MEM_STATE   /* a state tensor, resident on its one device (the session's state store) */
 } hcg_mem_kind;
 
 /* A tensor's home on one device. Views share the home of the tensor they view. */
@@ -56,6 +57,7 @@ typedef struct hcg_plan {
     int n_dev;
     hcg_device *devs[HCG_MAX_DEVICES];
     int *place;          /* per node: device index; -1 for sources and inputs */
+    int *state_owner;    /* per node: for state tensors, the device they live on (-1: none) */
     hcg_home *home;      /* per node x device: home[id * n_dev + dev] */
     double *pred_time;   /* per node: predicted seconds on its device */
     double *pred_start;  /* per node: predicted start, seconds (the scheduler's timeline) */

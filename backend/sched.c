@@ -180,6 +180,7 @@ static double move_time(const hcg_plan *p, hcg_id u, int src, int d)
     const hcg_node *n = &p->bound->nodes[u];
     if (n->op == HCG_OP_PARAM || n->op == HCG_OP_CONSTANT) return 0; /* resident weights */
     if (src == d) return 0;
+    if (n->op == HCG_OP_STATE && src < 0) return 0; /* not placed yet: it will live where it is first read */
     return hcg_transfer_estimate(src >= 0 ? p->devs[src] : NULL, p->devs[d], hcg_node_nbytes(n));
 }
 
@@ -230,10 +231,13 @@ static double sim_place(sim *s, hcg_id v, int d, bool commit)
     const hcg_node *n = &p->bound->nodes[v];
     double t = s->avail[d], ready = 0;
     int nd = p->n_dev;
+    for (int i = 0; i < n->n_after; i++)
+        if (s->finish[n->after[i]] > ready) ready = s->finish[n->after[i]];
     for (int i = 0; i < n->n_inputs; i++) {
         hcg_id u = n->inputs[i];
         int src = s->where[u];
         double have = s->finish[u];
+        if (commit && src < 0 && p->bound->nodes[u].op == HCG_OP_STATE) s->where[u] = d; /* its first reader claims it */
         if (src == d || move_time(p, u, src, d) == 0) {
             if (have > ready) ready = have;
             continue;
@@ -289,6 +293,8 @@ static hcg_status upward_ranks(const sched_ctx *c, double *rank)
             double r = rank[id] + comm;
             if (r > rank[u]) rank[u] = r;
         }
+        for (int i = 0; i < n->n_after; i++) /* control dependencies order like data ones */
+            if (rank[id] > rank[n->after[i]]) rank[n->after[i]] = rank[id];
     }
     return HCG_OK;
 }
@@ -312,6 +318,7 @@ static double simulate(const sched_ctx *c, const hcg_id *order, int n_order, con
         sim_free(&s);
         return INFINITY;
     }
+    hcg_sched_state_owners(c->p, order, n_order, place, s.where);
     double makespan = 0;
     for (int k = 0; k < n_order; k++) {
         hcg_id v = order[k];
@@ -322,6 +329,40 @@ static double simulate(const sched_ctx *c, const hcg_id *order, int n_order, con
     }
     sim_free(&s);
     return makespan;
+}
+
+/* ---------------------------------------------------------------- state tensors */
+
+/* The device of the state an in-place node updates, if the simulation has placed it (-1). */
+static int inplace_home(const sim *s, const hcg_node *n)
+{
+    unsigned mask = hcg_op_info_get(n->op)->inplace_inputs;
+    for (int i = 0; i < n->n_inputs; i++)
+        if ((mask & (1u << i)) && s->where[n->inputs[i]] >= 0) return s->where[n->inputs[i]];
+    return -1;
+}
+
+void hcg_sched_state_owners(const hcg_plan *p, const hcg_id *order, int n_order, const int *place, int *owner)
+{
+    const hcg_graph *g = p->bound;
+    for (hcg_id id = 0; id < g->n_nodes; id++) {
+        if (g->nodes[id].op != HCG_OP_STATE) continue;
+        owner[id] = pinned_device(p, &g->nodes[id]);
+        if (owner[id] < -1) owner[id] = -1;
+    }
+    /* the node that updates a state in place decides where it lives */
+    for (int k = 0; k < n_order; k++) {
+        const hcg_node *n = &g->nodes[order[k]];
+        unsigned mask = hcg_op_info_get(n->op)->inplace_inputs;
+        for (int i = 0; i < n->n_inputs && mask; i++)
+            if ((mask & (1u << i)) && owner[n->inputs[i]] < 0) owner[n->inputs[i]] = place[order[k]];
+    }
+    /* else its first reader */
+    for (int k = 0; k < n_order; k++) {
+        const hcg_node *n = &g->nodes[order[k]];
+        for (int i = 0; i < n->n_inputs; i++)
+            if (g->nodes[n->inputs[i]].op == HCG_OP_STATE && owner[n->inputs[i]] < 0) owner[n->inputs[i]] = place[order[k]];
+    }
 }
 
 /* ---------------------------------------------------------------- strategies */
@@ -336,14 +377,18 @@ static hcg_status heft(const sched_ctx *c, const hcg_id *order, int n_order, int
         return st;
     }
     const hcg_graph *g = p->bound;
+    for (hcg_id id = 0; id < g->n_nodes; id++)
+        if (g->nodes[id].op == HCG_OP_STATE) s.where[id] = pinned_device(p, &g->nodes[id]) >= 0 ? pinned_device(p, &g->nodes[id]) : -1;
     for (int k = 0; k < n_order; k++) {
         hcg_id v = order[k];
         const hcg_node *n = &g->nodes[v];
-        int best = -1;
+        int best = -1, home = inplace_home(&s, n);
         double best_fin = INFINITY;
-        /* A view costs nothing where its input lives: keep it there when possible. */
-        if ((hcg_op_info_get(n->op)->flags & HCG_OPF_VIEW) && s.where[n->inputs[0]] >= 0 &&
-            CAP(c, v, s.where[n->inputs[0]])) {
+        if (home >= 0 && CAP(c, v, home)) {
+            best = home; /* it updates a state in place: it runs where the state lives */
+        } else if ((hcg_op_info_get(n->op)->flags & HCG_OPF_VIEW) && s.where[n->inputs[0]] >= 0 &&
+                   CAP(c, v, s.where[n->inputs[0]])) {
+            /* A view costs nothing where its input lives: keep it there when possible. */
             best = s.where[n->inputs[0]];
         } else {
             for (int d = 0; d < p->n_dev; d++) {

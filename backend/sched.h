@@ -18,4 +18,9 @@ typedef struct hcg_sched_report {
  * alternatives' predicted makespans. */
 hcg_status hcg_sched_evaluate(hcg_plan *plan, const hcg_measurements *measured, hcg_sched_report *report);
 
+/* Where each state tensor of plan->bound lives under placement `place` (nodes in `order`): its
+ * pin, else the device of the node that updates it in place, else that of its first reader.
+ * Fills owner[id] for state nodes only (-1: never read). */
+void hcg_sched_state_owners(const hcg_plan *p, const hcg_id *order, int n_order, const int *place, int *owner);
+
 #endif

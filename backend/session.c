@@ -72,23 +72,41 @@ static hcg_buffer *weight_buffer(hcg_session *s, const hcg_node *n, int dev_inde
     return w->buf;
 }
 
-/* Points every exec input that reads a weight at the weight's buffer on that device, then lets
- * backends prepare their nodes (kernels, programs). */
+/* Gives every weight and state home its buffer (weights uploaded once per device, states from the
+ * state store), then views of them the same memory, then points the exec inputs that read them
+ * there; finally lets backends prepare their nodes (kernels, programs). */
 static hcg_status bind_weights_and_prepare(hcg_session *s, hcg_plan *p)
 {
     const hcg_graph *g = p->bound;
     hcg_status st = HCG_OK;
+    for (hcg_id id = 0; id < g->n_nodes; id++) {
+        const hcg_node *n = &g->nodes[id];
+        for (int d = 0; d < p->n_dev; d++) {
+            hcg_home *h = &p->home[(size_t)id * p->n_dev + d];
+            hcg_buffer *b = NULL;
+            if (h->kind == HCG_MEM_WEIGHT && (n->op == HCG_OP_PARAM || n->op == HCG_OP_CONSTANT)) {
+                if (!(b = weight_buffer(s, n, d, p, &st))) return st;
+            } else if (h->kind == HCG_MEM_STATE && n->op == HCG_OP_STATE) {
+                if (!s->ext.states) return hcg_node_error(g, n, HCG_ERR_INTERNAL, "a state tensor in a session without a store");
+                if ((st = hcg_state_bind(s->ext.states, n->name, n->dtype, &n->shape, n->value, p->devs[d], &b))) return st;
+            } else if ((h->kind == HCG_MEM_WEIGHT || h->kind == HCG_MEM_STATE) && n->n_inputs > 0) {
+                const hcg_home *src = &p->home[(size_t)n->inputs[0] * p->n_dev + d]; /* a view */
+                h->t.buf = src->t.buf;
+                h->t.offset = src->t.offset;
+                continue;
+            } else {
+                continue;
+            }
+            h->t.buf = b;
+            h->t.offset = 0;
+        }
+    }
     for (int i = 0; i < p->n_exec; i++) {
         hcg_exec_node *en = &p->exec[i];
         int d = p->place[en->id];
         for (int j = 0; j < en->n_in; j++) {
-            const hcg_node *in = &g->nodes[en->node->inputs[j]];
-            if (in->op != HCG_OP_PARAM && in->op != HCG_OP_CONSTANT) continue;
-            hcg_buffer *b = weight_buffer(s, in, d, p, &st);
-            if (!b) return st;
-            en->in[j].buf = b;
-            en->in[j].offset = 0;
-            p->home[(size_t)en->node->inputs[j] * p->n_dev + d].t.buf = b;
+            const hcg_home *h = &p->home[(size_t)en->node->inputs[j] * p->n_dev + d];
+            if (h->kind == HCG_MEM_WEIGHT || h->kind == HCG_MEM_STATE) en->in[j] = h->t;
         }
     }
     for (int i = 0; i < p->n_exec; i++) {
@@ -103,6 +121,12 @@ static hcg_status bind_weights_and_prepare(hcg_session *s, hcg_plan *p)
 
 hcg_status hcg_session_new(const hcg_graph *g, const hcg_session_options *opt, hcg_session **out)
 {
+    return hcg_session_new_ex(g, opt, NULL, out);
+}
+
+hcg_status hcg_session_new_ex(const hcg_graph *g, const hcg_session_options *opt, const hcg_session_ext *ext,
+                              hcg_session **out)
+{
     *out = NULL;
     if (!g) return hcg_error(HCG_ERR_ARG, "session: no graph");
     if (g->n_outputs == 0) return hcg_error(HCG_ERR_GRAPH, "the graph has no outputs");
@@ -111,6 +135,10 @@ hcg_status hcg_session_new(const hcg_graph *g, const hcg_session_options *opt, h
     hcg_session *s = calloc(1, sizeof *s);
     if (!s) return hcg_error(HCG_ERR_NOMEM, "out of memory");
     s->g = g;
+    if (ext) s->ext = *ext;
+    /* state tensors (parameters a training step updates in place) live on one device and cannot
+     * move: a fault of that device ends the run instead of falling back */
+    s->no_fallback = s->ext.states != NULL;
     s->profile = opt && opt->profile;
     s->quiet = opt && opt->quiet;
     if ((st = hcg_devices_select(opt ? opt->devices : NULL, s->devs, HCG_MAX_DEVICES, &s->n_dev)) ||
@@ -242,9 +270,13 @@ hcg_status hcg_session_plan(hcg_session *s, const hcg_shape *shapes, hcg_plan **
     }
     double t0 = hcg_now();
     hcg_graph *bound = NULL;
-    hcg_bind_options bo = {.eval = hcg_cpu_eval};
+    hcg_bind_options bo = {.eval = hcg_cpu_eval, .params_variable = s->ext.params_variable};
     hcg_status st = hcg_graph_bind(g, shapes, &bo, &bound);
     if (st) return st;
+    if (s->ext.transform && (st = s->ext.transform(s->ext.transform_ctx, bound))) {
+        hcg_graph_free(bound);
+        return st;
+    }
     double t_bind = hcg_now() - t0;
     hcg_plan *p = NULL;
     hcg_plan_options po = {.measured = &s->measured, .budget = s->budget, .released_pins = s->dropped_names,
@@ -304,7 +336,8 @@ static hcg_status collect_output(hcg_plan *p, int j, const hcg_tensor *const *in
         memcpy(t->data, n->value->data, t->nbytes);
         return HCG_OK;
     }
-    int d = p->place[id];
+    int d = n->op == HCG_OP_STATE ? p->state_owner[id] : p->place[id];
+    if (d < 0) return hcg_error(HCG_ERR_INTERNAL, "output '%s' lives on no device", g->output_names[j]);
     const hcg_dev_tensor *home = &p->home[(size_t)id * p->n_dev + d].t;
     if (home->buf->host) {
         memcpy(t->data, (const char *)home->buf->host + home->offset, t->nbytes);
@@ -327,53 +360,63 @@ static void record_measurements(hcg_session *s, hcg_plan *p)
     }
 }
 
-/* Runs with outputs either given (caller-owned, checked) or made here (own = true). */
-static hcg_status run_once(hcg_session *s, const hcg_tensor *const *inputs, hcg_tensor **outputs, bool own)
+/* Runs with the graph's inputs (then the extension's) and the bound graph's outputs: each
+ * outputs[j] is either given (caller-owned, checked) or, when NULL and alloc is set, made here. */
+static hcg_status run_once(hcg_session *s, const hcg_tensor *const *inputs, hcg_tensor **outputs, bool alloc)
 {
     const hcg_graph *g = s->g;
     hcg_shape *shapes = malloc(sizeof(hcg_shape) * ((size_t)g->n_inputs + 1));
     hcg_plan *p = NULL;
     hcg_status st;
     if (!shapes) return hcg_error(HCG_ERR_NOMEM, "out of memory");
-    if (own)
-        for (int j = 0; j < g->n_outputs; j++) outputs[j] = NULL;
     if ((st = check_inputs(g, inputs, shapes)) || (st = hcg_session_plan(s, shapes, &p))) {
         free(shapes);
         return st;
     }
     free(shapes);
-    for (int i = 0; i < g->n_inputs; i++) {
+    const hcg_graph *b = p->bound;
+    bool *made = calloc((size_t)b->n_outputs + 1, sizeof(bool));
+    if (!made) return hcg_error(HCG_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < b->n_inputs && !st; i++) {
+        const hcg_node *in = &b->nodes[b->inputs[i]];
+        if (!inputs[i] || inputs[i]->dtype != in->dtype || !hcg_shape_equal(&inputs[i]->shape, &in->shape)) {
+            st = hcg_error(HCG_ERR_ARG, "input '%s' is missing or of the wrong type", in->name);
+            break;
+        }
         p->input_bufs[i].host = inputs[i]->data;
         p->input_bufs[i].size = inputs[i]->nbytes;
     }
-    for (int j = 0; j < g->n_outputs && !st; j++) {
-        const hcg_node *n = &p->bound->nodes[p->bound->outputs[j]];
-        if (own) {
+    for (int j = 0; j < b->n_outputs && !st; j++) {
+        const hcg_node *n = &b->nodes[b->outputs[j]];
+        if (!outputs[j] && alloc) {
             if ((st = hcg_tensor_new(n->dtype, &n->shape, &outputs[j]))) break;
+            made[j] = true;
         } else if (!outputs[j] || outputs[j]->dtype != n->dtype || !hcg_shape_equal(&outputs[j]->shape, &n->shape)) {
             char want[256];
-            hcg_format_type(p->bound, n->dtype, &n->shape, want, sizeof want);
-            st = hcg_error(HCG_ERR_ARG, "output '%s' needs a tensor of type %s", g->output_names[j], want);
+            hcg_format_type(b, n->dtype, &n->shape, want, sizeof want);
+            st = hcg_error(HCG_ERR_ARG, "output '%s' needs a tensor of type %s", b->output_names[j], want);
             break;
         }
         p->output_bufs[j].host = outputs[j]->data;
         p->output_bufs[j].size = outputs[j]->nbytes;
     }
     if (!st) st = hcg_exec_plan(p, s->profile, &s->last_t0);
-    for (int j = 0; j < g->n_outputs && !st; j++) st = collect_output(p, j, inputs, outputs[j]);
-    for (int i = 0; i < g->n_inputs; i++) p->input_bufs[i].host = NULL;
-    for (int j = 0; j < g->n_outputs; j++) p->output_bufs[j].host = NULL;
+    for (int j = 0; j < b->n_outputs && !st; j++) st = collect_output(p, j, inputs, outputs[j]);
+    for (int i = 0; i < b->n_inputs; i++) p->input_bufs[i].host = NULL;
+    for (int j = 0; j < b->n_outputs; j++) p->output_bufs[j].host = NULL;
     s->last_plan = p;
     s->last_profiled = s->profile;
     s->runs++;
     if (st) {
-        if (own)
-            for (int j = 0; j < g->n_outputs; j++) {
+        for (int j = 0; j < b->n_outputs; j++)
+            if (made[j]) {
                 hcg_tensor_free(outputs[j]);
                 outputs[j] = NULL;
             }
+        free(made);
         return st;
     }
+    free(made);
     if (s->profile) {
         record_measurements(s, p);
         s->measurements_pending = s->n_dev > 1;
@@ -382,11 +425,11 @@ static hcg_status run_once(hcg_session *s, const hcg_tensor *const *inputs, hcg_
 }
 
 /* Runs; a device's fault drops it and the run starts again from its inputs on the others. */
-static hcg_status run(hcg_session *s, const hcg_tensor *const *inputs, hcg_tensor **outputs, bool own)
+static hcg_status run(hcg_session *s, const hcg_tensor *const *inputs, hcg_tensor **outputs, bool alloc)
 {
     for (;;) {
         hcg_fault_clear();
-        hcg_status st = run_once(s, inputs, outputs, own);
+        hcg_status st = run_once(s, inputs, outputs, alloc);
         hcg_fault f;
         if (!st || !hcg_fault_last(&f)) return st;
         int d = -1;
@@ -406,6 +449,7 @@ static hcg_status run(hcg_session *s, const hcg_tensor *const *inputs, hcg_tenso
 hcg_status hcg_session_run(hcg_session *s, const hcg_tensor *const *inputs, hcg_tensor **outputs)
 {
     if (!s || !outputs) return hcg_error(HCG_ERR_ARG, "run: no session or no output array");
+    for (int j = 0; j < s->g->n_outputs; j++) outputs[j] = NULL;
     return run(s, inputs, outputs, true);
 }
 
@@ -413,6 +457,12 @@ hcg_status hcg_session_run_into(hcg_session *s, const hcg_tensor *const *inputs,
 {
     if (!s || !outputs) return hcg_error(HCG_ERR_ARG, "run: no session or no output array");
     return run(s, inputs, (hcg_tensor **)outputs, false);
+}
+
+hcg_status hcg_session_run_ex(hcg_session *s, const hcg_tensor *const *inputs, hcg_tensor **outputs)
+{
+    if (!s || !outputs) return hcg_error(HCG_ERR_ARG, "run: no session or no output array");
+    return run(s, inputs, outputs, true);
 }
 
 hcg_status hcg_session_replan(hcg_session *s)

@@ -4,6 +4,18 @@
 #define HCG_SESSION_IMPL_H
 
 #include "backend/plan.h"
+#include "backend/state.h"
+
+/* What training (backend/train.c) and other internal users add to a session. */
+typedef struct hcg_session_ext {
+    hcg_state_store *states; /* state tensors, possibly shared with other sessions (NULL: none) */
+    bool params_variable;    /* bind without folding params: every param stays a node */
+    /* After binding, before planning: may add nodes, inputs (given to runs after the graph's own)
+     * and replace the outputs of the bound graph. */
+    hcg_status (*transform)(void *ctx, hcg_graph *bound);
+    void *transform_ctx;
+    int n_extra_inputs;
+} hcg_session_ext;
 
 /* A weight resident on a device. Weights of the graph itself are shared by every plan; weights
  * made by constant folding belong to the plan whose bound graph holds them (owner). */
@@ -50,7 +62,15 @@ struct hcg_session {
     bool last_profiled;
     double last_setup_seconds, last_bind_seconds; /* binding + planning + preparing the last new plan */
     int plans_built, runs;
+    hcg_session_ext ext;
 };
+
+/* A session with internal extensions (ext is copied; its store must outlive the session). */
+hcg_status hcg_session_new_ex(const hcg_graph *g, const hcg_session_options *opt, const hcg_session_ext *ext,
+                              hcg_session **out);
+/* Runs with the graph's inputs followed by ext.n_extra_inputs more, writing the bound graph's
+ * outputs (after the transform) into caller-owned tensors, or new ones where outputs[j] is NULL. */
+hcg_status hcg_session_run_ex(hcg_session *s, const hcg_tensor *const *inputs, hcg_tensor **outputs);
 
 /* The plan for input shapes (built and cached on first use). */
 hcg_status hcg_session_plan(hcg_session *s, const hcg_shape *shapes, hcg_plan **out);

@@ -208,7 +208,7 @@ static bool should_fold(const hcg_graph *b, const hcg_node *n, const hcg_bind_op
     if (!(info->flags & HCG_OPF_SHAPE_ONLY)) {
         for (int i = 0; i < n->n_inputs; i++) {
             const hcg_node *in = &b->nodes[n->inputs[i]];
-            if (!in->value) return false;
+            if (!in->value || (in->op == HCG_OP_PARAM && opt->params_variable)) return false;
             in_bytes += hcg_node_nbytes(in);
         }
     }
@@ -257,13 +257,7 @@ static hcg_status remove_dead(hcg_graph *b)
     for (int id = 0; id < n; id++) {
         hcg_node *nd = &b->nodes[id];
         if (!live[id]) {
-            free(nd->name);
-            free(nd->inputs);
-            for (int a = 0; a < HCG_MAX_ATTRS; a++) hcg_attr_value_clear(&nd->attrs[a]);
-            if (nd->value_owned) hcg_tensor_free(nd->value);
-            free(nd->pin);
-            free(nd->weight_key);
-            free(nd->weight_file);
+            hcg_node_clear(nd);
             newid[id] = -1;
             continue;
         }
@@ -358,6 +352,13 @@ hcg_status hcg_graph_bind(const hcg_graph *g, const hcg_shape *input_shapes, con
     for (int i = 0; i < g->n_outputs; i++)
         if ((st = hcg_output(b, remap[g->outputs[i]], g->output_names[i]))) goto done;
     if ((st = remove_dead(b))) goto done;
+    /* Passes that add nodes to the bound graph grow origin with the node array (graph.c). */
+    hcg_id *origin = realloc(b->origin, sizeof(hcg_id) * ((size_t)b->cap_nodes + 1));
+    if (!origin) {
+        st = hcg_error(HCG_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    b->origin = origin;
     *out = b;
     b = NULL;
 done:

@@ -14,6 +14,9 @@ typedef struct hcg_bind_options {
     /* Fold a node only if its output is at most this many bytes larger than its inputs, so that
      * expanding a scalar into a large mask stays a kernel (0: a default of 1 MiB). */
     size_t fold_growth_limit;
+    /* Params are variables, not constants: nothing that reads one is folded, so every use of a
+     * param stays a node the autodiff pass can differentiate (training). */
+    bool params_variable;
 } hcg_bind_options;
 
 /* Binds g to input shapes (one per graph input, in input order). The bound graph borrows the

@@ -66,19 +66,23 @@ hcg_status hcg_attr_value_copy(hcg_attr_value *dst, const hcg_attr_value *src)
     return HCG_OK;
 }
 
+void hcg_node_clear(hcg_node *n)
+{
+    free(n->name);
+    free(n->inputs);
+    for (int a = 0; a < HCG_MAX_ATTRS; a++) hcg_attr_value_clear(&n->attrs[a]);
+    if (n->value_owned) hcg_tensor_free(n->value);
+    free(n->pin);
+    free(n->weight_key);
+    free(n->weight_file);
+    free(n->after);
+    memset(n, 0, sizeof *n);
+}
+
 void hcg_graph_free(hcg_graph *g)
 {
     if (!g) return;
-    for (int i = 0; i < g->n_nodes; i++) {
-        hcg_node *n = &g->nodes[i];
-        free(n->name);
-        free(n->inputs);
-        for (int a = 0; a < HCG_MAX_ATTRS; a++) hcg_attr_value_clear(&n->attrs[a]);
-        if (n->value_owned) hcg_tensor_free(n->value);
-        free(n->pin);
-        free(n->weight_key);
-        free(n->weight_file);
-    }
+    for (int i = 0; i < g->n_nodes; i++) hcg_node_clear(&g->nodes[i]);
     free(g->nodes);
     free(g->inputs);
     for (int i = 0; i < g->n_outputs; i++) free(g->output_names[i]);
@@ -266,8 +270,16 @@ hcg_id hcg_graph_add_node(hcg_graph *g, hcg_op op, const char *name, const hcg_i
         return -hcg_error(HCG_ERR_GRAPH, "node '%s' (%s): takes %d to %d inputs, got %d", name,
                           info->name, info->min_inputs, max_total, n_inputs);
     }
+    int old_cap = g->cap_nodes;
     if (!grow_array((void **)&g->nodes, &g->cap_nodes, g->n_nodes + 1, sizeof(hcg_node)))
         return -hcg_error(HCG_ERR_NOMEM, "out of memory");
+    if (g->origin && g->cap_nodes != old_cap) {
+        /* a bound graph grown by a pass: its new nodes come from no node of the unbound graph */
+        hcg_id *o = realloc(g->origin, sizeof(hcg_id) * (size_t)g->cap_nodes);
+        if (!o) return -hcg_error(HCG_ERR_NOMEM, "out of memory");
+        g->origin = o;
+    }
+    if (g->origin) g->origin[g->n_nodes] = -1;
     hcg_node *n = &g->nodes[g->n_nodes];
     memset(n, 0, sizeof *n);
     n->op = op;

@@ -39,6 +39,10 @@ typedef struct hcg_node {
     char *weight_key;  /* params: the tensor's name in its weights file */
     char *weight_file; /* params: the weights file as written in the graph file */
     int line, col;     /* where the node was defined in a text file (0 if not) */
+    /* Bound graphs: nodes that must finish before this one starts although it does not read
+     * their outputs (it overwrites a state tensor they read: see the op table's inplace_inputs). */
+    hcg_id *after;
+    int n_after;
 } hcg_node;
 
 struct hcg_graph {
@@ -110,6 +114,9 @@ void hcg_format_type(const hcg_graph *g, hcg_dtype t, const hcg_shape *s, char *
  * that have checked already. Returns the id or negative. */
 hcg_id hcg_graph_add_node(hcg_graph *g, hcg_op op, const char *name, const hcg_id *inputs,
                           int n_inputs, const hcg_attr *attrs, int n_attrs);
+/* Releases what a node owns (name, inputs, attributes, owned value, pin, ...); the node's memory
+ * itself belongs to the graph. */
+void hcg_node_clear(hcg_node *n);
 /* Keeps a resource alive until the graph is freed. */
 hcg_status hcg_graph_keep(hcg_graph *g, void *resource, void (*release)(void *));
 

@@ -34,6 +34,14 @@ typedef hcg_status (*hcg_shape_rule)(const hcg_graph *g, hcg_node *n);
 /* A cost rule: floating-point operations and bytes read + written by a bound node. */
 typedef void (*hcg_cost_rule)(const hcg_graph *g, const hcg_node *n, double *flops, double *bytes);
 
+/* A gradient rule (graph/op_grad.c, used by the autodiff pass in graph/autodiff.c): given node
+ * `node` of a bound graph and dy, the gradient of the loss with respect to its output, adds the
+ * nodes that compute the gradient with respect to each input i for which wants[i] is set and
+ * stores its id in dx[i] (-1: no gradient flows there, e.g. an integer index). The rule builds
+ * through the context's helpers, which infer shapes as they go. */
+typedef struct hcg_grad_ctx hcg_grad_ctx;
+typedef hcg_status (*hcg_grad_rule)(hcg_grad_ctx *c, hcg_id node, hcg_id dy, const bool *wants, hcg_id *dx);
+
 typedef struct hcg_op_info {
     const char *name;
     int min_inputs, max_inputs; /* data inputs; max_inputs -1: any number */
@@ -42,6 +50,10 @@ typedef struct hcg_op_info {
     hcg_cost_rule cost; /* NULL: one flop per output element, bytes of inputs and output */
     unsigned flags;
     const char *doc; /* one-line description for docs/ops.md and `hcg ops` */
+    hcg_grad_rule grad; /* NULL: not differentiable (an error if a gradient must pass through) */
+    /* Inputs the op overwrites in place (bit i: input i), which must be state tensors: optimizer
+     * updates. The planner orders every other reader of those tensors before the node. */
+    unsigned inplace_inputs;
 } hcg_op_info;
 
 const hcg_op_info *hcg_op_info_get(hcg_op op);

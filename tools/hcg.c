@@ -13,6 +13,7 @@ static const struct {
     {"run", cmd_run, "run a graph: hcg run MODEL [--devices LIST] [--input NAME=FILE.npy]... [--output-dir DIR]\n"
                      "           [--max-memory SIZE|DEVICE=SIZE,...] [--profile] [--trace F] [--repeat N] [--explain]"},
     {"plan", cmd_plan, "show placement: hcg plan MODEL --devices LIST [--shape NAME=2x16]... [--explain] [--trace F]"},
+    {"train", cmd_train, "train a model: hcg train MODEL --loss OUTPUT --data NAME=FILE.npy... --optimizer sgd|adam|adamw --lr LR --batch N (--steps N | --epochs N) --save OUT.safetensors (--help: every option)"},
     {"ops", cmd_ops, "list the ops hcg knows"},
     {"compare", cmd_compare, "compare two .npy files: hcg compare GOT.npy WANT.npy [--rtol R] [--atol A]"},
 };

@@ -259,14 +259,6 @@ hcg_status hcg_k_where(hcg_exec_node *en)
 
 /* ---------------------------------------------------------------- unary ops */
 
-static inline float sigmoid_f32(float x)
-{
-    /* Never exponentiates a large positive number, so it cannot overflow to inf/inf. */
-    if (x >= 0) return 1.0f / (1.0f + expf(-x));
-    float e = expf(x);
-    return e / (1.0f + e);
-}
-
 static inline float gelu_erf_f32(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
 
 static inline float gelu_tanh_f32(float x)
@@ -304,8 +296,8 @@ static void unary_f32(const unary_ctx *c, int64_t begin, int64_t end)
     case HCG_OP_SQRT: UN_RUN(float, sqrtf(v)); break;
     case HCG_OP_RSQRT: UN_RUN(float, 1.0f / sqrtf(v)); break;
     case HCG_OP_TANH: UN_RUN(float, tanhf(v)); break;
-    case HCG_OP_SIGMOID: UN_RUN(float, sigmoid_f32(v)); break;
-    case HCG_OP_SILU: UN_RUN(float, v * sigmoid_f32(v)); break;
+    case HCG_OP_SIGMOID: UN_RUN(float, hcg_sigmoid_f32(v)); break;
+    case HCG_OP_SILU: UN_RUN(float, v * hcg_sigmoid_f32(v)); break;
     case HCG_OP_ERF: UN_RUN(float, erff(v)); break;
     case HCG_OP_RECIPROCAL: UN_RUN(float, 1.0f / v); break;
     case HCG_OP_GELU:

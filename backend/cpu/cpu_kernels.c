@@ -71,4 +71,21 @@ const hcg_cpu_kernel hcg_cpu_kernels[HCG_OP_COUNT] = {
     [HCG_OP_RANGE] = hcg_k_range,
     [HCG_OP_SHAPE] = hcg_k_shape,
     [HCG_OP_CONSTANT_OF_SHAPE] = hcg_k_constant_of_shape,
+
+    /* training: index ops, gradient ops, losses, optimizer updates (in place on state inputs) */
+    [HCG_OP_ONE_HOT] = hcg_k_one_hot,
+    [HCG_OP_ARGMAX] = hcg_k_argmax,
+    [HCG_OP_UNARY_GRAD] = hcg_k_unary_grad,
+    [HCG_OP_SOFTMAX_GRAD] = hcg_k_softmax_grad,
+    [HCG_OP_LOG_SOFTMAX_GRAD] = hcg_k_softmax_grad,
+    [HCG_OP_LAYER_NORM_GRAD] = hcg_k_norm_grad,
+    [HCG_OP_RMS_NORM_GRAD] = hcg_k_norm_grad,
+    [HCG_OP_GATHER_GRAD] = hcg_k_gather_grad,
+    [HCG_OP_SLICE_GRAD] = hcg_k_slice_grad,
+    [HCG_OP_SOFTMAX_CROSS_ENTROPY] = hcg_k_class_loss,
+    [HCG_OP_NLL_LOSS] = hcg_k_class_loss,
+    [HCG_OP_KL_DIV] = hcg_k_kl_div,
+    [HCG_OP_MSE_LOSS] = hcg_k_mse_loss,
+    [HCG_OP_SGD_UPDATE] = hcg_k_sgd_update,
+    [HCG_OP_ADAM_UPDATE] = hcg_k_adam_update,
 };

@@ -4,6 +4,8 @@
 #ifndef HCG_CPU_KERNELS_H
 #define HCG_CPU_KERNELS_H
 
+#include <math.h>
+
 #include "backend/cpu/cpu.h"
 
 /* ---------------------------------------------------------------- tensor helpers */
@@ -56,6 +58,15 @@ static inline int64_t hcg_grain_for(int64_t cost_per_item)
     if (cost_per_item < 1) cost_per_item = 1;
     int64_t g = hcg_cpu_grain_elems() / cost_per_item;
     return g < 1 ? 1 : g;
+}
+
+/* The logistic function; never exponentiates a large positive number, so it cannot overflow to
+ * inf/inf. (unary sigmoid and silu, and their gradients.) */
+static inline float hcg_sigmoid_f32(float x)
+{
+    if (x >= 0) return 1.0f / (1.0f + expf(-x));
+    float e = expf(x);
+    return e / (1.0f + e);
 }
 
 /* ---------------------------------------------------------------- the iterator */
@@ -130,5 +141,21 @@ hcg_status hcg_k_trilu(hcg_exec_node *en);
 hcg_status hcg_k_range(hcg_exec_node *en);
 hcg_status hcg_k_shape(hcg_exec_node *en);
 hcg_status hcg_k_constant_of_shape(hcg_exec_node *en);
+
+/* cpu_grad.c: gradient ops and the index ops training uses */
+hcg_status hcg_k_one_hot(hcg_exec_node *en);
+hcg_status hcg_k_argmax(hcg_exec_node *en);
+hcg_status hcg_k_unary_grad(hcg_exec_node *en);
+hcg_status hcg_k_softmax_grad(hcg_exec_node *en); /* softmax_grad log_softmax_grad */
+hcg_status hcg_k_norm_grad(hcg_exec_node *en);    /* layer_norm_grad rms_norm_grad */
+hcg_status hcg_k_gather_grad(hcg_exec_node *en);
+hcg_status hcg_k_slice_grad(hcg_exec_node *en);
+
+/* cpu_train.c: losses and optimizer updates */
+hcg_status hcg_k_class_loss(hcg_exec_node *en); /* softmax_cross_entropy nll_loss */
+hcg_status hcg_k_kl_div(hcg_exec_node *en);
+hcg_status hcg_k_mse_loss(hcg_exec_node *en);
+hcg_status hcg_k_sgd_update(hcg_exec_node *en);
+hcg_status hcg_k_adam_update(hcg_exec_node *en);
 
 #endif

@@ -121,7 +121,14 @@ hcg_status hcg_npy_save(const char *path, const hcg_tensor *t);
     X(FLATTEN, "flatten") X(TRANSPOSE, "transpose") X(CONCAT, "concat") X(SLICE, "slice")      \
     X(SPLIT, "split") X(GATHER, "gather") X(EXPAND, "expand") X(RANGE, "range")                \
     X(SHAPE, "shape") X(CONSTANT_OF_SHAPE, "constant_of_shape") X(TRILU, "trilu")              \
-    X(CAUSAL_MASK, "causal_mask")
+    X(CAUSAL_MASK, "causal_mask")                                                              \
+    X(STATE, "state") X(ONE_HOT, "one_hot") X(ARGMAX, "argmax")                                \
+    X(UNARY_GRAD, "unary_grad") X(SOFTMAX_GRAD, "softmax_grad")                                \
+    X(LOG_SOFTMAX_GRAD, "log_softmax_grad") X(LAYER_NORM_GRAD, "layer_norm_grad")              \
+    X(RMS_NORM_GRAD, "rms_norm_grad") X(GATHER_GRAD, "gather_grad") X(SLICE_GRAD, "slice_grad") \
+    X(SOFTMAX_CROSS_ENTROPY, "softmax_cross_entropy") X(NLL_LOSS, "nll_loss")                  \
+    X(KL_DIV, "kl_div") X(MSE_LOSS, "mse_loss")                                                \
+    X(SGD_UPDATE, "sgd_update") X(ADAM_UPDATE, "adam_update")
 
 typedef enum hcg_op {
 #define HCG_OP_ENUM_(id, name) HCG_OP_##id,
@@ -281,6 +288,69 @@ const char *hcg_session_warnings(const hcg_session *s);
 
 /* Writes a Chrome-trace JSON (Perfetto, chrome://tracing) of the last run. */
 hcg_status hcg_session_write_trace(const hcg_session *s, const char *path);
+
+/* ---------------------------------------------------------------- training */
+
+typedef enum hcg_optimizer { HCG_OPTIM_SGD = 0, HCG_OPTIM_ADAM, HCG_OPTIM_ADAMW } hcg_optimizer;
+typedef enum hcg_lr_schedule { HCG_LR_CONSTANT = 0, HCG_LR_COSINE, HCG_LR_LINEAR } hcg_lr_schedule;
+
+/* How to train. Zero-initialised options are plain SGD without momentum; lr must be set. The
+ * update rules are PyTorch's (torch.optim.SGD, Adam, AdamW) step for step. */
+typedef struct hcg_train_options {
+    const char *loss;           /* the graph output to minimise: an f32 scalar */
+    hcg_optimizer optimizer;
+    double lr;
+    double momentum, dampening; /* SGD */
+    bool nesterov;              /* SGD */
+    double weight_decay;        /* SGD, Adam: L2 added to the gradient; AdamW: decoupled decay */
+    double beta1, beta2, eps;   /* Adam, AdamW; 0 means PyTorch's defaults 0.9, 0.999, 1e-8 */
+    double clip_norm;           /* > 0: scale the gradients so their global L2 norm is at most this */
+    /* The learning rate at step k (from 0): lr * (k + 1) / warmup_steps during the warm-up, then
+     * constant, or decaying to min_lr at total_steps (cosine or linear). */
+    hcg_lr_schedule schedule;
+    int64_t warmup_steps, total_steps;
+    double min_lr;
+    const char *const *freeze; /* fnmatch patterns: params whose names match are not trained */
+    int n_freeze;
+    const char *devices; /* a device spec, as for sessions */
+    bool profile;
+} hcg_train_options;
+
+/* A training session: the graph's loss, its gradient (reverse-mode autodiff as graph nodes) and
+ * the optimizer's updates planned as one step on the selected devices. Trainable parameters and
+ * optimizer state stay on the device that updates them between steps; a step never copies them to
+ * the host. The graph must outlive the session. Trainable: every f32 param the loss depends on
+ * whose name matches no freeze pattern. */
+typedef struct hcg_train_session hcg_train_session;
+
+hcg_status hcg_train_session_new(const hcg_graph *g, const hcg_train_options *opt, hcg_train_session **out);
+void hcg_train_session_free(hcg_train_session *t);
+/* One step on a batch (inputs in the graph's input order); *loss (may be NULL) gets its loss. A
+ * loss that is not finite is an error (HCG_ERR_RUNTIME) naming the step. */
+hcg_status hcg_train_step(hcg_train_session *t, const hcg_tensor *const *inputs, float *loss);
+/* Runs the graph (all its outputs, as hcg_session_run) with the current parameters. */
+hcg_status hcg_train_eval(hcg_train_session *t, const hcg_tensor *const *inputs, hcg_tensor **outputs);
+/* Plans a step for these input shapes (one per graph input) without running it. */
+hcg_status hcg_train_prepare(hcg_train_session *t, const hcg_shape *shapes);
+/* Steps taken (restored by hcg_train_checkpoint_load). */
+int64_t hcg_train_steps_done(const hcg_train_session *t);
+/* The learning rate the schedule gives step k (from 0). */
+double hcg_train_lr_at(const hcg_train_session *t, int64_t step);
+/* The trainable parameters, by name. */
+int hcg_train_num_params(const hcg_train_session *t);
+const char *hcg_train_param_name(const hcg_train_session *t, int i);
+/* A parameter's current value (a new tensor). */
+hcg_status hcg_train_get_param(hcg_train_session *t, const char *name, hcg_tensor **out);
+/* Writes every trainable parameter under its name (f32 safetensors, atomically). */
+hcg_status hcg_train_save(hcg_train_session *t, const char *path);
+/* A checkpoint in folder dir: parameters and optimizer state (state.safetensors), the step count
+ * and the caller's JSON object user_json (checkpoint.json, written last, so a folder with it is
+ * complete). Both files are written atomically. */
+hcg_status hcg_train_checkpoint_save(hcg_train_session *t, const char *dir, const char *user_json);
+/* Restores a checkpoint; *user_json (may be NULL) receives the caller's JSON (free()). */
+hcg_status hcg_train_checkpoint_load(hcg_train_session *t, const char *dir, char **user_json);
+/* The session that runs the training step (placement, traces, explain). */
+hcg_session *hcg_train_get_session(hcg_train_session *t);
 
 #ifdef __cplusplus
 }

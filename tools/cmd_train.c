@@ -1,0 +1,467 @@
+/* cmd_train.c — `hcg train MODEL --loss OUTPUT --data NAME=FILE.npy... --optimizer sgd|adam|adamw
+ * --lr LR ... --batch N (--steps N | --epochs N) --save OUT.safetensors`: trains a .hcg or ONNX
+ * model's params on npy data with a training session (backend/train.c), showing progress, logging
+ * a JSON line per step, writing checkpoints and resuming from them, evaluating on held-out data,
+ * and saving the trained params atomically at the end. The usage text below lists every option. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "backend/session_impl.h"
+#include "tools/cli.h"
+#include "tools/train_data.h"
+
+#define MAX_SPECS 256
+
+static const char usage_text[] =
+    "usage: hcg train MODEL --loss OUTPUT --data NAME=FILE.npy... --optimizer sgd|adam|adamw --lr LR\n"
+    "                 --batch N (--steps N | --epochs N) --save OUT.safetensors [options]\n"
+    "\n"
+    "Trains MODEL's f32 params (a .hcg or ONNX file) to minimise the scalar output OUTPUT. Every --data\n"
+    "array's first axis is the sample axis; every model input needs one. Without --shuffle, step k reads\n"
+    "rows [(k mod P)*N, (k mod P)*N + N), P = rows div N (a trailing partial batch is dropped); with it,\n"
+    "each epoch reads a seeded permutation.\n"
+    "\n"
+    "optimizer:    --momentum M  --dampening D  --nesterov        (sgd)\n"
+    "              --betas B1,B2  --eps E                           (adam, adamw; PyTorch's defaults)\n"
+    "              --weight-decay WD (sgd, adam: L2 in the gradient; adamw: decoupled)\n"
+    "              --clip-norm C  clip gradients to global L2 norm C\n"
+    "schedule:     --schedule constant|cosine|linear  --warmup-steps W  --min-lr LR\n"
+    "              (linear warm-up over W steps, then constant or decaying to --min-lr at the last step)\n"
+    "what trains:  --freeze PATTERN   params whose names match (fnmatch) stay fixed; repeatable\n"
+    "data:         --shuffle SEED  --eval NAME=FILE.npy...  --eval-every N\n"
+    "devices:      --devices LIST  --profile  --trace FILE.json  --explain (the step's placement and memory)\n"
+    "output:       --save OUT.safetensors  --log FILE.jsonl  --quiet\n"
+    "checkpoints:  --checkpoint-dir DIR --checkpoint-every N  --resume DIR\n";
+
+typedef struct train_args {
+    const char *model, *loss, *save, *log, *ckpt_dir, *resume, *devices, *trace;
+    char *data[MAX_SPECS], *eval[MAX_SPECS];
+    const char *freeze[MAX_SPECS];
+    int n_data, n_eval, n_freeze;
+    hcg_train_options opt;
+    bool have_optimizer, have_lr, shuffle, explain, quiet, profile;
+    uint64_t seed;
+    int64_t batch, steps, epochs, ckpt_every, eval_every;
+} train_args;
+
+static bool parse_double(const char *s, double *out)
+{
+    char *end;
+    if (!s || !*s) return false;
+    errno = 0;
+    *out = strtod(s, &end);
+    return !*end && errno == 0 && isfinite(*out);
+}
+
+static bool parse_count(const char *s, int64_t *out)
+{
+    char *end;
+    if (!s || !*s || *s == '-') return false;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    *out = v;
+    return !*end && errno == 0;
+}
+
+/* Parses the command line; returns 0, or the exit code after printing the problem. */
+static int parse(int argc, char **argv, train_args *a)
+{
+    const char *v = NULL, *missing = NULL;
+    memset(a, 0, sizeof *a);
+    a->steps = a->epochs = -1;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+/* an option with a value; a missing value ends the loop with `missing` set */
+#define VALUE(name) (cli_opt(argc, argv, &i, name, &v) && (v || ((missing = name), false)))
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            fputs(usage_text, stdout);
+            return -1;
+        }
+        if (VALUE("--loss")) a->opt.loss = a->loss = v;
+        else if (VALUE("--data")) {
+            if (a->n_data == MAX_SPECS) return cli_fail("train", "too many --data options");
+            a->data[a->n_data++] = (char *)v;
+        } else if (VALUE("--eval")) {
+            if (a->n_eval == MAX_SPECS) return cli_fail("train", "too many --eval options");
+            a->eval[a->n_eval++] = (char *)v;
+        } else if (VALUE("--freeze")) {
+            if (a->n_freeze == MAX_SPECS) return cli_fail("train", "too many --freeze options");
+            a->freeze[a->n_freeze++] = v;
+        } else if (VALUE("--optimizer")) {
+            if (strcmp(v, "sgd") == 0) a->opt.optimizer = HCG_OPTIM_SGD;
+            else if (strcmp(v, "adam") == 0) a->opt.optimizer = HCG_OPTIM_ADAM;
+            else if (strcmp(v, "adamw") == 0) a->opt.optimizer = HCG_OPTIM_ADAMW;
+            else return cli_fail("train", "--optimizer must be sgd, adam or adamw, not '%s'", v);
+            a->have_optimizer = true;
+        } else if (VALUE("--lr")) {
+            if (!parse_double(v, &a->opt.lr) || a->opt.lr < 0) return cli_fail("train", "--lr '%s' is not a rate >= 0", v);
+            a->have_lr = true;
+        } else if (VALUE("--momentum")) {
+            if (!parse_double(v, &a->opt.momentum) || a->opt.momentum < 0)
+                return cli_fail("train", "--momentum '%s' is not a number >= 0", v);
+        } else if (VALUE("--dampening")) {
+            if (!parse_double(v, &a->opt.dampening)) return cli_fail("train", "--dampening '%s' is not a number", v);
+        } else if (strcmp(arg, "--nesterov") == 0) a->opt.nesterov = true;
+        else if (VALUE("--weight-decay")) {
+            if (!parse_double(v, &a->opt.weight_decay) || a->opt.weight_decay < 0)
+                return cli_fail("train", "--weight-decay '%s' is not a number >= 0", v);
+        } else if (VALUE("--betas")) {
+            char *comma = strchr(v, ',');
+            char b1[64];
+            if (!comma || (size_t)(comma - v) >= sizeof b1) return cli_fail("train", "--betas must be B1,B2, not '%s'", v);
+            memcpy(b1, v, (size_t)(comma - v));
+            b1[comma - v] = 0;
+            if (!parse_double(b1, &a->opt.beta1) || !parse_double(comma + 1, &a->opt.beta2) || a->opt.beta1 < 0 ||
+                a->opt.beta1 >= 1 || a->opt.beta2 < 0 || a->opt.beta2 >= 1)
+                return cli_fail("train", "--betas '%s' must be two numbers in [0, 1)", v);
+        } else if (VALUE("--eps")) {
+            if (!parse_double(v, &a->opt.eps) || a->opt.eps <= 0) return cli_fail("train", "--eps '%s' is not a number > 0", v);
+        } else if (VALUE("--clip-norm")) {
+            if (!parse_double(v, &a->opt.clip_norm) || a->opt.clip_norm <= 0)
+                return cli_fail("train", "--clip-norm '%s' is not a number > 0", v);
+        } else if (VALUE("--schedule")) {
+            if (strcmp(v, "constant") == 0) a->opt.schedule = HCG_LR_CONSTANT;
+            else if (strcmp(v, "cosine") == 0) a->opt.schedule = HCG_LR_COSINE;
+            else if (strcmp(v, "linear") == 0) a->opt.schedule = HCG_LR_LINEAR;
+            else return cli_fail("train", "--schedule must be constant, cosine or linear, not '%s'", v);
+        } else if (VALUE("--warmup-steps")) {
+            if (!parse_count(v, &a->opt.warmup_steps)) return cli_fail("train", "--warmup-steps '%s' is not a count", v);
+        } else if (VALUE("--min-lr")) {
+            if (!parse_double(v, &a->opt.min_lr) || a->opt.min_lr < 0)
+                return cli_fail("train", "--min-lr '%s' is not a rate >= 0", v);
+        } else if (VALUE("--batch")) {
+            if (!parse_count(v, &a->batch) || a->batch < 1) return cli_fail("train", "--batch '%s' is not a count >= 1", v);
+        } else if (VALUE("--steps")) {
+            if (!parse_count(v, &a->steps) || a->steps < 1) return cli_fail("train", "--steps '%s' is not a count >= 1", v);
+        } else if (VALUE("--epochs")) {
+            if (!parse_count(v, &a->epochs) || a->epochs < 1) return cli_fail("train", "--epochs '%s' is not a count >= 1", v);
+        } else if (VALUE("--shuffle")) {
+            int64_t seed;
+            if (!parse_count(v, &seed)) return cli_fail("train", "--shuffle '%s' is not a seed (an integer >= 0)", v);
+            a->shuffle = true;
+            a->seed = (uint64_t)seed;
+        } else if (VALUE("--devices")) a->opt.devices = a->devices = v;
+        else if (VALUE("--save")) a->save = v;
+        else if (VALUE("--log")) a->log = v;
+        else if (VALUE("--checkpoint-dir")) a->ckpt_dir = v;
+        else if (VALUE("--checkpoint-every")) {
+            if (!parse_count(v, &a->ckpt_every) || a->ckpt_every < 1)
+                return cli_fail("train", "--checkpoint-every '%s' is not a count >= 1", v);
+        } else if (VALUE("--eval-every")) {
+            if (!parse_count(v, &a->eval_every) || a->eval_every < 1)
+                return cli_fail("train", "--eval-every '%s' is not a count >= 1", v);
+        } else if (VALUE("--resume")) a->resume = v;
+        else if (VALUE("--trace")) a->trace = v;
+        else if (strcmp(arg, "--explain") == 0) a->explain = true;
+        else if (strcmp(arg, "--quiet") == 0) a->quiet = true;
+        else if (strcmp(arg, "--profile") == 0) a->profile = true;
+        else if (missing) break;
+        else if (arg[0] == '-') return cli_fail("train", "unknown option '%s' (hcg train --help lists them)", arg);
+        else if (!a->model) a->model = arg;
+        else return cli_fail("train", "more than one model given ('%s' and '%s')", a->model, arg);
+#undef VALUE
+    }
+    if (missing) return cli_fail("train", "%s needs a value", missing);
+    if (!a->model) return cli_fail("train", "no model given\n%s", usage_text);
+    if (!a->loss) return cli_fail("train", "--loss OUTPUT is required (the model's scalar loss output)");
+    if (!a->n_data) return cli_fail("train", "--data NAME=FILE.npy is required for every model input");
+    if (!a->have_optimizer) return cli_fail("train", "--optimizer sgd|adam|adamw is required");
+    if (!a->have_lr) return cli_fail("train", "--lr is required");
+    if (!a->batch) return cli_fail("train", "--batch N is required");
+    if ((a->steps > 0) == (a->epochs > 0)) return cli_fail("train", "give exactly one of --steps and --epochs");
+    if (!a->save) return cli_fail("train", "--save OUT.safetensors is required");
+    if ((a->ckpt_dir != NULL) != (a->ckpt_every > 0))
+        return cli_fail("train", "--checkpoint-dir and --checkpoint-every go together");
+    if (a->opt.optimizer == HCG_OPTIM_SGD && (a->opt.beta1 || a->opt.beta2 || a->opt.eps))
+        return cli_fail("train", "--betas and --eps are options of adam and adamw, not sgd");
+    if (a->opt.optimizer != HCG_OPTIM_SGD && (a->opt.momentum || a->opt.dampening || a->opt.nesterov))
+        return cli_fail("train", "--momentum, --dampening and --nesterov are options of sgd");
+    if (a->eval_every && !a->n_eval) return cli_fail("train", "--eval-every needs --eval data");
+    a->opt.freeze = a->freeze;
+    a->opt.n_freeze = a->n_freeze;
+    a->opt.profile = a->profile || a->trace;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- evaluation */
+
+/* Runs the model over the eval data in batches and averages every scalar f32 output, weighted by
+ * batch rows; prints and returns them as a JSON object (caller deletes). */
+static hcg_status evaluate(hcg_train_session *t, const hcg_graph *g, const cli_dataset *ev, int64_t batch, cJSON **out)
+{
+    int n_out = hcg_graph_num_outputs(g), n_in = hcg_graph_num_inputs(g);
+    double *sum = calloc((size_t)n_out + 1, sizeof(double));
+    bool *scalar = calloc((size_t)n_out + 1, sizeof(bool));
+    hcg_tensor **in = calloc((size_t)n_in + 1, sizeof(hcg_tensor *)), **outs = calloc((size_t)n_out + 1, sizeof(hcg_tensor *));
+    int64_t *rows = malloc(sizeof(int64_t) * (size_t)(batch + 1));
+    hcg_status st = sum && scalar && in && outs && rows ? HCG_OK : hcg_error(HCG_ERR_NOMEM, "out of memory");
+    for (int64_t first = 0; first < ev->rows && !st; first += batch) {
+        int64_t n = ev->rows - first < batch ? ev->rows - first : batch;
+        for (int64_t r = 0; r < n; r++) rows[r] = first + r;
+        if ((st = cli_batch_alloc(ev, n, in))) break;
+        cli_batch_fill(ev, rows, n, in);
+        st = hcg_train_eval(t, (const hcg_tensor *const *)in, outs);
+        for (int j = 0; j < n_out && !st; j++) {
+            scalar[j] = outs[j]->dtype == HCG_F32 && outs[j]->shape.rank == 0;
+            if (scalar[j]) sum[j] += (double)*(const float *)outs[j]->data * (double)n;
+        }
+        for (int j = 0; j < n_out; j++) hcg_tensor_free(outs[j]), outs[j] = NULL;
+        for (int i = 0; i < n_in; i++) hcg_tensor_free(in[i]), in[i] = NULL;
+    }
+    cJSON *o = st ? NULL : cJSON_CreateObject();
+    for (int j = 0; j < n_out && o; j++)
+        if (scalar[j]) cJSON_AddNumberToObject(o, hcg_graph_output_name(g, j), sum[j] / (double)ev->rows);
+    free(sum);
+    free(scalar);
+    free(in);
+    free(outs);
+    free(rows);
+    *out = o;
+    return st;
+}
+
+static void print_eval(const cJSON *o, int64_t step, FILE *f)
+{
+    fprintf(f, "eval after step %lld:", (long long)step);
+    const cJSON *it;
+    bool first = true;
+    cJSON_ArrayForEach(it, o)
+    {
+        fprintf(f, "%s %s %.6g", first ? "" : ",", it->string, it->valuedouble);
+        first = false;
+    }
+    fprintf(f, first ? " (the model has no scalar f32 output)\n" : "\n");
+}
+
+/* ---------------------------------------------------------------- the loop */
+
+static void log_json(FILE *f, cJSON *o)
+{
+    char *s = cJSON_PrintUnformatted(o);
+    if (s) {
+        fprintf(f, "%s\n", s);
+        fflush(f);
+    }
+    free(s);
+    cJSON_Delete(o);
+}
+
+static void progress(int64_t step, int64_t total, float loss, double samples_s, double eta_s)
+{
+    int eta = (int)(eta_s + 0.5);
+    fprintf(stderr, "\rstep %lld/%lld  loss %.5g  %.0f samples/s  ETA %d:%02d:%02d   ", (long long)step, (long long)total,
+            loss, samples_s, eta / 3600, eta / 60 % 60, eta % 60);
+}
+
+static hcg_status checkpoint(hcg_train_session *t, const train_args *a, const cli_sampler *smp)
+{
+    char rng[80], user[256];
+    cli_sampler_save(smp, rng, sizeof rng);
+    snprintf(user, sizeof user,
+             "{\"batch\": %lld, \"shuffle\": %s, \"seed\": %llu, \"epoch\": %lld, \"rng\": \"%s\"}", (long long)a->batch,
+             a->shuffle ? "true" : "false", (unsigned long long)a->seed, (long long)smp->epoch, rng);
+    return hcg_train_checkpoint_save(t, a->ckpt_dir, user);
+}
+
+/* Restores the sampler from a checkpoint's data; the batch and shuffling must be the same. */
+static hcg_status resume(hcg_train_session *t, const train_args *a, cli_sampler *smp)
+{
+    char *user = NULL;
+    hcg_status st = hcg_train_checkpoint_load(t, a->resume, &user);
+    if (st) return st;
+    cJSON *o = cJSON_Parse(user ? user : "");
+    const cJSON *b = cJSON_GetObjectItem(o, "batch"), *sh = cJSON_GetObjectItem(o, "shuffle");
+    const cJSON *seed = cJSON_GetObjectItem(o, "seed"), *ep = cJSON_GetObjectItem(o, "epoch");
+    const cJSON *rng = cJSON_GetObjectItem(o, "rng");
+    if (!cJSON_IsNumber(b) || !cJSON_IsBool(sh) || !cJSON_IsNumber(seed) || !cJSON_IsNumber(ep) || !cJSON_IsString(rng))
+        st = hcg_error(HCG_ERR_FORMAT, "--resume %s: the checkpoint was not written by hcg train", a->resume);
+    else if ((int64_t)b->valuedouble != a->batch || cJSON_IsTrue(sh) != a->shuffle ||
+             (a->shuffle && (uint64_t)seed->valuedouble != a->seed))
+        st = hcg_error(HCG_ERR_ARG, "--resume %s: the checkpoint was made with --batch %lld%s; resume with the same",
+                       a->resume, (long long)b->valuedouble, cJSON_IsTrue(sh) ? " and --shuffle" : " without --shuffle");
+    else if (!cli_sampler_restore(smp, (int64_t)ep->valuedouble, rng->valuestring))
+        st = hcg_error(HCG_ERR_FORMAT, "--resume %s: bad random generator state", a->resume);
+    cJSON_Delete(o);
+    free(user);
+    return st;
+}
+
+static int fail(const char *msg_prefix)
+{
+    fprintf(stderr, "hcg train: %s%s\n", msg_prefix, hcg_last_error());
+    return 1;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    train_args a;
+    int rc = parse(argc, argv, &a);
+    if (rc) return rc < 0 ? 0 : rc;
+    hcg_graph *g = NULL;
+    hcg_train_session *t = NULL;
+    cli_dataset data, ev;
+    cli_sampler smp;
+    memset(&data, 0, sizeof data);
+    memset(&ev, 0, sizeof ev);
+    memset(&smp, 0, sizeof smp);
+    hcg_tensor **batch = NULL;
+    int64_t *rows = NULL;
+    FILE *logf = NULL;
+    rc = 1;
+    if (hcg_load(a.model, &g) || cli_dataset_load(g, a.data, a.n_data, "--data", true, &data) ||
+        (a.n_eval && cli_dataset_load(g, a.eval, a.n_eval, "--eval", true, &ev))) {
+        rc = fail("");
+        goto done;
+    }
+    if (a.batch > data.rows) {
+        cli_fail("train", "--batch %lld is larger than the %lld samples of the data", (long long)a.batch,
+                 (long long)data.rows);
+        goto done;
+    }
+    int64_t per_epoch = data.rows / a.batch, total = a.steps > 0 ? a.steps : a.epochs * per_epoch;
+    if (!a.opt.total_steps) a.opt.total_steps = total;
+    if (hcg_train_session_new(g, &a.opt, &t) || cli_sampler_init(&smp, data.rows, a.batch, a.shuffle, a.seed)) {
+        rc = fail("");
+        goto done;
+    }
+    if (a.resume && resume(t, &a, &smp)) {
+        rc = fail("");
+        goto done;
+    }
+    int n_in = hcg_graph_num_inputs(g);
+    batch = calloc((size_t)n_in + 1, sizeof *batch);
+    rows = malloc(sizeof(int64_t) * (size_t)(a.batch + 1));
+    if (!batch || !rows || cli_batch_alloc(&data, a.batch, batch)) {
+        rc = fail("");
+        goto done;
+    }
+    const char *notes = hcg_registry_notes();
+    if (notes[0] && !a.quiet) fputs(notes, stderr);
+    if (a.explain) {
+        hcg_shape *shapes = calloc((size_t)n_in + 1, sizeof *shapes);
+        for (int i = 0; shapes && i < n_in; i++) shapes[i] = batch[i]->shape;
+        hcg_status st = shapes ? hcg_train_prepare(t, shapes) : HCG_ERR_NOMEM;
+        free(shapes);
+        if (st) {
+            rc = fail("");
+            goto done;
+        }
+        hcg_session *s = hcg_train_get_session(t);
+        printf("training step (%d trainable params):\n", hcg_train_num_params(t));
+        hcg_plan_explain(s->plans[s->n_plans - 1].plan, stdout, false);
+    }
+    if (a.log && !(logf = fopen(a.log, a.resume ? "a" : "w"))) {
+        cli_fail("train", "cannot write the log %s: %s", a.log, strerror(errno));
+        goto done;
+    }
+    int64_t start = hcg_train_steps_done(t);
+    if (start > total) {
+        cli_fail("train", "the checkpoint is at step %lld, beyond the %lld steps asked for", (long long)start,
+                 (long long)total);
+        goto done;
+    }
+    bool tty = isatty(2) && !a.quiet;
+    double t0 = hcg_now(), t_last = t0;
+    float loss = NAN;
+    for (int64_t k = start; k < total; k++) {
+        cli_sampler_rows(&smp, k, rows);
+        cli_batch_fill(&data, rows, a.batch, batch);
+        double ts = hcg_now();
+        if (hcg_train_step(t, (const hcg_tensor *const *)batch, &loss)) {
+            if (tty) fprintf(stderr, "\n");
+            rc = fail(a.ckpt_dir ? "" : "");
+            if (a.ckpt_dir) fprintf(stderr, "hcg train: the last good checkpoint is in %s\n", a.ckpt_dir);
+            goto done;
+        }
+        double now = hcg_now(), rate = (double)((k + 1 - start) * a.batch) / (now - t0);
+        if (logf) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddNumberToObject(o, "step", (double)(k + 1));
+            cJSON_AddNumberToObject(o, "loss", loss);
+            cJSON_AddNumberToObject(o, "lr", hcg_train_lr_at(t, k));
+            cJSON_AddNumberToObject(o, "step_ms", (now - ts) * 1e3);
+            cJSON_AddNumberToObject(o, "samples_per_s", rate);
+            log_json(logf, o);
+        }
+        if (tty && (now - t_last > 0.1 || k + 1 == total)) {
+            progress(k + 1, total, loss, rate, (double)(total - k - 1) * (now - t0) / (double)(k + 1 - start));
+            t_last = now;
+        }
+        if (a.ckpt_dir && (k + 1) % a.ckpt_every == 0 && checkpoint(t, &a, &smp)) {
+            if (tty) fprintf(stderr, "\n");
+            rc = fail("");
+            goto done;
+        }
+        if (a.eval_every && (k + 1) % a.eval_every == 0 && k + 1 < total) {
+            cJSON *e = NULL;
+            if (evaluate(t, g, &ev, a.batch, &e)) {
+                rc = fail("evaluating: ");
+                goto done;
+            }
+            if (tty) fprintf(stderr, "\n");
+            if (!a.quiet) print_eval(e, k + 1, stdout);
+            if (logf) {
+                cJSON *o = cJSON_CreateObject();
+                cJSON_AddNumberToObject(o, "step", (double)(k + 1));
+                cJSON_AddItemToObject(o, "eval", e);
+                log_json(logf, o);
+            } else {
+                cJSON_Delete(e);
+            }
+        }
+    }
+    if (tty) fprintf(stderr, "\n");
+    double secs = hcg_now() - t0;
+    if (!a.quiet && total > start)
+        printf("trained %lld steps in %.2f s (%.0f samples/s); last loss %.6g\n", (long long)(total - start), secs,
+               (double)((total - start) * a.batch) / secs, loss);
+    if (!a.quiet) cli_print_placement(hcg_train_get_session(t), stdout);
+    if (a.trace && hcg_session_write_trace(hcg_train_get_session(t), a.trace)) {
+        rc = fail("");
+        goto done;
+    }
+    if (a.ckpt_dir && total % a.ckpt_every != 0 && checkpoint(t, &a, &smp)) {
+        rc = fail("");
+        goto done;
+    }
+    if (a.n_eval) {
+        cJSON *e = NULL;
+        if (evaluate(t, g, &ev, a.batch, &e)) {
+            rc = fail("evaluating: ");
+            goto done;
+        }
+        if (!a.quiet) print_eval(e, total, stdout);
+        if (logf) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddNumberToObject(o, "step", (double)total);
+            cJSON_AddItemToObject(o, "eval", e);
+            log_json(logf, o);
+        } else {
+            cJSON_Delete(e);
+        }
+    }
+    if (hcg_train_save(t, a.save)) {
+        rc = fail("");
+        goto done;
+    }
+    if (!a.quiet) printf("saved %d params to %s\n", hcg_train_num_params(t), a.save);
+    rc = 0;
+done:
+    if (logf) fclose(logf);
+    if (batch)
+        for (int i = 0; i < data.n_inputs; i++) hcg_tensor_free(batch[i]);
+    free(batch);
+    free(rows);
+    cli_sampler_free(&smp);
+    cli_dataset_free(&data);
+    cli_dataset_free(&ev);
+    hcg_train_session_free(t);
+    hcg_graph_free(g);
+    return rc;
+}
