@@ -216,7 +216,7 @@ hcg_status hcg_exec_plan(hcg_plan *p, bool profile, double *t0_out)
         }
         started[d] = true;
     }
-    if (!rs.failed) worker(&args[caller_device]);
+    worker(&args[caller_device]); /* it stops at once, under the lock, if a start failed */
     for (int d = 0; d < p->n_dev; d++)
         if (started[d]) pthread_join(threads[d], NULL);
     for (int d = 0; d < p->n_dev; d++) pthread_mutex_destroy(&rs.dev_lock[d]);
