@@ -23,26 +23,6 @@
 
 static char out[1 << 16];
 
-static int sh(const char *fmt, ...) HCG_PRINTF(1, 2);
-static int sh(const char *fmt, ...)
-{
-    char body[8192], cmd[9000];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(body, sizeof body, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "cd '%s' && %s", tl_src("."), body);
-    return tl_run(cmd, out, sizeof out);
-}
-
-static const char *tmp(const char *name)
-{
-    static char buf[8][1024];
-    static int k;
-    char *p = buf[k++ % 8];
-    snprintf(p, 1024, "%s/%s", tl_tmpdir(), name);
-    return p;
-}
 
 static void write_text(const char *path, const char *text)
 {
@@ -66,30 +46,23 @@ static void amplification(void)
          "needs 18.6 GiB"},
         {"huge expand", "y", "input x: f32[1]\ny = expand(x, shape=[1000000, 1000000])\noutput y\n", "needs 3.6 TiB"},
     };
-    /* x = [1.0] */
-    FILE *f = fopen(tmp("one.npy"), "wb");
-    static const unsigned char npy[] = "\x93NUMPY\x01\x00\x76\x00{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }";
-    fwrite(npy, 1, sizeof npy - 1, f);
-    for (size_t i = sizeof npy - 1; i < 127; i++) fputc(' ', f);
-    fputc('\n', f);
     const float one = 1;
-    fwrite(&one, 4, 1, f);
-    fclose(f);
+    CHECK(tl_save_f32(tl_tmp("one.npy"), &one, 1), "x = [1]");
     for (size_t i = 0; i < sizeof graphs / sizeof graphs[0]; i++) {
         char path[64], outdir[64];
         snprintf(path, sizeof path, "amp%zu.hcg", i);
         snprintf(outdir, sizeof outdir, "amp%zu", i);
-        write_text(tmp(path), graphs[i].text);
+        write_text(tl_tmp(path), graphs[i].text);
         bool huge = strstr(graphs[i].needs, "TiB") != NULL;
-        int rc = sh("timeout 120 '%s' run '%s' --input x='%s' --output-dir '%s' %s", tl_hcg_bin(), tmp(path),
-                    tmp("one.npy"), tmp(outdir), huge ? "" : "--max-memory 4G");
+        int rc = tl_sh(out, sizeof out, "timeout 120 '%s' run '%s' --input x='%s' --output-dir '%s' %s", tl_hcg_bin(), tl_tmp(path),
+                    tl_tmp("one.npy"), tl_tmp(outdir), huge ? "" : "--max-memory 4G");
         char needle[128];
         snprintf(needle, sizeof needle, "too large for cpu (%s, has %s", graphs[i].needs, huge ? "" : "4.0 GiB");
         CHECK(rc == 1 && strstr(out, needle) && strstr(out, graphs[i].node), "%s: refused (%d):\n%s", graphs[i].name, rc,
               out);
         CHECK(!strstr(out, "does not support"), "%s: a size, not an op, is the problem:\n%s", graphs[i].name, out);
         char file[1200];
-        snprintf(file, sizeof file, "%s/%s.npy", tmp(outdir), graphs[i].node);
+        snprintf(file, sizeof file, "%s/%s.npy", tl_tmp(outdir), graphs[i].node);
         struct stat sb;
         CHECK(stat(file, &sb) != 0, "%s: nothing is written", graphs[i].name);
     }
@@ -205,28 +178,28 @@ static void arenas_split_on_fakes(void)
 /* POCL_MEMORY_LIMIT=1: 1 GiB of device memory, 256 MiB per buffer. */
 static void opencl_max_alloc(void)
 {
-    sh("'%s' devices", tl_hcg_bin());
+    tl_sh(out, sizeof out, "'%s' devices", tl_hcg_bin());
     if (!strstr(out, "opencl:0")) {
         printf("no OpenCL device: the max-alloc checks on POCL are not run\n");
         return;
     }
     /* three live 120 MB tensors: 360 MB of arena in buffers of at most 256 MiB; sum = 2 * 30M */
-    write_text(tmp("big.hcg"), "input x: f32[1]\na = expand(x, shape=[30000000])\nb = add(a, a)\nc = mul(a, b)\n"
+    write_text(tl_tmp("big.hcg"), "input x: f32[1]\na = expand(x, shape=[30000000])\nb = add(a, a)\nc = mul(a, b)\n"
                                "d = add(c, a)\ns = reduce_sum(d, axes=[0], keepdims=0)\noutput s\n");
-    int rc = sh("POCL_MEMORY_LIMIT=1 '%s' run '%s' --devices opencl:0 --input x='%s' --explain --output-dir '%s'",
-                tl_hcg_bin(), tmp("big.hcg"), tmp("one.npy"), tmp("big_out"));
+    int rc = tl_sh(out, sizeof out, "POCL_MEMORY_LIMIT=1 '%s' run '%s' --devices opencl:0 --input x='%s' --explain --output-dir '%s'",
+                tl_hcg_bin(), tl_tmp("big.hcg"), tl_tmp("one.npy"), tl_tmp("big_out"));
     CHECK(rc == 0 && strstr(out, "in 2 buffers"), "the arena is split on opencl:0 (%d):\n%s", rc, out);
     hcg_tensor *s = NULL;
     char path[1200];
-    snprintf(path, sizeof path, "%s/s.npy", tmp("big_out"));
+    snprintf(path, sizeof path, "%s/s.npy", tl_tmp("big_out"));
     if (rc == 0 && CHECK_OK(hcg_npy_load(path, &s)))
         CHECK(((float *)s->data)[0] > 0.999f * 9e7f && ((float *)s->data)[0] < 1.001f * 9e7f, "sum of 3 = %g (want 9e7)",
               ((float *)s->data)[0]);
     hcg_tensor_free(s);
     /* a matmul input larger than the largest buffer: too large, not "does not support matmul" */
-    write_text(tmp("mm.hcg"), "input x: f32[N, 8192]\ninput w: f32[8192, 4]\ny = matmul(x, w)\noutput y\n");
-    rc = sh("POCL_MEMORY_LIMIT=1 '%s' plan '%s' --devices opencl:0 --shape x=9000x8192 --shape w=8192x4", tl_hcg_bin(),
-            tmp("mm.hcg"));
+    write_text(tl_tmp("mm.hcg"), "input x: f32[N, 8192]\ninput w: f32[8192, 4]\ny = matmul(x, w)\noutput y\n");
+    rc = tl_sh(out, sizeof out, "POCL_MEMORY_LIMIT=1 '%s' plan '%s' --devices opencl:0 --shape x=9000x8192 --shape w=8192x4", tl_hcg_bin(),
+            tl_tmp("mm.hcg"));
     CHECK(rc == 1 && strstr(out, "too large for opencl:0 ('x' needs one buffer of 281.2 MiB, the largest it allows is "
                                  "256.0 MiB)") &&
               !strstr(out, "does not support"),
