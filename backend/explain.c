@@ -47,4 +47,6 @@ void hcg_plan_explain(const hcg_plan *p, FILE *f, bool with_measured)
         if (state) fprintf(f, ", state %zu bytes", state);
         fprintf(f, "\n");
     }
+    fprintf(f, "\nrewrites: %d\n", g->n_notes);
+    for (int i = 0; i < g->n_notes; i++) fprintf(f, "  fused: %s\n", g->notes[i]);
 }

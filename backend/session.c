@@ -141,8 +141,15 @@ hcg_status hcg_session_new_ex(const hcg_graph *g, const hcg_session_options *opt
     s->no_fallback = s->ext.states != NULL;
     s->profile = opt && opt->profile;
     s->quiet = opt && opt->quiet;
+    const char *passes = opt && opt->passes ? opt->passes : getenv("HCG_PASSES");
+    s->passes = hcg_strdup(passes && *passes ? passes : "all");
+    if (!s->passes) {
+        free(s);
+        return hcg_error(HCG_ERR_NOMEM, "out of memory");
+    }
     if ((st = hcg_devices_select(opt ? opt->devices : NULL, s->devs, HCG_MAX_DEVICES, &s->n_dev)) ||
         (st = hcg_budgets(opt ? opt->max_memory : NULL, s->devs, s->n_dev, s->budget))) {
+        free(s->passes);
         free(s);
         return st;
     }
@@ -150,6 +157,7 @@ hcg_status hcg_session_new_ex(const hcg_graph *g, const hcg_session_options *opt
     s->measured.n_dev = s->n_dev;
     s->measured.seconds = malloc(sizeof(double) * ((size_t)g->n_nodes * s->n_dev + 1));
     if (!s->measured.seconds) {
+        free(s->passes);
         free(s);
         return hcg_error(HCG_ERR_NOMEM, "out of memory");
     }
@@ -192,6 +200,7 @@ void hcg_session_free(hcg_session *s)
     free(s->weights);
     free(s->measured.seconds);
     free(s->warnings);
+    free(s->passes);
     free(s);
 }
 
@@ -270,7 +279,7 @@ hcg_status hcg_session_plan(hcg_session *s, const hcg_shape *shapes, hcg_plan **
     }
     double t0 = hcg_now();
     hcg_graph *bound = NULL;
-    hcg_bind_options bo = {.eval = hcg_cpu_eval, .params_variable = s->ext.params_variable};
+    hcg_bind_options bo = {.eval = hcg_cpu_eval, .passes = s->passes, .params_variable = s->ext.params_variable};
     hcg_status st = hcg_graph_bind(g, shapes, &bo, &bound);
     if (st) return st;
     if (s->ext.transform && (st = s->ext.transform(s->ext.transform_ctx, bound))) {

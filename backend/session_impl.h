@@ -49,6 +49,7 @@ struct hcg_session {
     bool no_fallback;
     bool quiet;
     char *warnings; /* one line each */
+    char *passes; /* the rewrite pass list for bind (hcg_session_options.passes, resolved) */
     hcg_cached_plan plans[16];
     int n_plans;
     hcg_weight *weights;

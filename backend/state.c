@@ -12,10 +12,11 @@ void hcg_state_store_free(hcg_state_store *s)
 {
     if (!s) return;
     for (int i = 0; i < s->n; i++) {
-        hcg_state_entry *e = &s->e[i];
+        hcg_state_entry *e = s->e[i];
         if (e->device && (e->buf.host || e->buf.handle)) e->device->iface->buffer_free(e->device, &e->buf);
         hcg_tensor_free(e->pending);
         free(e->name);
+        free(e);
     }
     free(s->e);
     memset(s, 0, sizeof *s);
@@ -24,7 +25,7 @@ void hcg_state_store_free(hcg_state_store *s)
 hcg_state_entry *hcg_state_find(hcg_state_store *s, const char *name)
 {
     for (int i = 0; i < s->n; i++)
-        if (strcmp(s->e[i].name, name) == 0) return &s->e[i];
+        if (strcmp(s->e[i]->name, name) == 0) return s->e[i];
     return NULL;
 }
 
@@ -32,14 +33,17 @@ static hcg_state_entry *add_entry(hcg_state_store *s, const char *name, hcg_dtyp
 {
     if (s->n == s->cap) {
         int cap = s->cap ? s->cap * 2 : 32;
-        hcg_state_entry *e = realloc(s->e, sizeof *e * (size_t)cap);
+        hcg_state_entry **e = realloc(s->e, sizeof *e * (size_t)cap);
         if (!e) return NULL;
         s->e = e;
         s->cap = cap;
     }
-    hcg_state_entry *e = &s->e[s->n];
-    memset(e, 0, sizeof *e);
-    if (!(e->name = hcg_strdup(name))) return NULL;
+    hcg_state_entry *e = calloc(1, sizeof *e);
+    if (!e || !(e->name = hcg_strdup(name))) {
+        free(e);
+        return NULL;
+    }
+    s->e[s->n] = e;
     e->dtype = dtype;
     e->shape = *shape;
     int64_t numel = 0;

@@ -17,8 +17,9 @@ typedef struct hcg_state_entry {
     hcg_tensor *pending; /* a host value to start from once the entry gets a device (resume) */
 } hcg_state_entry;
 
+/* Entries are allocated one by one: plans keep pointers to their buffers. */
 typedef struct hcg_state_store {
-    hcg_state_entry *e;
+    hcg_state_entry **e;
     int n, cap;
 } hcg_state_store;
 

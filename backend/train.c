@@ -299,7 +299,8 @@ hcg_status hcg_train_session_new(const hcg_graph *g, const hcg_train_options *op
     int64_t four = 4;
     hcg_shape hs = hcg_shape_make(1, &four);
     if (!st) st = hcg_tensor_new(HCG_F32, &hs, &t->hyper);
-    hcg_session_options so = {.devices = opt->devices, .profile = opt->profile};
+    /* no rewrite passes: fused ops have no gradient rules */
+    hcg_session_options so = {.devices = opt->devices, .profile = opt->profile, .passes = "none"};
     hcg_session_ext ext = {.states = &t->store, .params_variable = true, .transform = step_transform,
                            .transform_ctx = t, .n_extra_inputs = 1};
     if (!st) st = hcg_session_new_ex(g, &so, &ext, &t->step_s);
@@ -356,7 +357,8 @@ hcg_status hcg_train_step(hcg_train_session *t, const hcg_tensor *const *inputs,
         if (loss) *loss = v;
         t->step++;
         if (!isfinite(v))
-            st = hcg_error(HCG_ERR_RUNTIME, "the loss '%s' is %g at step %lld", t->loss_name, v, (long long)t->step);
+            st = hcg_error(HCG_ERR_RUNTIME, "the loss '%s' is %s at step %lld", t->loss_name,
+                           isnan(v) ? "NaN" : v > 0 ? "+inf" : "-inf", (long long)t->step);
     }
     hcg_tensor_free(loss_t);
     return st;
@@ -412,9 +414,9 @@ static hcg_status collect(hcg_train_session *t, bool params_only, char ***names,
         (*n)++;
     }
     for (int i = 0; i < t->store.n && !params_only; i++) {
-        if (is_trainable(t, t->store.e[i].name)) continue;
-        (*names)[*n] = t->store.e[i].name;
-        hcg_status st = hcg_state_read(&t->store.e[i], &(*tensors)[*n]);
+        if (is_trainable(t, t->store.e[i]->name)) continue;
+        (*names)[*n] = t->store.e[i]->name;
+        hcg_status st = hcg_state_read(t->store.e[i], &(*tensors)[*n]);
         if (st) return st;
         (*n)++;
     }

@@ -1,4 +1,4 @@
-/* reduce.cl - reduce_sum, reduce_mean and reduce_max of a tensor seen as [outer, R, inner]: R
+/* reduce.cl - reduce_sum, reduce_mean, reduce_max and reduce_prod of a tensor seen as [outer, R, inner]: R
  * reduced elements `inner` apart for each of outer * inner outputs (the host merges adjacent axes
  * and first transposes axes that are apart). OpenCL C 1.2, no extensions. Defines: WG_SIZE the
  * work-group size of the _row kernels (a power of two), VEC the vector width (1, 2, 4, 8 or 16:
@@ -63,6 +63,7 @@
 /* NaN wins (and stays): select(a, v, v > a || isnan(v)), for floats; plain max for integers. */
 #define MAXF(a, v) select(a, v, isgreater(v, a) | isnan(v))
 #define MAXI(a, v) max(a, v)
+#define MUL(a, b) ((a) * (b))
 
 DEFINE_FOLDS(fold_add_f, float, ADD)
 DEFINE_FOLDS(fold_max_f, float, MAXF)
@@ -70,6 +71,9 @@ DEFINE_FOLDS(fold_max_i, int, MAXI)
 DEFINE_FOLDS(fold_max_l, long, MAXI)
 DEFINE_FOLDS(fold_add_u, uint, ADD)
 DEFINE_FOLDS(fold_add_ul, ulong, ADD)
+DEFINE_FOLDS(fold_mul_f, float, MUL)
+DEFINE_FOLDS(fold_mul_u, uint, MUL)
+DEFINE_FOLDS(fold_mul_ul, ulong, MUL)
 
 /* Every item's partial sum, combined by item 0 with compensation; l holds WG_SIZE + 1 floats.
  * Two barriers, and the result lands in its own slot, so calls may follow each other. */
@@ -193,6 +197,9 @@ GROUP_COMBINE(group_max_i, int, MAXI)
 GROUP_COMBINE(group_max_l, long, MAXI)
 GROUP_COMBINE(group_add_u, uint, ADD)
 GROUP_COMBINE(group_add_ul, ulong, ADD)
+GROUP_COMBINE(group_mul_f, float, MUL)
+GROUP_COMBINE(group_mul_u, uint, MUL)
+GROUP_COMBINE(group_mul_ul, ulong, MUL)
 
 PLAIN_ROW(reduce_max_f32_row, float, float, MAXF, fold_max_f, group_max_f, -INFINITY)
 PLAIN_COL(reduce_max_f32_col, float, float, MAXF, -INFINITY)
@@ -204,3 +211,10 @@ PLAIN_ROW(reduce_sum_i32_row, int, uint, ADD, fold_add_u, group_add_u, 0)
 PLAIN_COL(reduce_sum_i32_col, int, uint, ADD, 0)
 PLAIN_ROW(reduce_sum_i64_row, long, ulong, ADD, fold_add_ul, group_add_ul, 0)
 PLAIN_COL(reduce_sum_i64_col, long, ulong, ADD, 0)
+/* Products (integers wrap around, as the CPU's); floats multiply in float. */
+PLAIN_ROW(reduce_prod_f32_row, float, float, MUL, fold_mul_f, group_mul_f, 1.0f)
+PLAIN_COL(reduce_prod_f32_col, float, float, MUL, 1.0f)
+PLAIN_ROW(reduce_prod_i32_row, int, uint, MUL, fold_mul_u, group_mul_u, 1)
+PLAIN_COL(reduce_prod_i32_col, int, uint, MUL, 1)
+PLAIN_ROW(reduce_prod_i64_row, long, ulong, MUL, fold_mul_ul, group_mul_ul, 1)
+PLAIN_COL(reduce_prod_i64_col, long, ulong, MUL, 1)

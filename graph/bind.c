@@ -2,7 +2,7 @@
  * concrete dtype and shape: symbols take the values the inputs give them, attribute inputs
  * (ONNX style) become attributes, nodes whose inputs are all constants are evaluated once
  * (constant folding: this is what collapses ONNX shape arithmetic), and nodes that no output
- * needs are dropped. */
+ * needs are dropped. Rewrite passes (graph/passes.h) may then fuse patterns into fused ops. */
 #include "graph/bind.h"
 
 #include <math.h>
@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "graph/op_table.h"
+#include "graph/passes.h"
 
 #define DEFAULT_FOLD_GROWTH ((size_t)1 << 20)
 
@@ -351,6 +352,7 @@ hcg_status hcg_graph_bind(const hcg_graph *g, const hcg_shape *input_shapes, con
     }
     for (int i = 0; i < g->n_outputs; i++)
         if ((st = hcg_output(b, remap[g->outputs[i]], g->output_names[i]))) goto done;
+    if (opt && opt->passes && (st = hcg_run_passes(b, opt->passes))) goto done;
     if ((st = remove_dead(b))) goto done;
     /* Passes that add nodes to the bound graph grow origin with the node array (graph.c). */
     hcg_id *origin = realloc(b->origin, sizeof(hcg_id) * ((size_t)b->cap_nodes + 1));

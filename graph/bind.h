@@ -17,6 +17,9 @@ typedef struct hcg_bind_options {
     /* Params are variables, not constants: nothing that reads one is folded, so every use of a
      * param stays a node the autodiff pass can differentiate (training). */
     bool params_variable;
+    /* Rewrite passes to run on the bound graph (graph/passes.h): NULL none, "all", "none" or a
+     * comma list of pass names. */
+    const char *passes;
 } hcg_bind_options;
 
 /* Binds g to input shapes (one per graph input, in input order). The bound graph borrows the

@@ -4,11 +4,14 @@
 
 #if defined(__GNUC__) || defined(__clang__)
 #define HCG_PRINTF(fmt_index, args_index) __attribute__((format(printf, fmt_index, args_index)))
+/* Whether the running processor has an instruction set ("avx512f", "avx2", "fma"). */
+#define HCG_CPU_HAS(isa) __builtin_cpu_supports(isa)
 #define HCG_UNUSED __attribute__((unused))
 #define HCG_LIKELY(x) __builtin_expect(!!(x), 1)
 #define HCG_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #else
 #define HCG_PRINTF(fmt_index, args_index)
+#define HCG_CPU_HAS(isa) 0
 #define HCG_UNUSED
 #define HCG_LIKELY(x) (x)
 #define HCG_UNLIKELY(x) (x)

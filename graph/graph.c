@@ -1,5 +1,6 @@
 /* graph.c — the graph builder: nodes, names, symbols, attributes checked against the op schema,
  * outputs and pins, and the resources a graph keeps alive. */
+#include <stdarg.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,6 +98,8 @@ void hcg_graph_free(hcg_graph *g)
     free(g->resource_free);
     free(g->path);
     free(g->origin);
+    for (int i = 0; i < g->n_notes; i++) free(g->notes[i]);
+    free(g->notes);
     free(g);
 }
 
@@ -231,6 +234,38 @@ static hcg_status set_defaults(hcg_node *n)
 }
 
 /* ---------------------------------------------------------------- nodes */
+
+hcg_status hcg_node_retarget(hcg_graph *g, hcg_node *n, hcg_op op, const hcg_id *inputs, int n_inputs,
+                             const hcg_attr *attrs, int n_attrs)
+{
+    hcg_id *in = malloc(sizeof(hcg_id) * (size_t)(n_inputs ? n_inputs : 1));
+    if (!in) return hcg_error(HCG_ERR_NOMEM, "out of memory");
+    memcpy(in, inputs, sizeof(hcg_id) * (size_t)n_inputs);
+    for (int a = 0; a < HCG_MAX_ATTRS; a++) hcg_attr_value_clear(&n->attrs[a]);
+    free(n->inputs);
+    n->inputs = in;
+    n->n_inputs = n_inputs;
+    n->op = op;
+    hcg_status st = set_defaults(n);
+    for (int i = 0; !st && i < n_attrs; i++) st = hcg_node_set_attr(g, n, &attrs[i]);
+    return st;
+}
+
+hcg_status hcg_graph_note(hcg_graph *g, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    char *copy = hcg_strdup(buf);
+    if (!copy || !grow_array((void **)&g->notes, &g->cap_notes, g->n_notes + 1, sizeof(char *))) {
+        free(copy);
+        return hcg_error(HCG_ERR_NOMEM, "out of memory");
+    }
+    g->notes[g->n_notes++] = copy;
+    return HCG_OK;
+}
 
 static hcg_status check_name(hcg_graph *g, const char *name)
 {

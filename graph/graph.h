@@ -64,6 +64,9 @@ struct hcg_graph {
     int auto_names; /* counter for made-up node names */
     /* Bound graphs: the node each node came from in the unbound graph (-1 if made by a pass). */
     hcg_id *origin;
+    /* Bound graphs: what the rewrite passes did, one line each (`hcg run --explain` prints them). */
+    char **notes;
+    int n_notes, cap_notes;
 };
 
 /* ---------------------------------------------------------------- errors */
@@ -117,6 +120,12 @@ hcg_id hcg_graph_add_node(hcg_graph *g, hcg_op op, const char *name, const hcg_i
 /* Releases what a node owns (name, inputs, attributes, owned value, pin, ...); the node's memory
  * itself belongs to the graph. */
 void hcg_node_clear(hcg_node *n);
+/* Turns node n into another op in place (a rewrite pass's fused op): new inputs, the op's default
+ * attributes, then attrs. Its name, dtype, shape and position stay. */
+hcg_status hcg_node_retarget(hcg_graph *g, hcg_node *n, hcg_op op, const hcg_id *inputs, int n_inputs,
+                             const hcg_attr *attrs, int n_attrs);
+/* Appends a line to g->notes. */
+hcg_status hcg_graph_note(hcg_graph *g, const char *fmt, ...) HCG_PRINTF(2, 3);
 /* Keeps a resource alive until the graph is freed. */
 hcg_status hcg_graph_keep(hcg_graph *g, void *resource, void (*release)(void *));
 

@@ -251,6 +251,111 @@ static hcg_status infer_matmul(const hcg_graph *g, hcg_node *n)
     return set_out(n, HCG_F32, &out);
 }
 
+/* matmul's rule, then the epilogue's: activation one of none, gelu, gelu_tanh, relu, and a bias
+ * that is a vector of the result's last dim. */
+static hcg_status infer_fused_matmul(const hcg_graph *g, hcg_node *n)
+{
+    hcg_status st = infer_matmul(g, n);
+    if (st) return st;
+    if (hcg_activation_parse(hcg_attr_string(n, "activation")) < 0)
+        return hcg_node_error(g, n, HCG_ERR_GRAPH, "activation must be none, gelu, gelu_tanh or relu, got '%s'",
+                              hcg_attr_string(n, "activation"));
+    if (n->n_inputs < 3) return HCG_OK;
+    if ((st = want_dtype(g, n, 2, M_F32))) return st;
+    const hcg_shape *bs = &IN(2)->shape;
+    int64_t cols = n->shape.rank ? n->shape.dims[n->shape.rank - 1] : 1;
+    if (bs->rank != 1 || bs->dims[0] != cols) {
+        char t[256];
+        fmt_type(g, IN(2), t, sizeof t);
+        return hcg_node_error(g, n, HCG_ERR_SHAPE, "bias '%s' is %s but must be a vector of the result's %lld columns",
+                              IN(2)->name, t, (long long)cols);
+    }
+    return HCG_OK;
+}
+
+int hcg_activation_parse(const char *s)
+{
+    static const char *const names[] = {"none", "gelu", "gelu_tanh", "relu"};
+    for (int i = 0; s && i < 4; i++)
+        if (strcmp(s, names[i]) == 0) return i;
+    return -1;
+}
+
+bool hcg_attention_dims(const hcg_graph *g, const hcg_node *n, hcg_attention_geom *a)
+{
+    const hcg_shape *q = &IN(0)->shape, *k = &IN(1)->shape, *v = &IN(2)->shape;
+    memset(a, 0, sizeof *a);
+    a->bshd = strcmp(hcg_attr_string(n, "layout"), "bshd") == 0;
+    a->scale = (float)hcg_attr_float(n, "scale");
+    if (a->bshd) {
+        if (q->rank != 4 || k->rank != 4 || v->rank != 4) return false;
+        a->batch = q->dims[0];
+        a->heads = q->dims[2];
+        a->sq = q->dims[1];
+        a->sk = k->dims[1];
+        a->d = q->dims[3];
+        a->dv = v->dims[3];
+        return k->dims[0] == a->batch && v->dims[0] == a->batch && k->dims[2] == a->heads && v->dims[2] == a->heads &&
+               v->dims[1] == a->sk && k->dims[3] == a->d;
+    }
+    if (q->rank < 2 || k->rank != q->rank || v->rank != q->rank) return false;
+    a->batch = 1;
+    for (int i = 0; i < q->rank - 2; i++) {
+        if (k->dims[i] != q->dims[i] || v->dims[i] != q->dims[i]) return false;
+        a->batch *= q->dims[i];
+    }
+    a->heads = 1;
+    a->sq = q->dims[q->rank - 2];
+    a->sk = k->dims[k->rank - 2];
+    a->d = q->dims[q->rank - 1];
+    a->dv = v->dims[v->rank - 1];
+    return k->dims[k->rank - 1] == a->d && v->dims[v->rank - 2] == a->sk;
+}
+
+void hcg_attention_scores_shape(const hcg_graph *g, const hcg_node *n, const hcg_attention_geom *a, hcg_shape *s)
+{
+    const hcg_shape *q = &IN(0)->shape;
+    if (a->bshd) {
+        int64_t d[4] = {a->batch, a->heads, a->sq, a->sk};
+        *s = hcg_shape_make(4, d);
+        return;
+    }
+    *s = *q;
+    s->dims[q->rank - 1] = a->sk;
+}
+
+static hcg_status infer_attention(const hcg_graph *g, hcg_node *n)
+{
+    hcg_status st;
+    for (int i = 0; i < n->n_inputs; i++)
+        if ((st = want_dtype(g, n, i, M_F32))) return st;
+    const char *layout = hcg_attr_string(n, "layout");
+    if (strcmp(layout, "bhsd") != 0 && strcmp(layout, "bshd") != 0)
+        return hcg_node_error(g, n, HCG_ERR_GRAPH, "layout must be bhsd or bshd, got '%s'", layout);
+    hcg_attention_geom a;
+    if (!hcg_attention_dims(g, n, &a)) {
+        char q[256], k[256], v[256];
+        fmt_type(g, IN(0), q, sizeof q);
+        fmt_type(g, IN(1), k, sizeof k);
+        fmt_type(g, IN(2), v, sizeof v);
+        return hcg_node_error(g, n, HCG_ERR_SHAPE,
+                              "q %s, k %s and v %s do not fit layout %s (q [.., Sq, D], k [.., Sk, D], v [.., Sk, Dv]%s)",
+                              q, k, v, layout, a.bshd ? " as [B, S, H, D]" : " with equal batch dims");
+    }
+    hcg_shape scores, bc;
+    hcg_attention_scores_shape(g, n, &a, &scores);
+    if (n->n_inputs > 3 && (!broadcast(&IN(3)->shape, &scores, &bc) || !hcg_shape_equal(&bc, &scores))) {
+        char m[256], sc[256];
+        fmt_type(g, IN(3), m, sizeof m);
+        hcg_shape_format(&scores, sc, sizeof sc);
+        return hcg_node_error(g, n, HCG_ERR_SHAPE, "mask %s does not broadcast to the scores %s", m, sc);
+    }
+    if (a.sk == 0) return hcg_node_error(g, n, HCG_ERR_SHAPE, "cannot attend over no keys (Sk = 0)");
+    hcg_shape out = IN(0)->shape;
+    out.dims[out.rank - 1] = a.dv;
+    return set_out(n, HCG_F32, &out);
+}
+
 static hcg_status infer_gemm(const hcg_graph *g, hcg_node *n)
 {
     hcg_status st;
@@ -733,9 +838,18 @@ static double io_bytes(const hcg_graph *g, const hcg_node *n)
 static void cost_matmul(const hcg_graph *g, const hcg_node *n, double *flops, double *bytes)
 {
     const hcg_shape *a = &IN(0)->shape;
-    bool ta = n->op == HCG_OP_MATMUL ? hcg_attr_int(n, "transpose_a") != 0 : hcg_attr_int(n, "trans_a") != 0;
+    bool ta = n->op == HCG_OP_GEMM ? hcg_attr_int(n, "trans_a") != 0 : hcg_attr_int(n, "transpose_a") != 0;
     double k = a->rank == 1 ? (double)a->dims[0] : (double)a->dims[a->rank - (ta ? 2 : 1)];
     *flops = 2.0 * numel_of(n) * k;
+    *bytes = io_bytes(g, n);
+}
+
+static void cost_attention(const hcg_graph *g, const hcg_node *n, double *flops, double *bytes)
+{
+    hcg_attention_geom a;
+    hcg_attention_dims(g, n, &a);
+    double pairs = (double)a.batch * (double)a.heads * (double)a.sq * (double)a.sk;
+    *flops = pairs * (2.0 * (double)(a.d + a.dv) + 8.0); /* two products and the softmax */
     *bytes = io_bytes(g, n);
 }
 
@@ -832,6 +946,7 @@ static const hcg_op_info op_table[HCG_OP_COUNT] = {
     [HCG_OP_REDUCE_SUM] = REDUCE("reduce_sum", "sum over axes (empty: all)"),
     [HCG_OP_REDUCE_MEAN] = REDUCE("reduce_mean", "mean over axes (empty: all)"),
     [HCG_OP_REDUCE_MAX] = REDUCE("reduce_max", "maximum over axes (empty: all)"),
+    [HCG_OP_REDUCE_PROD] = REDUCE("reduce_prod", "product over axes (empty: all; integers wrap around)"),
 
     [HCG_OP_SOFTMAX] = {.name = "softmax", .min_inputs = 1, .max_inputs = 1, .attrs = {A_INT("axis", -1)},
                         .infer = infer_softmax, .cost = cost_heavy, .grad = hcg_grad_softmax,
@@ -904,6 +1019,17 @@ static const hcg_op_info op_table[HCG_OP_COUNT] = {
                       .attrs = {A_INT("upper", 1), {.name = "k", .kind = HCG_ATTR_INT, .from_input = 2}},
                       .infer = infer_trilu, .grad = hcg_grad_masked,
                       .doc = "keeps the upper (or lower) triangle of the last two dims from diagonal k"},
+    [HCG_OP_FUSED_MATMUL] = {.name = "fused_matmul", .min_inputs = 2, .max_inputs = 3,
+                             .attrs = {A_INT("transpose_a", 0), A_INT("transpose_b", 0), A_FLOAT("alpha", 1.0),
+                                       A_STR("activation", "none")},
+                             .infer = infer_fused_matmul, .cost = cost_matmul,
+                             .doc = "activation(alpha * matmul(a, b) + bias): a matrix product with its epilogue "
+                                    "(made by the rewrite passes)"},
+    [HCG_OP_ATTENTION] = {.name = "attention", .min_inputs = 3, .max_inputs = 4,
+                          .attrs = {A_FLOAT("scale", 1.0), A_STR("layout", "bhsd")},
+                          .infer = infer_attention, .cost = cost_attention,
+                          .doc = "softmax(scale * q @ k^T + mask) @ v in one pass over the keys (made by the "
+                                 "rewrite passes)"},
     [HCG_OP_CAUSAL_MASK] = {.name = "causal_mask", .min_inputs = 1, .max_inputs = 1,
                             .attrs = {A_FLOAT("value", -INFINITY)}, .infer = infer_causal_mask,
                             .grad = hcg_grad_masked,

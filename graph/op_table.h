@@ -83,6 +83,22 @@ void hcg_matmul_batch_strides(int br, const int64_t *bd, int orank, const int64_
  * up, hi down, both saturate; NaN gives no bound). */
 int64_t hcg_clip_int_bound(double v, bool is_lo, int64_t tmin, int64_t tmax);
 
+/* fused_matmul's activation by name: 0 none, 1 gelu (erf form), 2 gelu_tanh, 3 relu; -1 unknown. */
+enum { HCG_ACT_NONE = 0, HCG_ACT_GELU, HCG_ACT_GELU_TANH, HCG_ACT_RELU };
+int hcg_activation_parse(const char *s);
+
+/* An attention node's geometry: batch (the product of the batch dims; B in bshd) and heads (H in
+ * bshd, 1 in bhsd), query and key counts, the head sizes of q/k and of v, and the layout. */
+typedef struct hcg_attention_geom {
+    int64_t batch, heads, sq, sk, d, dv;
+    float scale;
+    bool bshd;
+} hcg_attention_geom;
+/* Fills a from the node's input shapes; false if they do not fit its layout. */
+bool hcg_attention_dims(const hcg_graph *g, const hcg_node *n, hcg_attention_geom *a);
+/* The logical shape of the scores (what a mask broadcasts to): [.., Sq, Sk], or [B, H, Sq, Sk]. */
+void hcg_attention_scores_shape(const hcg_graph *g, const hcg_node *n, const hcg_attention_geom *a, hcg_shape *s);
+
 /* Predicted work of a bound node. */
 void hcg_node_cost(const hcg_graph *g, const hcg_node *n, double *flops, double *bytes);
 

@@ -11,6 +11,8 @@ HCG_APT_PACKAGES=(
   libcjson-dev
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev libonnx-testdata
   clang libclang-rt-14-dev
+  libdnnl-dev
+  python3-torch python3-onnx python3-numpy python3-pip
 )
 
 hcg_install_deps() {

@@ -43,7 +43,7 @@ static void test_devices_json(void)
 
 static void test_plan_explain(void)
 {
-    int rc = hcg("plan models/attention/attention.hcg --devices cpu,fake:0 --shape x=2x16x64 --explain");
+    int rc = hcg("plan models/attention/attention.hcg --devices cpu,fake:0 --shape x=2x16x64 --explain --passes none");
     CHECK(rc == 0, "plan --explain: %s", out);
     /* the attention block binds to 18 compute nodes that run (6 views run nothing) */
     int rows = 0;
@@ -58,6 +58,25 @@ static void test_plan_explain(void)
     CHECK(rows == 18, "every compute node appears once in the table (%d rows)", rows);
 }
 
+/* With the default passes the attention block's products take their bias adds and scale, and
+ * --explain says so; every command prints its usage with --help. */
+static void test_rewrites_and_help(void)
+{
+    int rc = hcg("plan models/attention/attention.hcg --devices cpu --shape x=2x16x64 --explain");
+    CHECK(rc == 0 && strstr(out, "fused: fused_matmul 'qkv': bias add") &&
+              strstr(out, "fused: fused_matmul 'scores_scaled': multiply by 0.25 folded into alpha"),
+          "plan --explain lists the fusions: %s", out);
+    rc = hcg("plan models/attention/attention.hcg --devices cpu --shape x=2x16x64 --passes bogus");
+    CHECK(rc != 0 && strstr(out, "unknown rewrite pass 'bogus'"), "an unknown pass is an error: %s", out);
+    static const char *const cmds[] = {"devices", "run", "plan", "ops", "compare", "bench"};
+    for (int i = 0; i < 6; i++) {
+        char args[64];
+        snprintf(args, sizeof args, "%s --help", cmds[i]);
+        rc = hcg(args);
+        CHECK(rc == 0 && strstr(out, "usage: hcg ") && strstr(out, cmds[i]), "hcg %s --help: %s", cmds[i], out);
+    }
+}
+
 static cJSON *read_trace(const char *path)
 {
     char *text = tl_read_file(path, NULL);
@@ -70,7 +89,7 @@ static void test_traces(void)
 {
     char args[2048], path[600];
     snprintf(path, sizeof path, "%s/plan.json", tl_tmpdir());
-    snprintf(args, sizeof args, "plan models/ensemble/ensemble.hcg --devices cpu --shape x=8x32 --trace '%s'", path);
+    snprintf(args, sizeof args, "plan models/ensemble/ensemble.hcg --devices cpu --shape x=8x32 --passes none --trace '%s'", path);
     CHECK(hcg(args) == 0, "plan --trace: %s", out);
     cJSON *root = read_trace(path);
     const cJSON *ev = cJSON_GetObjectItem(root, "traceEvents"), *e;
@@ -86,7 +105,7 @@ static void test_traces(void)
 
     snprintf(path, sizeof path, "%s/run.json", tl_tmpdir());
     snprintf(args, sizeof args,
-             "run models/ensemble/ensemble.hcg --devices cpu,fake:0 --input x=models/ensemble/x.npy --trace '%s'", path);
+             "run models/ensemble/ensemble.hcg --devices cpu,fake:0 --input x=models/ensemble/x.npy --passes none --trace '%s'", path);
     CHECK(hcg(args) == 0, "run --trace: %s", out);
     root = read_trace(path);
     ev = cJSON_GetObjectItem(root, "traceEvents");
@@ -136,6 +155,7 @@ int main(void)
 {
     test_devices_json();
     test_plan_explain();
+    test_rewrites_and_help();
     test_traces();
     test_simulate();
     test_plan_with_measurements();

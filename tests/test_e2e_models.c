@@ -94,7 +94,7 @@ static void test_pinned_ensemble(void)
     char cmd[4096], out[8192], dir[600], got_path[700];
     if (!hcg_device_find("opencl:0")) return;
     snprintf(dir, sizeof dir, "%s/pinned", tl_tmpdir());
-    snprintf(cmd, sizeof cmd, "'%s' run '%s' --devices opencl:0,cpu --input x='%s' --output-dir '%s'", tl_hcg_bin(),
+    snprintf(cmd, sizeof cmd, "'%s' run '%s' --devices opencl:0,cpu --passes none --input x='%s' --output-dir '%s'", tl_hcg_bin(),
              tl_src("models/ensemble/ensemble_pinned.hcg"), tl_src("models/ensemble/x.npy"), dir);
     int rc = tl_run(cmd, out, sizeof out);
     CHECK(rc == 0 && strstr(out, "opencl:0 (6 nodes)") && strstr(out, "cpu (8 nodes)"),

@@ -61,10 +61,14 @@ static tol tolerance_for(hcg_op op, hcg_dtype out)
         return (tol){1e-10, 1e-5, 1e-6}; /* the device's libm: a few ulp (gelu cancels near -3) */
     case HCG_OP_REDUCE_SUM: case HCG_OP_REDUCE_MEAN:
         return (tol){1e-12, 1e-5, 1e-5}; /* another summation order */
+    case HCG_OP_REDUCE_PROD:
+        return (tol){1e-12, 1e-5, 0}; /* float products (the CPU's are in double): a rounding per factor */
     case HCG_OP_SOFTMAX: case HCG_OP_LOG_SOFTMAX: case HCG_OP_LAYER_NORM: case HCG_OP_RMS_NORM:
         return (tol){1e-11, 1e-5, 1e-5};
-    case HCG_OP_MATMUL: case HCG_OP_GEMM:
-        return (tol){1e-11, 1e-4, 1e-5}; /* CLBlast's tiles sum in another order */
+    case HCG_OP_MATMUL: case HCG_OP_GEMM: case HCG_OP_FUSED_MATMUL:
+        return (tol){1e-11, 1e-4, 1e-5}; /* CLBlast's tiles sum in another order (then the epilogue's libm) */
+    case HCG_OP_ATTENTION:
+        return (tol){1e-11, 1e-5, 1e-5}; /* dot products and the online softmax in another order */
     default:
         return exact; /* add, sub, mul, max, min, clip, cast, data movement, masks: IEEE-exact */
     }

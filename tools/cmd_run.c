@@ -107,13 +107,16 @@ hcg_status cli_load_inputs(const hcg_graph *g, int n_specs, char **specs, hcg_te
 
 int cmd_run(int argc, char **argv)
 {
-    const char *model = NULL, *devices = NULL, *out_dir = NULL, *trace = NULL, *v = NULL, *max_memory = NULL;
+    const char *model = NULL, *devices = NULL, *out_dir = NULL, *trace = NULL, *v = NULL, *passes = NULL,
+               *max_memory = NULL;
     char *specs[MAX_INPUTS];
     int n_specs = 0, repeat = 1, rc = 1;
     bool profile = false, quiet = false, explain = false;
     for (int i = 1; i < argc; i++) {
         if (cli_opt(argc, argv, &i, "--devices", &devices)) {
             if (!devices) return cli_fail("run", "--devices needs a value");
+        } else if (cli_opt(argc, argv, &i, "--passes", &passes)) {
+            if (!passes) return cli_fail("run", "--passes needs a value");
         } else if (cli_opt(argc, argv, &i, "--output-dir", &out_dir)) {
             if (!out_dir) return cli_fail("run", "--output-dir needs a value");
         } else if (cli_opt(argc, argv, &i, "--max-memory", &max_memory)) {
@@ -163,7 +166,7 @@ int cmd_run(int argc, char **argv)
     }
     const char *notes = hcg_registry_notes(); /* e.g. "no OpenCL platform found: running on the CPU" */
     if (notes[0] && !quiet) fputs(notes, stderr);
-    hcg_session_options opt = {.devices = devices, .profile = profile || trace, .max_memory = max_memory};
+    hcg_session_options opt = {.devices = devices, .profile = profile || trace, .passes = passes, .max_memory = max_memory};
     if (hcg_session_new(g, &opt, &s)) {
         fprintf(stderr, "hcg run: %s\n", hcg_last_error());
         goto done;

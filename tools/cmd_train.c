@@ -18,7 +18,7 @@
 
 #define MAX_SPECS 256
 
-static const char usage_text[] =
+const char cmd_train_usage[] =
     "usage: hcg train MODEL --loss OUTPUT --data NAME=FILE.npy... --optimizer sgd|adam|adamw --lr LR\n"
     "                 --batch N (--steps N | --epochs N) --save OUT.safetensors [options]\n"
     "\n"
@@ -37,7 +37,8 @@ static const char usage_text[] =
     "data:         --shuffle SEED  --eval NAME=FILE.npy...  --eval-every N\n"
     "devices:      --devices LIST  --profile  --trace FILE.json  --explain (the step's placement and memory)\n"
     "output:       --save OUT.safetensors  --log FILE.jsonl  --quiet\n"
-    "checkpoints:  --checkpoint-dir DIR --checkpoint-every N  --resume DIR\n";
+    "checkpoints:  --checkpoint-dir DIR --checkpoint-every N  --resume DIR\n"
+    "              --stop-after N  stop after step N with a checkpoint, as if interrupted (no --save)\n";
 
 typedef struct train_args {
     const char *model, *loss, *save, *log, *ckpt_dir, *resume, *devices, *trace;
@@ -47,7 +48,7 @@ typedef struct train_args {
     hcg_train_options opt;
     bool have_optimizer, have_lr, shuffle, explain, quiet, profile;
     uint64_t seed;
-    int64_t batch, steps, epochs, ckpt_every, eval_every;
+    int64_t batch, steps, epochs, ckpt_every, eval_every, stop_after;
 } train_args;
 
 static bool parse_double(const char *s, double *out)
@@ -80,7 +81,7 @@ static int parse(int argc, char **argv, train_args *a)
 /* an option with a value; a missing value ends the loop with `missing` set */
 #define VALUE(name) (cli_opt(argc, argv, &i, name, &v) && (v || ((missing = name), false)))
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-            fputs(usage_text, stdout);
+            fputs(cmd_train_usage, stdout);
             return -1;
         }
         if (VALUE("--loss")) a->opt.loss = a->loss = v;
@@ -156,6 +157,9 @@ static int parse(int argc, char **argv, train_args *a)
         } else if (VALUE("--eval-every")) {
             if (!parse_count(v, &a->eval_every) || a->eval_every < 1)
                 return cli_fail("train", "--eval-every '%s' is not a count >= 1", v);
+        } else if (VALUE("--stop-after")) {
+            if (!parse_count(v, &a->stop_after) || a->stop_after < 1)
+                return cli_fail("train", "--stop-after '%s' is not a count >= 1", v);
         } else if (VALUE("--resume")) a->resume = v;
         else if (VALUE("--trace")) a->trace = v;
         else if (strcmp(arg, "--explain") == 0) a->explain = true;
@@ -168,7 +172,7 @@ static int parse(int argc, char **argv, train_args *a)
 #undef VALUE
     }
     if (missing) return cli_fail("train", "%s needs a value", missing);
-    if (!a->model) return cli_fail("train", "no model given\n%s", usage_text);
+    if (!a->model) return cli_fail("train", "no model given\n%s", cmd_train_usage);
     if (!a->loss) return cli_fail("train", "--loss OUTPUT is required (the model's scalar loss output)");
     if (!a->n_data) return cli_fail("train", "--data NAME=FILE.npy is required for every model input");
     if (!a->have_optimizer) return cli_fail("train", "--optimizer sgd|adam|adamw is required");
@@ -183,6 +187,7 @@ static int parse(int argc, char **argv, train_args *a)
     if (a->opt.optimizer != HCG_OPTIM_SGD && (a->opt.momentum || a->opt.dampening || a->opt.nesterov))
         return cli_fail("train", "--momentum, --dampening and --nesterov are options of sgd");
     if (a->eval_every && !a->n_eval) return cli_fail("train", "--eval-every needs --eval data");
+    if (a->stop_after && !a->ckpt_dir) return cli_fail("train", "--stop-after needs --checkpoint-dir (to resume from)");
     a->opt.freeze = a->freeze;
     a->opt.n_freeze = a->n_freeze;
     a->opt.profile = a->profile || a->trace;
@@ -393,9 +398,17 @@ int cmd_train(int argc, char **argv)
             progress(k + 1, total, loss, rate, (double)(total - k - 1) * (now - t0) / (double)(k + 1 - start));
             t_last = now;
         }
-        if (a.ckpt_dir && (k + 1) % a.ckpt_every == 0 && checkpoint(t, &a, &smp)) {
+        bool stop = a.stop_after && k + 1 == a.stop_after && k + 1 < total;
+        if (a.ckpt_dir && ((k + 1) % a.ckpt_every == 0 || stop) && checkpoint(t, &a, &smp)) {
             if (tty) fprintf(stderr, "\n");
             rc = fail("");
+            goto done;
+        }
+        if (stop) {
+            if (tty) fprintf(stderr, "\n");
+            if (!a.quiet) printf("stopped after step %lld of %lld; continue with --resume %s\n", (long long)(k + 1),
+                                 (long long)total, a.ckpt_dir);
+            rc = 0;
             goto done;
         }
         if (a.eval_every && (k + 1) % a.eval_every == 0 && k + 1 < total) {

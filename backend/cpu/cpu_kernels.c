@@ -42,10 +42,15 @@ const hcg_cpu_kernel hcg_cpu_kernels[HCG_OP_COUNT] = {
     [HCG_OP_MATMUL] = hcg_k_matmul,
     [HCG_OP_GEMM] = hcg_k_gemm,
 
+    /* fused ops (made by the rewrite passes, graph/passes.h) */
+    [HCG_OP_FUSED_MATMUL] = hcg_k_fused_matmul,
+    [HCG_OP_ATTENTION] = hcg_k_attention,
+
     /* reductions and normalisations */
     [HCG_OP_REDUCE_SUM] = hcg_k_reduce,
     [HCG_OP_REDUCE_MEAN] = hcg_k_reduce,
     [HCG_OP_REDUCE_MAX] = hcg_k_reduce,
+    [HCG_OP_REDUCE_PROD] = hcg_k_reduce,
     [HCG_OP_SOFTMAX] = hcg_k_softmax,
     [HCG_OP_LOG_SOFTMAX] = hcg_k_softmax,
     [HCG_OP_LAYER_NORM] = hcg_k_layer_norm,

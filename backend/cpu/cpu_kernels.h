@@ -122,9 +122,13 @@ hcg_status hcg_k_causal_mask(hcg_exec_node *en);
 /* cpu_matmul.c */
 hcg_status hcg_k_matmul(hcg_exec_node *en);
 hcg_status hcg_k_gemm(hcg_exec_node *en);
+hcg_status hcg_k_fused_matmul(hcg_exec_node *en);
+
+/* cpu_attention.c */
+hcg_status hcg_k_attention(hcg_exec_node *en);
 
 /* cpu_reduce.c */
-hcg_status hcg_k_reduce(hcg_exec_node *en); /* reduce_sum reduce_mean reduce_max */
+hcg_status hcg_k_reduce(hcg_exec_node *en); /* reduce_sum reduce_mean reduce_max reduce_prod */
 hcg_status hcg_k_softmax(hcg_exec_node *en); /* softmax log_softmax */
 hcg_status hcg_k_layer_norm(hcg_exec_node *en);
 hcg_status hcg_k_rms_norm(hcg_exec_node *en);

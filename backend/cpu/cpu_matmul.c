@@ -1,16 +1,23 @@
-/* cpu_matmul.c — matmul (numpy semantics: 1-D operands, broadcast batch dims, transpose flags)
- * and gemm (alpha * op(a) @ op(b) + beta * c) on the CPU. Matrix products go through
- * cblas_sgemm (OpenBLAS) when hcg is built with BLAS, else through a plain loop. Batches call
- * sgemm once per matrix with pointer strides: nothing is copied, and a side whose batch dims
- * broadcast simply keeps its pointer (stride 0). */
+/* cpu_matmul.c — matmul (numpy semantics: 1-D operands, broadcast batch dims, transpose flags),
+ * fused_matmul (the same product with alpha and an epilogue: bias, gelu, relu) and gemm
+ * (alpha * op(a) @ op(b) + beta * c) on the CPU. Matrix products go through oneDNN's sgemm when
+ * hcg is built with it (its AVX-512 kernels run 2-4x OpenBLAS's AVX2 ones here: bench/README.md),
+ * else cblas_sgemm (OpenBLAS), else a plain loop. Batches call sgemm once per matrix with pointer
+ * strides: nothing is copied, and a side whose batch dims broadcast simply keeps its pointer
+ * (stride 0). Many small matrices run one per pool thread through OpenBLAS (oneDNN would start an
+ * OpenMP team inside each pool thread). */
 #include <limits.h>
 #include <string.h>
 
 #ifdef HCG_HAVE_BLAS
 #include <cblas.h>
 #endif
+#ifdef HCG_HAVE_DNNL
+#include <dnnl.h>
+#endif
 
 #include "backend/cpu/cpu_kernels.h"
+#include "backend/cpu/cpu_simd.h"
 #include "graph/op_table.h"
 
 /* One row-major product C[m, n] = alpha * op(A) @ op(B) + beta * C with leading dims. */
@@ -53,6 +60,13 @@ static void loop_rows(void *ctx, int64_t begin, int64_t end)
 static void sgemm_one(const sgemm_args *g, const float *a, const float *b, float *c, bool parallel)
 {
     if (g->m == 0 || g->n == 0) return;
+#ifdef HCG_HAVE_DNNL
+    if (parallel) {
+        if (dnnl_sgemm(g->ta ? 'T' : 'N', g->tb ? 'T' : 'N', g->m, g->n, g->k, g->alpha, a, g->lda, b, g->ldb, g->beta, c,
+                       g->ldc) == dnnl_success)
+            return;
+    }
+#endif
 #ifdef HCG_HAVE_BLAS
     (void)parallel;
     cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans, g->tb ? CblasTrans : CblasNoTrans, (int)g->m,
@@ -95,7 +109,7 @@ static void batch_range(void *ctx, int64_t begin, int64_t end)
     }
 }
 
-hcg_status hcg_k_matmul(hcg_exec_node *en)
+static hcg_status matmul_alpha(hcg_exec_node *en, float alpha)
 {
     const hcg_dev_tensor *A = &en->in[0], *B = &en->in[1];
     if (A->dtype != HCG_F32 || B->dtype != HCG_F32)
@@ -104,7 +118,7 @@ hcg_status hcg_k_matmul(hcg_exec_node *en)
     bool ta, tb;
     hcg_matmul_operands(en->node, &a, &b, &ta, &tb);
     int64_t ar = a.dims[a.rank - 2], ac = a.dims[a.rank - 1], br_ = b.dims[b.rank - 2], bcols = b.dims[b.rank - 1];
-    sgemm_args g = {.ta = ta, .tb = tb, .m = ta ? ac : ar, .k = ta ? ar : ac, .n = tb ? br_ : bcols, .alpha = 1,
+    sgemm_args g = {.ta = ta, .tb = tb, .m = ta ? ac : ar, .k = ta ? ar : ac, .n = tb ? br_ : bcols, .alpha = alpha,
                     .beta = 0, .lda = ac, .ldb = bcols, .ldc = tb ? br_ : bcols};
     float *out = hcg_dev_tensor_ptr(&en->out);
     int64_t out_numel = hcg_cpu_numel(&en->out);
@@ -148,6 +162,38 @@ hcg_status hcg_k_matmul(hcg_exec_node *en)
     bc.parallel_inside = flops >= 4 * hcg_cpu_grain_elems() || n_batch == 1;
     if (bc.parallel_inside) batch_range(&bc, 0, n_batch);
     else hcg_parallel_for(n_batch, hcg_grain_for(flops), batch_range, &bc);
+    return HCG_OK;
+}
+
+hcg_status hcg_k_matmul(hcg_exec_node *en) { return matmul_alpha(en, 1.0f); }
+
+/* ---------------------------------------------------------------- fused_matmul */
+
+typedef struct epilogue_ctx {
+    float *c;
+    int64_t cols;
+    const float *bias;
+    int act;
+} epilogue_ctx;
+
+static void epilogue_rows(void *ctx, int64_t begin, int64_t end)
+{
+    const epilogue_ctx *e = ctx;
+    hcg_simd()->epilogue(e->c + begin * e->cols, end - begin, e->cols, e->cols, e->bias, e->act);
+}
+
+hcg_status hcg_k_fused_matmul(hcg_exec_node *en)
+{
+    hcg_status st = matmul_alpha(en, (float)hcg_attr_float(en->node, "alpha"));
+    if (st) return st;
+    epilogue_ctx e = {.c = hcg_dev_tensor_ptr(&en->out), .bias = en->n_in > 2 ? hcg_dev_tensor_ptr(&en->in[2]) : NULL,
+                      .act = hcg_activation_parse(hcg_attr_string(en->node, "activation"))};
+    const hcg_shape *os = &en->out.shape;
+    e.cols = os->rank ? os->dims[os->rank - 1] : 1;
+    int64_t rows = e.cols ? hcg_cpu_numel(&en->out) / e.cols : 0;
+    if ((!e.bias && e.act == HCG_ACT_NONE) || rows == 0) return HCG_OK;
+    hcg_parallel_for(rows, hcg_grain_for(e.cols * (e.act == HCG_ACT_NONE || e.act == HCG_ACT_RELU ? 1 : 24)),
+                     epilogue_rows, &e);
     return HCG_OK;
 }
 

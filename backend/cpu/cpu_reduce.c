@@ -1,4 +1,4 @@
-/* cpu_reduce.c — reductions (reduce_sum, reduce_mean, reduce_max over any subset of axes),
+/* cpu_reduce.c — reductions (reduce_sum, reduce_mean, reduce_max, reduce_prod over any subset of axes),
  * softmax and log_softmax, layer_norm and rms_norm on the CPU.
  *
  * Every one of them works on a tensor seen as [outer, R, inner]: R is the reduced (or
@@ -83,6 +83,14 @@ static void reduce_block_f32(hcg_op op, const float *x, int64_t R, int64_t inner
         memcpy(o, acc, (size_t)w * sizeof(float));
         return;
     }
+    if (op == HCG_OP_REDUCE_PROD) { /* products in double too: f32 would round at every step */
+        double acc[RCOLS];
+        for (int64_t j = 0; j < w; j++) acc[j] = 1.0;
+        for (int64_t r = 0; r < R; r++)
+            for (int64_t j = 0; j < w; j++) acc[j] *= x[r * inner + j];
+        for (int64_t j = 0; j < w; j++) o[j] = (float)acc[j];
+        return;
+    }
     double scale = op == HCG_OP_REDUCE_MEAN ? 1.0 / (double)R : 1.0;
     if (w == 1) { /* a contiguous row */
         o[0] = (float)(row_sum(x, R) * scale);
@@ -99,7 +107,7 @@ static void reduce_block_f32(hcg_op op, const float *x, int64_t R, int64_t inner
     for (int64_t j = 0; j < w; j++) o[j] = (float)(acc[j] * scale);
 }
 
-/* Integer sums wrap around (done in the unsigned type); max is the plain maximum. */
+/* Integer sums and products wrap around (done in the unsigned type); max is the plain maximum. */
 #define DEF_REDUCE_INT(T, U, SUF)                                                                 \
     static void reduce_block_##SUF(hcg_op op, const T *x, int64_t R, int64_t inner, int64_t w, T *o) \
     {                                                                                             \
@@ -114,10 +122,14 @@ static void reduce_block_f32(hcg_op op, const float *x, int64_t R, int64_t inner
             return;                                                                               \
         }                                                                                         \
         U acc[RCOLS];                                                                             \
-        for (int64_t j = 0; j < w; j++) acc[j] = 0;                                               \
+        bool prod_ = op == HCG_OP_REDUCE_PROD;                                                    \
+        for (int64_t j = 0; j < w; j++) acc[j] = prod_ ? 1 : 0;                                   \
         for (int64_t r = 0; r < R; r++) {                                                         \
             const T *row = x + r * inner;                                                         \
-            for (int64_t j = 0; j < w; j++) acc[j] += (U)row[j];                                  \
+            if (prod_)                                                                            \
+                for (int64_t j = 0; j < w; j++) acc[j] *= (U)row[j];                              \
+            else                                                                                  \
+                for (int64_t j = 0; j < w; j++) acc[j] += (U)row[j];                              \
         }                                                                                         \
         for (int64_t j = 0; j < w; j++) o[j] = (T)acc[j];                                         \
     }

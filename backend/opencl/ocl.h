@@ -226,8 +226,10 @@ extern const ocl_op_family ocl_fam_view, ocl_fam_transpose, ocl_fam_concat, ocl_
     ocl_fam_gather;
 /* ocl_reduce.c: reduce_*, softmax, log_softmax, layer_norm, rms_norm */
 extern const ocl_op_family ocl_fam_reduce, ocl_fam_softmax, ocl_fam_norm;
-/* ocl_gemm.c: matmul, gemm through CLBlast */
-extern const ocl_op_family ocl_fam_matmul, ocl_fam_gemm;
+/* ocl_gemm.c: matmul, gemm, fused_matmul through CLBlast (and cl/fused.cl's epilogue) */
+extern const ocl_op_family ocl_fam_matmul, ocl_fam_gemm, ocl_fam_fused_matmul;
+/* ocl_attention.c: attention (cl/fused.cl) */
+extern const ocl_op_family ocl_fam_attention;
 
 /* A node whose output is its input's bytes (a view, a cast between same-bit dtypes): copies them
  * unless the output is the input's memory. */

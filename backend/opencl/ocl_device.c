@@ -41,9 +41,10 @@ static const ocl_op_family *const families[HCG_OP_COUNT] = {
     [HCG_OP_CLIP] = &ocl_fam_unary,      [HCG_OP_CAST] = &ocl_fam_cast,
 
     [HCG_OP_MATMUL] = &ocl_fam_matmul,   [HCG_OP_GEMM] = &ocl_fam_gemm,
+    [HCG_OP_FUSED_MATMUL] = &ocl_fam_fused_matmul, [HCG_OP_ATTENTION] = &ocl_fam_attention,
 
     [HCG_OP_REDUCE_SUM] = &ocl_fam_reduce, [HCG_OP_REDUCE_MEAN] = &ocl_fam_reduce,
-    [HCG_OP_REDUCE_MAX] = &ocl_fam_reduce, [HCG_OP_SOFTMAX] = &ocl_fam_softmax,
+    [HCG_OP_REDUCE_MAX] = &ocl_fam_reduce, [HCG_OP_REDUCE_PROD] = &ocl_fam_reduce, [HCG_OP_SOFTMAX] = &ocl_fam_softmax,
     [HCG_OP_LOG_SOFTMAX] = &ocl_fam_softmax, [HCG_OP_LAYER_NORM] = &ocl_fam_norm,
     [HCG_OP_RMS_NORM] = &ocl_fam_norm,
 

@@ -81,7 +81,7 @@ static hcg_status fill_zero(ocl_dev *dev, hcg_exec_node *en, ocl_run *rc)
 
 static hcg_status matmul_run(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns, ocl_run *rc)
 {
-    if (ns->gemm.k == 0) return fill_zero(dev, en, rc);
+    if (ns->gemm.k == 0) return fill_zero(dev, en, rc); /* (alpha * 0 = 0: fused_matmul too) */
     return run_products(dev, en, &ns->gemm, (cl_mem)en->in[0].buf->handle, ocl_elem_offset(&en->in[0]),
                         (cl_mem)en->in[1].buf->handle, ocl_elem_offset(&en->in[1]), (cl_mem)en->out.buf->handle,
                         ocl_elem_offset(&en->out), rc);
@@ -158,6 +158,48 @@ static hcg_status matmul_prepare(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns)
 }
 
 const ocl_op_family ocl_fam_matmul = {NULL, NULL, matmul_prepare};
+
+/* ---------------------------------------------------------------- fused_matmul */
+
+/* The product with alpha (CLBlast), then the epilogue (bias, activation) in place over the
+ * result when there is one (cl/fused.cl). p[0]: has bias, p[1]: activation, p[2]: rows, p[3]: cols. */
+static hcg_status fused_run(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns, ocl_run *rc)
+{
+    hcg_status st = matmul_run(dev, en, ns, rc);
+    if (st || !ns->kernel) return st;
+    ocl_args a;
+    ocl_args_begin(&a, ns->kernel, ns->kname);
+    ocl_arg_int(&a, (cl_int)ns->p[2]);
+    ocl_arg_int(&a, (cl_int)ns->p[3]);
+    ocl_arg_int(&a, (cl_int)ns->p[0]);
+    ocl_arg_int(&a, (cl_int)ns->p[1]);
+    ocl_arg_tensor(&a, &en->out);
+    ocl_arg_tensor(&a, ns->p[0] ? &en->in[2] : &en->out);
+    return ocl_launch(dev, en, &a, 1, ns->global, ns->local, rc);
+}
+
+static hcg_status fused_prepare(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns)
+{
+    hcg_status st = matmul_prepare(dev, en, ns);
+    if (st) return st;
+    ns->gemm.alpha = (float)hcg_attr_float(en->node, "alpha");
+    ns->run = fused_run;
+    ns->p[0] = en->n_in > 2;
+    ns->p[1] = hcg_activation_parse(hcg_attr_string(en->node, "activation"));
+    const hcg_shape *os = &en->out.shape;
+    ns->p[3] = os->rank ? os->dims[os->rank - 1] : 1;
+    ns->p[2] = ns->p[3] ? ocl_numel(os) / ns->p[3] : 0;
+    if ((!ns->p[0] && ns->p[1] == HCG_ACT_NONE) || ns->p[2] * ns->p[3] == 0) return HCG_OK;
+    size_t kwg;
+    if ((st = ocl_kernel_get(dev, "fused", "epilogue_f32", &ns->kernel, &kwg)))
+        return hcg_error_prefix(st, "node '%s' (%s): ", en->node->name, hcg_op_name(en->node->op));
+    ns->kname = ocl_kernel_name("fused", "epilogue_f32");
+    ns->dim = 1;
+    ocl_flat_geometry(dev, kwg, ns->p[2] * ns->p[3], ns->global, ns->local);
+    return HCG_OK;
+}
+
+const ocl_op_family ocl_fam_fused_matmul = {"fused", NULL, fused_prepare};
 
 /* ---------------------------------------------------------------- gemm */
 

@@ -87,6 +87,13 @@ hcg_id onnx_emit_out(onnx_ctx *c, hcg_op op, const char *out, hcg_dtype result, 
     return onnx_emit(c, HCG_OP_CAST, out, NULL, &y, 1, &to, 1);
 }
 
+hcg_id onnx_cast_back(onnx_ctx *c, const char *out, hcg_dtype result, hcg_id y)
+{
+    if (y < 0 || compute_dtype(result) == result) return y;
+    hcg_attr to = HCG_ATTR_S("to", hcg_dtype_name(result));
+    return onnx_emit(c, HCG_OP_CAST, out, NULL, &y, 1, &to, 1);
+}
+
 const hcg_tensor *onnx_const_value(const onnx_ctx *c, const onnx_value *v)
 {
     const hcg_node *nd = hcg_graph_node(c->g, v->id);

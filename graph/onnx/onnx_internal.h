@@ -78,6 +78,8 @@ hcg_status onnx_want_dtype(onnx_ctx *c, int i, const onnx_value *v, unsigned mas
  * named out. */
 hcg_status onnx_want_computable(onnx_ctx *c, int i, const onnx_value *v, unsigned mask);
 hcg_id onnx_compute_in(onnx_ctx *c, const onnx_value *v);
+/* y (computed in the compute dtype) cast back to result when that differs (named out). */
+hcg_id onnx_cast_back(onnx_ctx *c, const char *out, hcg_dtype result, hcg_id y);
 hcg_id onnx_emit_out(onnx_ctx *c, hcg_op op, const char *out, hcg_dtype result, const hcg_id *inputs, int n_inputs,
                      const hcg_attr *attrs, int n_attrs);
 /* The constant value of an ONNX value known at load time (initializer, Constant), or NULL. */
@@ -169,6 +171,7 @@ hcg_status onnx_map_gemm(onnx_ctx *c, const Onnx__NodeProto *n);
 hcg_status onnx_map_softmax(onnx_ctx *c, const Onnx__NodeProto *n);
 hcg_status onnx_map_layer_norm(onnx_ctx *c, const Onnx__NodeProto *n);
 hcg_status onnx_map_reduce(onnx_ctx *c, const Onnx__NodeProto *n);
+hcg_status onnx_map_reduce_composite(onnx_ctx *c, const Onnx__NodeProto *n); /* L1 L2 SumSquare LogSum LogSumExp */
 
 hcg_status onnx_map_transpose(onnx_ctx *c, const Onnx__NodeProto *n);
 hcg_status onnx_map_reshape(onnx_ctx *c, const Onnx__NodeProto *n);
@@ -185,5 +188,7 @@ hcg_status onnx_map_shape(onnx_ctx *c, const Onnx__NodeProto *n);
 hcg_status onnx_map_constant(onnx_ctx *c, const Onnx__NodeProto *n);
 hcg_status onnx_map_constant_of_shape(onnx_ctx *c, const Onnx__NodeProto *n);
 hcg_status onnx_map_range(onnx_ctx *c, const Onnx__NodeProto *n);
+/* onnx_ops_loss.c */
+hcg_status onnx_map_class_loss(onnx_ctx *c, const Onnx__NodeProto *n); /* SoftmaxCrossEntropyLoss, NegativeLogLikelihoodLoss */
 
 #endif

@@ -1,7 +1,7 @@
 /* onnx_ops.c — the ONNX op mapping table (op type -> mapper, oldest opset mapped, dtypes, which
  * inputs carry attributes), the dispatcher, and the mappers of elementwise ops: arithmetic,
  * comparisons, logic, unary math, variadic Min/Max/Sum, Pow, Where, Clip, Cast, Gelu, Identity
- * and Dropout (inference). */
+ * and Dropout (when it drops nothing). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -60,6 +60,12 @@ static const onnx_op_map op_maps[] = {
     E("ReduceMean", 1, onnx_map_reduce, REDUCE_MEAN, M_F32, 0x2),
     E("ReduceSum", 1, onnx_map_reduce, REDUCE_SUM, M_NUM, 0x2),
     E("ReduceMax", 1, onnx_map_reduce, REDUCE_MAX, M_NUM, 0x2),
+    E("ReduceProd", 1, onnx_map_reduce, REDUCE_PROD, M_NUM, 0x2),
+    E("ReduceL1", 1, onnx_map_reduce_composite, REDUCE_SUM, M_NUM, 0x2),
+    E("ReduceL2", 1, onnx_map_reduce_composite, REDUCE_SUM, M_F32, 0x2),
+    E("ReduceSumSquare", 1, onnx_map_reduce_composite, REDUCE_SUM, M_NUM, 0x2),
+    E("ReduceLogSumExp", 1, onnx_map_reduce_composite, REDUCE_SUM, M_F32, 0x2),
+    E("ReduceLogSum", 1, onnx_map_reduce_composite, REDUCE_SUM, M_F32, 0x2),
     /* Data movement and shapes (onnx_ops_shape.c). */
     E("Transpose", 1, onnx_map_transpose, TRANSPOSE, M_ANY, 0),
     E("Reshape", 5, onnx_map_reshape, RESHAPE, M_ANY, 0x2),
@@ -76,6 +82,9 @@ static const onnx_op_map op_maps[] = {
     E("Constant", 1, onnx_map_constant, CONSTANT, M_ANY, 0),
     E("ConstantOfShape", 9, onnx_map_constant_of_shape, CONSTANT_OF_SHAPE, M_ANY, 0x1),
     E("Range", 11, onnx_map_range, RANGE, M_NUM, 0x7),
+    /* Training losses (onnx_ops_loss.c). */
+    E("SoftmaxCrossEntropyLoss", 12, onnx_map_class_loss, SOFTMAX_CROSS_ENTROPY, M_F32, 0),
+    E("NegativeLogLikelihoodLoss", 12, onnx_map_class_loss, NLL_LOSS, M_F32, 0),
 };
 #undef E
 
@@ -287,11 +296,13 @@ hcg_status onnx_map_identity(onnx_ctx *c, const Onnx__NodeProto *n)
     return onnx_define(c, n->output[0], x->id, x->dtype); /* an alias: no node */
 }
 
-/* Dropout at inference is the identity; its optional mask output is all true. */
+/* Dropout that drops nothing: at inference (training_mode false, the default) or with ratio 0 (a
+ * model exported for training with dropout off) it is the identity; its optional mask output is
+ * all true. Dropping with a ratio > 0 while training is not supported. */
 hcg_status onnx_map_dropout(onnx_ctx *c, const Onnx__NodeProto *n)
 {
     static const char *const known[] = {"ratio", "seed", NULL};
-    const onnx_value *x, *mode;
+    const onnx_value *x, *mode, *ratio_v;
     hcg_status st;
     if ((st = onnx_check_attrs(c, known)) || (st = onnx_input(c, 0, &x))) return st;
     if (onnx_num_inputs(n) > 3 || n->n_output < 1 || n->n_output > 2 || !onnx_output(n, 0))
@@ -299,8 +310,20 @@ hcg_status onnx_map_dropout(onnx_ctx *c, const Onnx__NodeProto *n)
     if (onnx_has_input(n, 2)) {
         if ((st = onnx_input(c, 2, &mode))) return st;
         const hcg_tensor *t = onnx_const_value(c, mode);
-        if (!t || t->dtype != HCG_BOOL || t->nbytes != 1 || ((const uint8_t *)t->data)[0])
-            return onnx_node_fail(c, HCG_ERR_UNSUPPORTED, "training_mode must be a constant false (hcg runs inference)");
+        if (!t || t->dtype != HCG_BOOL || t->nbytes != 1)
+            return onnx_node_fail(c, HCG_ERR_UNSUPPORTED, "training_mode must be a constant");
+        double ratio = 0.5; /* the default (opset 12+), and an opset 7 attribute's */
+        if (onnx_has_input(n, 1)) {
+            if ((st = onnx_input(c, 1, &ratio_v))) return st;
+            const hcg_tensor *r = onnx_const_value(c, ratio_v);
+            if (!r || r->nbytes != sizeof(float) || r->dtype != HCG_F32)
+                return onnx_node_fail(c, HCG_ERR_UNSUPPORTED, "ratio must be a constant f32 scalar");
+            ratio = *(const float *)r->data;
+        }
+        if (((const uint8_t *)t->data)[0] && ratio != 0)
+            return onnx_node_fail(c, HCG_ERR_UNSUPPORTED,
+                                  "dropout with ratio %g in training mode is not supported (export with ratio 0 or in eval mode)",
+                                  ratio);
     }
     if ((st = onnx_define(c, n->output[0], x->id, x->dtype))) return st;
     const char *mask = onnx_output(n, 1);

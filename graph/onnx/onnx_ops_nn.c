@@ -146,25 +146,33 @@ hcg_status onnx_map_layer_norm(onnx_ctx *c, const Onnx__NodeProto *n)
     return HCG_OK;
 }
 
-/* ReduceMean, ReduceSum, ReduceMax. axes is an attribute until ReduceSum-13 / the others' opset
- * 18 made it an optional input, together with noop_with_empty_axes (no axes: identity instead of
- * reducing everything). */
-hcg_status onnx_map_reduce(onnx_ctx *c, const Onnx__NodeProto *n)
+/* A reduction's operands as read from an ONNX node: the input, the attributes (keepdims, axes
+ * when they are an attribute), the axes input when they are one, and whether the node is a no-op
+ * (noop_with_empty_axes with no axes). axes is an attribute until ReduceSum-13 / the others'
+ * opset 18 made it an optional input. */
+typedef struct reduce_args {
+    const onnx_value *x;
+    hcg_attr at[2];
+    int n_at;
+    hcg_id axes_in; /* -1: none */
+    bool noop;
+} reduce_args;
+
+static hcg_status read_reduce_args(onnx_ctx *c, const Onnx__NodeProto *n, bool axes_input, unsigned dtypes,
+                                   reduce_args *r)
 {
-    const onnx_value *x, *axes_v = NULL;
+    const onnx_value *axes_v = NULL;
     int64_t keepdims, noop = 0;
     hcg_status st;
-    bool axes_input = (c->op->op == HCG_OP_REDUCE_SUM && c->opset >= 13) || c->opset >= 18;
     static const char *const known_attr[] = {"axes", "keepdims", NULL};
     static const char *const known_input[] = {"keepdims", "noop_with_empty_axes", NULL};
+    memset(r, 0, sizeof *r);
+    r->axes_in = -1;
     if ((st = onnx_check_arity(c, 1, axes_input ? 2 : 1)) ||
-        (st = onnx_check_attrs(c, axes_input ? known_input : known_attr)) || (st = onnx_input(c, 0, &x)) ||
-        (st = onnx_want_computable(c, 0, x, c->op->dtypes)) || (st = onnx_attr_int(c, "keepdims", 1, &keepdims)))
+        (st = onnx_check_attrs(c, axes_input ? known_input : known_attr)) || (st = onnx_input(c, 0, &r->x)) ||
+        (st = onnx_want_computable(c, 0, r->x, dtypes)) || (st = onnx_attr_int(c, "keepdims", 1, &keepdims)))
         return st;
-    hcg_attr at[2] = {HCG_ATTR_I("keepdims", keepdims != 0)};
-    int n_at = 1;
-    hcg_id in[2] = {x->id, -1};
-    int k = 1;
+    r->at[r->n_at++] = HCG_ATTR_I("keepdims", keepdims != 0);
     if (axes_input) {
         if ((st = onnx_attr_int(c, "noop_with_empty_axes", 0, &noop))) return st;
         if (onnx_has_input(n, 1)) {
@@ -173,21 +181,87 @@ hcg_status onnx_map_reduce(onnx_ctx *c, const Onnx__NodeProto *n)
             if (noop && !t)
                 return onnx_node_fail(c, HCG_ERR_UNSUPPORTED,
                                       "noop_with_empty_axes=1 needs axes known when the model is loaded");
-            if (t && t->nbytes == 0 && noop) axes_v = NULL; /* empty axes: fall through to the no-op */
-            else if (t && t->nbytes == 0) axes_v = NULL;    /* empty axes: reduce everything */
-            else {
-                in[1] = axes_v->id;
-                k = 2;
-            }
+            if (t && t->nbytes == 0) axes_v = NULL; /* empty axes: the no-op, or reduce everything */
+            else r->axes_in = axes_v->id;
         }
-        if (!axes_v && noop) return onnx_define(c, n->output[0], x->id, x->dtype);
+        r->noop = !axes_v && noop;
     } else {
         const int64_t *axes;
         int n_axes;
         if ((st = onnx_attr_ints(c, "axes", &axes, &n_axes))) return st;
-        if (n_axes > 0) at[n_at++] = HCG_ATTR_IS("axes", axes, n_axes);
+        if (n_axes > 0) r->at[r->n_at++] = HCG_ATTR_IS("axes", axes, n_axes);
     }
-    in[0] = onnx_compute_in(c, x);
-    hcg_id id = onnx_emit_out(c, c->op->op, n->output[0], x->dtype, in, k, at, n_at);
-    return onnx_define(c, n->output[0], id, x->dtype);
+    return HCG_OK;
+}
+
+/* Emits op over r's axes (keepdims as given, or forced on), on input x. */
+static hcg_id emit_reduce(onnx_ctx *c, hcg_op op, const char *out, const char *hint, const reduce_args *r, hcg_id x,
+                          bool force_keep)
+{
+    hcg_id in[2] = {x, r->axes_in};
+    hcg_attr at[2] = {r->at[0], r->at[1]};
+    if (force_keep) at[0] = HCG_ATTR_I("keepdims", 1);
+    return onnx_emit(c, op, out, hint, in, r->axes_in >= 0 ? 2 : 1, at, r->n_at);
+}
+
+static bool reduce_axes_input(const onnx_ctx *c, hcg_op op)
+{
+    return (op == HCG_OP_REDUCE_SUM && c->opset >= 13) || c->opset >= 18;
+}
+
+/* ReduceMean, ReduceSum, ReduceMax, ReduceProd: one hcg reduction. */
+hcg_status onnx_map_reduce(onnx_ctx *c, const Onnx__NodeProto *n)
+{
+    reduce_args r;
+    hcg_status st = read_reduce_args(c, n, reduce_axes_input(c, c->op->op), c->op->dtypes, &r);
+    if (st) return st;
+    if (r.noop) return onnx_define(c, n->output[0], r.x->id, r.x->dtype);
+    hcg_id in[2] = {onnx_compute_in(c, r.x), r.axes_in};
+    hcg_id id = onnx_emit_out(c, c->op->op, n->output[0], r.x->dtype, in, r.axes_in >= 0 ? 2 : 1, r.at, r.n_at);
+    return onnx_define(c, n->output[0], id, r.x->dtype);
+}
+
+/* ReduceL1 (sum |x|), ReduceL2 (sqrt(sum x^2)), ReduceSumSquare (sum x^2), ReduceLogSum
+ * (log(sum x)) and ReduceLogSumExp
+ * (max + log(sum exp(x - max)), the stable form), as elementwise ops around a reduce_sum. With
+ * noop_with_empty_axes and no axes, the elementwise parts alone (ONNX's reference does the same). */
+hcg_status onnx_map_reduce_composite(onnx_ctx *c, const Onnx__NodeProto *n)
+{
+    const char *type = n->op_type;
+    bool l1 = strcmp(type, "ReduceL1") == 0, l2 = strcmp(type, "ReduceL2") == 0;
+    bool lse = strcmp(type, "ReduceLogSumExp") == 0, log_sum = strcmp(type, "ReduceLogSum") == 0;
+    reduce_args r;
+    /* These follow ReduceMean's opset history: axes became an input at 18. */
+    hcg_status st = read_reduce_args(c, n, c->opset >= 18, c->op->dtypes, &r);
+    if (st) return st;
+    hcg_id x = onnx_compute_in(c, r.x), pre;
+    if (log_sum) {
+        pre = x;
+    } else if (l1) {
+        pre = onnx_emit(c, HCG_OP_ABS, NULL, "abs", &x, 1, NULL, 0);
+    } else if (lse) {
+        hcg_id mx = r.noop ? x : emit_reduce(c, HCG_OP_REDUCE_MAX, NULL, "max", &r, x, true);
+        hcg_id d_in[2] = {x, mx};
+        hcg_id d = onnx_emit(c, HCG_OP_SUB, NULL, "shifted", d_in, 2, NULL, 0);
+        pre = onnx_emit(c, HCG_OP_EXP, NULL, "exp", &d, 1, NULL, 0);
+    } else {
+        hcg_id sq_in[2] = {x, x};
+        pre = onnx_emit(c, HCG_OP_MUL, NULL, "square", sq_in, 2, NULL, 0);
+    }
+    hcg_id sum = r.noop ? pre : emit_reduce(c, HCG_OP_REDUCE_SUM, NULL, "sum", &r, pre, false);
+    hcg_id y = sum;
+    if (l2) {
+        y = onnx_emit(c, HCG_OP_SQRT, NULL, "sqrt", &sum, 1, NULL, 0);
+    } else if (log_sum) {
+        y = onnx_emit(c, HCG_OP_LOG, NULL, "log", &sum, 1, NULL, 0);
+    } else if (lse) {
+        hcg_id lg = onnx_emit(c, HCG_OP_LOG, NULL, "log", &sum, 1, NULL, 0);
+        /* the max again with the node's keepdims, to add back */
+        hcg_id m2 = r.noop ? x : emit_reduce(c, HCG_OP_REDUCE_MAX, NULL, "max_out", &r, x, false);
+        hcg_id a_in[2] = {lg, m2};
+        y = onnx_emit(c, HCG_OP_ADD, NULL, "lse", a_in, 2, NULL, 0);
+    }
+    hcg_id out = onnx_cast_back(c, n->output[0], r.x->dtype, y);
+    if (out < 0) return (hcg_status)-out;
+    return onnx_define(c, n->output[0], out, r.x->dtype);
 }

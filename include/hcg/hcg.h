@@ -115,6 +115,7 @@ hcg_status hcg_npy_save(const char *path, const hcg_tensor *t);
     X(CAST, "cast")                                                                            \
     X(MATMUL, "matmul") X(GEMM, "gemm")                                                        \
     X(REDUCE_SUM, "reduce_sum") X(REDUCE_MEAN, "reduce_mean") X(REDUCE_MAX, "reduce_max")      \
+    X(REDUCE_PROD, "reduce_prod")                                                              \
     X(SOFTMAX, "softmax") X(LOG_SOFTMAX, "log_softmax")                                        \
     X(LAYER_NORM, "layer_norm") X(RMS_NORM, "rms_norm")                                        \
     X(RESHAPE, "reshape") X(SQUEEZE, "squeeze") X(UNSQUEEZE, "unsqueeze")                      \
@@ -128,7 +129,8 @@ hcg_status hcg_npy_save(const char *path, const hcg_tensor *t);
     X(RMS_NORM_GRAD, "rms_norm_grad") X(GATHER_GRAD, "gather_grad") X(SLICE_GRAD, "slice_grad") \
     X(SOFTMAX_CROSS_ENTROPY, "softmax_cross_entropy") X(NLL_LOSS, "nll_loss")                  \
     X(KL_DIV, "kl_div") X(MSE_LOSS, "mse_loss")                                                \
-    X(SGD_UPDATE, "sgd_update") X(ADAM_UPDATE, "adam_update")
+    X(SGD_UPDATE, "sgd_update") X(ADAM_UPDATE, "adam_update")                                                        \
+    X(FUSED_MATMUL, "fused_matmul") X(ATTENTION, "attention")
 
 typedef enum hcg_op {
 #define HCG_OP_ENUM_(id, name) HCG_OP_##id,
@@ -264,6 +266,10 @@ typedef struct hcg_session_options {
     /* Warnings (a device dropped after a failure, pins released) are printed to stderr unless
      * quiet; hcg_session_warnings returns them either way. */
     bool quiet;
+    /* The graph rewrites run on each bound graph (fusions into fused_matmul, attention, gelu,
+     * layer_norm): NULL means $HCG_PASSES, else "all"; "none" binds without any (training does:
+     * fused ops have no gradient rules); or a comma list of pass names (`hcg run --help`). */
+    const char *passes;
 } hcg_session_options;
 
 /* A session runs one graph on a set of devices. It keeps weights resident on the devices that

@@ -866,6 +866,117 @@ error_case("err_div_int_zero", "div", [np.ones(3, np.int32), np.array([1, 0, 2],
            status="runtime error")
 
 
+# ------------------------------------------------------------------ reduce_prod (own generator: earlier files stay as they were)
+
+rng = np.random.default_rng(20250101)
+PROD_CASES = [("rows", f32(4, 50, lo=0.8, hi=1.25), [1], 1), ("cols", f32(300, 3, lo=0.95, hi=1.05), [0], 0),
+              ("outer_inner", normal(2, 3, 4), [0, 2], 1), ("all", f32(3, 5, 7, lo=0.8, hi=1.2), [], 0),
+              ("scalar", np.array(2.5, np.float32), [], 0), ("empty_kept", normal(0, 3), [1], 0),
+              ("alternating", f32(2, 3, 4, 5, 3, lo=0.7, hi=1.3), [1, 3], 0), ("zero", np.array([[1, 0, 3], [2, 2, 2]], np.float32), [1], 0),
+              ("i32", ints(np.int32, 7, 13, lo=-3, hi=4), [1], 1),
+              ("i64_wraps", ints(np.int64, 40, 3, lo=-9, hi=10), [0], 0)]
+REDUCE["reduce_prod"] = np.prod
+for tag, x, axes, keep in PROD_CASES:
+    red_case("reduce_prod", tag, x, axes, keepdims=keep)
+
+
+# ------------------------------------------------------------------ fused ops (made by the rewrite passes)
+
+rng = np.random.default_rng(20250202)
+
+
+def gelu_ref(y):
+    return (0.5 * y * (1.0 + np.vectorize(math.erf)(y / math.sqrt(2.0))))
+
+
+def gelu_tanh_ref(y):
+    return 0.5 * y * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (y + 0.044715 * y ** 3)))
+
+
+ACTS = {"none": lambda y: y, "gelu": gelu_ref, "gelu_tanh": gelu_tanh_ref, "relu": lambda y: np.maximum(y, 0.0)}
+
+
+def fused_case(tag, ashape, bshape, ta=0, tb=0, alpha=1.0, act="none", bias=True):
+    a, b = normal(*ashape), normal(*bshape)
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    if ta:
+        a64 = np.swapaxes(a64, -1, -2)
+    if tb:
+        b64 = np.swapaxes(b64, -1, -2)
+    y = alpha * np.matmul(a64, b64)
+    ins = [a, b]
+    if bias:
+        bv = normal(y.shape[-1])
+        y = y + bv.astype(np.float64)
+        ins.append(bv)
+    y = ACTS[act](y)
+    attrs = {"transpose_a": ta, "transpose_b": tb, "alpha": alpha, "activation": act}
+    case(f"fused_matmul_{tag}", "fused_matmul", ins, y.astype(np.float32), attrs=attrs, atol=2e-6)
+
+
+fused_case("bias_gelu", (2, 3, 5), (5, 4), act="gelu")
+fused_case("bias_only", (7, 16), (16, 9))
+fused_case("alpha_no_bias", (3, 4), (4, 6), alpha=0.125, bias=False)
+fused_case("transposes_relu", (2, 5, 3), (2, 4, 5), ta=1, tb=1, act="relu")
+fused_case("gelu_tanh", (4, 33), (33, 17), act="gelu_tanh")
+fused_case("batch_broadcast", (2, 1, 3, 4), (3, 4, 5), act="gelu", alpha=-0.5)
+fused_case("size1", (1, 1), (1, 1), act="gelu")
+fused_case("k0", (3, 0), (0, 4), act="gelu")
+fused_case("m0", (0, 5), (5, 3), act="relu")
+fused_case("wide", (65, 130), (130, 257), act="gelu")
+
+
+def attention_ref(q, k, v, mask, scale, bshd):
+    q64, k64, v64 = q.astype(np.float64), k.astype(np.float64), v.astype(np.float64)
+    if bshd:
+        q64, k64, v64 = (np.transpose(t, (0, 2, 1, 3)) for t in (q64, k64, v64))
+    s = scale * np.matmul(q64, np.swapaxes(k64, -1, -2))
+    if mask is not None:
+        s = s + mask.astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        m = np.max(s, axis=-1, keepdims=True)
+        e = np.exp(s - m)
+        p = e / np.sum(e, axis=-1, keepdims=True)
+    o = np.matmul(p, v64)
+    if bshd:
+        o = np.transpose(o, (0, 2, 1, 3))
+    return o.astype(np.float32)
+
+
+def attention_case(tag, qshape, sk, dv=None, mask_shape=None, scale=0.5, bshd=False, mask_fill=None):
+    d = qshape[-1]
+    dv = dv or d
+    if bshd:
+        b, sq, h, _ = qshape
+        kshape, vshape = (b, sk, h, d), (b, sk, h, dv)
+    else:
+        kshape = qshape[:-2] + (sk, d)
+        vshape = qshape[:-2] + (sk, dv)
+    q, k, v = normal(*qshape), normal(*kshape), normal(*vshape)
+    ins = [q, k, v]
+    mask = None
+    if mask_shape is not None:
+        mask = normal(*mask_shape)
+        if mask_fill is not None:
+            mask = np.where(rng.random(mask_shape) < 0.3, np.float32(mask_fill), mask).astype(np.float32)
+        ins.append(mask)
+    attrs = {"scale": scale, "layout": "bshd" if bshd else "bhsd"}
+    case(f"attention_{tag}", "attention", ins, attention_ref(q, k, v, mask, scale, bshd), attrs=attrs, atol=2e-6)
+
+
+attention_case("bhsd_mask", (2, 3, 5, 4), 7, mask_shape=(2, 1, 1, 7))
+attention_case("no_mask", (3, 6, 8), 6, scale=1.0)
+attention_case("bshd_mask", (2, 5, 3, 4), 6, mask_shape=(2, 1, 1, 6), bshd=True)
+attention_case("dv_differs", (2, 4, 8), 9, dv=5, mask_shape=(4, 9))
+attention_case("sq1", (1, 2, 1, 16), 10, mask_shape=(1, 1, 1, 10))
+attention_case("sk1", (2, 3, 1), 1, dv=2)
+attention_case("long_keys", (1, 2, 3, 8), 300, mask_shape=(1, 1, 3, 300), scale=0.35)
+attention_case("many_rows", (1, 70, 2, 8), 20, mask_shape=(1, 2, 70, 20), bshd=True)
+attention_case("minus_inf_mask", (2, 6, 4), 9, mask_shape=(2, 6, 9), mask_fill=-np.inf)
+attention_case("large_mask", (1, 2, 4, 8), 12, mask_shape=(1, 1, 1, 12), mask_fill=-3.4028235e38)
+attention_case("bshd_heads_mask", (2, 3, 4, 8), 5, mask_shape=(1, 4, 3, 5), bshd=True, scale=0.125)
+
+
 def main():
     with open(os.path.join(OUT_DIR, "cases.json"), "w") as f:
         json.dump({"generator": "tests/golden/make_golden.py", "cases": cases}, f, indent=1)

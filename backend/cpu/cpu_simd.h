@@ -1,0 +1,58 @@
+/* cpu_simd.h — the CPU's vectorised inner loops, one table per instruction set: the same source
+ * (backend/cpu/simd/cpu_simd_impl.c) is compiled for AVX-512, for AVX2 + FMA and for the
+ * baseline, and hcg_simd() picks the best table the processor supports once, at run time.
+ * The loops are plain C that the compiler vectorises (branch-free polynomial exp, erf and tanh
+ * instead of libm calls), so each table is the same arithmetic at another vector width. */
+#ifndef HCG_CPU_SIMD_H
+#define HCG_CPU_SIMD_H
+
+#include <stdint.h>
+
+/* One block of attention rows for hcg_simd_fns.attention_rows: `rows` queries against `sk` keys,
+ * each operand a list of rows `*_ld` floats apart (so [B, S, H, D] tensors are read in place). */
+typedef struct hcg_attn_rows {
+    const float *q, *k, *v;
+    float *o;
+    int64_t q_ld, k_ld, v_ld, o_ld;
+    const float *mask;       /* the mask's element for (row 0, key 0), or NULL */
+    int64_t mask_ld, mask_cs; /* mask strides between rows and between keys (0: broadcast) */
+    int64_t rows, sk, d, dv;
+    float scale;
+    float *scratch; /* hcg_attn_scratch_floats(d, dv) floats */
+} hcg_attn_rows;
+
+/* Keys per block of the streaming (flash-style) attention loop. */
+#define HCG_ATTN_KEYS 128
+/* Query rows per block. */
+#define HCG_ATTN_ROWS 32
+static inline int64_t hcg_attn_scratch_floats(int64_t d, int64_t dv)
+{
+    return (int64_t)HCG_ATTN_KEYS * d + (int64_t)HCG_ATTN_ROWS * (HCG_ATTN_KEYS + dv + 2);
+}
+
+typedef struct hcg_simd_fns {
+    const char *isa; /* "avx512", "avx2", "baseline" */
+    void (*exp)(const float *x, float *o, int64_t n);
+    void (*erf)(const float *x, float *o, int64_t n);
+    void (*tanh)(const float *x, float *o, int64_t n);
+    void (*gelu)(const float *x, float *o, int64_t n);      /* x * Phi(x) (erf form) */
+    void (*gelu_tanh)(const float *x, float *o, int64_t n); /* the tanh approximation */
+    void (*sigmoid)(const float *x, float *o, int64_t n);
+    /* Softmax of one contiguous row: the maximum and the sum in one pass (online rescaling), then
+     * the output (log_out: log_softmax). The sum accumulates in double. */
+    void (*softmax_row)(const float *x, float *o, int64_t n, int log_out);
+    /* One row of layer_norm / rms_norm: the statistics in one pass (double sums), then the output.
+     * scale and bias may be NULL. */
+    void (*norm_row)(const float *x, float *o, int64_t n, float eps, int rms, const float *scale, const float *bias);
+    /* The fused_matmul epilogue over rows of c (ld apart): c = act(c + bias) (bias may be NULL). */
+    void (*epilogue)(float *c, int64_t rows, int64_t cols, int64_t ld, const float *bias, int act);
+    /* Streaming attention over key blocks with online softmax (hcg_attn_rows). */
+    void (*attention_rows)(const hcg_attn_rows *a);
+} hcg_simd_fns;
+
+/* The table for this processor ($HCG_SIMD=avx512|avx2|baseline picks a lower one for tests). */
+const hcg_simd_fns *hcg_simd(void);
+
+extern const hcg_simd_fns hcg_simd_avx512, hcg_simd_avx2, hcg_simd_baseline;
+
+#endif

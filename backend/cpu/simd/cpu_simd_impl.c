@@ -1,0 +1,358 @@
+/* cpu_simd_impl.c — the CPU's vectorised inner loops (see backend/cpu/cpu_simd.h), compiled once
+ * per instruction set with HCG_SIMD_NAME set (avx512, avx2, baseline) and the matching -m flags.
+ * Everything here is branch-free scalar C over arrays that GCC vectorises: exp by range reduction
+ * and a degree-6 polynomial (Cephes), erf by two minimax polynomials (|x| below and above 0.9277,
+ * the latter through exp; about 1 ulp), tanh by an odd polynomial below 0.625 and through exp
+ * above. Selections replace branches, so NaN and the infinities are handled explicitly. */
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/cpu/cpu_simd.h"
+
+#ifndef HCG_SIMD_NAME
+#error "compile with -DHCG_SIMD_NAME=avx512|avx2|baseline"
+#endif
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+#define STR_(a) #a
+#define STR(a) STR_(a)
+
+/* ---------------------------------------------------------------- scalar kernels (inlined) */
+
+static inline float pow2i(int32_t n) /* 2^n for n in [-126, 127] */
+{
+    union {
+        uint32_t u;
+        float f;
+    } b = {.u = (uint32_t)(n + 127) << 23};
+    return b.f;
+}
+
+static inline float v_exp(float x)
+{
+    float xc = x < -104.0f ? -104.0f : x > 88.8f ? 88.8f : x;
+    float t = xc * 1.44269504088896341f;
+    float fx = (t + 12582912.0f) - 12582912.0f; /* round to nearest (|t| < 2^22) */
+    float r = xc - fx * 0.693359375f;
+    r = r - fx * -2.12194440e-4f;
+    float z = r * r;
+    float y = ((((1.9875691500E-4f * r + 1.3981999507E-3f) * r + 8.3334519073E-3f) * r + 4.1665795894E-2f) * r +
+               1.6666665459E-1f) * r + 5.0000001201E-1f;
+    y = y * z + r + 1.0f;
+    int32_t n = (int32_t)fx, h = n >> 1;
+    float e = y * pow2i(h) * pow2i(n - h); /* two factors: n may reach 128 or -150 */
+    e = x > 88.72283935546875f ? INFINITY : e;
+    e = x < -103.97f ? 0.0f : e;
+    return x != x ? x : e;
+}
+
+/* erf(t) for t >= 0.9277 is 1 - exp(erf_big(t)). */
+static inline float erf_big(float t)
+{
+    float s = t * t;
+    float r = -1.72853470e-5f * t + 3.83197126e-4f;
+    float u = -3.88396438e-3f * t + 2.42546219e-2f;
+    r = r * s + u;
+    r = r * t + -1.06777877e-1f;
+    r = r * t + -6.34846687e-1f;
+    r = r * t + -1.28717512e-1f;
+    return r * t - t;
+}
+
+static inline float erf_small(float a) /* |a| <= 0.9277 */
+{
+    float s = a * a;
+    float r = -5.96761703e-4f;
+    r = r * s + 4.99119423e-3f;
+    r = r * s + -2.67681349e-2f;
+    r = r * s + 1.12819925e-1f;
+    r = r * s + -3.76125336e-1f;
+    r = r * s + 1.28379166e-1f;
+    return r * a + a;
+}
+
+static inline float v_erf(float a)
+{
+    float t = fabsf(a);
+    float big = 1.0f - v_exp(erf_big(t > 10.0f ? 10.0f : t));
+    big = a < 0 ? -big : big;
+    float r = t > 0.927734375f ? big : erf_small(a);
+    return a != a ? a : r;
+}
+
+/* 1 + erf(a) without cancellation for negative a (GELU's Phi). */
+static inline float v_one_plus_erf(float a)
+{
+    float t = fabsf(a);
+    float e = v_exp(erf_big(t > 10.0f ? 10.0f : t)); /* 1 - erf(t) */
+    float big = a < 0 ? e : 2.0f - e;
+    return t > 0.927734375f ? big : 1.0f + erf_small(a);
+}
+
+static inline float v_tanh(float x)
+{
+    float t = fabsf(x);
+    float z = x * x;
+    float small = ((((-5.70498872745E-3f * z + 2.06390887954E-2f) * z - 5.37397155531E-2f) * z + 1.33314422036E-1f) * z -
+                   3.33332819422E-1f) * z * x + x;
+    float big = 1.0f - 2.0f / (v_exp(2.0f * (t > 20.0f ? 20.0f : t)) + 1.0f);
+    big = x < 0 ? -big : big;
+    float r = t < 0.625f ? small : big;
+    return x != x ? x : r;
+}
+
+static inline float v_gelu(float x) { return 0.5f * x * v_one_plus_erf(x * 0.70710678118654752f); }
+
+static inline float v_gelu_tanh(float x)
+{
+    float u = 0.7978845608028654f * (x + 0.044715f * x * x * x);
+    /* 0.5 * x * (1 + tanh(u)) = x / (1 + exp(-2u)) */
+    float r = x / (1.0f + v_exp(-2.0f * u));
+    r = u > 40.0f ? x : r;
+    r = u < -40.0f ? 0.0f * x : r;
+    return r;
+}
+
+static inline float v_sigmoid(float x) { return 1.0f / (1.0f + v_exp(-x)); }
+
+/* ---------------------------------------------------------------- array loops */
+
+#define ARRAY_FN(name, fn)                                                                         \
+    static void name(const float *restrict x, float *restrict o, int64_t n)                        \
+    {                                                                                              \
+        for (int64_t i = 0; i < n; i++) o[i] = fn(x[i]);                                           \
+    }                                                                                              \
+    static void name##_inplace(float *o, int64_t n)                                                \
+    {                                                                                              \
+        for (int64_t i = 0; i < n; i++) o[i] = fn(o[i]);                                           \
+    }
+ARRAY_FN(a_exp, v_exp)
+ARRAY_FN(a_erf, v_erf)
+ARRAY_FN(a_tanh, v_tanh)
+ARRAY_FN(a_gelu, v_gelu)
+ARRAY_FN(a_gelu_tanh, v_gelu_tanh)
+ARRAY_FN(a_sigmoid, v_sigmoid)
+
+/* The same operation in and out of place (the kernels may alias o and x). */
+#define ALIAS_SAFE(name)                                                                           \
+    static void name##_any(const float *x, float *o, int64_t n)                                    \
+    {                                                                                              \
+        if (x == o) name##_inplace(o, n);                                                          \
+        else name(x, o, n);                                                                        \
+    }
+ALIAS_SAFE(a_exp)
+ALIAS_SAFE(a_erf)
+ALIAS_SAFE(a_tanh)
+ALIAS_SAFE(a_gelu)
+ALIAS_SAFE(a_gelu_tanh)
+ALIAS_SAFE(a_sigmoid)
+
+static float row_max(const float *x, int64_t n)
+{
+    float m[16];
+    int64_t i = 0;
+    for (int l = 0; l < 16; l++) m[l] = -INFINITY;
+    for (; i + 16 <= n; i += 16)
+        for (int l = 0; l < 16; l++) m[l] = x[i + l] > m[l] ? x[i + l] : m[l];
+    float r = -INFINITY;
+    for (int l = 0; l < 16; l++) r = m[l] > r ? m[l] : r;
+    for (; i < n; i++) r = x[i] > r ? x[i] : r;
+    return r;
+}
+
+static double row_sum_d(const float *x, int64_t n)
+{
+    double s[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++) s[l] += x[i + l];
+    double r = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+    for (; i < n; i++) r += x[i];
+    return r;
+}
+
+/* Softmax blocks: each block's exponentials are taken against the block's own maximum while the
+ * block is in L1 (one pass over x); the blocks are then rescaled to the row's maximum. */
+#define SM_BLOCK 512
+static void softmax_row(const float *x, float *o, int64_t n, int log_out)
+{
+    int64_t nb = (n + SM_BLOCK - 1) / SM_BLOCK;
+    float bm_local[64], *bm = nb <= 64 ? bm_local : malloc(sizeof(float) * (size_t)nb);
+    double bs_local[64], *bs = nb <= 64 ? bs_local : malloc(sizeof(double) * (size_t)nb);
+    float tmp[SM_BLOCK];
+    if (!bm || !bs) { /* no memory for the block table: one block, three passes */
+        if (bm != bm_local) free(bm);
+        if (bs != bs_local) free(bs);
+        float m = row_max(x, n);
+        double s = 0;
+        for (int64_t i = 0; i < n; i++) s += v_exp(x[i] - m);
+        float inv = (float)(1.0 / s), lse = (float)log(s);
+        for (int64_t i = 0; i < n; i++) o[i] = log_out ? (x[i] - m) - lse : v_exp(x[i] - m) * inv;
+        return;
+    }
+    float m = -INFINITY;
+    bool nan = false;
+    for (int64_t b = 0; b < nb; b++) {
+        int64_t i0 = b * SM_BLOCK, w = n - i0 < SM_BLOCK ? n - i0 : SM_BLOCK;
+        const float *xb = x + i0;
+        float *eb = log_out ? tmp : o + i0;
+        float mb = row_max(xb, w);
+        for (int64_t j = 0; j < w; j++) nan |= xb[j] != xb[j];
+        for (int64_t j = 0; j < w; j++) eb[j] = v_exp(xb[j] - mb);
+        bm[b] = mb;
+        bs[b] = row_sum_d(eb, w);
+        m = mb > m ? mb : m;
+    }
+    if (nan) m = NAN; /* NaN anywhere makes the row NaN, as the reference does */
+    double s = 0;
+    for (int64_t b = 0; b < nb; b++) s += bs[b] * (double)v_exp(bm[b] - m);
+    if (log_out) {
+        float lse = (float)log(s);
+        for (int64_t i = 0; i < n; i++) o[i] = (x[i] - m) - lse;
+    } else {
+        for (int64_t b = 0; b < nb; b++) {
+            int64_t i0 = b * SM_BLOCK, w = n - i0 < SM_BLOCK ? n - i0 : SM_BLOCK;
+            float f = (float)((double)v_exp(bm[b] - m) / s);
+            for (int64_t j = 0; j < w; j++) o[i0 + j] *= f;
+        }
+    }
+    if (bm != bm_local) free(bm);
+    if (bs != bs_local) free(bs);
+}
+
+/* layer_norm / rms_norm of one row: sum and sum of squares in one pass, in double lanes (exact
+ * products of floats), then the output with the mean as a float pair hi + lo. */
+static void norm_row(const float *x, float *o, int64_t n, float eps, int rms, const float *scale, const float *bias)
+{
+    double s[8] = {0}, q[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++) {
+            double v = x[i + l];
+            s[l] += v;
+            q[l] += v * v;
+        }
+    double sum = 0, sq = 0;
+    for (int l = 0; l < 8; l++) {
+        sum += s[l];
+        sq += q[l];
+    }
+    for (; i < n; i++) {
+        sum += x[i];
+        sq += (double)x[i] * x[i];
+    }
+    double mean = rms ? 0.0 : sum / (double)n;
+    double var = sq / (double)n - mean * mean;
+    if (var < 0) var = 0;
+    float hi = (float)mean, lo = (float)(mean - hi), r = (float)(1.0 / sqrt(var + eps));
+    if (scale && bias) {
+        for (int64_t j = 0; j < n; j++) o[j] = ((x[j] - hi) - lo) * r * scale[j] + bias[j];
+    } else if (scale) {
+        for (int64_t j = 0; j < n; j++) o[j] = ((x[j] - hi) - lo) * r * scale[j];
+    } else if (bias) {
+        for (int64_t j = 0; j < n; j++) o[j] = ((x[j] - hi) - lo) * r + bias[j];
+    } else {
+        for (int64_t j = 0; j < n; j++) o[j] = ((x[j] - hi) - lo) * r;
+    }
+}
+
+/* c = act(c + bias), row by row while each row is in cache. act: 0 none, 1 gelu, 2 gelu_tanh, 3 relu. */
+static void epilogue(float *c, int64_t rows, int64_t cols, int64_t ld, const float *bias, int act)
+{
+    for (int64_t r = 0; r < rows; r++) {
+        float *row = c + r * ld;
+        if (bias)
+            for (int64_t j = 0; j < cols; j++) row[j] += bias[j];
+        switch (act) {
+        case 1: a_gelu_inplace(row, cols); break;
+        case 2: a_gelu_tanh_inplace(row, cols); break;
+        case 3:
+            for (int64_t j = 0; j < cols; j++) row[j] = row[j] > 0 ? row[j] : (row[j] != row[j] ? row[j] : 0.0f);
+            break;
+        default: break;
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- attention */
+
+/* Streaming attention for up to HCG_ATTN_ROWS query rows: the keys go by in blocks of
+ * HCG_ATTN_KEYS; each block's scores (q . k * scale + mask) update every row's running maximum m,
+ * its running sum l and its context accumulator (rescaled by exp(m_old - m_new)), so the scores
+ * never exist beyond one block (flash-attention's loop, on the CPU's caches). */
+static void attention_rows(const hcg_attn_rows *a)
+{
+    const int64_t KB = HCG_ATTN_KEYS, d = a->d, dv = a->dv;
+    float *kt = a->scratch;                  /* [d][KB]: the key block transposed */
+    float *s = kt + KB * d;                  /* [rows][KB] scores, then probabilities */
+    float *acc = s + HCG_ATTN_ROWS * KB;     /* [rows][dv] */
+    float *m = acc + HCG_ATTN_ROWS * dv, *l = m + HCG_ATTN_ROWS;
+    for (int64_t i = 0; i < a->rows; i++) {
+        m[i] = -INFINITY;
+        l[i] = 0;
+        for (int64_t e = 0; e < dv; e++) acc[i * dv + e] = 0;
+    }
+    for (int64_t kb = 0; kb < a->sk; kb += KB) {
+        int64_t n = a->sk - kb < KB ? a->sk - kb : KB;
+        for (int64_t j = 0; j < n; j++) {
+            const float *kr = a->k + (kb + j) * a->k_ld;
+            for (int64_t t = 0; t < d; t++) kt[t * KB + j] = kr[t];
+        }
+        for (int64_t i = 0; i < a->rows; i++) {
+            float *restrict si = s + i * KB;
+            const float *qi = a->q + i * a->q_ld;
+            for (int64_t j = 0; j < n; j++) si[j] = 0;
+            for (int64_t t = 0; t < d; t++) {
+                float qd = qi[t] * a->scale;
+                const float *restrict kr = kt + t * KB;
+                for (int64_t j = 0; j < n; j++) si[j] += qd * kr[j];
+            }
+            if (a->mask) {
+                const float *mr = a->mask + i * a->mask_ld + kb * a->mask_cs;
+                if (a->mask_cs == 1)
+                    for (int64_t j = 0; j < n; j++) si[j] += mr[j];
+                else
+                    for (int64_t j = 0; j < n; j++) si[j] += mr[0];
+            }
+            float mb = row_max(si, n), mnew = mb > m[i] ? mb : m[i];
+            bool nan = false;
+            for (int64_t j = 0; j < n; j++) nan |= si[j] != si[j];
+            if (nan) mnew = NAN;
+            if (mnew == -INFINITY) continue; /* every key so far masked out: nothing to add */
+            float corr = v_exp(m[i] - mnew);
+            for (int64_t j = 0; j < n; j++) si[j] = v_exp(si[j] - mnew);
+            double sum = row_sum_d(si, n);
+            l[i] = l[i] * corr + (float)sum;
+            float *restrict ai = acc + i * dv;
+            for (int64_t e = 0; e < dv; e++) ai[e] *= corr;
+            for (int64_t j = 0; j < n; j++) {
+                float p = si[j];
+                const float *restrict vr = a->v + (kb + j) * a->v_ld;
+                for (int64_t e = 0; e < dv; e++) ai[e] += p * vr[e];
+            }
+            m[i] = mnew;
+        }
+    }
+    for (int64_t i = 0; i < a->rows; i++) {
+        float *oi = a->o + i * a->o_ld;
+        float inv = 1.0f / l[i]; /* every key masked: 0 / 0, NaN, as softmax gives */
+        for (int64_t e = 0; e < dv; e++) oi[e] = acc[i * dv + e] * inv;
+    }
+}
+
+const hcg_simd_fns CAT(hcg_simd_, HCG_SIMD_NAME) = {
+    .isa = STR(HCG_SIMD_NAME),
+    .exp = a_exp_any,
+    .erf = a_erf_any,
+    .tanh = a_tanh_any,
+    .gelu = a_gelu_any,
+    .gelu_tanh = a_gelu_tanh_any,
+    .sigmoid = a_sigmoid_any,
+    .softmax_row = softmax_row,
+    .norm_row = norm_row,
+    .epilogue = epilogue,
+    .attention_rows = attention_rows,
+};

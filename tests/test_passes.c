@@ -1,0 +1,197 @@
+/* test_passes.c — every rewrite pass alone (graph/passes.h): a small graph in the exact form an
+ * exporter writes is bound with only that pass, which must turn the pattern's last node into the
+ * fused op, and the result must match the same graph bound with no passes (the unfused ops as
+ * reference) on the CPU and on each OpenCL device. Also: a pattern whose middle node has another
+ * consumer is left alone, and "none" / unknown names behave. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/session_impl.h"
+#include "graph/graph.h"
+#include "testlib.h"
+
+static hcg_tensor *rand_tensor(int rank, const int64_t *dims, unsigned seed, float lo, float hi)
+{
+    hcg_shape s = hcg_shape_make(rank, dims);
+    hcg_tensor *t = NULL;
+    hcg_tensor_new(HCG_F32, &s, &t);
+    float *p = t->data;
+    for (size_t i = 0; i < t->nbytes / 4; i++) {
+        seed = seed * 1103515245u + 12345u;
+        p[i] = lo + (hi - lo) * (float)((seed >> 8) & 0xffff) / 65535.0f;
+    }
+    return t;
+}
+
+static hcg_id scalar(hcg_graph *g, const char *name, float v)
+{
+    hcg_tensor *t = NULL;
+    hcg_tensor_new(HCG_F32, &(hcg_shape){0}, &t);
+    ((float *)t->data)[0] = v;
+    return hcg_constant(g, name, t);
+}
+
+/* Runs g with passes on devices; returns the output and the bound output node's op. */
+static hcg_tensor *run(const hcg_graph *g, const char *passes, const char *devices, hcg_tensor **in, hcg_op *op)
+{
+    hcg_session *s = NULL;
+    hcg_session_options opt = {.devices = devices, .passes = passes};
+    hcg_tensor *out = NULL;
+    if (!CHECK_OK(hcg_session_new(g, &opt, &s))) return NULL;
+    if (CHECK_OK(hcg_session_run(s, (const hcg_tensor *const *)in, &out)) && op)
+        *op = s->last_plan->bound->nodes[s->last_plan->bound->outputs[0]].op;
+    hcg_session_free(s);
+    return out;
+}
+
+/* The pass alone makes want at the output and keeps the values of the unfused graph. */
+static void check_pass(hcg_graph *g, hcg_tensor **in, const char *pass, hcg_op want, int expect_notes)
+{
+    static const char *const devs[] = {"cpu", "opencl:0"};
+    for (int d = 0; d < 2; d++) {
+        if (!hcg_device_find(devs[d])) continue;
+        hcg_op got_op = HCG_OP_COUNT, ref_op = HCG_OP_COUNT;
+        hcg_tensor *ref = run(g, "none", devs[d], in, &ref_op), *got = run(g, pass, devs[d], in, &got_op);
+        CHECK(got_op == want, "%s on %s: the output is %s, want %s", pass, devs[d], hcg_op_name(got_op), hcg_op_name(want));
+        CHECK(ref_op != want || expect_notes == 0, "%s: without passes the output is not fused", pass);
+        char what[128];
+        snprintf(what, sizeof what, "%s on %s vs unfused", pass, devs[d]);
+        if (got && ref) tl_tensor_close(got, ref, 2e-5, 2e-6, what);
+        hcg_tensor_free(got);
+        hcg_tensor_free(ref);
+    }
+}
+
+static void test_layer_norm(void)
+{
+    hcg_graph *g = hcg_graph_new();
+    int64_t d[2] = {5, 24}, n = 24;
+    hcg_id x = hcg_input(g, "x", HCG_F32, 2, d);
+    hcg_attr ax[2] = {HCG_ATTR_IS("axes", (int64_t[]){-1}, 1), HCG_ATTR_I("keepdims", 1)};
+    hcg_id mean = hcg_add_node(g, HCG_OP_REDUCE_MEAN, "mean", &x, 1, ax, 2);
+    hcg_id dd = hcg_sub(g, x, mean);
+    hcg_id p_in[2] = {dd, scalar(g, "two", 2.0f)};
+    hcg_id p = hcg_add_node(g, HCG_OP_POW, "sq", p_in, 2, NULL, 0);
+    hcg_id var = hcg_add_node(g, HCG_OP_REDUCE_MEAN, "var", &p, 1, ax, 2);
+    hcg_id ve = hcg_add(g, var, scalar(g, "eps", 1e-5f));
+    hcg_id sd = hcg_unary(g, HCG_OP_SQRT, ve);
+    hcg_id nn = hcg_div(g, dd, sd);
+    hcg_id y = hcg_mul(g, nn, hcg_param(g, "gamma", rand_tensor(1, &n, 3, 0.5f, 1.5f)));
+    hcg_id out = hcg_add(g, y, hcg_param(g, "beta", rand_tensor(1, &n, 4, -1, 1)));
+    CHECK_OK(hcg_output(g, out, "y"));
+    hcg_tensor *in[1] = {rand_tensor(2, d, 1, -3, 5)};
+    check_pass(g, in, "layer_norm", HCG_OP_LAYER_NORM, 1);
+    hcg_tensor_free(in[0]);
+    hcg_graph_free(g);
+}
+
+static void test_gelu(void)
+{
+    hcg_graph *g = hcg_graph_new();
+    int64_t d[2] = {7, 33};
+    hcg_id x = hcg_input(g, "x", HCG_F32, 2, d);
+    hcg_id e = hcg_unary(g, HCG_OP_ERF, hcg_div(g, x, scalar(g, "sqrt2", 1.4142135f)));
+    hcg_id a = hcg_add(g, e, scalar(g, "one", 1.0f));
+    hcg_id out = hcg_mul(g, hcg_mul(g, x, a), scalar(g, "half", 0.5f));
+    CHECK_OK(hcg_output(g, out, "y"));
+    hcg_tensor *in[1] = {rand_tensor(2, d, 2, -6, 6)};
+    check_pass(g, in, "gelu", HCG_OP_GELU, 1);
+    hcg_tensor_free(in[0]);
+    hcg_graph_free(g);
+}
+
+/* matmul(a, transpose(b)) for transpose_matmul; * 0.125 for matmul_scale; + bias for
+ * matmul_bias; gelu for matmul_activation. */
+static hcg_graph *product_graph(int which, int64_t *ad, int64_t *bd)
+{
+    hcg_graph *g = hcg_graph_new();
+    hcg_id a = hcg_input(g, "a", HCG_F32, 3, ad);
+    hcg_id b = hcg_param(g, "w", rand_tensor(2, bd, 9, -1, 1));
+    hcg_id m = which == 0 ? hcg_matmul(g, a, hcg_transpose(g, b, 2, (int64_t[]){1, 0}), false, false)
+                          : hcg_matmul(g, a, b, false, true);
+    int64_t nb = bd[0];
+    hcg_id out = m;
+    if (which == 1) out = hcg_mul(g, scalar(g, "s", 0.125f), m);
+    if (which == 2) out = hcg_add(g, hcg_param(g, "bias", rand_tensor(1, &nb, 8, -1, 1)), m);
+    if (which == 3) out = hcg_unary(g, HCG_OP_GELU, m);
+    hcg_output(g, out, "y");
+    return g;
+}
+
+static void test_products(void)
+{
+    static const char *const names[] = {"transpose_matmul", "matmul_scale", "matmul_bias", "matmul_activation"};
+    static const hcg_op ops[] = {HCG_OP_MATMUL, HCG_OP_FUSED_MATMUL, HCG_OP_FUSED_MATMUL, HCG_OP_FUSED_MATMUL};
+    int64_t ad[3] = {2, 9, 16}, bd[2] = {12, 16};
+    hcg_tensor *in[1] = {rand_tensor(3, ad, 5, -2, 2)};
+    for (int w = 0; w < 4; w++) {
+        hcg_graph *g = product_graph(w, ad, bd);
+        check_pass(g, in, names[w], ops[w], w == 0 ? 0 : 1);
+        hcg_graph_free(g);
+    }
+    hcg_tensor_free(in[0]);
+}
+
+/* BERT's export: q, k, v [B, S, H, D] -> head transposes -> scores / sqrt(D) + mask -> softmax ->
+ * @ v -> transpose back. shared_scores: the scores have a second consumer (an output), so the
+ * pattern must stay as it is. */
+static void test_attention(bool shared_scores)
+{
+    hcg_graph *g = hcg_graph_new();
+    int64_t qd[4] = {2, 10, 3, 8}, md[4] = {2, 1, 1, 10};
+    hcg_id q = hcg_input(g, "q", HCG_F32, 4, qd), k = hcg_input(g, "k", HCG_F32, 4, qd);
+    hcg_id v = hcg_input(g, "v", HCG_F32, 4, qd), mask = hcg_input(g, "mask", HCG_F32, 4, md);
+    int64_t hf[4] = {0, 2, 1, 3}, kt[4] = {0, 2, 3, 1};
+    hcg_id s = hcg_matmul(g, hcg_transpose(g, q, 4, hf), hcg_transpose(g, k, 4, kt), false, false);
+    hcg_id sc = hcg_add(g, hcg_div(g, s, scalar(g, "sqrt_d", sqrtf(8.0f))), mask);
+    hcg_id ctx = hcg_matmul(g, hcg_softmax(g, sc, -1), hcg_transpose(g, v, 4, hf), false, false);
+    CHECK_OK(hcg_output(g, hcg_transpose(g, ctx, 4, hf), "y"));
+    if (shared_scores) CHECK_OK(hcg_output(g, sc, "scores"));
+    hcg_tensor *in[4] = {rand_tensor(4, qd, 11, -2, 2), rand_tensor(4, qd, 12, -2, 2), rand_tensor(4, qd, 13, -2, 2),
+                         rand_tensor(4, md, 14, -1, 0)};
+    float *m = in[3]->data;
+    m[7] = m[19] = -INFINITY; /* padding keys */
+    if (!shared_scores) {
+        check_pass(g, in, "attention", HCG_OP_ATTENTION, 1);
+    } else {
+        hcg_op op = HCG_OP_COUNT;
+        hcg_session *se = NULL;
+        hcg_session_options opt = {.devices = "cpu", .passes = "attention"};
+        hcg_tensor *out[2] = {NULL, NULL};
+        if (CHECK_OK(hcg_session_new(g, &opt, &se)) && CHECK_OK(hcg_session_run(se, (const hcg_tensor *const *)in, out)))
+            op = se->last_plan->bound->nodes[se->last_plan->bound->outputs[0]].op;
+        CHECK(op == HCG_OP_TRANSPOSE, "scores used twice: no attention rewrite (output is %s)", hcg_op_name(op));
+        CHECK(se && se->last_plan->bound->n_notes == 0, "and no rewrite noted");
+        hcg_tensor_free(out[0]);
+        hcg_tensor_free(out[1]);
+        hcg_session_free(se);
+    }
+    for (int i = 0; i < 4; i++) hcg_tensor_free(in[i]);
+    hcg_graph_free(g);
+}
+
+static void test_spec(void)
+{
+    int64_t ad[3] = {1, 2, 4}, bd[2] = {3, 4};
+    hcg_graph *g = product_graph(2, ad, bd);
+    hcg_tensor *in[1] = {rand_tensor(3, ad, 5, -2, 2)}, *out = NULL;
+    hcg_session *s = NULL;
+    hcg_session_options opt = {.devices = "cpu", .passes = "gelu,nonsense"};
+    CHECK_OK(hcg_session_new(g, &opt, &s));
+    CHECK_FAILS(hcg_session_run(s, (const hcg_tensor *const *)in, &out), HCG_ERR_ARG, "unknown rewrite pass 'nonsense'");
+    hcg_session_free(s);
+    hcg_tensor_free(in[0]);
+    hcg_graph_free(g);
+}
+
+int main(void)
+{
+    test_layer_norm();
+    test_gelu();
+    test_products();
+    test_attention(false);
+    test_attention(true);
+    test_spec();
+    return tl_finish();
+}
