@@ -112,7 +112,8 @@ static void one_line(const char *s, char *buf, size_t n)
 
 static void note(const hcg_cache_key *key, const char *path, const char *why)
 {
-    fprintf(stderr, "hcg: note: %s: the cache entry %s was damaged (%s); deleted, rebuilding it\n", key->what, path, why);
+    fprintf(stderr, "hcg: note: %s: the cache entry %s was damaged (%s); deleted, %s\n", key->what, path, why,
+            key->then ? key->then : "rebuilding it");
 }
 
 void hcg_cache_discard(const char *path, const hcg_cache_key *key, const char *why)

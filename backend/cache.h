@@ -38,6 +38,7 @@ typedef struct hcg_cache_key {
     const char *identity; /* one line: the device and driver ("opencl pthread-... driver 3.1") */
     uint64_t source;      /* a hash of what the payload was made from (0: nothing) */
     size_t max_length;    /* larger payloads are refused */
+    const char *then;     /* for notes: what happens instead (NULL: "rebuilding it") */
 } hcg_cache_key;
 
 typedef enum hcg_cache_result {

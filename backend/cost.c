@@ -61,7 +61,8 @@ static bool cost_path(const hcg_device *d, char *buf, size_t n, hcg_cache_key *k
             *p = '_';
     snprintf(identity, id_len, "cost profile; %s; %s; driver %s", d->iface->name,
              d->device_name[0] ? d->device_name : d->name, d->driver);
-    *key = (hcg_cache_key){.what = d->name, .identity = identity, .source = 0, .max_length = 1 << 16};
+    *key = (hcg_cache_key){.what = d->name, .identity = identity, .source = 0, .max_length = 1 << 16,
+                           .then = "using the default cost profile (hcg devices --calibrate measures it again)"};
     return hcg_cache_path(buf, n, "cost/%s.json", name);
 }
 

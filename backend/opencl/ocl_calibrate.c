@@ -55,7 +55,8 @@ static bool tuning_path(const hcg_device *d, char *buf, size_t n, hcg_cache_key 
         if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '.' || *p == '-'))
             *p = '_';
     snprintf(identity, id_len, "CLBlast tuning; %s; %s; driver %s", d->platform, d->device_name, d->driver);
-    *key = (hcg_cache_key){.what = d->name, .identity = identity, .source = 0, .max_length = 1 << 20};
+    *key = (hcg_cache_key){.what = d->name, .identity = identity, .source = 0, .max_length = 1 << 20,
+                           .then = "using CLBlast's own GEMM parameters (hcg devices --calibrate tunes again)"};
     return !buf || hcg_cache_path(buf, n, "opencl/clblast-%s.json", name);
 }
 
