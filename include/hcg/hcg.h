@@ -406,6 +406,10 @@ typedef struct hcg_distill_options {
 hcg_status hcg_distill_build(const hcg_graph *student, const hcg_graph *const *teachers, const char *const *names,
                              const double *weights, int n, const hcg_distill_options *opt, hcg_graph **out);
 
+/* Pins every compute node of a workload's part to a device: group "teacher<i>" or "m<i>" (the
+ * teacher or member i of a graph these functions built) or "student" (all but the teachers). */
+hcg_status hcg_workload_pin(hcg_graph *g, const char *group, const char *device);
+
 #ifdef __cplusplus
 }
 #endif
