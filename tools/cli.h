@@ -31,6 +31,8 @@ extern const char cmd_ensemble_usage[], cmd_distill_usage[];
 int cli_fail(const char *cmd, const char *fmt, ...) HCG_PRINTF(2, 3);
 /* If argv[*i] is "--name" (value in argv[*i+1]) or "--name=value", sets *value and advances *i. */
 bool cli_opt(int argc, char **argv, int *i, const char *name, const char **value);
+/* Splits "MODEL@DEVICE": cuts spec at its last '@' and returns the device (NULL if none). */
+const char *cli_split_device(char *spec);
 /* Parses "2x16x64" (or "" for a scalar) into a shape. */
 bool cli_parse_dims(const char *s, hcg_shape *out);
 
