@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """dist_projection.py — data-parallel scaling from bench_dist's measurements (bench/bench_dist.sh).
 
-Reads the JSON lines of bench_dist runs (1 and 2 ranks, interleaved, several repetitions) and one
---sweep run, and prints (markdown):
+Reads the JSON lines of bench_dist runs (1 and 2 ranks, interleaved, several repetitions) and of
+--sweep runs (the median of each row count is used), and prints (markdown):
   1. measured: samples/s on 1 and 2 ranks per global batch (medians over repetitions, and the
      median of the per-repetition 2-rank/1-rank ratios), the step's communication cost
      (step - local compute on the same rows) and a lone all-reduce of every gradient;
@@ -31,7 +31,9 @@ def main():
     ap.add_argument("--latency-us", type=float)
     ap.add_argument("--gbps", type=float)
     a = ap.parse_args()
-    runs, sweep = load(a.runs), load(a.sweep)[0]
+    runs, sweeps = load(a.runs), load(a.sweep)
+    sweep = dict(sweeps[0])
+    sweep["local_rows_ms"] = {k: st.median(s["local_rows_ms"][k] for s in sweeps) for k in sweeps[0]["local_rows_ms"]}
     batches = sorted({r["batch"] for r in runs})
     print("| global batch | 1 rank samples/s | 2 ranks samples/s | 2 / 1 (median of pairs) | step 2 ranks ms | "
           "local compute ms | communication ms/step | lone all-reduce ms |")

@@ -528,6 +528,7 @@ void hcg_dist_finalize(void)
     MPI_Comm_free(&grad_comm);
     MPI_Comm_free(&p2p_comm);
     MPI_Comm_free(&ctl_comm);
+    HCG_LEAK_CHECK_NOW(); /* hcg's leaks, before MPI's teardown (see compiler.h) */
     MPI_Finalize();
     finalized = true;
 }
