@@ -10,8 +10,8 @@
  *     say so); a rank that stops (SIGSTOP) makes the others fail with hcg's message; in every case
  *     the last checkpoint stays loadable (one process resumes from it);
  *   - hcg distill with the teachers on rank 1 (--teacher-device rank1:cpu, and by a placement file)
- *     saves the same bytes as one process, plain and pipelined; `hcg devices --all-ranks` lists
- *     rank 1's devices;
+ *     saves the same bytes as one process, plain and pipelined; hcg run of an ensemble with two
+ *     members on rank 1 gives PyTorch's output; `hcg devices --all-ranks` lists rank 1's devices;
  *   - bad input: a batch that does not divide among the ranks, a rank the job does not have, a
  *     placement line that matches nothing. */
 #define _GNU_SOURCE
@@ -158,7 +158,20 @@ static void test_distill_on_ranks(void)
         rc = job(2, DISTILL_ARGS " %s --placement teachers.place --save placed.safetensors", s, s, s, s, s, s, s, s, modes[m]);
         CHECK(rc == 0 && same_files("one.safetensors", "placed.safetensors"), "the same by a placement file: %s", out);
     }
-    int rc = job(2, "devices --all-ranks");
+    /* an ensemble whose members run on rank 1 (m0, m2) and rank 0 (m1), through hcg run */
+    snprintf(path, sizeof path, "%s/members.place", tl_tmpdir());
+    if ((f = fopen(path, "w"))) {
+        fprintf(f, "m0/* rank1:cpu\nm2/* rank1:cpu\n");
+        fclose(f);
+    }
+    int rc = job(0, "ensemble ens.hcg --member %s/tests/workloads/teacher0.onnx:0.5 --member %s/tests/workloads/teacher1.onnx:0.3 "
+                 "--member %s/tests/workloads/teacher2.onnx:0.2 --combine weighted", s, s, s);
+    CHECK(rc == 0, "hcg ensemble: %s", out);
+    rc = job(2, "run ens.hcg --input x=%s/tests/workloads/x.npy --placement members.place --output-dir ens-out", s);
+    CHECK(rc == 0, "hcg run of an ensemble split across 2 ranks: %s", out);
+    rc = job(0, "compare ens-out/ensemble.npy %s/tests/workloads/expected_weighted.npy --rtol 1e-5 --atol 1e-6", s);
+    CHECK(rc == 0, "the ensemble's output on rank 0 is PyTorch's: %s", out);
+    rc = job(2, "devices --all-ranks");
     CHECK(rc == 0 && strstr(out, "rank0:cpu") && strstr(out, "rank1:cpu"), "devices --all-ranks: %s", out);
 }
 
