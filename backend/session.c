@@ -290,9 +290,10 @@ hcg_status hcg_session_plan(hcg_session *s, const hcg_shape *shapes, hcg_plan **
     }
     if (hcg_graph_names_ranks(bound)) { /* nodes pinned to other ranks: this rank's part */
         s->no_fallback = true; /* running again alone would repeat messages the others do not expect */
-        st = hcg_dist_active() ? hcg_graph_split_ranks(bound, hcg_dist_rank(), hcg_dist_size())
-                               : hcg_error(HCG_ERR_ARG, "nodes are pinned to ranks (rankN:DEVICE), but hcg is not running "
-                                                        "distributed (start it with mpirun; hcg_dist_init)");
+        st = hcg_dist_active()     ? hcg_graph_split_ranks(bound, hcg_dist_rank(), hcg_dist_size())
+             : hcg_dist_available() ? hcg_error(HCG_ERR_ARG, "nodes are pinned to ranks (rankN:DEVICE), but hcg is not "
+                                                              "running distributed (start it with mpirun; hcg_dist_init)")
+                                    : hcg_dist_init(); /* says that this hcg has no MPI */
         if (st) {
             hcg_graph_free(bound);
             return st;

@@ -198,8 +198,20 @@ static void test_ensemble(void)
 
 int main(void)
 {
-    if (!hcg_dist_available()) {
-        printf("hcg has no MPI: nothing to place on other ranks\n");
+    if (!hcg_dist_available()) { /* placing on ranks says what is missing */
+        hcg_graph *t[2] = {model("teacher0.onnx"), model("teacher1.onnx")}, *g = NULL;
+        hcg_tensor *x = npy("x.npy"), *out = NULL;
+        hcg_session *s = NULL;
+        hcg_session_options so = {.devices = "cpu"};
+        if (CHECK_OK(hcg_ensemble_build((const hcg_graph *const *)t, NULL, NULL, 2, NULL, &g)) &&
+            CHECK_OK(hcg_workload_pin(g, "m1", "rank1:cpu")) && CHECK_OK(hcg_session_new(g, &so, &s)))
+            CHECK_FAILS(hcg_session_run(s, (const hcg_tensor *const *)&x, &out), HCG_ERR_UNSUPPORTED, "built without MPI");
+        hcg_session_free(s);
+        hcg_graph_free(g);
+        hcg_graph_free(t[0]);
+        hcg_graph_free(t[1]);
+        hcg_tensor_free(x);
+        printf("hcg has no MPI: placing a member on rank 1 says so\n");
         return tl_finish();
     }
     if (!CHECK_OK(hcg_dist_init())) return tl_finish();
