@@ -2,7 +2,9 @@
  * fail with a clear error; on simulated devices HEFT spreads independent branches over equal
  * GPUs and keeps small graphs off a slow link; over random graphs and random device profiles the
  * chosen plan is never predicted slower than the best single device (the invariant the scheduler
- * promises, checked against an independent evaluation of every single-device plan); and measured
+ * promises, checked against an independent evaluation of every single-device plan); devices that
+ * share the host's cores (the cpu and POCL) are never expected to overlap, and one on default
+ * costs never takes work from the cpu; and measured
  * times from a profiled run replace the cost model's estimates. */
 #include <math.h>
 #include <stdio.h>
@@ -151,6 +153,97 @@ static void test_heft_spreads_branches(void)
     hcg_sim_free(devs, nd);
 }
 
+/* Places two_branches(width) on simulated devices; counts compute nodes per device. */
+static void place_sim(const char *name, const char *json, int width, int *on, hcg_sched_report *r, double *serial_bound)
+{
+    hcg_device *devs[4];
+    int nd = 0;
+    memset(on, 0, 4 * sizeof *on);
+    if (!CHECK_OK(hcg_sim_load(write_profiles(name, json), devs, 4, &nd))) return;
+    hcg_graph *g = two_branches(width);
+    hcg_graph *b = bind_trial(g);
+    hcg_plan p = {.bound = b, .n_dev = nd};
+    for (int d = 0; d < nd; d++) p.devs[d] = devs[d];
+    p.place = calloc((size_t)b->n_nodes, sizeof(int));
+    p.pred_time = calloc((size_t)b->n_nodes, sizeof(double));
+    p.pred_start = calloc((size_t)b->n_nodes, sizeof(double));
+    CHECK_OK(hcg_sched_evaluate(&p, NULL, r));
+    /* an independent lower bound for devices that take turns: every node at its fastest, one after another */
+    *serial_bound = 0;
+    for (hcg_id id = 0; id < b->n_nodes; id++) {
+        if (b->nodes[id].op == HCG_OP_INPUT || b->nodes[id].op == HCG_OP_PARAM) continue;
+        double best = INFINITY;
+        for (int d = 0; d < nd; d++) {
+            double t = hcg_device_estimate(devs[d], b, &b->nodes[id]);
+            best = t < best ? t : best;
+        }
+        *serial_bound += best;
+        on[p.place[id]]++;
+    }
+    free(p.place);
+    free(p.pred_time);
+    free(p.pred_start);
+    hcg_graph_free(b);
+    hcg_graph_free(g);
+    hcg_sim_free(devs, nd);
+}
+
+/* The cpu backend and an OpenCL CPU device (POCL) run on the same cores: work on both at once is
+ * not faster, so the scheduler must not expect it to be (issue 10: `auto` was slower than `cpu`). */
+static void test_shared_cores_take_turns(void)
+{
+    static const char *fmt =
+        "{\"devices\": [{\"name\": \"cpu\", \"type\": \"cpu\", \"host\": true, \"gflops\": 200, \"mem_gbps\": 30, "
+        "\"launch_us\": 1 %s},"
+        "{\"name\": \"pocl\", \"type\": \"cpu\", \"gflops\": %d, \"mem_gbps\": 30, \"launch_us\": 3, \"h2d_gbps\": 20, "
+        "\"d2h_gbps\": 20, \"link_latency_us\": 5 %s}]}";
+    static const char *host2 = ", \"shares\": \"host\", \"cores\": 2, \"shared_cores\": 2";
+    char json[1024];
+    int on[4];
+    hcg_sched_report r;
+    double serial;
+
+    /* two machines of the same speed (no "shares"): HEFT gives each one branch */
+    snprintf(json, sizeof json, fmt, "", 200, "");
+    place_sim("separate", json, 512, on, &r, &serial);
+    CHECK(on[0] > 0 && on[1] > 0 && r.chosen < 0.75 * r.single[0],
+          "separate devices split the branches (%d / %d nodes, %.1f us vs %.1f us alone)", on[0], on[1],
+          r.chosen * 1e6, r.single[0] * 1e6);
+
+    /* the same devices on the same two cores: nothing to gain from a split, and none is predicted */
+    snprintf(json, sizeof json, fmt, host2, 200, host2);
+    place_sim("shared", json, 512, on, &r, &serial);
+    CHECK(r.heft >= serial * 0.999999, "devices sharing the cores take turns: HEFT's %.1f us >= the serial bound %.1f us",
+          r.heft * 1e6, serial * 1e6);
+    CHECK(r.chosen >= 0.999999 * (r.single[0] < r.single[1] ? r.single[0] : r.single[1]) && (on[0] == 0 || on[1] == 0),
+          "shared cores: one device runs everything (%d on cpu, %d on pocl; %.1f us, cpu alone %.1f us)", on[0], on[1],
+          r.chosen * 1e6, r.single[0] * 1e6);
+    CHECK(on[0] > 0, "on a tie the cpu (the host's memory) wins (%d nodes on the cpu)", on[0]);
+
+    /* two single-core POCL devices on two cores do not contend with each other (POCL_DEVICES="basic basic") */
+    snprintf(json, sizeof json,
+             "{\"devices\": [{\"name\": \"basic0\", \"type\": \"cpu\", \"gflops\": 100, \"mem_gbps\": 30, \"launch_us\": 3, "
+             "\"shares\": \"host\", \"cores\": 1, \"shared_cores\": 2},"
+             "{\"name\": \"basic1\", \"type\": \"cpu\", \"gflops\": 100, \"mem_gbps\": 30, \"launch_us\": 3, "
+             "\"shares\": \"host\", \"cores\": 1, \"shared_cores\": 2}]}");
+    place_sim("basic", json, 512, on, &r, &serial);
+    CHECK(on[0] > 0 && on[1] > 0 && r.chosen < 0.75 * r.single[0],
+          "two one-core devices on two cores still split (%d / %d nodes, %.1f us vs %.1f us alone)", on[0], on[1],
+          r.chosen * 1e6, r.single[0] * 1e6);
+
+    /* a shared-core device that claims 5x the cpu's GEMM speed: believed once both are calibrated, */
+    snprintf(json, sizeof json, fmt, host2, 1000, host2);
+    place_sim("faster", json, 512, on, &r, &serial);
+    CHECK(on[1] > 0, "a calibrated faster shared-core device gets work (%d nodes)", on[1]);
+    /* but not on default costs: then it is never predicted faster than the cpu */
+    char uncal[256];
+    snprintf(uncal, sizeof uncal, "%s, \"calibrated\": false", host2);
+    snprintf(json, sizeof json, fmt, host2, 1000, uncal);
+    place_sim("uncalibrated", json, 512, on, &r, &serial);
+    CHECK(on[1] == 0 && r.choice == 0, "an uncalibrated shared-core device gets nothing (%d nodes, choice %d)", on[1],
+          r.choice);
+}
+
 /* A random DAG of matmuls and elementwise ops over [n, n] tensors. */
 static hcg_graph *random_graph(int nodes, int n)
 {
@@ -239,6 +332,7 @@ int main(void)
 {
     test_pins();
     test_heft_spreads_branches();
+    test_shared_cores_take_turns();
     test_never_worse_than_single_device();
     test_measurements_replace_estimates();
     return tl_finish();

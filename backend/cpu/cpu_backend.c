@@ -216,6 +216,9 @@ hcg_status hcg_cpu_register(void)
     d->fp64 = true;
     d->align = CPU_ALIGN;
     d->host_memory = true;
+    snprintf(d->shares, sizeof d->shares, "host");
+    d->cores = d->compute_units;
+    d->shared_cores = hcg_host_cores();
     /* Defaults until `hcg devices --calibrate` measures them. */
     d->cost = (hcg_cost_profile){.gflops = 25.0 * d->compute_units, .mem_gbps = 10, .launch_us = 1,
                                  .h2d_gbps = 5, .d2h_gbps = 5, .link_latency_us = 0};
