@@ -9,7 +9,14 @@
 #define HCG_UNUSED __attribute__((unused))
 #define HCG_LIKELY(x) __builtin_expect(!!(x), 1)
 #define HCG_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#if defined(__x86_64__) || defined(__i386__)
+/* Inside a spin-wait loop: tells the core (and its sibling hyperthread) that this thread waits. */
+#define HCG_CPU_RELAX() __builtin_ia32_pause()
 #else
+#define HCG_CPU_RELAX() ((void)0)
+#endif
+#else
+#define HCG_CPU_RELAX() ((void)0)
 #define HCG_PRINTF(fmt_index, args_index)
 #define HCG_CPU_HAS(isa) 0
 #define HCG_UNUSED

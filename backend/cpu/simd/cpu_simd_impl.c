@@ -279,67 +279,37 @@ static void epilogue(float *c, int64_t rows, int64_t cols, int64_t ld, const flo
 
 /* ---------------------------------------------------------------- attention */
 
-/* Streaming attention for up to HCG_ATTN_ROWS query rows: the keys go by in blocks of
- * HCG_ATTN_KEYS; each block's scores (q . k * scale + mask) update every row's running maximum m,
- * its running sum l and its context accumulator (rescaled by exp(m_old - m_new)), so the scores
- * never exist beyond one block (flash-attention's loop, on the CPU's caches). */
-static void attention_rows(const hcg_attn_rows *a)
+/* One block of attention scores s [rows][n] (rows ld apart), in place: the mask is added, each
+ * row's running maximum m and running sum l take the block in (online softmax), s becomes
+ * exp(s - m_new) and corr = exp(m_old - m_new) is what the row's context so far must be scaled
+ * by. A row whose keys so far are all masked out (-inf) contributes zeros. NaN anywhere in a row
+ * makes its maximum NaN, so the row's result is NaN, as softmax gives. */
+static void attn_softmax_block(float *s, int64_t rows, int64_t n, int64_t ld, const float *mask, int64_t mask_ld,
+                               int64_t mask_cs, float *m, float *l, float *corr)
 {
-    const int64_t KB = HCG_ATTN_KEYS, d = a->d, dv = a->dv;
-    float *kt = a->scratch;                  /* [d][KB]: the key block transposed */
-    float *s = kt + KB * d;                  /* [rows][KB] scores, then probabilities */
-    float *acc = s + HCG_ATTN_ROWS * KB;     /* [rows][dv] */
-    float *m = acc + HCG_ATTN_ROWS * dv, *l = m + HCG_ATTN_ROWS;
-    for (int64_t i = 0; i < a->rows; i++) {
-        m[i] = -INFINITY;
-        l[i] = 0;
-        for (int64_t e = 0; e < dv; e++) acc[i * dv + e] = 0;
-    }
-    for (int64_t kb = 0; kb < a->sk; kb += KB) {
-        int64_t n = a->sk - kb < KB ? a->sk - kb : KB;
-        for (int64_t j = 0; j < n; j++) {
-            const float *kr = a->k + (kb + j) * a->k_ld;
-            for (int64_t t = 0; t < d; t++) kt[t * KB + j] = kr[t];
+    for (int64_t i = 0; i < rows; i++) {
+        float *restrict si = s + i * ld;
+        if (mask) {
+            const float *mr = mask + i * mask_ld;
+            if (mask_cs == 1)
+                for (int64_t j = 0; j < n; j++) si[j] += mr[j];
+            else
+                for (int64_t j = 0; j < n; j++) si[j] += mr[0];
         }
-        for (int64_t i = 0; i < a->rows; i++) {
-            float *restrict si = s + i * KB;
-            const float *qi = a->q + i * a->q_ld;
+        float mb = row_max(si, n), mnew = mb > m[i] ? mb : m[i];
+        bool nan = false;
+        for (int64_t j = 0; j < n; j++) nan |= si[j] != si[j];
+        if (nan) mnew = NAN;
+        if (mnew == -INFINITY) { /* every key so far masked out: nothing to add */
             for (int64_t j = 0; j < n; j++) si[j] = 0;
-            for (int64_t t = 0; t < d; t++) {
-                float qd = qi[t] * a->scale;
-                const float *restrict kr = kt + t * KB;
-                for (int64_t j = 0; j < n; j++) si[j] += qd * kr[j];
-            }
-            if (a->mask) {
-                const float *mr = a->mask + i * a->mask_ld + kb * a->mask_cs;
-                if (a->mask_cs == 1)
-                    for (int64_t j = 0; j < n; j++) si[j] += mr[j];
-                else
-                    for (int64_t j = 0; j < n; j++) si[j] += mr[0];
-            }
-            float mb = row_max(si, n), mnew = mb > m[i] ? mb : m[i];
-            bool nan = false;
-            for (int64_t j = 0; j < n; j++) nan |= si[j] != si[j];
-            if (nan) mnew = NAN;
-            if (mnew == -INFINITY) continue; /* every key so far masked out: nothing to add */
-            float corr = v_exp(m[i] - mnew);
-            for (int64_t j = 0; j < n; j++) si[j] = v_exp(si[j] - mnew);
-            double sum = row_sum_d(si, n);
-            l[i] = l[i] * corr + (float)sum;
-            float *restrict ai = acc + i * dv;
-            for (int64_t e = 0; e < dv; e++) ai[e] *= corr;
-            for (int64_t j = 0; j < n; j++) {
-                float p = si[j];
-                const float *restrict vr = a->v + (kb + j) * a->v_ld;
-                for (int64_t e = 0; e < dv; e++) ai[e] += p * vr[e];
-            }
-            m[i] = mnew;
+            corr[i] = 1;
+            continue;
         }
-    }
-    for (int64_t i = 0; i < a->rows; i++) {
-        float *oi = a->o + i * a->o_ld;
-        float inv = 1.0f / l[i]; /* every key masked: 0 / 0, NaN, as softmax gives */
-        for (int64_t e = 0; e < dv; e++) oi[e] = acc[i * dv + e] * inv;
+        float c = v_exp(m[i] - mnew);
+        for (int64_t j = 0; j < n; j++) si[j] = v_exp(si[j] - mnew);
+        l[i] = l[i] * c + (float)row_sum_d(si, n);
+        corr[i] = c;
+        m[i] = mnew;
     }
 }
 
@@ -354,5 +324,5 @@ const hcg_simd_fns CAT(hcg_simd_, HCG_SIMD_NAME) = {
     .softmax_row = softmax_row,
     .norm_row = norm_row,
     .epilogue = epilogue,
-    .attention_rows = attention_rows,
+    .attn_softmax_block = attn_softmax_block,
 };
