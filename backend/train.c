@@ -18,6 +18,8 @@
 
 #include "backend/session_impl.h"
 #include "graph/autodiff.h"
+#include "graph/bind.h"
+#include "graph/compose.h"
 #include "graph/fileio.h"
 #include "graph/safetensors.h"
 
@@ -202,6 +204,7 @@ static hcg_status step_transform(void *ctx, hcg_graph *b)
     b->outputs[0] = loss;
     b->output_names[0] = b->output_names[t->loss_out];
     b->n_outputs = 1;
+    st = hcg_graph_prune(b); /* what only the other outputs needed */
 done:
     free(wrt);
     free(grads);
@@ -357,7 +360,8 @@ hcg_status hcg_train_step(hcg_train_session *t, const hcg_tensor *const *inputs,
         if (loss) *loss = v;
         t->step++;
         if (!isfinite(v))
-            st = hcg_error(HCG_ERR_RUNTIME, "the loss '%s' is %g at step %lld", t->loss_name, v, (long long)t->step);
+            st = hcg_error(HCG_ERR_RUNTIME, "the loss '%s' is %s at step %lld", t->loss_name,
+                           isnan(v) ? "NaN" : v > 0 ? "+inf" : "-inf", (long long)t->step);
     }
     hcg_tensor_free(loss_t);
     return st;
@@ -436,6 +440,27 @@ static hcg_status save_tensors(hcg_train_session *t, bool params_only, const cha
 }
 
 hcg_status hcg_train_save(hcg_train_session *t, const char *path) { return save_tensors(t, true, path); }
+
+hcg_status hcg_train_save_model(hcg_train_session *t, const char *path)
+{
+    hcg_graph *m = hcg_graph_new();
+    hcg_id *outs = malloc(sizeof(hcg_id) * ((size_t)t->g->n_outputs + 1));
+    hcg_import im = {.what = "the model", .only_output = HCG_IMPORT_ALL};
+    hcg_status st = m && outs ? hcg_graph_import(m, t->g, &im, outs) : hcg_error(HCG_ERR_NOMEM, "out of memory");
+    for (int j = 0; j < t->g->n_outputs && !st; j++) st = hcg_output(m, outs[j], t->g->output_names[j]);
+    for (int i = 0; i < t->n_params && !st; i++) { /* the trained values replace the initial ones */
+        hcg_id id = hcg_graph_find(m, t->params[i]);
+        hcg_tensor *v = NULL;
+        if (id < 0 || (st = hcg_train_get_param(t, t->params[i], &v))) break;
+        if (m->nodes[id].value_owned) hcg_tensor_free(m->nodes[id].value);
+        m->nodes[id].value = v;
+        m->nodes[id].value_owned = true;
+    }
+    if (!st) st = hcg_save(m, path);
+    hcg_graph_free(m);
+    free(outs);
+    return st;
+}
 
 static char *join(const char *dir, const char *file)
 {

@@ -236,7 +236,7 @@ static hcg_status fold(hcg_graph *b, hcg_node *n, const hcg_bind_options *opt)
 
 /* ---------------------------------------------------------------- dead nodes */
 
-static hcg_status remove_dead(hcg_graph *b)
+hcg_status hcg_graph_prune(hcg_graph *b)
 {
     int n = b->n_nodes;
     bool *live = calloc((size_t)n + 1, sizeof *live);
@@ -248,25 +248,32 @@ static hcg_status remove_dead(hcg_graph *b)
     }
     for (int i = 0; i < b->n_outputs; i++) live[b->outputs[i]] = true;
     for (int i = 0; i < b->n_inputs; i++) live[b->inputs[i]] = true;
+    for (int id = 0; id < n; id++) /* updates of state tensors are effects of their own */
+        if (hcg_op_info_get(b->nodes[id].op)->inplace_inputs) live[id] = true;
     for (int id = n - 1; id >= 0; id--) {
         if (!live[id]) continue;
         for (int k = 0; k < b->nodes[id].n_inputs; k++) live[b->nodes[id].inputs[k]] = true;
     }
     int k = 0;
+    for (int id = 0; id < n; id++) newid[id] = live[id] ? k++ : -1;
+    k = 0;
     hcg_strmap_free(&b->names);
     hcg_strmap_init(&b->names);
     for (int id = 0; id < n; id++) {
         hcg_node *nd = &b->nodes[id];
         if (!live[id]) {
             hcg_node_clear(nd);
-            newid[id] = -1;
             continue;
         }
         for (int i = 0; i < nd->n_inputs; i++) nd->inputs[i] = newid[nd->inputs[i]];
+        int k_after = 0;
+        for (int i = 0; i < nd->n_after; i++) /* control dependencies on removed nodes vanish with them */
+            if (newid[nd->after[i]] >= 0) nd->after[k_after++] = newid[nd->after[i]];
+        nd->n_after = k_after;
         b->nodes[k] = *nd;
         if (b->origin) b->origin[k] = b->origin[id];
         hcg_strmap_put(&b->names, b->nodes[k].name, k);
-        newid[id] = k++;
+        k++;
     }
     b->n_nodes = k;
     for (int i = 0; i < b->n_outputs; i++) b->outputs[i] = newid[b->outputs[i]];
@@ -353,7 +360,7 @@ hcg_status hcg_graph_bind(const hcg_graph *g, const hcg_shape *input_shapes, con
     for (int i = 0; i < g->n_outputs; i++)
         if ((st = hcg_output(b, remap[g->outputs[i]], g->output_names[i]))) goto done;
     if (opt && opt->passes && (st = hcg_run_passes(b, opt->passes))) goto done;
-    if ((st = remove_dead(b))) goto done;
+    if ((st = hcg_graph_prune(b))) goto done;
     /* Passes that add nodes to the bound graph grow origin with the node array (graph.c). */
     hcg_id *origin = realloc(b->origin, sizeof(hcg_id) * ((size_t)b->cap_nodes + 1));
     if (!origin) {

@@ -27,6 +27,10 @@ typedef struct hcg_bind_options {
 hcg_status hcg_graph_bind(const hcg_graph *g, const hcg_shape *input_shapes, const hcg_bind_options *opt,
                           hcg_graph **out);
 
+/* Removes the nodes of a bound graph that no output, input or in-place update needs, renumbering
+ * the rest (origin, names and control dependencies follow). */
+hcg_status hcg_graph_prune(hcg_graph *b);
+
 /* Binds with trial values for every symbol, to report shape errors early (used by `hcg plan`
  * without --shape, and by loaders that want to validate). */
 hcg_status hcg_graph_check(const hcg_graph *g, const hcg_bind_options *opt);

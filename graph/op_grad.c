@@ -298,6 +298,25 @@ hcg_status hcg_grad_reduce(hcg_grad_ctx *c, hcg_id v, hcg_id dy, const bool *wan
     } else if (op == HCG_OP_REDUCE_MEAN) {
         hcg_id scaled = hcg_grad_op2(c, HCG_OP_DIV, dk, hcg_grad_scalar(c, (double)count));
         r = hcg_grad_op(c, HCG_OP_EXPAND, &scaled, 1, &to, 1);
+    } else if (op == HCG_OP_REDUCE_PROD) {
+        /* the product of the others: y / x where x != 0; where x == 0, the product of the other
+         * elements if it is the group's only zero, else 0 (PyTorch's prod_backward) */
+        int64_t axes[HCG_MAX_RANK];
+        int na = 0;
+        for (int i = 0; i < sx.rank; i++)
+            if (mask[i]) axes[na++] = i;
+        hcg_attr ra[2] = {HCG_ATTR_IS("axes", axes, na), HCG_ATTR_I("keepdims", 1)}, f32 = HCG_ATTR_S("to", "f32");
+        hcg_id zero = hcg_grad_scalar(c, 0.0), one = hcg_grad_scalar(c, 1.0);
+        hcg_id is_zero = hcg_grad_op2(c, HCG_OP_EQUAL, x, zero);
+        hcg_id w3[3] = {is_zero, one, x};
+        hcg_id safe = hcg_grad_op(c, HCG_OP_WHERE, w3, 3, NULL, 0);
+        hcg_id nonzero_prod = hcg_grad_op(c, HCG_OP_REDUCE_PROD, &safe, 1, ra, 2);
+        hcg_id zf = hcg_grad_op(c, HCG_OP_CAST, &is_zero, 1, &f32, 1);
+        hcg_id zeros = hcg_grad_op(c, HCG_OP_REDUCE_SUM, &zf, 1, ra, 2);
+        hcg_id only_zero = hcg_grad_op2(c, HCG_OP_EQUAL, zeros, one);
+        hcg_id at_zero = hcg_grad_mask(c, only_zero, nonzero_prod, true);
+        hcg_id w3b[3] = {is_zero, at_zero, hcg_grad_op2(c, HCG_OP_DIV, hcg_grad_reshape(c, v, &keep), safe)};
+        r = hcg_grad_op2(c, HCG_OP_MUL, dk, hcg_grad_op(c, HCG_OP_WHERE, w3b, 3, NULL, 0));
     } else { /* reduce_max: shared equally by every element equal to the maximum (PyTorch's amax) */
         hcg_attr f32 = HCG_ATTR_S("to", "f32");
         hcg_id eq = hcg_grad_op2(c, HCG_OP_EQUAL, x, hcg_grad_reshape(c, v, &keep));

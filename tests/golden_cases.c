@@ -117,7 +117,7 @@ static int64_t json_int64(double v)
 
 /* Converts one JSON attribute to an hcg_attr of the kind the op's schema gives it (JSON does not
  * tell 1 from 1.0). Unknown names keep a kind guessed from the JSON, for the builder to reject. */
-static bool convert_attr(hcg_op op, const cJSON *j, hcg_attr *a, void **storage)
+bool gc_convert_attr(hcg_op op, const cJSON *j, hcg_attr *a, void **storage)
 {
     int slot = hcg_attr_slot(op, j->string);
     hcg_attr_kind kind = slot >= 0 ? hcg_op_info_get(op)->attrs[slot].kind : HCG_ATTR_NONE;
@@ -203,7 +203,7 @@ hcg_status gc_build(const gc_suite *s, const gc_case *c, hcg_graph **gout, hcg_t
     const cJSON *j;
     cJSON_ArrayForEach(j, c->attrs)
     {
-        if (n_attrs == (int)(sizeof attrs / sizeof attrs[0]) || !convert_attr(c->op, j, &attrs[n_attrs], &storage[n_attrs])) {
+        if (n_attrs == (int)(sizeof attrs / sizeof attrs[0]) || !gc_convert_attr(c->op, j, &attrs[n_attrs], &storage[n_attrs])) {
             st = hcg_error(HCG_ERR_ARG, "case %s: attribute '%s' cannot be converted", c->name, j->string);
             goto fail;
         }

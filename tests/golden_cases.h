@@ -59,5 +59,8 @@ gc_outcome gc_run(const gc_suite *s, const gc_case *c, const gc_options *opt);
  * c->n_inputs loaded tensors (free with gc_free_tensors). Returns HCG_OK or the builder's error. */
 hcg_status gc_build(const gc_suite *s, const gc_case *c, hcg_graph **g, hcg_tensor ***inputs);
 void gc_free_tensors(hcg_tensor **t, int n);
+/* One JSON attribute as an hcg_attr of the kind op's schema gives it; *storage (free it) holds a
+ * list's values. False if the JSON does not fit. */
+bool gc_convert_attr(hcg_op op, const cJSON *j, hcg_attr *a, void **storage);
 
 #endif

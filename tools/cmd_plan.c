@@ -79,7 +79,8 @@ static int simulate(const hcg_graph *g, const hcg_shape *shapes, const char *pro
 
 int cmd_plan(int argc, char **argv)
 {
-    const char *model = NULL, *devices = NULL, *trace = NULL, *sim = NULL, *v = NULL, *passes = NULL;
+    const char *model = NULL, *devices = NULL, *trace = NULL, *sim = NULL, *v = NULL, *passes = NULL, *loss = NULL;
+    hcg_train_options topt = {.optimizer = HCG_OPTIM_SGD, .lr = 0.01};
     char *shape_specs[MAX_SPECS], *input_specs[MAX_SPECS];
     int n_shape = 0, n_input = 0, rc = 1;
     bool explain = false;
@@ -98,6 +99,15 @@ int cmd_plan(int argc, char **argv)
         } else if (cli_opt(argc, argv, &i, "--input", &v)) {
             if (!v || n_input == MAX_SPECS) return cli_fail("plan", "--input needs NAME=FILE.npy");
             input_specs[n_input++] = (char *)v;
+        } else if (cli_opt(argc, argv, &i, "--loss", &loss)) {
+            if (!loss) return cli_fail("plan", "--loss needs the name of the model's scalar loss output");
+        } else if (cli_opt(argc, argv, &i, "--optimizer", &v)) {
+            if (v && strcmp(v, "sgd") == 0) topt.optimizer = HCG_OPTIM_SGD;
+            else if (v && strcmp(v, "adam") == 0) topt.optimizer = HCG_OPTIM_ADAM;
+            else if (v && strcmp(v, "adamw") == 0) topt.optimizer = HCG_OPTIM_ADAMW;
+            else return cli_fail("plan", "--optimizer must be sgd, adam or adamw");
+        } else if (cli_opt(argc, argv, &i, "--momentum", &v)) {
+            if (!v || (topt.momentum = atof(v)) < 0) return cli_fail("plan", "--momentum needs a number >= 0");
         } else if (strcmp(argv[i], "--explain") == 0) explain = true;
         else if (argv[i][0] == '-') return cli_fail("plan", "unknown option '%s'", argv[i]);
         else if (!model) model = argv[i];
@@ -106,6 +116,7 @@ int cmd_plan(int argc, char **argv)
     if (!model) return cli_fail("plan", "usage: hcg plan MODEL --devices LIST [--shape NAME=2x16]... [--explain]");
     hcg_graph *g = NULL;
     hcg_session *s = NULL;
+    hcg_train_session *t = NULL;
     hcg_shape *given = NULL, *shapes = NULL;
     hcg_tensor **inputs = NULL, **outputs = NULL;
     if (hcg_load(model, &g)) {
@@ -152,11 +163,32 @@ int cmd_plan(int argc, char **argv)
     }
     hcg_session_options opt = {.devices = devices, .profile = n_input > 0, .passes = passes};
     hcg_plan *p = NULL;
-    if (hcg_session_new(g, &opt, &s) || hcg_session_plan(s, shapes, &p)) {
+    if (loss) { /* a training step: forward, backward and the optimizer's updates */
+        topt.loss = loss;
+        topt.devices = devices;
+        if (n_input) {
+            cli_fail("plan", "--loss plans a training step from shapes: use --shape, not --input");
+            goto done;
+        }
+        if (hcg_train_session_new(g, &topt, &t) || hcg_train_prepare(t, shapes)) {
+            fprintf(stderr, "hcg plan: %s\n", hcg_last_error());
+            goto done;
+        }
+        hcg_session *ts = hcg_train_get_session(t);
+        p = ts->plans[ts->n_plans - 1].plan;
+        printf("training step: %d trainable params, %s\n", hcg_train_num_params(t),
+               topt.optimizer == HCG_OPTIM_SGD ? "sgd" : topt.optimizer == HCG_OPTIM_ADAM ? "adam" : "adamw");
+        if (trace && hcg_plan_write_trace(p, trace)) {
+            fprintf(stderr, "hcg plan: %s\n", hcg_last_error());
+            goto done;
+        }
+        trace = NULL;
+    } else if (hcg_session_new(g, &opt, &s) || hcg_session_plan(s, shapes, &p)) {
         fprintf(stderr, "hcg plan: %s\n", hcg_last_error());
         goto done;
+    } else {
+        s->last_plan = p;
     }
-    s->last_plan = p;
     if (n_input) {
         if (hcg_session_run(s, (const hcg_tensor *const *)inputs, outputs)) {
             fprintf(stderr, "hcg plan: %s\n", hcg_last_error());
@@ -188,6 +220,7 @@ done:
     free(given);
     free(shapes);
     hcg_session_free(s);
+    hcg_train_session_free(t);
     hcg_graph_free(g);
     return rc;
 }
