@@ -14,8 +14,8 @@ set(HCG_CL_PROGRAMS
   "unary|{neg,abs,relu,clip}_{f32,i32,i64} {exp,log,sqrt,rsqrt,tanh,sigmoid,silu,erf,reciprocal,gelu,gelu_tanh}_f32 not_u8"
   "cast|cast_{f32,f16,i32,i64,u8,bool}_{f32,f16,i32,i64,u8,bool}"
   "reduce|reduce_{sum,max,prod}_{f32,i32,i64}_{row,col} reduce_mean_f32_{row,col}"
-  "norm|{softmax,log_softmax}_f32 {softmax,log_softmax}_inner_f32 layer_norm_f32 rms_norm_f32"
-  "layout|copy_{1,2,4,8} gather_{1,2,4,8}_{i32,i64}"
+  "norm|{softmax,log_softmax}_f32 {softmax,log_softmax}_inner_f32 layer_norm_f32 rms_norm_f32 {softmax,log_softmax,layer_norm,rms_norm}_item_f32"
+  "layout|copy_{1,2,4,8} transpose_{1,2,4,8} gather_{1,2,4,8}_{i32,i64}"
   "fill|fill_{1,2,4,8} trilu_{1,2,4,8} causal_mask_f32"
   "fused|epilogue_f32 attention_f32"
 )
