@@ -2,7 +2,8 @@
  * whole graph (upward ranks, earliest finish time with transfer costs, copies occupying the
  * destination device's worker as the executor does), honouring pins and supports(). Devices that
  * contend for the same cores (the cpu backend and POCL on the host) take turns in the simulator,
- * and a shared-core device on default costs is never predicted faster than the cpu. The result
+ * and a device sharing the host's cores is never estimated faster than the cpu (only measured
+ * times can say otherwise). The result
  * is compared with running everything on each single device, and the best predicted makespan
  * wins (a tie goes to the single device), so a plan is never predicted worse than the best single
  * device. The same simulator evaluates the greedy priority-list baseline that `hcg plan
@@ -74,16 +75,19 @@ static int native_device(const hcg_plan *p, int d)
     return -1;
 }
 
-/* A device that shares the host's cores with the cpu backend runs on the same hardware, so its
- * cost profile can only be compared with the cpu's when both were measured the same way. Short of
- * that (either on defaults), its estimate is never below the native device's: the scheduler then
- * has no reason to move work there, which is the conservative answer. Measured times stand. */
+/* A device that shares the host's cores with the cpu backend (POCL) runs on the same cores and
+ * the same memory, so its cost profile says nothing the cpu's does not: the two profiles differ
+ * by how they were measured (a 64 MB clEnqueueCopyBuffer against a memcpy, CLBlast against
+ * oneDNN), not by what the hardware can do, and the cpu backend's kernels are the ones written
+ * for this processor. So its estimate is never below the cpu's, with default profiles or
+ * calibrated ones: the scheduler has no reason to move work there, the conservative answer.
+ * Times measured by a profiled run stand, so a kernel that really is faster there wins. */
 static void clamp_shared_estimates(sched_ctx *c)
 {
     const hcg_plan *p = c->p;
     for (int d = 0; d < p->n_dev; d++) {
         int nat = native_device(p, d);
-        if (nat < 0 || (p->devs[d]->cost.calibrated && p->devs[nat]->cost.calibrated)) continue;
+        if (nat < 0) continue;
         for (hcg_id id = 0; id < p->bound->n_nodes; id++) {
             size_t k = (size_t)id * p->n_dev;
             if (c->cap[k + d] && c->cap[k + nat] && c->time[k + d] < c->time[k + nat] &&
