@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "backend/cpu/cpu.h"
+#include "backend/cpu/cpu_simd.h"
 #include "graph/op_table.h"
 
 #define CPU_ALIGN 64
@@ -195,12 +196,14 @@ hcg_status hcg_cpu_register(void)
     snprintf(d->platform, sizeof d->platform, "host");
     snprintf(d->vendor, sizeof d->vendor, "host");
 #if defined(HCG_HAVE_DNNL)
-    snprintf(d->version, sizeof d->version, "hcg cpu backend, matrix products: oneDNN");
+    const char *products = "oneDNN";
 #elif defined(HCG_HAVE_BLAS)
-    snprintf(d->version, sizeof d->version, "hcg cpu backend, BLAS: OpenBLAS");
+    const char *products = "OpenBLAS";
 #else
-    snprintf(d->version, sizeof d->version, "hcg cpu backend, no BLAS");
+    const char *products = "hcg's loop";
 #endif
+    snprintf(d->version, sizeof d->version, "hcg cpu backend, matrix products: %s, vector loops: %s", products,
+             hcg_simd()->isa);
     snprintf(d->driver, sizeof d->driver, "hcg-%s", "0.1");
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     d->global_mem = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
