@@ -18,8 +18,8 @@ import json
 import os
 import re
 import statistics
-import struct
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -28,17 +28,12 @@ import torch
 import torch.nn.functional as F
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "scripts", "pyref"))
+from hcg_ref import load_safetensors  # noqa: E402
 DIGITS = os.path.join(ROOT, "models", "digits")
 STEPS, WARMUP = 60, 10
 
 
-def load_safetensors(path):
-    b = open(path, "rb").read()
-    n = struct.unpack("<Q", b[:8])[0]
-    h = json.loads(b[8:8 + n])
-    return {k: torch.tensor(np.frombuffer(b[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]],
-                                          dtype=np.float32).reshape(v["shape"]).copy())
-            for k, v in h.items() if k != "__metadata__"}
 
 
 def mlp(p, x):
@@ -114,7 +109,7 @@ def main():
                                           "arena / liveness bound (bytes), state"))
     with tempfile.TemporaryDirectory() as tmp:
         for model, fn in (("mlp", mlp), ("transformer", transformer)):
-            weights = load_safetensors(os.path.join(DIGITS, model + ".safetensors"))
+            weights = {k: torch.tensor(v) for k, v in load_safetensors(os.path.join(DIGITS, model + ".safetensors")).items()}
             for batch in (32, 256):
                 h, t = [], []
                 for _ in range(a.runs):

@@ -138,6 +138,17 @@ static hcg_id labels_input(hcg_graph *g, const char *name)
     return hcg_input(g, name, HCG_I64, 1, &n);
 }
 
+/* A zero-initialised f32 state [N, classes], N the first input's first dim. */
+static hcg_id state_like_scores(hcg_graph *g, const char *name, int64_t classes)
+{
+    hcg_id id = hcg_graph_add_node(g, HCG_OP_STATE, name, NULL, 0, NULL, 0);
+    if (id < 0) return id;
+    int64_t dims[2] = {g->nodes[g->inputs[0]].shape.dims[0], classes};
+    g->nodes[id].dtype = HCG_F32;
+    g->nodes[id].shape = hcg_shape_make(2, dims);
+    return id;
+}
+
 /* accuracy = mean(argmax(scores) == labels) */
 static hcg_id accuracy(hcg_graph *g, hcg_id scores, hcg_id labels)
 {
@@ -292,7 +303,8 @@ hcg_status hcg_distill_build(const hcg_graph *student, const hcg_graph *const *t
         snprintf(what[i + 1], sizeof what[i + 1], "teacher %d (%s)", i + 1, names && names[i + 1] ? names[i + 1] : "a graph");
         whatp[i + 1] = what[i + 1];
         hcg_id *to = malloc(sizeof(hcg_id) * ((size_t)teachers[i]->n_outputs + 1));
-        hcg_import im = {.what = what[i + 1], .prefix = prefix, .params_as_constants = true};
+        hcg_import im = {.what = what[i + 1], .prefix = prefix, .params_as_constants = true,
+                         .input_prefix = o.pipeline ? HCG_PIPELINE_INPUT_PREFIX : NULL};
         if (!to) st = hcg_error(HCG_ERR_NOMEM, "out of memory");
         else if (!(st = pick_output(teachers[i], o.teacher_output, what[i + 1], &pick))) {
             im.only_output = pick; /* teachers contribute their logits and nothing else */
@@ -317,7 +329,16 @@ hcg_status hcg_distill_build(const hcg_graph *student, const hcg_graph *const *t
             hcg_id wp = op2(g, HCG_OP_MUL, NULL, p, scalar(g, name, w[i]));
             mix = mix < 0 ? wp : op2(g, HCG_OP_ADD, i == n - 1 ? "hcg:soft_targets" : NULL, mix, wp);
         }
-        hcg_id in2[2] = {s, mix};
+        hcg_id targets = mix;
+        if (o.pipeline) {
+            /* the teachers' soft targets for the next batch go into a state; this batch's came
+             * from the previous step (the planner orders every reader before the assign) */
+            targets = state_like_scores(g, "hcg:soft_targets_of_this_batch", classes);
+            hcg_id in_assign[2] = {targets, mix};
+            hcg_id a = hcg_add_node(g, HCG_OP_ASSIGN, "hcg:next_soft_targets", in_assign, 2, NULL, 0);
+            if (a < 0) targets = a;
+        }
+        hcg_id in2[2] = {s, targets};
         hcg_id kd = hcg_add_node(g, HCG_OP_KL_DIV, "hcg:kd_loss", in2, 2, kl_attrs, 2);
         hcg_attr ce_axis = HCG_ATTR_I("axis", -1);
         hcg_id in3[2] = {s, labels};

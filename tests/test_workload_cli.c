@@ -81,6 +81,8 @@ static void test_ensemble_command(void)
     if (want) hcg_st_close(want);
 }
 
+static void check_student(const char *path);
+
 static void test_distill_command(void)
 {
     char a[4096];
@@ -89,8 +91,36 @@ static void test_distill_command(void)
                           "--optimizer sgd --lr 0.05 --momentum 0.9 --batch 8 --steps 8 --devices cpu --quiet --save %s",
              tmp("student.safetensors"));
     CHECK(hcg(a) == 0, "hcg distill: %s", out);
+    check_student(tmp("student.safetensors"));
+    /* the same without the pipeline, and stopped after step 5 and resumed */
+    snprintf(a, sizeof a, "distill --student student.hcg --teacher teacher0.onnx:0.5 --teacher teacher1.onnx:0.3 "
+                          "--teacher teacher2.onnx:0.2 --data x=x.npy --labels y.npy --temperature 4 --alpha 0.7 "
+                          "--optimizer sgd --lr 0.05 --momentum 0.9 --batch 8 --steps 8 --devices cpu --quiet "
+                          "--no-pipeline --save %s", tmp("student_np.safetensors"));
+    CHECK(hcg(a) == 0, "hcg distill --no-pipeline: %s", out);
+    check_student(tmp("student_np.safetensors"));
+    const char *common = "distill --student student.hcg --teacher teacher0.onnx:0.5 --teacher teacher1.onnx:0.3 "
+                         "--teacher teacher2.onnx:0.2 --data x=x.npy --labels y.npy --temperature 4 --alpha 0.7 "
+                         "--optimizer adam --lr 0.01 --batch 8 --steps 9 --shuffle 3 --devices cpu --quiet";
+    snprintf(a, sizeof a, "%s --save %s", common, tmp("whole.safetensors"));
+    CHECK(hcg(a) == 0, "hcg distill, whole: %s", out);
+    snprintf(a, sizeof a, "%s --checkpoint-dir %s --checkpoint-every 2 --stop-after 5 --save %s", common, tmp("dckpt"),
+             tmp("never.safetensors"));
+    CHECK(hcg(a) == 0, "hcg distill, stopped: %s", out);
+    snprintf(a, sizeof a, "%s --checkpoint-dir %s --checkpoint-every 2 --resume %s --save %s", common, tmp("dckpt"),
+             tmp("dckpt"), tmp("resumed.safetensors"));
+    CHECK(hcg(a) == 0, "hcg distill, resumed: %s", out);
+    size_t la = 0, lb = 0;
+    char *x = tl_read_file(tmp("whole.safetensors"), &la), *y = tl_read_file(tmp("resumed.safetensors"), &lb);
+    CHECK(x && y && la == lb && memcmp(x, y, la) == 0, "a resumed pipelined distillation is bit-identical");
+    free(x);
+    free(y);
+}
+
+static void check_student(const char *path)
+{
     hcg_st_file *got = NULL, *want = NULL;
-    if (CHECK_OK(hcg_st_open(tmp("student.safetensors"), &got)) &&
+    if (CHECK_OK(hcg_st_open(path, &got)) &&
         CHECK_OK(hcg_st_open(tl_src("tests/workloads/expected_distill.safetensors"), &want))) {
         CHECK(hcg_st_count(got) == 4, "only the student's 4 params are saved (%d)", hcg_st_count(got));
         for (int i = 0; i < hcg_st_count(want); i++) {

@@ -209,3 +209,36 @@ char *tl_read_file(const char *path, size_t *len)
     }
     return buf;
 }
+
+int tl_sh(char *out, size_t out_len, const char *fmt, ...)
+{
+    char body[8192], cmd[9000];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(body, sizeof body, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "cd '%s' && %s", tl_src("."), body);
+    return tl_run(cmd, out, out_len);
+}
+
+const char *tl_tmp(const char *name)
+{
+    static char buf[8][1024];
+    static int k;
+    char *p = buf[k++ % 8];
+    snprintf(p, sizeof buf[0], "%s/%s", tl_tmpdir(), name);
+    return p;
+}
+
+bool tl_save_f32(const char *path, const float *values, int n)
+{
+    hcg_tensor *t = NULL;
+    hcg_shape s = {.rank = 1, .dims = {n}};
+    bool ok = hcg_tensor_new(HCG_F32, &s, &t) == HCG_OK;
+    if (ok) {
+        memcpy(t->data, values, sizeof(float) * (size_t)n);
+        ok = hcg_npy_save(path, t) == HCG_OK;
+    }
+    hcg_tensor_free(t);
+    return ok;
+}

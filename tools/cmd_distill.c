@@ -21,7 +21,9 @@ const char cmd_distill_usage[] =
     "equal). The first outputs are the logits unless --student-output / --teacher-output name others.\n"
     "Teachers run forward only: no gradients, nothing kept for a backward pass. --eval data needs\n"
     "--eval-labels FILE.npy. --save writes the student's params. The training options (optimizer,\n"
-    "schedule, batches, checkpoints, --devices, ...) are those of hcg train (hcg train --help).\n";
+    "schedule, batches, checkpoints, --devices, ...) are those of hcg train (hcg train --help).\n"
+    "The teachers' forward for batch k+1 runs in the same step as the student's training on batch k, so\n"
+    "on two devices they overlap (teachers are frozen: the result is the same); --no-pipeline turns it off.\n";
 
 static bool number(const char *s, double *out)
 {
@@ -38,7 +40,7 @@ int cmd_distill(int argc, char **argv)
     char *teacher_specs[MAX_TEACHERS];
     char *rest[MAX_ARGS];
     int n_teachers = 0, n_rest = 0, rc = 1;
-    hcg_distill_options o = {.temperature = -1, .alpha = -1};
+    hcg_distill_options o = {.temperature = -1, .alpha = -1, .pipeline = true};
     bool have_t = false, have_a = false;
     rest[n_rest++] = argv[0];
     for (int i = 1; i < argc; i++) {
@@ -64,6 +66,8 @@ int cmd_distill(int argc, char **argv)
             if (!o.student_output) return cli_fail("distill", "--student-output needs an output name");
         } else if (cli_opt(argc, argv, &i, "--teacher-output", &o.teacher_output)) {
             if (!o.teacher_output) return cli_fail("distill", "--teacher-output needs an output name");
+        } else if (strcmp(argv[i], "--no-pipeline") == 0) {
+            o.pipeline = false;
         } else if (strcmp(argv[i], "--loss") == 0) {
             return cli_fail("distill", "--loss is set by hcg distill (the distillation loss)");
         } else {

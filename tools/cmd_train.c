@@ -217,7 +217,12 @@ static hcg_status evaluate(hcg_train_session *t, const hcg_graph *g, const cli_d
         for (int64_t r = 0; r < n; r++) rows[r] = first + r;
         if ((st = cli_batch_alloc(ev, n, in))) break;
         cli_batch_fill(ev, rows, n, in);
-        st = hcg_train_eval(t, (const hcg_tensor *const *)in, outs);
+        cli_batch_fill_next(ev, rows, n, in);
+        /* pipelined teachers: the first run leaves this batch's soft targets for the second */
+        for (int pass = ev->pipelined ? 0 : 1; pass < 2 && !st; pass++) {
+            for (int j = 0; j < n_out; j++) hcg_tensor_free(outs[j]), outs[j] = NULL;
+            st = hcg_train_eval(t, (const hcg_tensor *const *)in, outs);
+        }
         for (int j = 0; j < n_out && !st; j++) {
             scalar[j] = outs[j]->dtype == HCG_F32 && outs[j]->shape.rank == 0;
             if (scalar[j]) sum[j] += (double)*(const float *)outs[j]->data * (double)n;
@@ -251,6 +256,24 @@ static void print_eval(const cJSON *o, int64_t step, FILE *f)
 }
 
 /* ---------------------------------------------------------------- the loop */
+
+/* Pipelined teachers: one evaluation run with step k's batch as both batches leaves its soft
+ * targets in their state for step k to read. */
+static hcg_status prime_pipeline(hcg_train_session *t, const hcg_graph *g, const cli_dataset *d, cli_sampler *smp,
+                                 int64_t k, int64_t *rows, hcg_tensor **batch)
+{
+    if (!d->pipelined) return HCG_OK;
+    int n_out = hcg_graph_num_outputs(g);
+    hcg_tensor **outs = calloc((size_t)n_out + 1, sizeof(hcg_tensor *));
+    if (!outs) return hcg_error(HCG_ERR_NOMEM, "out of memory");
+    cli_sampler_rows(smp, k, rows);
+    cli_batch_fill(d, rows, smp->batch, batch);
+    cli_batch_fill_next(d, rows, smp->batch, batch);
+    hcg_status st = hcg_train_eval(t, (const hcg_tensor *const *)batch, outs);
+    for (int j = 0; j < n_out; j++) hcg_tensor_free(outs[j]);
+    free(outs);
+    return st;
+}
 
 static void log_json(FILE *f, cJSON *o)
 {
@@ -350,7 +373,7 @@ int cli_train(int argc, char **argv, hcg_graph *given, const char *cmd)
     }
     int n_in = hcg_graph_num_inputs(g);
     batch = calloc((size_t)n_in + 1, sizeof *batch);
-    rows = malloc(sizeof(int64_t) * (size_t)(a.batch + 1));
+    rows = malloc(sizeof(int64_t) * (size_t)(2 * a.batch + 1));
     if (!batch || !rows || cli_batch_alloc(&data, a.batch, batch)) {
         rc = fail("");
         goto done;
@@ -381,11 +404,19 @@ int cli_train(int argc, char **argv, hcg_graph *given, const char *cmd)
         goto done;
     }
     bool tty = isatty(2) && !a.quiet;
+    if (start < total && prime_pipeline(t, g, &data, &smp, start, rows, batch)) {
+        rc = fail("preparing the pipeline: ");
+        goto done;
+    }
     double t0 = hcg_now(), t_last = t0;
     float loss = NAN;
     for (int64_t k = start; k < total; k++) {
         cli_sampler_rows(&smp, k, rows);
         cli_batch_fill(&data, rows, a.batch, batch);
+        if (data.pipelined) { /* the teachers read the next batch */
+            cli_sampler_rows(&smp, k + 1, rows + a.batch);
+            cli_batch_fill_next(&data, rows + a.batch, a.batch, batch);
+        }
         double ts = hcg_now();
         if (hcg_train_step(t, (const hcg_tensor *const *)batch, &loss)) {
             if (tty) fprintf(stderr, "\n");
@@ -422,7 +453,7 @@ int cli_train(int argc, char **argv, hcg_graph *given, const char *cmd)
         }
         if (a.eval_every && (k + 1) % a.eval_every == 0 && k + 1 < total) {
             cJSON *e = NULL;
-            if (evaluate(t, g, &ev, a.batch, &e)) {
+            if (evaluate(t, g, &ev, a.batch, &e) || prime_pipeline(t, g, &data, &smp, k + 1, rows, batch)) {
                 rc = fail("evaluating: ");
                 goto done;
             }

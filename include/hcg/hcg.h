@@ -130,7 +130,7 @@ hcg_status hcg_npy_save(const char *path, const hcg_tensor *t);
     X(SOFTMAX_CROSS_ENTROPY, "softmax_cross_entropy") X(NLL_LOSS, "nll_loss")                  \
     X(KL_DIV, "kl_div") X(MSE_LOSS, "mse_loss")                                                \
     X(SGD_UPDATE, "sgd_update") X(ADAM_UPDATE, "adam_update")                                                        \
-    X(FUSED_MATMUL, "fused_matmul") X(ATTENTION, "attention")
+    X(FUSED_MATMUL, "fused_matmul") X(ATTENTION, "attention") X(ASSIGN, "assign")
 
 typedef enum hcg_op {
 #define HCG_OP_ENUM_(id, name) HCG_OP_##id,
@@ -259,6 +259,13 @@ typedef struct hcg_session hcg_session;
 typedef struct hcg_session_options {
     const char *devices; /* a device spec, as for hcg_devices_select */
     bool profile;        /* measure each node's time; later plans use the measurements */
+    /* Memory each device may hold for the session, checked when a plan is made (before anything
+     * is allocated): "4G" for every device, or per device "opencl:0=2G,cpu=8G" (K, M, G, T are
+     * binary units). It only lowers what each device reports. NULL: what the devices report. */
+    const char *max_memory;
+    /* Warnings (a device dropped after a failure, pins released) are printed to stderr unless
+     * quiet; hcg_session_warnings returns them either way. */
+    bool quiet;
     /* The graph rewrites run on each bound graph (fusions into fused_matmul, attention, gelu,
      * layer_norm): NULL means $HCG_PASSES, else "all"; "none" binds without any (training does:
      * fused ops have no gradient rules); or a comma list of pass names (`hcg run --help`). */
@@ -277,6 +284,13 @@ hcg_status hcg_session_run(hcg_session *s, const hcg_tensor *const *inputs, hcg_
 /* Like hcg_session_run, but writes into caller-owned output tensors (outputs[j] must have the
  * output's dtype and shape), so repeated runs allocate nothing. */
 hcg_status hcg_session_run_into(hcg_session *s, const hcg_tensor *const *inputs, hcg_tensor *const *outputs);
+
+/* A device that fails during a run (an allocation, a program build, a transfer, a kernel) is
+ * dropped from the session with a warning, and the run is planned again on the remaining
+ * selected devices and repeated from its inputs, so its outputs are what a clean run gives.
+ * Only when no selected device is left does the run fail, naming the device and the call.
+ * The warnings so far, one per line ("" if none). */
+const char *hcg_session_warnings(const hcg_session *s);
 
 /* Writes a Chrome-trace JSON (Perfetto, chrome://tracing) of the last run. */
 hcg_status hcg_session_write_trace(const hcg_session *s, const char *path);
@@ -372,7 +386,15 @@ typedef struct hcg_distill_options {
     double temperature, alpha;
     const char *student_output, *teacher_output; /* which outputs are the logits (NULL: the first) */
     const char *labels;                          /* the labels input's name (NULL: "labels") */
+    /* Pipelined: the teachers read their own inputs, named HCG_PIPELINE_INPUT_PREFIX + the
+     * student's, which a caller feeds with the next batch; their soft targets wait in a state
+     * tensor for the next step. So the teachers' forward for batch k+1 may run while the student
+     * trains on batch k (on another device). The teachers are frozen, so the result is the same;
+     * the state must first be filled by one evaluation run with the first batch as both. */
+    bool pipeline;
 } hcg_distill_options;
+
+#define HCG_PIPELINE_INPUT_PREFIX "hcg:next/"
 
 /* A distillation graph: the student (node names kept), the frozen teachers (params as constants,
  * names "teacher<i>/..."), an int64 labels input, and the outputs loss =

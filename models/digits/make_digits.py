@@ -18,29 +18,17 @@ All have the outputs logits, loss (softmax cross-entropy) and accuracy (argmax =
 
 Run: /usr/bin/python3 models/digits/make_digits.py   (Debian's python3-sklearn, python3-torch, numpy)
 """
-import json
 import os
-import struct
+import sys
 
 import numpy as np
 import torch
 from sklearn.datasets import load_digits
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "scripts", "pyref"))
+from hcg_ref import save_safetensors  # noqa: E402
 
-
-def save_safetensors(path, tensors):
-    header, offset, blobs = {}, 0, []
-    for name in sorted(tensors):
-        a = np.ascontiguousarray(tensors[name], dtype=np.float32)
-        b = a.tobytes()
-        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [offset, offset + len(b)]}
-        offset += len(b)
-        blobs.append(b)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * (-len(h) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
 
 
 def linear(name, fan_in, fan_out, out):

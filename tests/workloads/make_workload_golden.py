@@ -20,29 +20,18 @@ Run: /usr/bin/python3 tests/workloads/make_workload_golden.py (Debian's python3-
 """
 import json
 import os
-import struct
+import sys
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "scripts", "pyref"))
+from hcg_ref import save_safetensors  # noqa: E402
 STEPS, BATCH, ROWS, T, ALPHA = 8, 8, 32, 4.0, 0.7
 WEIGHTS = [0.5, 0.3, 0.2]
 
-
-def save_safetensors(path, tensors):
-    header, offset, blobs = {}, 0, []
-    for name in sorted(tensors):
-        a = np.ascontiguousarray(tensors[name], dtype=np.float32)
-        b = a.tobytes()
-        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [offset, offset + len(b)]}
-        offset += len(b)
-        blobs.append(b)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * (-len(h) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
 
 
 class MLP(torch.nn.Module):
@@ -151,11 +140,13 @@ def main():
     cases = {"weights": WEIGHTS, "temperature": T, "alpha": ALPHA, "steps": STEPS, "batch": BATCH,
              "vote_ties": ties}
     runs = {d: distill(student_init, teachers, x, y, d) for d in (torch.float32, torch.float64)}
-    save_safetensors(os.path.join(HERE, "expected_distill.safetensors"), runs[torch.float64])
+    save_safetensors(os.path.join(HERE, "expected_distill.safetensors"),
+                     {n: v.astype(np.float32) for n, v in runs[torch.float64].items()})
     cases["distill_tolerance"] = tolerances(runs[torch.float32], runs[torch.float64])
     members_init = [{n: p.detach().numpy().copy() for n, p in t.named_parameters()} for t in teachers[:2]]
     runs = {d: joint(members_init, x, y, d) for d in (torch.float32, torch.float64)}
-    save_safetensors(os.path.join(HERE, "expected_joint.safetensors"), runs[torch.float64])
+    save_safetensors(os.path.join(HERE, "expected_joint.safetensors"),
+                     {n: v.astype(np.float32) for n, v in runs[torch.float64].items()})
     cases["joint_tolerance"] = tolerances(runs[torch.float32], runs[torch.float64])
     with open(os.path.join(HERE, "cases.json"), "w") as f:
         json.dump(cases, f, indent=1, sort_keys=True)
