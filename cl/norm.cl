@@ -170,6 +170,38 @@ SOFTMAX_ROW(log_softmax_f32, 1)
 SOFTMAX_INNER(softmax_inner_f32, 0)
 SOFTMAX_INNER(log_softmax_inner_f32, 1)
 
+/* The normalised row written out (layer_norm: ((x - m0) - lo) * rstd; rms_norm: x * rstd; then
+ * scale and bias where flags say), with the row loops of a group (ROW_VEC, ROW_TAIL) or of one
+ * item (ROW_ITEM_VEC, ROW_ITEM_TAIL). */
+#define LAYER_NORM_OUT(VLOOP, TLOOP)                                                               \
+    VLOOP(k)                                                                                       \
+    {                                                                                              \
+        VT(float) v = ((VLOAD(x + k) - m0) - lo) * rstd;                                           \
+        if (flags & 1) v *= VLOAD(scale + k);                                                      \
+        if (flags & 2) v += VLOAD(bias + k);                                                       \
+        VSTORE(v, y + k);                                                                          \
+    }                                                                                              \
+    TLOOP(j)                                                                                       \
+    {                                                                                              \
+        float v = ((x[j] - m0) - lo) * rstd;                                                       \
+        if (flags & 1) v *= scale[j];                                                              \
+        if (flags & 2) v += bias[j];                                                               \
+        y[j] = v;                                                                                  \
+    }
+#define RMS_NORM_OUT(VLOOP, TLOOP)                                                                 \
+    VLOOP(k)                                                                                       \
+    {                                                                                              \
+        VT(float) v = VLOAD(x + k) * rstd;                                                         \
+        if (flags & 1) v *= VLOAD(scale + k);                                                      \
+        VSTORE(v, y + k);                                                                          \
+    }                                                                                              \
+    TLOOP(j)                                                                                       \
+    {                                                                                              \
+        float v = x[j] * rstd;                                                                     \
+        if (flags & 1) v *= scale[j];                                                              \
+        y[j] = v;                                                                                  \
+    }
+
 /* ---------------------------------------------------------------- one item per row (CPU devices) */
 
 /* On a CPU device (POCL) a work-group is a loop on one core and each group costs about a
@@ -283,20 +315,7 @@ __kernel void layer_norm_item_f32(int rows, int K, float eps, int flags, __globa
     float lo = (td.x + td.y) / (float)K;
     float var = (tq.x + tq.y) / (float)K - lo * lo;
     float rstd = 1.0f / sqrt(fmax(var, 0.0f) + eps);
-    ROW_ITEM_VEC(k)
-    {
-        VT(float) v = ((VLOAD(x + k) - m0) - lo) * rstd;
-        if (flags & 1) v *= VLOAD(scale + k);
-        if (flags & 2) v += VLOAD(bias + k);
-        VSTORE(v, y + k);
-    }
-    ROW_ITEM_TAIL(j)
-    {
-        float v = ((x[j] - m0) - lo) * rstd;
-        if (flags & 1) v *= scale[j];
-        if (flags & 2) v += bias[j];
-        y[j] = v;
-    }
+    LAYER_NORM_OUT(ROW_ITEM_VEC, ROW_ITEM_TAIL);
 }
 
 __kernel void rms_norm_item_f32(int rows, int K, float eps, int flags, __global float *out, ulong out_off,
@@ -310,18 +329,7 @@ __kernel void rms_norm_item_f32(int rows, int K, float eps, int flags, __global 
     float2 tq;
     ROW_ITEM_SUM(tq, v * v);
     float rstd = 1.0f / sqrt((tq.x + tq.y) / (float)K + eps);
-    ROW_ITEM_VEC(k)
-    {
-        VT(float) v = VLOAD(x + k) * rstd;
-        if (flags & 1) v *= VLOAD(scale + k);
-        VSTORE(v, y + k);
-    }
-    ROW_ITEM_TAIL(j)
-    {
-        float v = x[j] * rstd;
-        if (flags & 1) v *= scale[j];
-        y[j] = v;
-    }
+    RMS_NORM_OUT(ROW_ITEM_VEC, ROW_ITEM_TAIL);
 }
 
 /* ---------------------------------------------------------------- layer_norm, rms_norm */
@@ -364,20 +372,7 @@ __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1))) void layer_norm_f3
     float var = group_sum(sq, l) / (float)K - lo * lo;
     float rstd = 1.0f / sqrt(fmax(var, 0.0f) + eps);
 
-    ROW_VEC(k)
-    {
-        VT(float) v = ((VLOAD(x + k) - m0) - lo) * rstd;
-        if (flags & 1) v *= VLOAD(scale + k);
-        if (flags & 2) v += VLOAD(bias + k);
-        VSTORE(v, y + k);
-    }
-    ROW_TAIL(j)
-    {
-        float v = ((x[j] - m0) - lo) * rstd;
-        if (flags & 1) v *= scale[j];
-        if (flags & 2) v += bias[j];
-        y[j] = v;
-    }
+    LAYER_NORM_OUT(ROW_VEC, ROW_TAIL);
 }
 
 __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1))) void rms_norm_f32(
@@ -398,16 +393,5 @@ __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1))) void rms_norm_f32(
     float sq = FOLD(fold_add, vq);
     ROW_TAIL(j) sq += x[j] * x[j];
     float rstd = 1.0f / sqrt(group_sum(sq, l) / (float)K + eps);
-    ROW_VEC(k)
-    {
-        VT(float) v = VLOAD(x + k) * rstd;
-        if (flags & 1) v *= VLOAD(scale + k);
-        VSTORE(v, y + k);
-    }
-    ROW_TAIL(j)
-    {
-        float v = x[j] * rstd;
-        if (flags & 1) v *= scale[j];
-        y[j] = v;
-    }
+    RMS_NORM_OUT(ROW_VEC, ROW_TAIL);
 }

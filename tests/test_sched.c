@@ -75,6 +75,24 @@ static const char *write_profiles(const char *name, const char *json)
     return p;
 }
 
+/* A plan over bound graph b for the given devices, with its placement arrays (plan_free frees them). */
+static hcg_plan plan_for(hcg_graph *b, hcg_device **devs, int nd)
+{
+    hcg_plan p = {.bound = b, .n_dev = nd};
+    for (int d = 0; d < nd; d++) p.devs[d] = devs[d];
+    p.place = calloc((size_t)b->n_nodes, sizeof(int));
+    p.pred_time = calloc((size_t)b->n_nodes, sizeof(double));
+    p.pred_start = calloc((size_t)b->n_nodes, sizeof(double));
+    return p;
+}
+
+static void plan_free(hcg_plan *p)
+{
+    free(p->place);
+    free(p->pred_time);
+    free(p->pred_start);
+}
+
 static void test_pins(void)
 {
     hcg_graph *g = two_branches(32);
@@ -107,15 +125,10 @@ static void test_pins(void)
     free(b->nodes[b->outputs[0]].pin);
     b->nodes[b->outputs[0]].pin = NULL;
     b->nodes[first_mm].pin = strdup("fpga");
-    hcg_plan p = {.bound = b, .n_dev = nd, .devs = {devs[0], devs[1]}};
-    p.place = calloc((size_t)b->n_nodes, sizeof(int));
-    p.pred_time = calloc((size_t)b->n_nodes, sizeof(double));
-    p.pred_start = calloc((size_t)b->n_nodes, sizeof(double));
+    hcg_plan p = plan_for(b, devs, nd);
     CHECK_OK(hcg_sched_evaluate(&p, NULL, &r));
     CHECK(p.place[first_mm] == 1, "the pinned matmul runs on the fpga (device %d)", p.place[first_mm]);
-    free(p.place);
-    free(p.pred_time);
-    free(p.pred_start);
+    plan_free(&p);
     hcg_graph_free(b);
     hcg_sim_free(devs, nd);
     hcg_tensor_free(x);
@@ -133,10 +146,7 @@ static void test_heft_spreads_branches(void)
     CHECK_OK(hcg_sim_load(prof, devs, 4, &nd));
     hcg_graph *g = two_branches(1024);
     hcg_graph *b = bind_trial(g);
-    hcg_plan p = {.bound = b, .n_dev = nd, .devs = {devs[0], devs[1], devs[2]}};
-    p.place = calloc((size_t)b->n_nodes, sizeof(int));
-    p.pred_time = calloc((size_t)b->n_nodes, sizeof(double));
-    p.pred_start = calloc((size_t)b->n_nodes, sizeof(double));
+    hcg_plan p = plan_for(b, devs, nd);
     hcg_sched_report r;
     CHECK_OK(hcg_sched_evaluate(&p, NULL, &r));
     int mm_on[3] = {0, 0, 0};
@@ -145,9 +155,7 @@ static void test_heft_spreads_branches(void)
     CHECK(mm_on[0] == 4 && mm_on[1] == 4, "each GPU takes one branch's 4 matmuls (gpu0 %d, gpu1 %d, cpu %d)", mm_on[0],
           mm_on[1], mm_on[2]);
     CHECK(r.chosen < 0.7 * r.single[0], "two GPUs beat one: %.1f us vs %.1f us", r.chosen * 1e6, r.single[0] * 1e6);
-    free(p.place);
-    free(p.pred_time);
-    free(p.pred_start);
+    plan_free(&p);
     hcg_graph_free(b);
     hcg_graph_free(g);
     hcg_sim_free(devs, nd);
@@ -162,11 +170,7 @@ static void place_sim(const char *name, const char *json, int width, int *on, hc
     if (!CHECK_OK(hcg_sim_load(write_profiles(name, json), devs, 4, &nd))) return;
     hcg_graph *g = two_branches(width);
     hcg_graph *b = bind_trial(g);
-    hcg_plan p = {.bound = b, .n_dev = nd};
-    for (int d = 0; d < nd; d++) p.devs[d] = devs[d];
-    p.place = calloc((size_t)b->n_nodes, sizeof(int));
-    p.pred_time = calloc((size_t)b->n_nodes, sizeof(double));
-    p.pred_start = calloc((size_t)b->n_nodes, sizeof(double));
+    hcg_plan p = plan_for(b, devs, nd);
     CHECK_OK(hcg_sched_evaluate(&p, NULL, r));
     /* an independent lower bound for devices that take turns: every node at its fastest, one after another */
     *serial_bound = 0;
@@ -180,9 +184,7 @@ static void place_sim(const char *name, const char *json, int width, int *on, hc
         *serial_bound += best;
         on[p.place[id]]++;
     }
-    free(p.place);
-    free(p.pred_time);
-    free(p.pred_start);
+    plan_free(&p);
     hcg_graph_free(b);
     hcg_graph_free(g);
     hcg_sim_free(devs, nd);
@@ -259,16 +261,11 @@ static void test_shared_cores_take_turns(void)
             m.seconds[(size_t)o * nd + 0] = hcg_device_estimate(devs[0], b, &b->nodes[id]);
             m.seconds[(size_t)o * nd + 1] = 0.2 * m.seconds[(size_t)o * nd + 0];
         }
-        hcg_plan p = {.bound = b, .n_dev = nd, .devs = {devs[0], devs[1]}};
-        p.place = calloc((size_t)b->n_nodes, sizeof(int));
-        p.pred_time = calloc((size_t)b->n_nodes, sizeof(double));
-        p.pred_start = calloc((size_t)b->n_nodes, sizeof(double));
+        hcg_plan p = plan_for(b, devs, nd);
         CHECK_OK(hcg_sched_evaluate(&p, &m, &r));
         for (hcg_id id = 0; id < b->n_nodes; id++) mm += b->nodes[id].op == HCG_OP_MATMUL && p.place[id] == 1;
         CHECK(mm == 8, "measured 5x faster on the shared-core device, its 8 matmuls go there (%d)", mm);
-        free(p.place);
-        free(p.pred_time);
-        free(p.pred_start);
+        plan_free(&p);
         free(m.seconds);
         hcg_graph_free(b);
         hcg_graph_free(g);
