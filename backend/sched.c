@@ -13,8 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/dist/dist.h"
 #include "backend/sched.h"
 #include "graph/op_table.h"
+
+/* The rank bonus of a node that starts communication (HCG_OPF_ASYNC), in seconds: more than any
+ * step's compute, so it runs as soon as its inputs exist and the rest of the compute overlaps it. */
+#define ASYNC_PRIORITY 1e4
 
 /* The node's measured seconds on dev from a profiled run, or NaN. */
 static double measured_time(const hcg_plan *plan, const hcg_measurements *measured, hcg_id id, int dev)
@@ -238,6 +243,9 @@ typedef struct sim {
     double *start;
     int *where;      /* per node: its device (-1: host for inputs and weights) */
     double *arrived; /* per node x device: when a copy of it is on that device (-1: not yet) */
+    /* communication started by HCG_OPF_ASYNC nodes: one at a time over the link, in start order */
+    double *comm_done; /* per node: when its communication ends */
+    double link_avail;
 } sim;
 
 static hcg_status sim_init(sim *s, const sched_ctx *c)
@@ -252,7 +260,8 @@ static hcg_status sim_init(sim *s, const sched_ctx *c)
     s->start = calloc(nn, sizeof(double));
     s->where = malloc(nn * sizeof(int));
     s->arrived = malloc(nn * (size_t)p->n_dev * sizeof(double));
-    if (!s->avail || !s->finish || !s->start || !s->where || !s->arrived)
+    s->comm_done = calloc(nn, sizeof(double));
+    if (!s->avail || !s->finish || !s->start || !s->where || !s->arrived || !s->comm_done)
         return hcg_error(HCG_ERR_NOMEM, "out of memory while scheduling");
     for (size_t i = 0; i < nn; i++) s->where[i] = -1;
     for (size_t i = 0; i < nn * (size_t)p->n_dev; i++) s->arrived[i] = -1;
@@ -266,6 +275,7 @@ static void sim_free(sim *s)
     free(s->start);
     free(s->where);
     free(s->arrived);
+    free(s->comm_done);
 }
 
 /* When device d can start new work: its worker is free and so is every device it contends with
@@ -292,6 +302,7 @@ static double sim_place(sim *s, hcg_id v, int d, bool commit)
         hcg_id u = n->inputs[i];
         int src = s->where[u];
         double have = s->finish[u];
+        if (hcg_op_info_get(p->bound->nodes[u].op)->flags & HCG_OPF_ASYNC) have = s->comm_done[u];
         if (commit && src < 0 && p->bound->nodes[u].op == HCG_OP_STATE) s->where[u] = d; /* its first reader claims it */
         if (src == d || move_time(p, u, src, d) == 0) {
             if (have > ready) ready = have;
@@ -314,6 +325,10 @@ static double sim_place(sim *s, hcg_id v, int d, bool commit)
         s->start[v] = st;
         s->finish[v] = fin;
         s->where[v] = d;
+        if (hcg_op_info_get(n->op)->flags & HCG_OPF_ASYNC) {
+            double begin = fin > s->link_avail ? fin : s->link_avail;
+            s->comm_done[v] = s->link_avail = begin + hcg_dist_allreduce_estimate(hcg_node_nbytes(n));
+        }
     }
     return fin;
 }
@@ -324,10 +339,14 @@ static hcg_status upward_ranks(const sched_ctx *c, double *rank)
     const hcg_plan *p = c->p;
     const hcg_graph *g = p->bound;
     int nd = p->n_dev;
+    int async_seen = 0; /* ids go down: the last one to start gets the smallest bonus */
     for (hcg_id id = 0; id < g->n_nodes; id++) rank[id] = 0;
     for (hcg_id id = g->n_nodes - 1; id >= 0; id--) {
         const hcg_node *n = &g->nodes[id];
         if (!is_compute(n)) continue;
+        /* communication starts as early as it can, the first started first: the compute that
+         * does not feed it runs while it is on the way */
+        if (hcg_op_info_get(n->op)->flags & HCG_OPF_ASYNC) rank[id] += ASYNC_PRIORITY * ++async_seen;
         double w = 0;
         int cnt = 0;
         for (int d = 0; d < nd; d++) {

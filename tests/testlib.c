@@ -163,6 +163,19 @@ const char *tl_src(const char *rel)
     return b;
 }
 
+const char *tl_test_devices(void)
+{
+    const char *spec = getenv("HCG_TEST_DEVICES");
+    if (!spec || !*spec) return "cpu";
+    hcg_device *sel[16];
+    int n = 0;
+    if (hcg_devices_select(spec, sel, 16, &n) != HCG_OK) {
+        printf("devices '%s' are not all present (%s): nothing to test\n", spec, hcg_last_error());
+        return NULL;
+    }
+    return spec;
+}
+
 const char *tl_hcg_bin(void)
 {
     const char *b = getenv("HCG_BIN");

@@ -51,3 +51,11 @@ bool cli_parse_dims(const char *s, hcg_shape *out)
     }
     return true;
 }
+
+const char *cli_split_device(char *spec)
+{
+    char *at = strrchr(spec, '@');
+    if (!at || !at[1]) return NULL;
+    *at = 0;
+    return at + 1;
+}

@@ -162,5 +162,10 @@ hcg_status hcg_k_mse_loss(hcg_exec_node *en);
 hcg_status hcg_k_sgd_update(hcg_exec_node *en);
 hcg_status hcg_k_adam_update(hcg_exec_node *en);
 hcg_status hcg_k_assign(hcg_exec_node *en);
+/* between ranks (cpu_dist.c) */
+hcg_status hcg_k_allreduce_start(hcg_exec_node *en);
+hcg_status hcg_k_allreduce_wait(hcg_exec_node *en);
+hcg_status hcg_k_send(hcg_exec_node *en);
+hcg_status hcg_k_recv(hcg_exec_node *en);
 
 #endif

@@ -58,6 +58,15 @@ static const ocl_op_family *const families[HCG_OP_COUNT] = {
     [HCG_OP_RANGE] = &ocl_fam_host_data, [HCG_OP_SHAPE] = &ocl_fam_host_data,
     [HCG_OP_CONSTANT_OF_SHAPE] = &ocl_fam_fill,
     [HCG_OP_ASSIGN] = &ocl_fam_assign,
+
+    [HCG_OP_ONE_HOT] = &ocl_fam_one_hot, [HCG_OP_ARGMAX] = &ocl_fam_argmax,
+    [HCG_OP_UNARY_GRAD] = &ocl_fam_unary_grad, [HCG_OP_SOFTMAX_GRAD] = &ocl_fam_softmax,
+    [HCG_OP_LOG_SOFTMAX_GRAD] = &ocl_fam_softmax, [HCG_OP_LAYER_NORM_GRAD] = &ocl_fam_norm,
+    [HCG_OP_RMS_NORM_GRAD] = &ocl_fam_norm, [HCG_OP_GATHER_GRAD] = &ocl_fam_gather_grad,
+    [HCG_OP_SLICE_GRAD] = &ocl_fam_slice_grad, [HCG_OP_SOFTMAX_CROSS_ENTROPY] = &ocl_fam_class_loss,
+    [HCG_OP_NLL_LOSS] = &ocl_fam_class_loss, [HCG_OP_KL_DIV] = &ocl_fam_kl_div,
+    [HCG_OP_MSE_LOSS] = &ocl_fam_mse_loss, [HCG_OP_SGD_UPDATE] = &ocl_fam_sgd_update,
+    [HCG_OP_ADAM_UPDATE] = &ocl_fam_adam_update,
 };
 
 /* hcg's kernels index elements with 32-bit ints. */
@@ -163,6 +172,18 @@ static hcg_status ocl_sync(hcg_device *d)
 
 /* ---------------------------------------------------------------- nodes */
 
+hcg_status ocl_node_scratch(ocl_dev *dev, const hcg_exec_node *en, ocl_node *ns, size_t bytes)
+{
+    cl_int err;
+    ns->scratch = clCreateBuffer(dev->ctx, CL_MEM_READ_WRITE, bytes ? bytes : 1, NULL, &err);
+    if (err != CL_SUCCESS) {
+        ns->scratch = NULL;
+        return ocl_node_fail(en, dev, err, "clCreateBuffer(%zu bytes)", bytes);
+    }
+    ns->scratch_buf = (hcg_buffer){.device = dev->d, .size = bytes, .handle = ns->scratch};
+    return HCG_OK;
+}
+
 static void ocl_release(hcg_device *d, hcg_exec_node *en)
 {
     (void)d;
@@ -233,8 +254,9 @@ static hcg_status check_errors(ocl_dev *dev, hcg_exec_node *nodes, int n)
     if (e[0] < 1 || e[0] > n) return hcg_error(HCG_ERR_INTERNAL, "%s: a kernel reported error tag %d", dev->d->name, e[0]);
     hcg_exec_node *en = &nodes[e[0] - 1];
     ocl_node *ns = en->state;
+    int64_t value = (int64_t)(((uint64_t)(uint32_t)e[3] << 32) | (uint32_t)e[2]);
+    if (ns->bad_data) return ns->bad_data(en, ns, e[1], value);
     if (en->node->op == HCG_OP_GATHER) {
-        int64_t value = (int64_t)(((uint64_t)(uint32_t)e[3] << 32) | (uint32_t)e[2]);
         return hcg_node_error(en->g, en->node, HCG_ERR_RUNTIME,
                               "index %lld (at position %d) is out of range for axis %lld of size %lld",
                               (long long)value, e[1], (long long)ns->p[4], (long long)ns->p[2]);

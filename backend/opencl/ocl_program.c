@@ -309,3 +309,12 @@ void ocl_programs_release(ocl_dev *dev)
     free(dev->progs);
     dev->progs = NULL;
 }
+
+hcg_status ocl_node_kernel(ocl_dev *dev, const hcg_exec_node *en, const char *program, const char *kernel,
+                           cl_kernel *out, const char **kname, size_t *kwg)
+{
+    hcg_status st = ocl_kernel_get(dev, program, kernel, out, kwg);
+    if (st) return hcg_error_prefix(st, "node '%s' (%s): ", en->node->name, hcg_op_name(en->node->op));
+    *kname = ocl_kernel_name(program, kernel);
+    return HCG_OK;
+}
