@@ -116,6 +116,12 @@ char *hcg_device_json(const hcg_device *d)
     cJSON_AddNumberToObject(o, "global_mem_bytes", (double)d->global_mem);
     cJSON_AddNumberToObject(o, "local_mem_bytes", (double)d->local_mem);
     cJSON_AddNumberToObject(o, "compute_units", d->compute_units);
+    if (d->shares[0]) {
+        cJSON *sh = cJSON_AddObjectToObject(o, "shares");
+        cJSON_AddStringToObject(sh, "compute", d->shares);
+        cJSON_AddNumberToObject(sh, "cores", d->cores);
+        cJSON_AddNumberToObject(sh, "of", d->shared_cores);
+    }
     cJSON *ext = cJSON_AddObjectToObject(o, "features");
     cJSON_AddBoolToObject(ext, "fp16", d->fp16);
     cJSON_AddBoolToObject(ext, "fp64", d->fp64);

@@ -97,6 +97,9 @@ int cmd_devices(int argc, char **argv)
         printf("%-10s %-12s cost: %.1f GFLOP/s, %.1f GB/s, launch %.1f us, link %.1f/%.1f GB/s%s\n", "", "",
                d->cost.gflops, d->cost.mem_gbps, d->cost.launch_us, d->cost.h2d_gbps, d->cost.d2h_gbps,
                d->cost.calibrated ? " (calibrated)" : " (defaults; run hcg devices --calibrate)");
+        if (d->shares[0])
+            printf("%-10s %-12s shares the %s (uses %d of its %d cores): never overlapped with a device it contends with\n",
+                   "", "", d->shares, d->cores, d->shared_cores);
     }
     if (notes[0]) printf("%s", notes);
     return 0;
