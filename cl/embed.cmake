@@ -12,7 +12,7 @@
 set(HCG_CL_PROGRAMS
   "binary|{add,sub,mul,div,max,min}_{f32,i32,i64} pow_f32 {equal,less,greater}_{f32,i32,i64} equal_u8 and_u8 or_u8 where_{1,2,4,8}"
   "unary|{neg,abs,relu,clip}_{f32,i32,i64} {exp,log,sqrt,rsqrt,tanh,sigmoid,silu,erf,reciprocal,gelu,gelu_tanh}_f32 not_u8"
-  "cast|cast_{f32,f16,i32,i64,u8,bool}_{f32,f16,i32,i64,u8,bool}"
+  "cast|cast_{f32,f16,i32,i64,u8,i8,bool}_{f32,f16,i32,i64,u8,i8,bool}"
   "reduce|reduce_{sum,max,prod}_{f32,i32,i64}_{row,col} reduce_mean_f32_{row,col}"
   "norm|{softmax,log_softmax}_f32 {softmax,log_softmax}_inner_f32 layer_norm_f32 rms_norm_f32 {softmax,log_softmax,layer_norm,rms_norm}_item_f32 {softmax,log_softmax}_grad_f32 {softmax,log_softmax}_grad_inner_f32 {layer_norm,rms_norm}_grad_f32 softmax_cross_entropy_rows_{i32,i64,f32} kl_div_rows_f32"
   "layout|copy_{1,2,4,8} transpose_{1,2,4,8} gather_{1,2,4,8}_{i32,i64}"

@@ -100,6 +100,7 @@ static bool tensor_value_i64(const hcg_tensor *t, int64_t i, int64_t *out)
     case HCG_I32: *out = ((const int32_t *)t->data)[i]; return true;
     case HCG_U8:
     case HCG_BOOL: *out = ((const uint8_t *)t->data)[i]; return true;
+    case HCG_I8: *out = ((const int8_t *)t->data)[i]; return true;
     default: return false;
     }
 }

@@ -417,6 +417,7 @@ static bool make_input(const char *spec, hcg_tensor **out)
     bool positive = false, wide = false;
     long lo = -50, hi = 50;
     if (dt == HCG_U8) lo = 0, hi = 255;
+    if (dt == HCG_I8) lo = -128, hi = 127;
     if (dt == HCG_BOOL) lo = 0, hi = 1;
     const char *p = spec + i;
     if (*p == '+') positive = true, p++;
@@ -449,6 +450,7 @@ static bool make_input(const char *spec, hcg_tensor **out)
         case HCG_I64: ((int64_t *)(*out)->data)[k] = v; break;
         case HCG_U8:
         case HCG_BOOL: ((uint8_t *)(*out)->data)[k] = (uint8_t)v; break;
+        case HCG_I8: ((int8_t *)(*out)->data)[k] = (int8_t)v; break;
         default: break;
         }
     }

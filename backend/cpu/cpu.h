@@ -21,6 +21,9 @@ typedef void (*hcg_range_fn)(void *ctx, int64_t begin, int64_t end);
 void hcg_parallel_for(int64_t n, int64_t grain, hcg_range_fn fn, void *ctx);
 /* Threads in the pool (including the caller): $HCG_CPU_THREADS, else the number of cores. */
 int hcg_cpu_threads(void);
+/* The calling thread's scratch buffer of at least bytes (64-byte aligned), valid until its next
+ * call on this thread; NULL when out of memory. */
+void *hcg_cpu_scratch(size_t bytes);
 
 /* C[m, n] = alpha * op(A) @ op(B) + beta * C, row-major with leading dims, as the matmul kernels
  * compute it (oneDNN, else OpenBLAS, else a loop). parallel: over the pool (from a thread outside

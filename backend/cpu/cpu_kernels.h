@@ -122,7 +122,13 @@ hcg_status hcg_k_causal_mask(hcg_exec_node *en);
 /* cpu_matmul.c */
 hcg_status hcg_k_matmul(hcg_exec_node *en);
 hcg_status hcg_k_gemm(hcg_exec_node *en);
-hcg_status hcg_k_fused_matmul(hcg_exec_node *en);
+hcg_status hcg_k_fused_matmul(hcg_exec_node *en); /* b f32, or an f16 weight */
+hcg_status hcg_k_quant_matmul(hcg_exec_node *en);
+hcg_status hcg_k_matmul_integer(hcg_exec_node *en);
+
+/* cpu_quant.c */
+hcg_status hcg_k_dequantize(hcg_exec_node *en);
+hcg_status hcg_k_quantize(hcg_exec_node *en);
 
 /* cpu_attention.c */
 hcg_status hcg_k_attention(hcg_exec_node *en);

@@ -1,5 +1,6 @@
 /* cpu_matmul.c — matmul (numpy semantics: 1-D operands, broadcast batch dims, transpose flags),
- * fused_matmul (the same product with alpha and an epilogue: bias, gelu, relu) and gemm
+ * fused_matmul (the same product with alpha and an epilogue: bias, gelu, relu; b may be an f16
+ * weight), quant_matmul (the same with an int8 weight and its scales) and gemm
  * (alpha * op(a) @ op(b) + beta * c) on the CPU, and hcg_cpu_sgemm, the one product routine they
  * (and the attention kernel, and the cpu's calibration) use. Matrix products go through oneDNN's
  * sgemm when hcg is built with it (its AVX-512 kernels run 2-4x OpenBLAS's AVX2 ones here:
@@ -11,8 +12,16 @@
  * (the pool's) does all the work: oneDNN's OpenMP team, which spins for milliseconds after each
  * call, would otherwise fight the pool's threads for the same cores (bench/README.md). Batches
  * call sgemm once per matrix with pointer strides: nothing is copied, and a side whose batch dims
- * broadcast simply keeps its pointer (stride 0). */
+ * broadcast simply keeps its pointer (stride 0).
+ *
+ * Weights stored small (f16, int8 + scales) are widened to f32 one panel of columns at a time,
+ * inside the tile that uses it (a per-thread buffer, cpu_threads.c), so the full-size f32 weight
+ * never exists: a tile converts its columns of b (all of K, 100-600 KB for MiniLM's products,
+ * which stays in L2 for the product that follows) and oneDNN multiplies. Tiles run column panel by
+ * column panel, so a chunk of tiles converts each panel once. Converting costs one pass over the
+ * weight per product, against 2 M flops per weight element for the product itself. */
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 #ifdef HCG_HAVE_BLAS
@@ -48,6 +57,48 @@ typedef struct epilogue {
 } epilogue;
 
 static bool has_epilogue(const epilogue *e) { return e && (e->bias || e->act != HCG_ACT_NONE); }
+
+/* A weight b stored small, which products widen to f32 as they go. */
+typedef struct small_b {
+    hcg_dtype dtype;       /* HCG_F16 or HCG_I8 */
+    const void *data;      /* b as stored: [n, k] when transposed, else [k, n] */
+    const float *scales;   /* int8: per column [n], or per block (graph/quant.h) */
+    int64_t block, blocks; /* int8: 0 (per column), or the block size along k and ceil(k / block) */
+} small_b;
+
+/* Widens columns [c0, c0 + w) of the product's b (all of its k rows) into panel: [w][k] when b is
+ * transposed (ldb k), else [k][w] (ldb w). */
+static void widen_panel(const small_b *sb, bool tb, int64_t n, int64_t k, int64_t c0, int64_t w, float *panel)
+{
+    const hcg_simd_fns *v = hcg_simd();
+    if (sb->dtype == HCG_F16) {
+        const uint16_t *h = sb->data;
+        if (tb) v->half_to_float(h + c0 * k, panel, w * k);
+        else
+            for (int64_t r = 0; r < k; r++) v->half_to_float(h + r * n + c0, panel + r * w, w);
+        return;
+    }
+    const int8_t *q = sb->data;
+    if (tb) {
+        for (int64_t c = 0; c < w; c++) {
+            const int8_t *row = q + (c0 + c) * k;
+            float *out = panel + c * k;
+            if (sb->block == 0) {
+                v->dequant_i8(row, out, k, sb->scales[c0 + c]);
+                continue;
+            }
+            for (int64_t j = 0; j < sb->blocks; j++) {
+                int64_t s = j * sb->block, len = k - s < sb->block ? k - s : sb->block;
+                v->dequant_i8(row + s, out + s, len, sb->scales[(c0 + c) * sb->blocks + j]);
+            }
+        }
+        return;
+    }
+    for (int64_t r = 0; r < k; r++) {
+        const float *sc = sb->block == 0 ? sb->scales + c0 : sb->scales + (r / sb->block) * n + c0;
+        v->dequant_i8_each(q + r * n + c0, panel + r * w, w, sc);
+    }
+}
 
 #ifndef HCG_HAVE_BLAS
 /* Rows [r0, r1) of C by the i-k-j loop (no BLAS). */
@@ -100,21 +151,42 @@ typedef struct tiles {
     const sgemm_args *g;
     const float *a, *b;
     float *c;
-    int64_t tm, tn, n_cols; /* tile size; tiles per row of tiles */
+    int64_t tm, tn, n_cols, n_rows; /* tile size; tiles per row and per column of tiles */
     const epilogue *e;
+    const small_b *sb; /* b stored small (then b is NULL): tiles go column panel by column panel */
+    bool failed;       /* a panel buffer could not be had */
 } tiles;
 
 static void tile_range(void *ctx, int64_t begin, int64_t end)
 {
-    const tiles *t = ctx;
+    tiles *t = ctx;
     const sgemm_args *g = t->g;
+    float *panel = NULL;
+    int64_t panel_c0 = -1;
     for (int64_t i = begin; i < end; i++) {
         int64_t r0 = (i / t->n_cols) * t->tm, c0 = (i % t->n_cols) * t->tn;
+        if (t->sb) {
+            r0 = (i % t->n_rows) * t->tm;
+            c0 = (i / t->n_rows) * t->tn;
+        }
         sgemm_args s = *g;
         s.m = g->m - r0 < t->tm ? g->m - r0 : t->tm;
         s.n = g->n - c0 < t->tn ? g->n - c0 : t->tn;
         float *c = t->c + r0 * g->ldc + c0;
-        sgemm_call(&s, g->ta ? t->a + r0 : t->a + r0 * g->lda, g->tb ? t->b + c0 * g->ldb : t->b + c0, c);
+        const float *b = g->tb ? t->b + c0 * g->ldb : t->b + c0;
+        if (t->sb) {
+            if (c0 != panel_c0) {
+                if (!(panel = hcg_cpu_scratch((size_t)(s.n * g->k) * sizeof(float)))) {
+                    t->failed = true;
+                    return;
+                }
+                widen_panel(t->sb, g->tb, g->n, g->k, c0, s.n, panel);
+                panel_c0 = c0;
+            }
+            b = panel;
+            s.ldb = g->tb ? g->k : s.n;
+        }
+        sgemm_call(&s, g->ta ? t->a + r0 : t->a + r0 * g->lda, b, c);
         if (has_epilogue(t->e))
             hcg_simd()->epilogue(c, s.m, s.n, g->ldc, t->e->bias ? t->e->bias + c0 : NULL, t->e->act);
     }
@@ -143,10 +215,20 @@ static void rows_range(void *ctx, int64_t begin, int64_t end)
 #endif
 
 /* C = alpha op(A) op(B) + beta C, then the epilogue (may be NULL), with every thread the product
- * is worth. */
+ * is worth. With sb (builds with tiles only) b is NULL and the tiles widen sb as they go; false if
+ * a panel buffer could not be had. */
+static bool sgemm_parallel_small(const sgemm_args *g, const float *a, const float *b, const small_b *sb, float *c,
+                                 const epilogue *e);
+
 static void sgemm_parallel(const sgemm_args *g, const float *a, const float *b, float *c, const epilogue *e)
 {
-    if (g->m == 0 || g->n == 0) return;
+    sgemm_parallel_small(g, a, b, NULL, c, e);
+}
+
+static bool sgemm_parallel_small(const sgemm_args *g, const float *a, const float *b, const small_b *sb, float *c,
+                                 const epilogue *e)
+{
+    if (g->m == 0 || g->n == 0) return true;
     int64_t threads = hcg_cpu_threads();
     double flops = 2.0 * (double)g->m * (double)g->n * (double)g->k;
 #ifdef DNNL_TILES
@@ -160,12 +242,13 @@ static void sgemm_parallel(const sgemm_args *g, const float *a, const float *b, 
     if (pn < 1) pn = 1;
     int64_t pm = want / pn < g->m / 16 ? want / pn : g->m / 16;
     if (pm < 1) pm = 1;
-    tiles t = {.g = g, .a = a, .b = b, .c = c, .e = e};
+    tiles t = {.g = g, .a = a, .b = b, .c = c, .e = e, .sb = sb};
     t.tn = round_up((g->n + pn - 1) / pn, 16);
     t.tm = round_up((g->m + pm - 1) / pm, 8);
     t.n_cols = (g->n + t.tn - 1) / t.tn;
-    int64_t n_tiles = t.n_cols * ((g->m + t.tm - 1) / t.tm);
-    hcg_parallel_for(n_tiles, 1, tile_range, &t);
+    t.n_rows = (g->m + t.tm - 1) / t.tm;
+    hcg_parallel_for(t.n_cols * t.n_rows, 1, tile_range, &t);
+    return !t.failed;
 #else
     rows_ctx r = {.g = g, .a = a, .b = b, .c = c, .e = e};
     int64_t row_cost = has_epilogue(e) ? 24 * g->n : 0;
@@ -177,7 +260,9 @@ static void sgemm_parallel(const sgemm_args *g, const float *a, const float *b, 
 #endif
     (void)threads;
     (void)flops;
+    (void)sb; /* (never given without tiles: the caller widens b first) */
     hcg_parallel_for(g->m, hcg_grain_for(row_cost), rows_range, &r);
+    return true;
 #endif
 }
 
@@ -229,11 +314,13 @@ static void batch_range(void *ctx, int64_t begin, int64_t end)
     }
 }
 
-static hcg_status matmul_alpha(hcg_exec_node *en, float alpha, const epilogue *e)
+/* The product of a node's inputs 0 and 1 (b as stored, or small: sb, then a matrix), times alpha,
+ * then the epilogue e (may be NULL). */
+static hcg_status matmul_alpha(hcg_exec_node *en, float alpha, const epilogue *e, const small_b *sb)
 {
     const hcg_dev_tensor *A = &en->in[0], *B = &en->in[1];
-    if (A->dtype != HCG_F32 || B->dtype != HCG_F32)
-        return hcg_node_error(en->g, en->node, HCG_ERR_UNSUPPORTED, "matmul needs f32 operands");
+    if (A->dtype != HCG_F32 || (!sb && B->dtype != HCG_F32) || (sb && B->shape.rank != 2))
+        return hcg_node_error(en->g, en->node, HCG_ERR_UNSUPPORTED, "matmul needs f32 operands (or a small b matrix)");
     hcg_shape a = A->shape, b = B->shape;
     bool ta, tb;
     hcg_matmul_operands(en->node, &a, &b, &ta, &tb);
@@ -256,7 +343,7 @@ static hcg_status matmul_alpha(hcg_exec_node *en, float alpha, const epilogue *e
     if (g.ldc < 1) g.ldc = 1;
 
     /* Batch dims: the output's, minus its matrix dims. */
-    batch_ctx bc = {.g = g, .a = hcg_dev_tensor_ptr(A), .b = hcg_dev_tensor_ptr(B), .c = out,
+    batch_ctx bc = {.g = g, .a = hcg_dev_tensor_ptr(A), .b = sb ? NULL : hcg_dev_tensor_ptr(B), .c = out,
                     .a_mat = ar * ac, .b_mat = br_ * bcols, .c_mat = g.m * g.n, .e = e};
     int a_brank = a.rank - 2, b_brank = b.rank - 2;
     bc.batch_rank = a_brank > b_brank ? a_brank : b_brank;
@@ -275,18 +362,34 @@ static hcg_status matmul_alpha(hcg_exec_node *en, float alpha, const epilogue *e
     if (b_batch == 1 && !ta && a_batch == n_batch && fits_int(n_batch * g.m)) {
         sgemm_args big = g;
         big.m = n_batch * g.m;
-        sgemm_parallel(&big, bc.a, bc.b, out, e);
-        return HCG_OK;
+#ifdef DNNL_TILES
+        if (sb) return sgemm_parallel_small(&big, bc.a, NULL, sb, out, e)
+                           ? HCG_OK
+                           : hcg_node_error(en->g, en->node, HCG_ERR_NOMEM, "out of memory for a weight panel");
+#endif
+        if (!sb) {
+            sgemm_parallel(&big, bc.a, bc.b, out, e);
+            return HCG_OK;
+        }
+    }
+    /* Otherwise a small b is widened whole, once, and the product runs as an f32 one. */
+    float *wide = NULL;
+    if (sb) {
+        if (!(wide = malloc((size_t)(g.n * g.k) * sizeof(float))))
+            return hcg_node_error(en->g, en->node, HCG_ERR_NOMEM, "out of memory widening the weight");
+        widen_panel(sb, tb, g.n, g.k, 0, g.n, wide);
+        bc.b = wide;
     }
     /* Small matrices: one thread per batch entry; large ones: one at a time, each threaded. */
     int64_t flops = 2 * g.m * g.n * g.k;
     bc.parallel_inside = flops >= 4 * hcg_cpu_grain_elems() || n_batch == 1;
     if (bc.parallel_inside) batch_range(&bc, 0, n_batch);
     else hcg_parallel_for(n_batch, hcg_grain_for(flops), batch_range, &bc);
+    free(wide);
     return HCG_OK;
 }
 
-hcg_status hcg_k_matmul(hcg_exec_node *en) { return matmul_alpha(en, 1.0f, NULL); }
+hcg_status hcg_k_matmul(hcg_exec_node *en) { return matmul_alpha(en, 1.0f, NULL, NULL); }
 
 /* ---------------------------------------------------------------- fused_matmul */
 
@@ -294,7 +397,32 @@ hcg_status hcg_k_fused_matmul(hcg_exec_node *en)
 {
     epilogue e = {.bias = en->n_in > 2 ? hcg_dev_tensor_ptr(&en->in[2]) : NULL,
                   .act = hcg_activation_parse(hcg_attr_string(en->node, "activation"))};
-    return matmul_alpha(en, (float)hcg_attr_float(en->node, "alpha"), &e);
+    small_b half = {.dtype = HCG_F16, .data = hcg_dev_tensor_ptr(&en->in[1])};
+    return matmul_alpha(en, (float)hcg_attr_float(en->node, "alpha"), &e, en->in[1].dtype == HCG_F16 ? &half : NULL);
+}
+
+/* ---------------------------------------------------------------- quant_matmul */
+
+hcg_status hcg_k_quant_matmul(hcg_exec_node *en)
+{
+    const hcg_dev_tensor *B = &en->in[1], *S = &en->in[2];
+    epilogue e = {.bias = en->n_in > 3 ? hcg_dev_tensor_ptr(&en->in[3]) : NULL,
+                  .act = hcg_activation_parse(hcg_attr_string(en->node, "activation"))};
+    bool tb = hcg_attr_int(en->node, "transpose_b") != 0;
+    int64_t k = B->shape.dims[tb ? 1 : 0], block = hcg_attr_int(en->node, "block_size");
+    small_b sb = {.dtype = HCG_I8, .data = hcg_dev_tensor_ptr(B), .scales = hcg_dev_tensor_ptr(S), .block = block,
+                  .blocks = block > 0 ? (k + block - 1) / block : 0};
+    float *wide_scales = NULL;
+    if (S->dtype == HCG_F16) { /* f16 scales: widened once per run (one per column or block) */
+        int64_t n = hcg_cpu_numel(S);
+        if (!(wide_scales = malloc((size_t)(n ? n : 1) * sizeof(float))))
+            return hcg_node_error(en->g, en->node, HCG_ERR_NOMEM, "out of memory");
+        hcg_simd()->half_to_float(hcg_dev_tensor_ptr(S), wide_scales, n);
+        sb.scales = wide_scales;
+    }
+    hcg_status st = matmul_alpha(en, (float)hcg_attr_float(en->node, "alpha"), &e, &sb);
+    free(wide_scales);
+    return st;
 }
 
 /* ---------------------------------------------------------------- gemm */
@@ -330,5 +458,149 @@ hcg_status hcg_k_gemm(hcg_exec_node *en)
     }
     if (g.k == 0) return HCG_OK; /* an empty sum adds nothing */
     sgemm_parallel(&g, hcg_dev_tensor_ptr(A), hcg_dev_tensor_ptr(B), out, NULL);
+    return HCG_OK;
+}
+
+/* ---------------------------------------------------------------- matmul_integer */
+
+/* (a - za) @ (b - zb) in int32. oneDNN's integer GEMMs are exact only where the processor has
+ * VNNI (elsewhere their u8 x s8 pairs are summed in saturating int16: dev_guide_int8_computations),
+ * so they run there, for u8 or s8 a, s8 b, one zero point each; everything else is the loop. */
+typedef struct int_mm {
+    const void *a, *b;
+    int32_t *c;
+    bool a_signed, b_signed;
+    int64_t m, n, k;                 /* per matrix */
+    const void *za, *zb;             /* zero points (NULL: 0) */
+    int64_t za_n, zb_n;              /* their element counts: 1, or m (rows of a) / n (columns of b) */
+    int batch_rank;                  /* batch dims of the result and each operand's strides (matrices) */
+    int64_t batch_dims[HCG_MAX_RANK], a_stride[HCG_MAX_RANK], b_stride[HCG_MAX_RANK];
+    bool dnnl;
+} int_mm;
+
+static int32_t int_at(const void *p, bool is_signed, int64_t i)
+{
+    return is_signed ? ((const int8_t *)p)[i] : ((const uint8_t *)p)[i];
+}
+
+/* c[j] += av * (b[j] - zb[j]) over a row of b of type T (zero points: none, one, or per column);
+ * the sums wrap around in 32 bits as the result type does (unsigned: no undefined overflow). */
+#define INT_ROW(T)                                                                                 \
+    do {                                                                                           \
+        const T *br = (const T *)brow, *z = (const T *)t->zb;                                     \
+        if (!z)                                                                                    \
+            for (int64_t j = 0; j < t->n; j++) c[j] += (uint32_t)(av * (int32_t)br[j]);           \
+        else if (t->zb_n == 1)                                                                     \
+            for (int64_t j = 0; j < t->n; j++) c[j] += (uint32_t)(av * ((int32_t)br[j] - (int32_t)z[0])); \
+        else                                                                                       \
+            for (int64_t j = 0; j < t->n; j++) c[j] += (uint32_t)(av * ((int32_t)br[j] - (int32_t)z[j])); \
+    } while (0)
+
+/* The row of matrices (batch entry, row of a) item: c[row][j] = sum_k (a[row][k] - za) (b[k][j] - zb). */
+static void int_rows(void *ctx, int64_t begin, int64_t end)
+{
+    const int_mm *t = ctx;
+    for (int64_t item = begin; item < end; item++) {
+        int64_t mat = item / t->m, row = item % t->m, rest = mat, ai = 0, bi = 0;
+        for (int d = t->batch_rank - 1; d >= 0; d--) {
+            int64_t i = rest % t->batch_dims[d];
+            rest /= t->batch_dims[d];
+            ai += i * t->a_stride[d];
+            bi += i * t->b_stride[d];
+        }
+        const char *a = (const char *)t->a + (ai * t->m + row) * t->k;
+        const char *b = (const char *)t->b + bi * t->k * t->n;
+        uint32_t *c = (uint32_t *)(t->c + item * t->n);
+        int32_t za = t->za ? int_at(t->za, t->a_signed, t->za_n > 1 ? row : 0) : 0;
+        for (int64_t j = 0; j < t->n; j++) c[j] = 0;
+        for (int64_t p = 0; p < t->k; p++) {
+            int32_t av = int_at(a, t->a_signed, p) - za;
+            const char *brow = b + p * t->n;
+            if (av == 0) continue;
+            if (t->b_signed) INT_ROW(int8_t);
+            else INT_ROW(uint8_t);
+        }
+    }
+}
+
+#ifdef HCG_HAVE_DNNL
+/* Rows [begin, end) of the stacked product through oneDNN on this thread. */
+static void int_dnnl_rows(void *ctx, int64_t begin, int64_t end)
+{
+    const int_mm *t = ctx;
+    const int32_t zero = 0;
+#if defined(DNNL_TILES) && defined(HCG_HAVE_OPENMP)
+    int saved = omp_get_max_threads();
+    if (saved != 1) omp_set_num_threads(1);
+#endif
+    int8_t zb = t->zb ? ((const int8_t *)t->zb)[0] : 0;
+    if (t->a_signed)
+        dnnl_gemm_s8s8s32('N', 'N', 'F', end - begin, t->n, t->k, 1.0f, (const int8_t *)t->a + begin * t->k, t->k,
+                          t->za ? ((const int8_t *)t->za)[0] : 0, t->b, t->n, zb, 0.0f, t->c + begin * t->n, t->n,
+                          &zero);
+    else
+        dnnl_gemm_u8s8s32('N', 'N', 'F', end - begin, t->n, t->k, 1.0f, (const uint8_t *)t->a + begin * t->k, t->k,
+                          t->za ? ((const uint8_t *)t->za)[0] : 0, t->b, t->n, zb, 0.0f, t->c + begin * t->n, t->n,
+                          &zero);
+#if defined(DNNL_TILES) && defined(HCG_HAVE_OPENMP)
+    if (saved != 1) omp_set_num_threads(saved);
+#endif
+}
+#endif
+
+static bool int_dnnl_exact(void)
+{
+#if defined(HCG_HAVE_DNNL) && (defined(__x86_64__) || defined(__i386__))
+    return HCG_CPU_HAS("avx512vnni") || HCG_CPU_HAS("avxvnni");
+#else
+    return false;
+#endif
+}
+
+hcg_status hcg_k_matmul_integer(hcg_exec_node *en)
+{
+    const hcg_dev_tensor *A = &en->in[0], *B = &en->in[1];
+    hcg_shape a = A->shape, b = B->shape;
+    bool ta, tb;
+    hcg_matmul_operands(en->node, &a, &b, &ta, &tb);
+    int_mm t = {.a = hcg_dev_tensor_ptr(A), .b = hcg_dev_tensor_ptr(B), .c = hcg_dev_tensor_ptr(&en->out),
+                .a_signed = A->dtype == HCG_I8, .b_signed = B->dtype == HCG_I8, .m = a.dims[a.rank - 2],
+                .k = a.dims[a.rank - 1], .n = b.dims[b.rank - 1]};
+    if (en->n_in > 2) {
+        t.za = hcg_dev_tensor_ptr(&en->in[2]);
+        t.za_n = hcg_cpu_numel(&en->in[2]);
+    }
+    if (en->n_in > 3) {
+        t.zb = hcg_dev_tensor_ptr(&en->in[3]);
+        t.zb_n = hcg_cpu_numel(&en->in[3]);
+    }
+    int64_t out_numel = hcg_cpu_numel(&en->out);
+    if (out_numel == 0) return HCG_OK;
+    int a_brank = a.rank - 2, b_brank = b.rank - 2;
+    t.batch_rank = a_brank > b_brank ? a_brank : b_brank;
+    int64_t n_batch = 1, a_batch = hcg_dims_prod(&a, 0, a_brank), b_batch = hcg_dims_prod(&b, 0, b_brank);
+    for (int d = 0; d < t.batch_rank; d++) {
+        int ai = a_brank - t.batch_rank + d, bi = b_brank - t.batch_rank + d;
+        int64_t da = ai >= 0 ? a.dims[ai] : 1, db = bi >= 0 ? b.dims[bi] : 1;
+        t.batch_dims[d] = da == 1 ? db : da;
+        n_batch *= t.batch_dims[d];
+    }
+    hcg_matmul_batch_strides(t.batch_rank, t.batch_dims, a_brank, a.dims, t.a_stride);
+    hcg_matmul_batch_strides(t.batch_rank, t.batch_dims, b_brank, b.dims, t.b_stride);
+    int64_t rows = n_batch * t.m;
+#ifdef HCG_HAVE_DNNL
+    /* x[B, S, K] @ W[K, N] with one zero point each: the stacked rows are one product. */
+    if (b_batch == 1 && a_batch == n_batch && t.b_signed && (!t.za || t.za_n == 1) && (!t.zb || t.zb_n == 1) &&
+        t.k > 0 && fits_int(rows) && fits_int(t.n) && fits_int(t.k) && int_dnnl_exact()) {
+        double flops = 2.0 * (double)rows * (double)t.n * (double)t.k;
+        int64_t parts = flops < 8.0 * (double)hcg_cpu_grain_elems() ? 1 : 4 * hcg_cpu_threads();
+        int64_t per = (rows + parts - 1) / parts;
+        if (per < 16) per = 16;
+        hcg_parallel_for(rows, per, int_dnnl_rows, &t);
+        return HCG_OK;
+    }
+#endif
+    (void)b_batch;
+    hcg_parallel_for(rows, hcg_grain_for(2 * t.n * t.k + 1), int_rows, &t);
     return HCG_OK;
 }

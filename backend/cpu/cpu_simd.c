@@ -10,8 +10,9 @@ static const hcg_simd_fns *pick(void)
 {
     const char *want = getenv("HCG_SIMD");
 #if defined(__x86_64__) || defined(__i386__)
-    bool avx512 = HCG_CPU_HAS("avx512f") && HCG_CPU_HAS("avx512dq") && HCG_CPU_HAS("avx512vl") && HCG_CPU_HAS("avx512bw");
-    bool avx2 = HCG_CPU_HAS("avx2") && HCG_CPU_HAS("fma");
+    bool avx2 = HCG_CPU_HAS("avx2") && HCG_CPU_HAS("fma") && HCG_CPU_HAS("f16c");
+    bool avx512 = avx2 && HCG_CPU_HAS("avx512f") && HCG_CPU_HAS("avx512dq") && HCG_CPU_HAS("avx512vl") &&
+                  HCG_CPU_HAS("avx512bw");
 #else
     bool avx512 = false, avx2 = false;
 #endif

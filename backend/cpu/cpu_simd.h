@@ -31,6 +31,12 @@ typedef struct hcg_simd_fns {
      * be scaled by. */
     void (*attn_softmax_block)(float *s, int64_t rows, int64_t n, int64_t ld, const float *mask, int64_t mask_ld,
                                int64_t mask_cs, float *m, float *l, float *corr);
+    /* Weights stored small, widened for a product: IEEE half to float (F16C's vcvtph2ps where the
+     * table's ISA has it, else the same exact conversion in integer steps), and int8 times a scale,
+     * one for the run (scale) or one per element (scales). */
+    void (*half_to_float)(const uint16_t *h, float *o, int64_t n);
+    void (*dequant_i8)(const int8_t *q, float *o, int64_t n, float scale);
+    void (*dequant_i8_each)(const int8_t *q, float *o, int64_t n, const float *scales);
 } hcg_simd_fns;
 
 /* The table for this processor ($HCG_SIMD=avx512|avx2|baseline picks a lower one for tests). */

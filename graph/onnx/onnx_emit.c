@@ -56,12 +56,15 @@ hcg_status onnx_want_dtype(onnx_ctx *c, int i, const onnx_value *v, unsigned mas
 }
 
 /* The dtype hcg computes a storage-only dtype in. */
-static hcg_dtype compute_dtype(hcg_dtype t) { return t == HCG_F16 ? HCG_F32 : t == HCG_U8 ? HCG_I32 : t; }
+static hcg_dtype compute_dtype(hcg_dtype t)
+{
+    return t == HCG_F16 ? HCG_F32 : t == HCG_U8 || t == HCG_I8 ? HCG_I32 : t;
+}
 
 hcg_status onnx_want_computable(onnx_ctx *c, int i, const onnx_value *v, unsigned mask)
 {
     if (mask & ONNX_M_F32) mask |= ONNX_M_F16;
-    if (mask & ONNX_M_I32) mask |= ONNX_M_U8;
+    if (mask & ONNX_M_I32) mask |= ONNX_M_U8 | ONNX_M_I8;
     return onnx_want_dtype(c, i, v, mask);
 }
 
@@ -287,6 +290,7 @@ static void store(hcg_tensor *t, int64_t i, double v)
     case HCG_I32: ((int32_t *)t->data)[i] = (int32_t)v; break;
     case HCG_I64: ((int64_t *)t->data)[i] = (int64_t)v; break;
     case HCG_U8: ((uint8_t *)t->data)[i] = (uint8_t)v; break;
+    case HCG_I8: ((int8_t *)t->data)[i] = (int8_t)v; break;
     case HCG_BOOL: ((uint8_t *)t->data)[i] = v != 0; break;
     default: break; /* f16 constants are never made up */
     }

@@ -46,11 +46,12 @@ typedef enum hcg_dtype {
     HCG_I64,
     HCG_U8,
     HCG_BOOL, /* one byte, 0 or 1 */
+    HCG_I8,   /* storage and quantized weights: compute ops take f32 or i32; cast, dequantize convert */
     HCG_DTYPE_COUNT
 } hcg_dtype;
 
 size_t hcg_dtype_size(hcg_dtype t);
-const char *hcg_dtype_name(hcg_dtype t); /* "f32", "f16", "i32", "i64", "u8", "bool" */
+const char *hcg_dtype_name(hcg_dtype t); /* "f32", "f16", "i32", "i64", "u8", "bool", "i8" */
 /* Parses a dtype name; returns false if unknown. */
 bool hcg_dtype_parse(const char *name, hcg_dtype *out);
 
@@ -95,7 +96,7 @@ hcg_status hcg_tensor_wrap(hcg_dtype dtype, const hcg_shape *shape, void *data, 
 hcg_status hcg_tensor_clone(const hcg_tensor *t, hcg_tensor **out);
 void hcg_tensor_free(hcg_tensor *t);
 
-/* .npy files: f32, f16, i32, i64, u8, bool, little-endian, C order. Saving writes a temporary
+/* .npy files: f32, f16, i32, i64, u8, bool, i8, little-endian, C order. Saving writes a temporary
  * file beside the target and renames it, so no half-written file is ever left. */
 hcg_status hcg_npy_load(const char *path, hcg_tensor **out);
 hcg_status hcg_npy_save(const char *path, const hcg_tensor *t);
@@ -132,7 +133,9 @@ hcg_status hcg_npy_save(const char *path, const hcg_tensor *t);
     X(SGD_UPDATE, "sgd_update") X(ADAM_UPDATE, "adam_update")                                                        \
     X(FUSED_MATMUL, "fused_matmul") X(ATTENTION, "attention") X(ASSIGN, "assign")              \
     X(ALLREDUCE_START, "allreduce_start") X(ALLREDUCE_WAIT, "allreduce_wait") X(SEND, "send")  \
-    X(RECV, "recv")
+    X(RECV, "recv")                                                                            \
+    X(DEQUANTIZE, "dequantize") X(QUANTIZE, "quantize") X(MATMUL_INTEGER, "matmul_integer")    \
+    X(QUANT_MATMUL, "quant_matmul")
 
 typedef enum hcg_op {
 #define HCG_OP_ENUM_(id, name) HCG_OP_##id,

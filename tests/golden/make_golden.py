@@ -15,7 +15,8 @@ Inputs are all graph inputs named x0, x1, ...; rtol/atol are omitted where the d
 (f32: rtol 1e-5, atol 1e-6; integers and bools: exact).
 
 The ops training adds (one_hot, argmax, gradient ops, losses, optimizer updates) have their cases
-in golden_train.py, which this script runs last.
+in golden_train.py; the quantization ops (dequantize, quantize, matmul_integer, quant_matmul) and
+fused_matmul with an f16 weight theirs in golden_quant.py, which this script runs last.
 
 Run: /usr/bin/python3 tests/golden/make_golden.py   (numpy and torch needed; never needed by the tests)
 """
@@ -26,6 +27,7 @@ import os
 import numpy as np
 import torch
 
+import golden_quant
 import golden_train
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -1001,6 +1003,11 @@ attention_case("key_blocks", (1, 2, 70, 8), 300, mask_shape=(1, 1, 70, 300), sca
 for op in ("softmax", "log_softmax"):
     x = normal(2, 5000, scale=3)
     case(f"{op}_rows_2x5000", op, [x], softmax_ref(op, x, -1))
+
+# ------------------------------------------------------------------ quantization (golden_quant.py; last, with
+# a generator of its own, so the cases above keep their data)
+
+golden_quant.add_cases(case, error_case)
 
 
 def main():
