@@ -18,6 +18,8 @@ int cmd_ops(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
+extern const char cmd_quantize_usage[];
 /* The full usage of hcg train (hcg train --help). */
 extern const char cmd_train_usage[];
 /* hcg train's loop on a given graph (NULL: the MODEL argument), for commands that build the

@@ -27,6 +27,9 @@ static const struct {
      "distil teachers into a student: hcg distill --student MODEL --teacher MODEL[:WEIGHT]... --data ... "
      "--labels FILE.npy --temperature T --alpha A [hcg train options] --save OUT.safetensors",
      cmd_distill_usage},
+    {"quantize", cmd_quantize,
+     "store a model's weights small: hcg quantize IN OUT.hcg --weights f16|int8 [--group G] [--skip PATTERN]...",
+     cmd_quantize_usage},
     {"ops", cmd_ops, "list the ops hcg knows",
      "usage: hcg ops\n\n  Lists every op hcg knows with its arity and a one-line description (docs/ops.md has the details).\n"},
     {"compare", cmd_compare, "compare two .npy files: hcg compare GOT.npy WANT.npy [--rtol R] [--atol A]",
