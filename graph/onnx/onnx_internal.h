@@ -78,6 +78,8 @@ hcg_status onnx_want_dtype(onnx_ctx *c, int i, const onnx_value *v, unsigned mas
  * onnx_emit_out emits the op and, when the ONNX result is FLOAT16, UINT8 or INT8, the cast back,
  * named out. */
 hcg_status onnx_want_computable(onnx_ctx *c, int i, const onnx_value *v, unsigned mask);
+/* The dtype hcg computes a storage-only dtype in (f16: f32; u8, i8: i32; others: themselves). */
+hcg_dtype onnx_compute_dtype(hcg_dtype t);
 hcg_id onnx_compute_in(onnx_ctx *c, const onnx_value *v);
 /* y (computed in the compute dtype) cast back to result when that differs (named out). */
 hcg_id onnx_cast_back(onnx_ctx *c, const char *out, hcg_dtype result, hcg_id y);
@@ -189,6 +191,11 @@ hcg_status onnx_map_shape(onnx_ctx *c, const Onnx__NodeProto *n);
 hcg_status onnx_map_constant(onnx_ctx *c, const Onnx__NodeProto *n);
 hcg_status onnx_map_constant_of_shape(onnx_ctx *c, const Onnx__NodeProto *n);
 hcg_status onnx_map_range(onnx_ctx *c, const Onnx__NodeProto *n);
+/* onnx_ops_quant.c */
+hcg_status onnx_map_dequantize_linear(onnx_ctx *c, const Onnx__NodeProto *n);
+hcg_status onnx_map_quantize_linear(onnx_ctx *c, const Onnx__NodeProto *n);
+hcg_status onnx_map_matmul_integer(onnx_ctx *c, const Onnx__NodeProto *n);
+hcg_status onnx_map_dynamic_quantize_linear(onnx_ctx *c, const Onnx__NodeProto *n);
 /* onnx_ops_loss.c */
 hcg_status onnx_map_class_loss(onnx_ctx *c, const Onnx__NodeProto *n); /* SoftmaxCrossEntropyLoss, NegativeLogLikelihoodLoss */
 
