@@ -13,7 +13,10 @@
 
 #include <cjson/cJSON.h>
 
-#include "backend/cpu/cpu.h" /* hcg_float_to_half */
+#include "backend/backend.h" /* hcg_device_estimate */
+#include "backend/cpu/cpu.h"  /* hcg_float_to_half */
+#include "graph/bind.h"
+#include "graph/op_table.h"
 #include "graph/graph.h"
 #include "testlib.h"
 
@@ -446,8 +449,43 @@ static void test_bad_input(const char *model)
     }
 }
 
+/* The scheduler's cost of a product reading an f16 weight: widening each half costs one operation
+ * where the device converts in hardware (hcg_device.fp16) and more where it does not. */
+static void test_half_cost(void)
+{
+    hcg_graph *g = hcg_graph_new(), *b = NULL;
+    int64_t xd[2] = {4, 64}, wd[2] = {64, 32};
+    hcg_tensor *w = tensor(HCG_F16, 2, wd);
+    hcg_id x = hcg_input(g, "x", HCG_F32, 2, xd), wp = hcg_param(g, "w", w);
+    hcg_id in[2] = {x, wp};
+    hcg_output(g, hcg_add_node(g, HCG_OP_FUSED_MATMUL, "mm", in, 2, NULL, 0), "y");
+    hcg_shape shapes[1] = {hcg_shape_make(2, xd)};
+    hcg_bind_options bo = {0};
+    hcg_device *cpu = hcg_device_find("cpu");
+    if (CHECK_OK(hcg_graph_bind(g, shapes, &bo, &b)) && cpu) {
+        hcg_device soft = *cpu, hard = *cpu;
+        soft.fp16 = false;
+        hard.fp16 = true;
+        const hcg_node *mm = &b->nodes[b->outputs[0]];
+        double ts = hcg_device_estimate(&soft, b, mm), th = hcg_device_estimate(&hard, b, mm), flops, bytes;
+        hcg_node_cost(b, mm, &flops, &bytes);
+        const hcg_cost_profile *c = &cpu->cost;
+        double mem = bytes / (c->mem_gbps * 1e9), halves = 64.0 * 32.0;
+        double want_h = c->launch_us * 1e-6 + fmax((flops + halves) / (c->gflops * 1e9), mem);
+        double want_s = c->launch_us * 1e-6 + fmax((flops + 12.0 * halves) / (c->gflops * 1e9), mem);
+        CHECK(ts > th && fabs(ts - want_s) <= 1e-9 * want_s && fabs(th - want_h) <= 1e-9 * want_h,
+              "widening the f16 weight: %.4g s in hardware, %.4g s in software (want %.4g, %.4g)", th, ts, want_h,
+              want_s);
+        printf("cpu: fp16 %s; the product with an f16 weight: %.3g us with hardware conversion, %.3g us without\n",
+               cpu->fp16 ? "in hardware (F16C)" : "in software", th * 1e6, ts * 1e6);
+    }
+    hcg_graph_free(b);
+    hcg_graph_free(g);
+}
+
 int main(void)
 {
+    test_half_cost();
     hcg_graph *f = make_model(false);
     char model[1024]; /* (tl_tmp's buffers are reused) */
     snprintf(model, sizeof model, "%s", tl_tmp("model.hcg"));
