@@ -152,6 +152,15 @@ hcg_status hcg_session_new_ex(const hcg_graph *g, const hcg_session_options *opt
         return hcg_error(HCG_ERR_NOMEM, "out of memory");
     }
     for (size_t i = 0; i < (size_t)g->n_nodes * s->n_dev; i++) s->measured.seconds[i] = NAN;
+    bool has_states = false;
+    for (hcg_id id = 0; id < g->n_nodes && !has_states; id++) has_states = g->nodes[id].op == HCG_OP_STATE;
+    if (has_states && !s->ext.states) {
+        if (!(s->own_states = calloc(1, sizeof *s->own_states))) {
+            hcg_session_free(s);
+            return hcg_error(HCG_ERR_NOMEM, "out of memory");
+        }
+        s->ext.states = s->own_states;
+    }
     *out = s;
     return HCG_OK;
 }
@@ -186,6 +195,8 @@ void hcg_session_free(hcg_session *s)
 {
     if (!s) return;
     drop_plans(s);
+    hcg_state_store_free(s->own_states);
+    free(s->own_states);
     for (int i = 0; i < s->n_weights; i++) free_weight(&s->weights[i]);
     free(s->weights);
     free(s->measured.seconds);
@@ -383,5 +394,44 @@ hcg_status hcg_session_replan(hcg_session *s)
         drop_plans(s);
         s->measurements_pending = false;
     }
+    return HCG_OK;
+}
+
+/* ---------------------------------------------------------------- state tensors */
+
+static hcg_status session_store(hcg_session *s, hcg_state_store **out)
+{
+    if (!s) return hcg_error(HCG_ERR_ARG, "no session");
+    if (!s->ext.states) return hcg_error(HCG_ERR_NOT_FOUND, "the session's graph has no state tensors");
+    *out = s->ext.states;
+    return HCG_OK;
+}
+
+hcg_status hcg_session_get_state(hcg_session *s, const char *name, hcg_tensor **out)
+{
+    hcg_state_store *store = NULL;
+    hcg_status st = session_store(s, &store);
+    if (st) return st;
+    hcg_state_entry *e = name ? hcg_state_find(store, name) : NULL;
+    if (!e) return hcg_error(HCG_ERR_NOT_FOUND, "no state '%s' (a state exists once a run has used it)", name ? name : "");
+    return hcg_state_read(e, out);
+}
+
+hcg_status hcg_session_set_state(hcg_session *s, const char *name, const hcg_tensor *t)
+{
+    hcg_state_store *store = NULL;
+    hcg_status st = session_store(s, &store);
+    if (st) return st;
+    if (!name || !t) return hcg_error(HCG_ERR_ARG, "set_state: no name or no tensor");
+    return hcg_state_write(store, name, t);
+}
+
+hcg_status hcg_session_reset_states(hcg_session *s)
+{
+    if (!s) return hcg_error(HCG_ERR_ARG, "no session");
+    if (!s->own_states) return s->ext.states ? hcg_error(HCG_ERR_ARG, "the session's states belong to another owner")
+                                             : HCG_OK;
+    drop_plans(s); /* plans point at the entries' buffers */
+    hcg_state_store_free(s->own_states);
     return HCG_OK;
 }

@@ -18,6 +18,7 @@ set(HCG_CL_PROGRAMS
   "layout|copy_{1,2,4,8} gather_{1,2,4,8}_{i32,i64}"
   "fill|fill_{1,2,4,8} trilu_{1,2,4,8} causal_mask_f32"
   "fused|epilogue_f32 attention_f32"
+  "cache|cache_write_f32 kv_store_f32 kv_attention_f32"
 )
 
 # Expands one brace pattern ("a_{x,y}" -> "a_x;a_y") into the list named by out.

@@ -383,22 +383,38 @@ static hcg_id add_source(hcg_graph *g, hcg_op op, const char *name, hcg_dtype dt
     return id;
 }
 
-hcg_id hcg_input(hcg_graph *g, const char *name, hcg_dtype dtype, int rank, const int64_t *dims)
+/* A declared type (an input's or a state's): rank, dtype and dims (sizes or symbols) checked. */
+static hcg_status declared_type(const char *kind, const char *name, hcg_dtype dtype, int rank, const int64_t *dims,
+                                hcg_shape *out)
 {
     if (rank < 0 || rank > HCG_MAX_RANK)
-        return -hcg_error(HCG_ERR_ARG, "input '%s': rank %d is not in 0..%d", name ? name : "?", rank,
-                          HCG_MAX_RANK);
-    if ((unsigned)dtype >= HCG_DTYPE_COUNT) return -hcg_error(HCG_ERR_ARG, "input '%s': invalid dtype", name);
+        return hcg_error(HCG_ERR_ARG, "%s '%s': rank %d is not in 0..%d", kind, name ? name : "?", rank, HCG_MAX_RANK);
+    if ((unsigned)dtype >= HCG_DTYPE_COUNT) return hcg_error(HCG_ERR_ARG, "%s '%s': invalid dtype", kind, name ? name : "?");
     for (int i = 0; i < rank; i++)
         if (dims[i] < 0 && !HCG_DIM_IS_SYM(dims[i]))
-            return -hcg_error(HCG_ERR_ARG, "input '%s': dim %d is negative", name ? name : "?", i);
-    hcg_shape s = hcg_shape_make(rank, dims);
+            return hcg_error(HCG_ERR_ARG, "%s '%s': dim %d is negative", kind, name ? name : "?", i);
+    *out = hcg_shape_make(rank, dims);
+    return HCG_OK;
+}
+
+hcg_id hcg_input(hcg_graph *g, const char *name, hcg_dtype dtype, int rank, const int64_t *dims)
+{
+    hcg_shape s;
+    hcg_status st = declared_type("input", name, dtype, rank, dims, &s);
+    if (st) return -(hcg_id)st;
     hcg_id id = add_source(g, HCG_OP_INPUT, name, dtype, &s, NULL);
     if (id < 0) return id;
     if (!grow_array((void **)&g->inputs, &g->cap_inputs, g->n_inputs + 1, sizeof(hcg_id)))
         return -hcg_error(HCG_ERR_NOMEM, "out of memory");
     g->inputs[g->n_inputs++] = id;
     return id;
+}
+
+hcg_id hcg_state(hcg_graph *g, const char *name, hcg_dtype dtype, int rank, const int64_t *dims)
+{
+    hcg_shape s;
+    hcg_status st = declared_type("state", name, dtype, rank, dims, &s);
+    return st ? -(hcg_id)st : add_source(g, HCG_OP_STATE, name, dtype, &s, NULL);
 }
 
 hcg_id hcg_param(hcg_graph *g, const char *name, hcg_tensor *value)

@@ -127,6 +127,10 @@ hcg_status hcg_k_fused_matmul(hcg_exec_node *en);
 /* cpu_attention.c */
 hcg_status hcg_k_attention(hcg_exec_node *en);
 
+/* cpu_cache.c: the decoding ops (key/value caches updated in place) */
+hcg_status hcg_k_kv_attention(hcg_exec_node *en);
+hcg_status hcg_k_cache_write(hcg_exec_node *en);
+
 /* cpu_reduce.c */
 hcg_status hcg_k_reduce(hcg_exec_node *en); /* reduce_sum reduce_mean reduce_max reduce_prod */
 hcg_status hcg_k_softmax(hcg_exec_node *en); /* softmax log_softmax */

@@ -230,6 +230,8 @@ extern const ocl_op_family ocl_fam_reduce, ocl_fam_softmax, ocl_fam_norm;
 extern const ocl_op_family ocl_fam_matmul, ocl_fam_gemm, ocl_fam_fused_matmul;
 /* ocl_attention.c: attention (cl/fused.cl) */
 extern const ocl_op_family ocl_fam_attention;
+/* ocl_cache.c: kv_attention, cache_write (cl/cache.cl) */
+extern const ocl_op_family ocl_fam_kv_attention, ocl_fam_cache_write;
 
 /* A node whose output is its input's bytes (a view, a cast between same-bit dtypes): copies them
  * unless the output is the input's memory. */

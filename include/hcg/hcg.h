@@ -130,7 +130,8 @@ hcg_status hcg_npy_save(const char *path, const hcg_tensor *t);
     X(SOFTMAX_CROSS_ENTROPY, "softmax_cross_entropy") X(NLL_LOSS, "nll_loss")                  \
     X(KL_DIV, "kl_div") X(MSE_LOSS, "mse_loss")                                                \
     X(SGD_UPDATE, "sgd_update") X(ADAM_UPDATE, "adam_update")                                                        \
-    X(FUSED_MATMUL, "fused_matmul") X(ATTENTION, "attention")
+    X(FUSED_MATMUL, "fused_matmul") X(ATTENTION, "attention")                                  \
+    X(KV_ATTENTION, "kv_attention") X(CACHE_WRITE, "cache_write")
 
 typedef enum hcg_op {
 #define HCG_OP_ENUM_(id, name) HCG_OP_##id,
@@ -184,6 +185,10 @@ int64_t hcg_sym(hcg_graph *g, const char *name);
 
 /* A graph input; dims may hold symbols from hcg_sym. */
 hcg_id hcg_input(hcg_graph *g, const char *name, hcg_dtype dtype, int rank, const int64_t *dims);
+/* A state tensor: it lives on one device across the runs of a session, starting at zeros, and ops
+ * that update it in place (kv_attention's caches, cache_write, optimizer updates) change it for
+ * later runs (a decoder's key/value cache). dims may hold symbols bound by the inputs' shapes. */
+hcg_id hcg_state(hcg_graph *g, const char *name, hcg_dtype dtype, int rank, const int64_t *dims);
 /* A trained parameter. The graph takes ownership of the tensor. */
 hcg_id hcg_param(hcg_graph *g, const char *name, hcg_tensor *value);
 /* A constant. The graph takes ownership of the tensor. */
@@ -277,6 +282,16 @@ hcg_status hcg_session_run(hcg_session *s, const hcg_tensor *const *inputs, hcg_
 /* Like hcg_session_run, but writes into caller-owned output tensors (outputs[j] must have the
  * output's dtype and shape), so repeated runs allocate nothing. */
 hcg_status hcg_session_run_into(hcg_session *s, const hcg_tensor *const *inputs, hcg_tensor *const *outputs);
+
+/* State tensors (hcg_state, `state` in a .hcg file) live on the device that updates them, from the
+ * first run that uses them (zeros, or a value set before) to the end of the session: a decoder's
+ * key/value cache is written by one run and read by the next without leaving the device.
+ * get copies a state's current value to a new host tensor; set replaces it (before any run: its
+ * starting value); reset forgets every state and the plans that used them, so the next run starts
+ * from zeros, possibly with other shapes (another batch size). */
+hcg_status hcg_session_get_state(hcg_session *s, const char *name, hcg_tensor **out);
+hcg_status hcg_session_set_state(hcg_session *s, const char *name, const hcg_tensor *t);
+hcg_status hcg_session_reset_states(hcg_session *s);
 
 /* Writes a Chrome-trace JSON (Perfetto, chrome://tracing) of the last run. */
 hcg_status hcg_session_write_trace(const hcg_session *s, const char *path);
