@@ -12,7 +12,9 @@ op takes them, negative axes. Error cases carry "error" (a substring of the expe
 Case format (tests/golden_cases.h reads it):
   {"name", "op", "attrs": {...}, "inputs": ["file.npy", ...], "output": "file.npy", "rtol", "atol"}
 Inputs are all graph inputs named x0, x1, ...; rtol/atol are omitted where the defaults apply
-(f32: rtol 1e-5, atol 1e-6; integers and bools: exact).
+(f32: rtol 1e-5, atol 1e-6; integers and bools: exact). A case with "states" (input indices) makes
+those inputs state tensors that start at the input's value, and "state_outputs" lists their
+expected values after the run (ops that update a state in place: golden_decode.py's cache ops).
 
 Run: python3 tests/golden/make_golden.py   (numpy and torch needed; never needed by the tests)
 """
@@ -22,6 +24,8 @@ import os
 
 import numpy as np
 import torch
+
+import golden_decode
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT_DIR = HERE
@@ -72,6 +76,26 @@ def case(name, op, inputs, output, attrs=None, rtol=None, atol=None):
     c = {"name": name, "op": op, "attrs": attrs or {},
          "inputs": [save(f"{name}.{i}.npy", x) for i, x in enumerate(inputs)],
          "output": save(f"{name}.out.npy", output)}
+    if rtol is not None:
+        c["rtol"] = rtol
+    if atol is not None:
+        c["atol"] = atol
+    cases.append(c)
+
+
+def state_case(name, op, inputs, states, output=None, finals=None, attrs=None, rtol=None, atol=None, error=None,
+               status="runtime error"):
+    """A case whose inputs listed in states (indices) are state tensors the op updates in place:
+    they start at their given values and must end at finals (or, with error, the run must fail)."""
+    assert name not in names, name
+    names.add(name)
+    c = {"name": name, "op": op, "attrs": attrs or {},
+         "inputs": [save(f"{name}.{i}.npy", x) for i, x in enumerate(inputs)], "states": list(states)}
+    if error is None:
+        c["output"] = save(f"{name}.out.npy", output)
+        c["state_outputs"] = [save(f"{name}.s{i}.npy", x) for i, x in zip(states, finals)]
+    else:
+        c["error"], c["status"] = error, status
     if rtol is not None:
         c["rtol"] = rtol
     if atol is not None:
@@ -975,6 +999,11 @@ attention_case("many_rows", (1, 70, 2, 8), 20, mask_shape=(1, 2, 70, 20), bshd=T
 attention_case("minus_inf_mask", (2, 6, 4), 9, mask_shape=(2, 6, 9), mask_fill=-np.inf)
 attention_case("large_mask", (1, 2, 4, 8), 12, mask_shape=(1, 1, 1, 12), mask_fill=-3.4028235e38)
 attention_case("bshd_heads_mask", (2, 3, 4, 8), 5, mask_shape=(1, 4, 3, 5), bshd=True, scale=0.125)
+
+
+# ------------------------------------------------------------------ decoding ops (golden_decode.py)
+
+golden_decode.add_cases(case, state_case, error_case)
 
 
 def main():
