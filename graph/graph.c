@@ -397,6 +397,41 @@ static hcg_status declared_type(const char *kind, const char *name, hcg_dtype dt
     return HCG_OK;
 }
 
+hcg_id hcg_graph_copy_node(hcg_graph *b, const hcg_node *src, const hcg_id *remap)
+{
+    if (b->n_nodes == b->cap_nodes) {
+        int cap = b->cap_nodes ? b->cap_nodes * 2 : 64;
+        hcg_node *p = realloc(b->nodes, sizeof(hcg_node) * (size_t)cap);
+        if (!p) return -hcg_error(HCG_ERR_NOMEM, "out of memory");
+        b->nodes = p;
+        b->cap_nodes = cap;
+    }
+    hcg_node *n = &b->nodes[b->n_nodes];
+    memset(n, 0, sizeof *n);
+    n->op = src->op;
+    n->dtype = src->dtype;
+    n->shape = src->shape;
+    n->line = src->line;
+    n->col = src->col;
+    n->name = hcg_strdup(src->name);
+    n->pin = hcg_strdup(src->pin);
+    n->weight_key = hcg_strdup(src->weight_key);
+    n->weight_file = hcg_strdup(src->weight_file);
+    n->inputs = malloc(sizeof(hcg_id) * (size_t)(src->n_inputs ? src->n_inputs : 1));
+    bool ok = n->name && n->inputs && (!src->pin || n->pin) && (!src->weight_key || n->weight_key) &&
+              (!src->weight_file || n->weight_file);
+    for (int a = 0; ok && a < HCG_MAX_ATTRS; a++) ok = hcg_attr_value_copy(&n->attrs[a], &src->attrs[a]) == HCG_OK;
+    if (ok) {
+        for (int i = 0; i < src->n_inputs; i++) n->inputs[i] = remap[src->inputs[i]];
+        n->n_inputs = src->n_inputs;
+        ok = hcg_strmap_put(&b->names, n->name, b->n_nodes);
+    }
+    /* Count the node even on failure so hcg_graph_free releases what was allocated. */
+    b->n_nodes++;
+    if (!ok) return -hcg_error(HCG_ERR_NOMEM, "out of memory");
+    return b->n_nodes - 1;
+}
+
 hcg_id hcg_input(hcg_graph *g, const char *name, hcg_dtype dtype, int rank, const int64_t *dims)
 {
     hcg_shape s;

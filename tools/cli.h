@@ -18,8 +18,9 @@ int cmd_ops(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
-/* The full usage of hcg train (hcg train --help). */
-extern const char cmd_train_usage[];
+int cmd_generate(int argc, char **argv);
+/* The full usages of hcg train and hcg generate (--help). */
+extern const char cmd_train_usage[], cmd_generate_usage[];
 
 /* Prints "hcg <cmd>: <message>" and hcg_last_error() to stderr; returns the exit code 1. */
 int cli_fail(const char *cmd, const char *fmt, ...) HCG_PRINTF(2, 3);

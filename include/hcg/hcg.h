@@ -359,6 +359,68 @@ hcg_status hcg_train_checkpoint_load(hcg_train_session *t, const char *dir, char
 /* The session that runs the training step (placement, traces, explain). */
 hcg_session *hcg_train_get_session(hcg_train_session *t);
 
+/* ---------------------------------------------------------------- text generation */
+
+/* How a graph decodes (docs/generate.md). Every kind takes token ids as its first input and gives
+ * logits [B, T, V] as its first output. */
+typedef enum hcg_decoder_kind {
+    /* ids [B, T] -> logits [B, T, V] (optionally attention_mask, position_ids): each step runs the
+     * whole sequence again */
+    HCG_DECODER_RECOMPUTE = 1,
+    /* ONNX decoders with explicit caches (past_key_values.* inputs, present.* outputs, as Hugging
+     * Face exports): the presents are written into device-resident caches (state tensors) and
+     * fed back from there */
+    HCG_DECODER_PAST_KV = 2,
+    /* hcg decoders with state caches: (ids [B, T], pos i64) -> logits, kv_attention over caches
+     * that stay on the device between runs; a step costs O(T) */
+    HCG_DECODER_STATE_KV = 3
+} hcg_decoder_kind;
+
+typedef struct hcg_decoder_options {
+    const char *devices; /* a device spec, as for sessions */
+    const char *passes;  /* the rewrite passes, as for sessions */
+    /* With several devices: split the layers over them in order, each layer's cache where the
+     * layer runs (else the scheduler places every node). */
+    bool pipeline;
+    bool profile;
+} hcg_decoder_options;
+
+typedef struct hcg_generate_options {
+    int64_t max_new_tokens;
+    bool greedy;        /* the largest logit; else seeded sampling: */
+    double temperature; /* > 0 */
+    int64_t top_k;      /* 0: every token */
+    double top_p;       /* (0, 1] */
+    uint64_t seed;
+    bool has_eos;       /* a row that produces eos is finished: the rest of it is eos */
+    int64_t eos;
+    /* Run the whole sequence each step even where the decoder has a cache (for comparison). */
+    bool recompute;
+    /* Sequence lengths (kind 1, recompute) and cache lengths (kind 2) are rounded up to a multiple
+     * of this, so one plan serves that many steps (0: 32; 1: exact lengths, a plan per length). */
+    int64_t bucket;
+    /* Called after every step with the token each row got ([batch]); a non-zero status stops. */
+    hcg_status (*on_step)(void *ctx, int64_t step, const int64_t *tokens, int64_t batch);
+    void *ctx;
+} hcg_generate_options;
+
+typedef struct hcg_decoder hcg_decoder;
+
+/* A decoder over graph g (which must outlive it): its kind is found from the graph. */
+hcg_status hcg_decoder_new(const hcg_graph *g, const hcg_decoder_options *opt, hcg_decoder **out);
+void hcg_decoder_free(hcg_decoder *d);
+hcg_decoder_kind hcg_decoder_get_kind(const hcg_decoder *d);
+/* The positions the model has (its position table, its caches' length), or -1 if unknown. */
+int64_t hcg_decoder_max_positions(const hcg_decoder *d);
+/* Generates up to max_new_tokens after prompt (i64 [B, S]): *tokens gets i64 [B, S + N], rows that
+ * hit eos padded with it. */
+hcg_status hcg_decoder_generate(hcg_decoder *d, const hcg_tensor *prompt, const hcg_generate_options *opt,
+                                hcg_tensor **tokens);
+/* Seconds of each step of the last generation: [0] the prompt, then one per new token. */
+int64_t hcg_decoder_step_times(const hcg_decoder *d, const double **seconds);
+/* The session that runs the steps (placement, traces, states); NULL before the first generation. */
+hcg_session *hcg_decoder_get_session(hcg_decoder *d);
+
 #ifdef __cplusplus
 }
 #endif

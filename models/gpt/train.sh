@@ -19,7 +19,7 @@ if [ -f "$work/ckpt/checkpoint.json" ]; then resume=(--resume "$work/ckpt"); fi
     --data ids="$data/ids_train.npy" --data targets="$data/targets_train.npy" \
     --eval ids="$data/ids_val.npy" --eval targets="$data/targets_val.npy" --eval-every 250 \
     --optimizer adamw --lr 0.002 --betas 0.9,0.99 --weight-decay 0.01 --clip-norm 1 \
-    --schedule cosine --warmup-steps 100 --min-lr 0.0002 --batch 32 --steps 2000 --shuffle 1 \
+    --schedule cosine --warmup-steps 50 --min-lr 0.0002 --batch 16 --steps 1200 --shuffle 1 \
     --devices "$devices" --log "$work/log.jsonl" --checkpoint-dir "$work/ckpt" --checkpoint-every 250 \
     "${resume[@]}" --save "$work/gpt.trained.safetensors"
 cp "$work/gpt.trained.safetensors" "$here/gpt.safetensors"
