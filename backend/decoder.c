@@ -154,7 +154,7 @@ static hcg_status feed_step(const hcg_decoder *d, step_feed *f, const int64_t *t
 static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
 /* The first step's plan: the model's first output must be logits [B, T, V]; returns V. */
-static hcg_status check_logits(hcg_decoder *d, step_feed *f, int64_t batch, int64_t fed, int64_t *vocab)
+static hcg_status check_logits(hcg_decoder *d, step_feed *f, int64_t batch, int64_t len, int64_t fed, int64_t *vocab)
 {
     hcg_shape shapes[8];
     for (int i = 0; i < f->n; i++) shapes[i] = f->in[i]->shape;
@@ -165,12 +165,15 @@ static hcg_status check_logits(hcg_decoder *d, step_feed *f, int64_t batch, int6
     const hcg_node *y = &b->nodes[b->outputs[0]];
     if (y->dtype != HCG_F32 || y->shape.rank != 3 || y->shape.dims[0] != batch || y->shape.dims[1] != fed ||
         y->shape.dims[2] < 1) {
-        char t[256];
+        char t[256], padded[128] = "";
         hcg_format_type(b, y->dtype, &y->shape, t, sizeof t);
+        if (fed != len)
+            snprintf(padded, sizeof padded, " (the prompt [%lld, %lld] padded to a bucket of %lld)", (long long)batch,
+                     (long long)len, (long long)fed);
         return hcg_error(HCG_ERR_SHAPE,
-                         "the model's first output '%s' is %s for token ids [%lld, %lld]; a decoder's first output "
+                         "the model's first output '%s' is %s for token ids [%lld, %lld]%s; a decoder's first output "
                          "must be the logits, f32 [B, T, V]",
-                         b->output_names[0], t, (long long)batch, (long long)fed);
+                         b->output_names[0], t, (long long)batch, (long long)fed, padded);
     }
     *vocab = y->shape.dims[2];
     return HCG_OK;
@@ -259,7 +262,7 @@ static hcg_status run_step(gen_state *g, int64_t from, int64_t len, int64_t at, 
     }
     hcg_status st = feed_step(d, &f, g->tokens, g->batch, g->width, from, len, fed, g->cached ? from : 0, cached,
                               past_len);
-    if (!st && first) st = check_logits(d, &f, g->batch, fed, &g->vocab);
+    if (!st && first) st = check_logits(d, &f, g->batch, len, fed, &g->vocab);
     if (!st && first) st = check_ids(g->prompt, g->vocab, g->o);
     const hcg_graph *sg = f.g;
     for (int j = 0; j < sg->n_outputs; j++) g->outs[j] = NULL;

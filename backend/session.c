@@ -204,6 +204,19 @@ void hcg_session_free(hcg_session *s)
     free(s);
 }
 
+/* A state that already lives on a device (an earlier plan placed it) stays there: every plan of
+ * the session pins it to that device, so plans for other shapes (a prompt, then one token) agree. */
+static hcg_status pin_existing_states(hcg_session *s, hcg_graph *bound)
+{
+    for (hcg_id id = 0; s->ext.states && id < bound->n_nodes; id++) {
+        hcg_node *n = &bound->nodes[id];
+        if (n->op != HCG_OP_STATE || n->pin) continue;
+        hcg_state_entry *e = hcg_state_find(s->ext.states, n->name);
+        if (e && e->device && !(n->pin = hcg_strdup(e->device->name))) return hcg_error(HCG_ERR_NOMEM, "out of memory");
+    }
+    return HCG_OK;
+}
+
 hcg_status hcg_session_plan(hcg_session *s, const hcg_shape *shapes, hcg_plan **out)
 {
     const hcg_graph *g = s->g;
@@ -221,6 +234,10 @@ hcg_status hcg_session_plan(hcg_session *s, const hcg_shape *shapes, hcg_plan **
     hcg_status st = hcg_graph_bind(g, shapes, &bo, &bound);
     if (st) return st;
     if (s->ext.transform && (st = s->ext.transform(s->ext.transform_ctx, bound))) {
+        hcg_graph_free(bound);
+        return st;
+    }
+    if ((st = pin_existing_states(s, bound))) {
         hcg_graph_free(bound);
         return st;
     }

@@ -142,14 +142,25 @@ static int parse(int argc, char **argv, gen_args *a)
 
 typedef struct stream {
     const cli_tokenizer *tok;
-    bool on; /* print each token as it comes (one row, a tokenizer, not quiet) */
+    const hcg_tensor *prompt;
+    bool on;      /* print each token as it comes (one row, a tokenizer, not quiet) */
+    bool started; /* the prompt is printed (with the first new token: errors before it print nothing) */
 } stream;
+
+static void print_piece(const cli_tokenizer *tok, int64_t id)
+{
+    const char *piece = cli_tokenizer_piece(tok, id);
+    fputs(piece ? piece : "?", stdout);
+}
 
 static hcg_status on_step(void *ctx, int64_t step, const int64_t *tokens, int64_t batch)
 {
     stream *s = ctx;
     (void)step;
     if (!s->on || batch != 1) return HCG_OK;
+    for (int64_t i = 0; !s->started && i < s->prompt->shape.dims[1]; i++)
+        print_piece(s->tok, ((const int64_t *)s->prompt->data)[i]);
+    s->started = true;
     const char *piece = cli_tokenizer_piece(s->tok, tokens[0]);
     fputs(piece ? piece : "?", stdout);
     fflush(stdout);
@@ -197,10 +208,7 @@ static void print_rows(const cli_tokenizer *tok, const hcg_tensor *tokens)
     int64_t b = tokens->shape.dims[0], w = tokens->shape.dims[1];
     for (int64_t r = 0; r < b; r++) {
         printf("[%lld] ", (long long)r);
-        for (int64_t i = 0; i < w; i++) {
-            const char *p = cli_tokenizer_piece(tok, t[r * w + i]);
-            fputs(p ? p : "?", stdout);
-        }
+        for (int64_t i = 0; i < w; i++) print_piece(tok, t[r * w + i]);
         printf("\n");
     }
 }
@@ -260,23 +268,15 @@ int cmd_generate(int argc, char **argv)
     }
     hcg_decoder_options dopt = {.devices = a.devices, .passes = a.passes, .pipeline = a.pipeline};
     if (hcg_decoder_new(g, &dopt, &d)) goto fail;
-    stream s = {.tok = tok, .on = tok && !a.quiet && prompt->shape.dims[0] == 1};
+    stream s = {.tok = tok, .prompt = prompt, .on = tok && !a.quiet && prompt->shape.dims[0] == 1};
     a.opt.on_step = on_step;
     a.opt.ctx = &s;
-    if (s.on) {
-        const int64_t *p = prompt->data;
-        for (int64_t i = 0; i < prompt->shape.dims[1]; i++) {
-            const char *piece = cli_tokenizer_piece(tok, p[i]);
-            fputs(piece ? piece : "?", stdout);
-        }
-        fflush(stdout);
-    }
     hcg_status st = hcg_decoder_generate(d, prompt, &a.opt, &tokens);
-    if (s.on) printf("\n");
+    if (s.started) printf("\n");
     if (st) goto fail;
     if (a.out_dir && write_outputs(&a, d, tokens)) goto fail;
     if (!a.quiet) {
-        if (tok && !s.on) print_rows(tok, tokens);
+        if (tok && !s.started) print_rows(tok, tokens);
         print_summary(d, tokens);
         cli_print_placement(hcg_decoder_get_session(d), stdout);
         if (a.out_dir) printf("tokens: i64[%lld, %lld] -> %s/tokens.npy\n", (long long)tokens->shape.dims[0],
