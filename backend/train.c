@@ -19,6 +19,7 @@
 #include "backend/session_impl.h"
 #include "graph/autodiff.h"
 #include "graph/bind.h"
+#include "graph/compose.h"
 #include "graph/fileio.h"
 #include "graph/safetensors.h"
 
@@ -439,6 +440,27 @@ static hcg_status save_tensors(hcg_train_session *t, bool params_only, const cha
 }
 
 hcg_status hcg_train_save(hcg_train_session *t, const char *path) { return save_tensors(t, true, path); }
+
+hcg_status hcg_train_save_model(hcg_train_session *t, const char *path)
+{
+    hcg_graph *m = hcg_graph_new();
+    hcg_id *outs = malloc(sizeof(hcg_id) * ((size_t)t->g->n_outputs + 1));
+    hcg_import im = {.what = "the model", .only_output = HCG_IMPORT_ALL};
+    hcg_status st = m && outs ? hcg_graph_import(m, t->g, &im, outs) : hcg_error(HCG_ERR_NOMEM, "out of memory");
+    for (int j = 0; j < t->g->n_outputs && !st; j++) st = hcg_output(m, outs[j], t->g->output_names[j]);
+    for (int i = 0; i < t->n_params && !st; i++) { /* the trained values replace the initial ones */
+        hcg_id id = hcg_graph_find(m, t->params[i]);
+        hcg_tensor *v = NULL;
+        if (id < 0 || (st = hcg_train_get_param(t, t->params[i], &v))) break;
+        if (m->nodes[id].value_owned) hcg_tensor_free(m->nodes[id].value);
+        m->nodes[id].value = v;
+        m->nodes[id].value_owned = true;
+    }
+    if (!st) st = hcg_save(m, path);
+    hcg_graph_free(m);
+    free(outs);
+    return st;
+}
 
 static char *join(const char *dir, const char *file)
 {

@@ -305,16 +305,17 @@ hcg_status hcg_graph_bind(const hcg_graph *g, const hcg_shape *input_shapes, con
             b->inputs[which] = nid;
             continue;
         }
-        if (n->op == HCG_OP_STATE && !src->value) { /* declared type, zeros at first use */
-            for (int d = 0; d < n->shape.rank; d++)
-                if ((st = resolve_sym(b, n, &sb, &n->shape.dims[d]))) goto done;
-            continue;
-        }
         if (info->flags & HCG_OPF_SOURCE) {
             n->value = src->value; /* borrowed from g */
             n->value_owned = false;
-            n->dtype = src->value->dtype;
-            n->shape = src->value->shape;
+            if (src->value) {
+                n->dtype = src->value->dtype;
+                n->shape = src->value->shape;
+                continue;
+            }
+            /* a state that starts at zero: its declared shape, with symbols resolved */
+            for (int d = 0; d < n->shape.rank; d++)
+                if ((st = resolve_sym(b, n, &sb, &n->shape.dims[d]))) goto done;
             continue;
         }
         for (int a = 0; a < HCG_MAX_ATTRS && info->attrs[a].name; a++) {

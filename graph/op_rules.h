@@ -40,6 +40,8 @@ hcg_status hcg_infer_class_loss(const hcg_graph *g, hcg_node *n); /* softmax_cro
 hcg_status hcg_infer_kl_div(const hcg_graph *g, hcg_node *n);
 hcg_status hcg_infer_mse_loss(const hcg_graph *g, hcg_node *n);
 hcg_status hcg_infer_optimizer(const hcg_graph *g, hcg_node *n); /* sgd_update, adam_update */
+hcg_status hcg_infer_assign(const hcg_graph *g, hcg_node *n);
+void hcg_cost_assign(const hcg_graph *g, const hcg_node *n, double *flops, double *bytes);
 
 void hcg_cost_loss(const hcg_graph *g, const hcg_node *n, double *flops, double *bytes);
 void hcg_cost_optimizer(const hcg_graph *g, const hcg_node *n, double *flops, double *bytes);

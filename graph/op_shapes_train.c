@@ -310,3 +310,23 @@ void hcg_cost_optimizer(const hcg_graph *g, const hcg_node *n, double *flops, do
     /* every state tensor is read and written, the gradient read */
     *bytes = (2.0 * k + 1.0) * (double)hcg_node_nbytes(p);
 }
+
+/* ---------------------------------------------------------------- assign */
+
+hcg_status hcg_infer_assign(const hcg_graph *g, hcg_node *n)
+{
+    hcg_status st = hcg_rule_same_type(g, n, 0, 1);
+    if (st) return st;
+    if (IN(0)->op != HCG_OP_STATE)
+        return hcg_node_error(g, n, HCG_ERR_GRAPH, "input 0 ('%s') must be a state tensor: it is written in place",
+                              IN(0)->name);
+    hcg_shape scalar;
+    memset(&scalar, 0, sizeof scalar);
+    return set_out(n, HCG_F32, &scalar);
+}
+
+void hcg_cost_assign(const hcg_graph *g, const hcg_node *n, double *flops, double *bytes)
+{
+    *flops = 0;
+    *bytes = 2.0 * (double)hcg_node_nbytes(&g->nodes[n->inputs[1]]);
+}

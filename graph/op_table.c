@@ -1117,6 +1117,9 @@ static const hcg_op_info op_table[HCG_OP_COUNT] = {
                            .infer = hcg_infer_optimizer, .cost = hcg_cost_optimizer, .inplace_inputs = 0x11,
                            .doc = "SGD step in place on (param, grad, hyper, grad_scale[, momentum buffer]), "
                                   "PyTorch's rule; hyper = [lr, step size, sqrt(bias correction 2), step]"},
+    [HCG_OP_ASSIGN] = {.name = "assign", .min_inputs = 2, .max_inputs = 2, .infer = hcg_infer_assign,
+                       .cost = hcg_cost_assign, .inplace_inputs = 0x1,
+                       .doc = "copies value (input 1) into the state tensor (input 0) in place, for later runs to read"},
     [HCG_OP_ADAM_UPDATE] = {.name = "adam_update", .min_inputs = 6, .max_inputs = 6,
                             .attrs = {A_FLOAT("beta1", 0.9), A_FLOAT("beta2", 0.999), A_FLOAT("eps", 1e-8),
                                       A_FLOAT("weight_decay", 0), A_INT("decoupled", 0)},

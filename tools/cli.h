@@ -21,6 +21,12 @@ int cmd_bench(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 /* The full usages of hcg train and hcg generate (--help). */
 extern const char cmd_train_usage[], cmd_generate_usage[];
+/* hcg train's loop on a given graph (NULL: the MODEL argument), for commands that build the
+ * graph themselves (hcg distill); cmd names the command in messages. */
+int cli_train(int argc, char **argv, hcg_graph *given, const char *cmd);
+int cmd_ensemble(int argc, char **argv);
+int cmd_distill(int argc, char **argv);
+extern const char cmd_ensemble_usage[], cmd_distill_usage[];
 
 /* Prints "hcg <cmd>: <message>" and hcg_last_error() to stderr; returns the exit code 1. */
 int cli_fail(const char *cmd, const char *fmt, ...) HCG_PRINTF(2, 3);

@@ -21,7 +21,7 @@ const char cmd_generate_usage[] =
     "usage: hcg generate MODEL (--prompt FILE.npy | --prompt-text TEXT) --max-new-tokens N\n"
     "                    [--greedy | --temperature T [--top-k K] [--top-p P] --seed S] [--eos ID | --eos-text S]\n"
     "                    [--devices LIST] [--pipeline] [--recompute] [--bucket N] [--passes LIST]\n"
-    "                    [--output-dir DIR] [--quiet]\n"
+    "                    [--output-dir DIR] [--warmup] [--quiet]\n"
     "\n"
     "Generates up to N tokens after the prompt with a decoder: a model whose first input is token ids\n"
     "[B, T] and whose first output is logits [B, T, V]; ONNX decoders with past_key_values.* inputs and\n"
@@ -39,13 +39,14 @@ const char cmd_generate_usage[] =
     "  --pipeline            with several devices, split the layers over them, each cache where its layer runs\n"
     "  --recompute           run the whole sequence each step, even where the model has a cache\n"
     "  --bucket N            lengths rounded up to a multiple of N so a plan serves N steps (default 32)\n"
-    "  --output-dir DIR      writes DIR/tokens.npy (i64 [B, S + N]) and DIR/timing.json\n"
+    "  --output-dir DIR      writes DIR/tokens.npy (i64 [B, S + N]) and DIR/timing.json (seconds per step)\n"
+    "  --warmup              generate once before, untimed and unprinted (plans and kernels ready: benchmarks)\n"
     "  --quiet               print nothing but errors\n";
 
 typedef struct gen_args {
     const char *model, *prompt, *prompt_text, *devices, *passes, *out_dir, *eos_text;
     hcg_generate_options opt;
-    bool quiet, pipeline, have_temperature, have_top, have_seed;
+    bool quiet, pipeline, warmup, have_temperature, have_top, have_seed;
 } gen_args;
 
 static bool parse_int(const char *s, int64_t *out)
@@ -121,6 +122,7 @@ static int parse(int argc, char **argv, gen_args *a)
         else if (strcmp(arg, "--pipeline") == 0) a->pipeline = true;
         else if (strcmp(arg, "--recompute") == 0) a->opt.recompute = true;
         else if (strcmp(arg, "--quiet") == 0) a->quiet = true;
+        else if (strcmp(arg, "--warmup") == 0) a->warmup = true;
         else if (arg[0] == '-') return cli_fail("generate", "unknown option '%s' (see hcg generate --help)", arg);
         else if (!a->model) a->model = arg;
         else return cli_fail("generate", "more than one model given ('%s' and '%s')", a->model, arg);
@@ -269,9 +271,15 @@ int cmd_generate(int argc, char **argv)
     hcg_decoder_options dopt = {.devices = a.devices, .passes = a.passes, .pipeline = a.pipeline};
     if (hcg_decoder_new(g, &dopt, &d)) goto fail;
     stream s = {.tok = tok, .prompt = prompt, .on = tok && !a.quiet && prompt->shape.dims[0] == 1};
+    hcg_status st = HCG_OK;
+    if (a.warmup) {
+        st = hcg_decoder_generate(d, prompt, &a.opt, &tokens);
+        hcg_tensor_free(tokens);
+        tokens = NULL;
+    }
     a.opt.on_step = on_step;
     a.opt.ctx = &s;
-    hcg_status st = hcg_decoder_generate(d, prompt, &a.opt, &tokens);
+    if (!st) st = hcg_decoder_generate(d, prompt, &a.opt, &tokens);
     if (s.started) printf("\n");
     if (st) goto fail;
     if (a.out_dir && write_outputs(&a, d, tokens)) goto fail;

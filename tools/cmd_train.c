@@ -36,12 +36,16 @@ const char cmd_train_usage[] =
     "what trains:  --freeze PATTERN   params whose names match (fnmatch) stay fixed; repeatable\n"
     "data:         --shuffle SEED  --eval NAME=FILE.npy...  --eval-every N\n"
     "devices:      --devices LIST  --profile  --trace FILE.json  --explain (the step's placement and memory)\n"
-    "output:       --save OUT.safetensors  --log FILE.jsonl  --quiet\n"
+    "output:       --save OUT.safetensors  --save-model OUT.hcg (the model with the trained values)\n"
+    "              --log FILE.jsonl  --quiet\n"
     "checkpoints:  --checkpoint-dir DIR --checkpoint-every N  --resume DIR\n"
     "              --stop-after N  stop after step N with a checkpoint, as if interrupted (no --save)\n";
 
+/* The command the messages name ("train", "distill"). */
+static const char *cmd_name = "train";
+
 typedef struct train_args {
-    const char *model, *loss, *save, *log, *ckpt_dir, *resume, *devices, *trace;
+    const char *model, *loss, *save, *save_model, *log, *ckpt_dir, *resume, *devices, *trace;
     char *data[MAX_SPECS], *eval[MAX_SPECS];
     const char *freeze[MAX_SPECS];
     int n_data, n_eval, n_freeze;
@@ -71,7 +75,7 @@ static bool parse_count(const char *s, int64_t *out)
 }
 
 /* Parses the command line; returns 0, or the exit code after printing the problem. */
-static int parse(int argc, char **argv, train_args *a)
+static int parse(int argc, char **argv, train_args *a, bool have_model)
 {
     const char *v = NULL, *missing = NULL;
     memset(a, 0, sizeof *a);
@@ -86,108 +90,110 @@ static int parse(int argc, char **argv, train_args *a)
         }
         if (VALUE("--loss")) a->opt.loss = a->loss = v;
         else if (VALUE("--data")) {
-            if (a->n_data == MAX_SPECS) return cli_fail("train", "too many --data options");
+            if (a->n_data == MAX_SPECS) return cli_fail(cmd_name, "too many --data options");
             a->data[a->n_data++] = (char *)v;
         } else if (VALUE("--eval")) {
-            if (a->n_eval == MAX_SPECS) return cli_fail("train", "too many --eval options");
+            if (a->n_eval == MAX_SPECS) return cli_fail(cmd_name, "too many --eval options");
             a->eval[a->n_eval++] = (char *)v;
         } else if (VALUE("--freeze")) {
-            if (a->n_freeze == MAX_SPECS) return cli_fail("train", "too many --freeze options");
+            if (a->n_freeze == MAX_SPECS) return cli_fail(cmd_name, "too many --freeze options");
             a->freeze[a->n_freeze++] = v;
         } else if (VALUE("--optimizer")) {
             if (strcmp(v, "sgd") == 0) a->opt.optimizer = HCG_OPTIM_SGD;
             else if (strcmp(v, "adam") == 0) a->opt.optimizer = HCG_OPTIM_ADAM;
             else if (strcmp(v, "adamw") == 0) a->opt.optimizer = HCG_OPTIM_ADAMW;
-            else return cli_fail("train", "--optimizer must be sgd, adam or adamw, not '%s'", v);
+            else return cli_fail(cmd_name, "--optimizer must be sgd, adam or adamw, not '%s'", v);
             a->have_optimizer = true;
         } else if (VALUE("--lr")) {
-            if (!parse_double(v, &a->opt.lr) || a->opt.lr < 0) return cli_fail("train", "--lr '%s' is not a rate >= 0", v);
+            if (!parse_double(v, &a->opt.lr) || a->opt.lr < 0) return cli_fail(cmd_name, "--lr '%s' is not a rate >= 0", v);
             a->have_lr = true;
         } else if (VALUE("--momentum")) {
             if (!parse_double(v, &a->opt.momentum) || a->opt.momentum < 0)
-                return cli_fail("train", "--momentum '%s' is not a number >= 0", v);
+                return cli_fail(cmd_name, "--momentum '%s' is not a number >= 0", v);
         } else if (VALUE("--dampening")) {
-            if (!parse_double(v, &a->opt.dampening)) return cli_fail("train", "--dampening '%s' is not a number", v);
+            if (!parse_double(v, &a->opt.dampening)) return cli_fail(cmd_name, "--dampening '%s' is not a number", v);
         } else if (strcmp(arg, "--nesterov") == 0) a->opt.nesterov = true;
         else if (VALUE("--weight-decay")) {
             if (!parse_double(v, &a->opt.weight_decay) || a->opt.weight_decay < 0)
-                return cli_fail("train", "--weight-decay '%s' is not a number >= 0", v);
+                return cli_fail(cmd_name, "--weight-decay '%s' is not a number >= 0", v);
         } else if (VALUE("--betas")) {
             char *comma = strchr(v, ',');
             char b1[64];
-            if (!comma || (size_t)(comma - v) >= sizeof b1) return cli_fail("train", "--betas must be B1,B2, not '%s'", v);
+            if (!comma || (size_t)(comma - v) >= sizeof b1) return cli_fail(cmd_name, "--betas must be B1,B2, not '%s'", v);
             memcpy(b1, v, (size_t)(comma - v));
             b1[comma - v] = 0;
             if (!parse_double(b1, &a->opt.beta1) || !parse_double(comma + 1, &a->opt.beta2) || a->opt.beta1 < 0 ||
                 a->opt.beta1 >= 1 || a->opt.beta2 < 0 || a->opt.beta2 >= 1)
-                return cli_fail("train", "--betas '%s' must be two numbers in [0, 1)", v);
+                return cli_fail(cmd_name, "--betas '%s' must be two numbers in [0, 1)", v);
         } else if (VALUE("--eps")) {
-            if (!parse_double(v, &a->opt.eps) || a->opt.eps <= 0) return cli_fail("train", "--eps '%s' is not a number > 0", v);
+            if (!parse_double(v, &a->opt.eps) || a->opt.eps <= 0) return cli_fail(cmd_name, "--eps '%s' is not a number > 0", v);
         } else if (VALUE("--clip-norm")) {
             if (!parse_double(v, &a->opt.clip_norm) || a->opt.clip_norm <= 0)
-                return cli_fail("train", "--clip-norm '%s' is not a number > 0", v);
+                return cli_fail(cmd_name, "--clip-norm '%s' is not a number > 0", v);
         } else if (VALUE("--schedule")) {
             if (strcmp(v, "constant") == 0) a->opt.schedule = HCG_LR_CONSTANT;
             else if (strcmp(v, "cosine") == 0) a->opt.schedule = HCG_LR_COSINE;
             else if (strcmp(v, "linear") == 0) a->opt.schedule = HCG_LR_LINEAR;
-            else return cli_fail("train", "--schedule must be constant, cosine or linear, not '%s'", v);
+            else return cli_fail(cmd_name, "--schedule must be constant, cosine or linear, not '%s'", v);
         } else if (VALUE("--warmup-steps")) {
-            if (!parse_count(v, &a->opt.warmup_steps)) return cli_fail("train", "--warmup-steps '%s' is not a count", v);
+            if (!parse_count(v, &a->opt.warmup_steps)) return cli_fail(cmd_name, "--warmup-steps '%s' is not a count", v);
         } else if (VALUE("--min-lr")) {
             if (!parse_double(v, &a->opt.min_lr) || a->opt.min_lr < 0)
-                return cli_fail("train", "--min-lr '%s' is not a rate >= 0", v);
+                return cli_fail(cmd_name, "--min-lr '%s' is not a rate >= 0", v);
         } else if (VALUE("--batch")) {
-            if (!parse_count(v, &a->batch) || a->batch < 1) return cli_fail("train", "--batch '%s' is not a count >= 1", v);
+            if (!parse_count(v, &a->batch) || a->batch < 1) return cli_fail(cmd_name, "--batch '%s' is not a count >= 1", v);
         } else if (VALUE("--steps")) {
-            if (!parse_count(v, &a->steps) || a->steps < 1) return cli_fail("train", "--steps '%s' is not a count >= 1", v);
+            if (!parse_count(v, &a->steps) || a->steps < 1) return cli_fail(cmd_name, "--steps '%s' is not a count >= 1", v);
         } else if (VALUE("--epochs")) {
-            if (!parse_count(v, &a->epochs) || a->epochs < 1) return cli_fail("train", "--epochs '%s' is not a count >= 1", v);
+            if (!parse_count(v, &a->epochs) || a->epochs < 1) return cli_fail(cmd_name, "--epochs '%s' is not a count >= 1", v);
         } else if (VALUE("--shuffle")) {
             int64_t seed;
-            if (!parse_count(v, &seed)) return cli_fail("train", "--shuffle '%s' is not a seed (an integer >= 0)", v);
+            if (!parse_count(v, &seed)) return cli_fail(cmd_name, "--shuffle '%s' is not a seed (an integer >= 0)", v);
             a->shuffle = true;
             a->seed = (uint64_t)seed;
         } else if (VALUE("--devices")) a->opt.devices = a->devices = v;
         else if (VALUE("--save")) a->save = v;
         else if (VALUE("--log")) a->log = v;
+        else if (VALUE("--save-model")) a->save_model = v;
         else if (VALUE("--checkpoint-dir")) a->ckpt_dir = v;
         else if (VALUE("--checkpoint-every")) {
             if (!parse_count(v, &a->ckpt_every) || a->ckpt_every < 1)
-                return cli_fail("train", "--checkpoint-every '%s' is not a count >= 1", v);
+                return cli_fail(cmd_name, "--checkpoint-every '%s' is not a count >= 1", v);
         } else if (VALUE("--eval-every")) {
             if (!parse_count(v, &a->eval_every) || a->eval_every < 1)
-                return cli_fail("train", "--eval-every '%s' is not a count >= 1", v);
+                return cli_fail(cmd_name, "--eval-every '%s' is not a count >= 1", v);
         } else if (VALUE("--stop-after")) {
             if (!parse_count(v, &a->stop_after) || a->stop_after < 1)
-                return cli_fail("train", "--stop-after '%s' is not a count >= 1", v);
+                return cli_fail(cmd_name, "--stop-after '%s' is not a count >= 1", v);
         } else if (VALUE("--resume")) a->resume = v;
         else if (VALUE("--trace")) a->trace = v;
         else if (strcmp(arg, "--explain") == 0) a->explain = true;
         else if (strcmp(arg, "--quiet") == 0) a->quiet = true;
         else if (strcmp(arg, "--profile") == 0) a->profile = true;
         else if (missing) break;
-        else if (arg[0] == '-') return cli_fail("train", "unknown option '%s' (hcg train --help lists them)", arg);
+        else if (arg[0] == '-') return cli_fail(cmd_name, "unknown option '%s' (hcg train --help lists them)", arg);
         else if (!a->model) a->model = arg;
-        else return cli_fail("train", "more than one model given ('%s' and '%s')", a->model, arg);
+        else return cli_fail(cmd_name, "more than one model given ('%s' and '%s')", a->model, arg);
 #undef VALUE
     }
-    if (missing) return cli_fail("train", "%s needs a value", missing);
-    if (!a->model) return cli_fail("train", "no model given\n%s", cmd_train_usage);
-    if (!a->loss) return cli_fail("train", "--loss OUTPUT is required (the model's scalar loss output)");
-    if (!a->n_data) return cli_fail("train", "--data NAME=FILE.npy is required for every model input");
-    if (!a->have_optimizer) return cli_fail("train", "--optimizer sgd|adam|adamw is required");
-    if (!a->have_lr) return cli_fail("train", "--lr is required");
-    if (!a->batch) return cli_fail("train", "--batch N is required");
-    if ((a->steps > 0) == (a->epochs > 0)) return cli_fail("train", "give exactly one of --steps and --epochs");
-    if (!a->save) return cli_fail("train", "--save OUT.safetensors is required");
+    if (missing) return cli_fail(cmd_name, "%s needs a value", missing);
+    if (!a->model && !have_model) return cli_fail(cmd_name, "no model given\n%s", cmd_train_usage);
+    if (a->model && have_model) return cli_fail(cmd_name, "unexpected argument '%s'", a->model);
+    if (!a->loss) return cli_fail(cmd_name, "--loss OUTPUT is required (the model's scalar loss output)");
+    if (!a->n_data) return cli_fail(cmd_name, "--data NAME=FILE.npy is required for every model input");
+    if (!a->have_optimizer) return cli_fail(cmd_name, "--optimizer sgd|adam|adamw is required");
+    if (!a->have_lr) return cli_fail(cmd_name, "--lr is required");
+    if (!a->batch) return cli_fail(cmd_name, "--batch N is required");
+    if ((a->steps > 0) == (a->epochs > 0)) return cli_fail(cmd_name, "give exactly one of --steps and --epochs");
+    if (!a->save) return cli_fail(cmd_name, "--save OUT.safetensors is required");
     if ((a->ckpt_dir != NULL) != (a->ckpt_every > 0))
-        return cli_fail("train", "--checkpoint-dir and --checkpoint-every go together");
+        return cli_fail(cmd_name, "--checkpoint-dir and --checkpoint-every go together");
     if (a->opt.optimizer == HCG_OPTIM_SGD && (a->opt.beta1 || a->opt.beta2 || a->opt.eps))
-        return cli_fail("train", "--betas and --eps are options of adam and adamw, not sgd");
+        return cli_fail(cmd_name, "--betas and --eps are options of adam and adamw, not sgd");
     if (a->opt.optimizer != HCG_OPTIM_SGD && (a->opt.momentum || a->opt.dampening || a->opt.nesterov))
-        return cli_fail("train", "--momentum, --dampening and --nesterov are options of sgd");
-    if (a->eval_every && !a->n_eval) return cli_fail("train", "--eval-every needs --eval data");
-    if (a->stop_after && !a->ckpt_dir) return cli_fail("train", "--stop-after needs --checkpoint-dir (to resume from)");
+        return cli_fail(cmd_name, "--momentum, --dampening and --nesterov are options of sgd");
+    if (a->eval_every && !a->n_eval) return cli_fail(cmd_name, "--eval-every needs --eval data");
+    if (a->stop_after && !a->ckpt_dir) return cli_fail(cmd_name, "--stop-after needs --checkpoint-dir (to resume from)");
     a->opt.freeze = a->freeze;
     a->opt.n_freeze = a->n_freeze;
     a->opt.profile = a->profile || a->trace;
@@ -211,7 +217,12 @@ static hcg_status evaluate(hcg_train_session *t, const hcg_graph *g, const cli_d
         for (int64_t r = 0; r < n; r++) rows[r] = first + r;
         if ((st = cli_batch_alloc(ev, n, in))) break;
         cli_batch_fill(ev, rows, n, in);
-        st = hcg_train_eval(t, (const hcg_tensor *const *)in, outs);
+        cli_batch_fill_next(ev, rows, n, in);
+        /* pipelined teachers: the first run leaves this batch's soft targets for the second */
+        for (int pass = ev->pipelined ? 0 : 1; pass < 2 && !st; pass++) {
+            for (int j = 0; j < n_out; j++) hcg_tensor_free(outs[j]), outs[j] = NULL;
+            st = hcg_train_eval(t, (const hcg_tensor *const *)in, outs);
+        }
         for (int j = 0; j < n_out && !st; j++) {
             scalar[j] = outs[j]->dtype == HCG_F32 && outs[j]->shape.rank == 0;
             if (scalar[j]) sum[j] += (double)*(const float *)outs[j]->data * (double)n;
@@ -245,6 +256,24 @@ static void print_eval(const cJSON *o, int64_t step, FILE *f)
 }
 
 /* ---------------------------------------------------------------- the loop */
+
+/* Pipelined teachers: one evaluation run with step k's batch as both batches leaves its soft
+ * targets in their state for step k to read. */
+static hcg_status prime_pipeline(hcg_train_session *t, const hcg_graph *g, const cli_dataset *d, cli_sampler *smp,
+                                 int64_t k, int64_t *rows, hcg_tensor **batch)
+{
+    if (!d->pipelined) return HCG_OK;
+    int n_out = hcg_graph_num_outputs(g);
+    hcg_tensor **outs = calloc((size_t)n_out + 1, sizeof(hcg_tensor *));
+    if (!outs) return hcg_error(HCG_ERR_NOMEM, "out of memory");
+    cli_sampler_rows(smp, k, rows);
+    cli_batch_fill(d, rows, smp->batch, batch);
+    cli_batch_fill_next(d, rows, smp->batch, batch);
+    hcg_status st = hcg_train_eval(t, (const hcg_tensor *const *)batch, outs);
+    for (int j = 0; j < n_out; j++) hcg_tensor_free(outs[j]);
+    free(outs);
+    return st;
+}
 
 static void log_json(FILE *f, cJSON *o)
 {
@@ -299,16 +328,19 @@ static hcg_status resume(hcg_train_session *t, const train_args *a, cli_sampler 
 
 static int fail(const char *msg_prefix)
 {
-    fprintf(stderr, "hcg train: %s%s\n", msg_prefix, hcg_last_error());
+    fprintf(stderr, "hcg %s: %s%s\n", cmd_name, msg_prefix, hcg_last_error());
     return 1;
 }
 
-int cmd_train(int argc, char **argv)
+int cmd_train(int argc, char **argv) { return cli_train(argc, argv, NULL, "train"); }
+
+int cli_train(int argc, char **argv, hcg_graph *given, const char *cmd)
 {
+    cmd_name = cmd;
     train_args a;
-    int rc = parse(argc, argv, &a);
+    int rc = parse(argc, argv, &a, given != NULL);
     if (rc) return rc < 0 ? 0 : rc;
-    hcg_graph *g = NULL;
+    hcg_graph *g = given;
     hcg_train_session *t = NULL;
     cli_dataset data, ev;
     cli_sampler smp;
@@ -319,13 +351,13 @@ int cmd_train(int argc, char **argv)
     int64_t *rows = NULL;
     FILE *logf = NULL;
     rc = 1;
-    if (hcg_load(a.model, &g) || cli_dataset_load(g, a.data, a.n_data, "--data", true, &data) ||
+    if ((!g && hcg_load(a.model, &g)) || cli_dataset_load(g, a.data, a.n_data, "--data", true, &data) ||
         (a.n_eval && cli_dataset_load(g, a.eval, a.n_eval, "--eval", true, &ev))) {
         rc = fail("");
         goto done;
     }
     if (a.batch > data.rows) {
-        cli_fail("train", "--batch %lld is larger than the %lld samples of the data", (long long)a.batch,
+        cli_fail(cmd_name, "--batch %lld is larger than the %lld samples of the data", (long long)a.batch,
                  (long long)data.rows);
         goto done;
     }
@@ -341,7 +373,7 @@ int cmd_train(int argc, char **argv)
     }
     int n_in = hcg_graph_num_inputs(g);
     batch = calloc((size_t)n_in + 1, sizeof *batch);
-    rows = malloc(sizeof(int64_t) * (size_t)(a.batch + 1));
+    rows = malloc(sizeof(int64_t) * (size_t)(2 * a.batch + 1));
     if (!batch || !rows || cli_batch_alloc(&data, a.batch, batch)) {
         rc = fail("");
         goto done;
@@ -362,26 +394,34 @@ int cmd_train(int argc, char **argv)
         hcg_plan_explain(s->plans[s->n_plans - 1].plan, stdout, false);
     }
     if (a.log && !(logf = fopen(a.log, a.resume ? "a" : "w"))) {
-        cli_fail("train", "cannot write the log %s: %s", a.log, strerror(errno));
+        cli_fail(cmd_name, "cannot write the log %s: %s", a.log, strerror(errno));
         goto done;
     }
     int64_t start = hcg_train_steps_done(t);
     if (start > total) {
-        cli_fail("train", "the checkpoint is at step %lld, beyond the %lld steps asked for", (long long)start,
+        cli_fail(cmd_name, "the checkpoint is at step %lld, beyond the %lld steps asked for", (long long)start,
                  (long long)total);
         goto done;
     }
     bool tty = isatty(2) && !a.quiet;
+    if (start < total && prime_pipeline(t, g, &data, &smp, start, rows, batch)) {
+        rc = fail("preparing the pipeline: ");
+        goto done;
+    }
     double t0 = hcg_now(), t_last = t0;
     float loss = NAN;
     for (int64_t k = start; k < total; k++) {
         cli_sampler_rows(&smp, k, rows);
         cli_batch_fill(&data, rows, a.batch, batch);
+        if (data.pipelined) { /* the teachers read the next batch */
+            cli_sampler_rows(&smp, k + 1, rows + a.batch);
+            cli_batch_fill_next(&data, rows + a.batch, a.batch, batch);
+        }
         double ts = hcg_now();
         if (hcg_train_step(t, (const hcg_tensor *const *)batch, &loss)) {
             if (tty) fprintf(stderr, "\n");
             rc = fail(a.ckpt_dir ? "" : "");
-            if (a.ckpt_dir) fprintf(stderr, "hcg train: the last good checkpoint is in %s\n", a.ckpt_dir);
+            if (a.ckpt_dir) fprintf(stderr, "hcg %s: the last good checkpoint is in %s\n", cmd_name, a.ckpt_dir);
             goto done;
         }
         double now = hcg_now(), rate = (double)((k + 1 - start) * a.batch) / (now - t0);
@@ -413,7 +453,7 @@ int cmd_train(int argc, char **argv)
         }
         if (a.eval_every && (k + 1) % a.eval_every == 0 && k + 1 < total) {
             cJSON *e = NULL;
-            if (evaluate(t, g, &ev, a.batch, &e)) {
+            if (evaluate(t, g, &ev, a.batch, &e) || prime_pipeline(t, g, &data, &smp, k + 1, rows, batch)) {
                 rc = fail("evaluating: ");
                 goto done;
             }
@@ -464,6 +504,11 @@ int cmd_train(int argc, char **argv)
         goto done;
     }
     if (!a.quiet) printf("saved %d params to %s\n", hcg_train_num_params(t), a.save);
+    if (a.save_model && hcg_train_save_model(t, a.save_model)) {
+        rc = fail("");
+        goto done;
+    }
+    if (!a.quiet && a.save_model) printf("saved the trained model to %s\n", a.save_model);
     rc = 0;
 done:
     if (logf) fclose(logf);
@@ -475,6 +520,6 @@ done:
     cli_dataset_free(&data);
     cli_dataset_free(&ev);
     hcg_train_session_free(t);
-    hcg_graph_free(g);
+    if (g != given) hcg_graph_free(g);
     return rc;
 }

@@ -20,6 +20,13 @@ static const struct {
      "train a model: hcg train MODEL --loss OUTPUT --data NAME=FILE.npy... --optimizer sgd|adam|adamw --lr LR "
      "--batch N (--steps N | --epochs N) --save OUT.safetensors",
      cmd_train_usage},
+    {"ensemble", cmd_ensemble,
+     "combine models: hcg ensemble OUT.hcg --member MODEL[:WEIGHT]... --combine weighted|vote|concat",
+     cmd_ensemble_usage},
+    {"distill", cmd_distill,
+     "distil teachers into a student: hcg distill --student MODEL --teacher MODEL[:WEIGHT]... --data ... "
+     "--labels FILE.npy --temperature T --alpha A [hcg train options] --save OUT.safetensors",
+     cmd_distill_usage},
     {"ops", cmd_ops, "list the ops hcg knows",
      "usage: hcg ops\n\n  Lists every op hcg knows with its arity and a one-line description (docs/ops.md has the details).\n"},
     {"compare", cmd_compare, "compare two .npy files: hcg compare GOT.npy WANT.npy [--rtol R] [--atol A]",

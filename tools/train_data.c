@@ -15,7 +15,18 @@ hcg_status cli_dataset_load(const hcg_graph *g, char **specs, int n_specs, const
     memset(d, 0, sizeof *d);
     d->n_inputs = hcg_graph_num_inputs(g);
     d->arrays = calloc((size_t)d->n_inputs + 1, sizeof(hcg_tensor *));
-    if (!d->arrays) return hcg_error(HCG_ERR_NOMEM, "out of memory");
+    d->follows = malloc(sizeof(int) * ((size_t)d->n_inputs + 1));
+    if (!d->arrays || !d->follows) return hcg_error(HCG_ERR_NOMEM, "out of memory");
+    size_t plen = strlen(HCG_PIPELINE_INPUT_PREFIX);
+    for (int i = 0; i < d->n_inputs; i++) {
+        const char *name = hcg_graph_input_name(g, i);
+        d->follows[i] = -1;
+        if (strncmp(name, HCG_PIPELINE_INPUT_PREFIX, plen) != 0) continue;
+        for (int j = 0; j < d->n_inputs; j++)
+            if (strcmp(hcg_graph_input_name(g, j), name + plen) == 0) d->follows[i] = j;
+        if (d->follows[i] < 0) return hcg_error(HCG_ERR_GRAPH, "the pipelined input '%s' follows no input", name);
+        d->pipelined = true;
+    }
     const char *first = NULL;
     for (int k = 0; k < n_specs; k++) {
         char *eq = strchr(specs[k], '=');
@@ -25,6 +36,7 @@ hcg_status cli_dataset_load(const hcg_graph *g, char **specs, int n_specs, const
         for (int i = 0; i < d->n_inputs; i++)
             if (strcmp(hcg_graph_input_name(g, i), specs[k]) == 0) which = i;
         hcg_status st = HCG_OK;
+        if (which >= 0 && d->follows[which] >= 0) which = -1; /* fed from the input it follows */
         if (which < 0) {
             char names[1024] = "";
             size_t used = 0;
@@ -53,7 +65,7 @@ hcg_status cli_dataset_load(const hcg_graph *g, char **specs, int n_specs, const
         if (st) return st;
     }
     for (int i = 0; i < d->n_inputs && all_inputs; i++)
-        if (!d->arrays[i])
+        if (!d->arrays[i] && d->follows[i] < 0)
             return hcg_error(HCG_ERR_ARG, "input '%s' has no data (use %s %s=FILE.npy)", hcg_graph_input_name(g, i),
                              option, hcg_graph_input_name(g, i));
     return HCG_OK;
@@ -63,6 +75,7 @@ void cli_dataset_free(cli_dataset *d)
 {
     for (int i = 0; d->arrays && i < d->n_inputs; i++) hcg_tensor_free(d->arrays[i]);
     free(d->arrays);
+    free(d->follows);
     memset(d, 0, sizeof *d);
 }
 
@@ -70,25 +83,33 @@ hcg_status cli_batch_alloc(const cli_dataset *d, int64_t n, hcg_tensor **batch)
 {
     for (int i = 0; i < d->n_inputs; i++) {
         batch[i] = NULL;
-        if (!d->arrays[i]) continue;
-        hcg_shape s = d->arrays[i]->shape;
+        const hcg_tensor *a = d->follows[i] >= 0 ? d->arrays[d->follows[i]] : d->arrays[i];
+        if (!a) continue;
+        hcg_shape s = a->shape;
         s.dims[0] = n;
-        hcg_status st = hcg_tensor_new(d->arrays[i]->dtype, &s, &batch[i]);
+        hcg_status st = hcg_tensor_new(a->dtype, &s, &batch[i]);
         if (st) return st;
     }
     return HCG_OK;
 }
 
+static void fill_rows(const hcg_tensor *a, int64_t total, const int64_t *rows, int64_t n, hcg_tensor *b)
+{
+    size_t row_bytes = total ? a->nbytes / (size_t)total : 0;
+    for (int64_t r = 0; r < n; r++)
+        memcpy((char *)b->data + (size_t)r * row_bytes, (const char *)a->data + (size_t)rows[r] * row_bytes, row_bytes);
+}
+
+void cli_batch_fill_next(const cli_dataset *d, const int64_t *rows, int64_t n, hcg_tensor **batch)
+{
+    for (int i = 0; i < d->n_inputs; i++)
+        if (d->follows[i] >= 0 && batch[i]) fill_rows(d->arrays[d->follows[i]], d->rows, rows, n, batch[i]);
+}
+
 void cli_batch_fill(const cli_dataset *d, const int64_t *rows, int64_t n, hcg_tensor **batch)
 {
-    for (int i = 0; i < d->n_inputs; i++) {
-        const hcg_tensor *a = d->arrays[i];
-        if (!a || !batch[i]) continue;
-        size_t row_bytes = d->rows ? a->nbytes / (size_t)d->rows : 0;
-        for (int64_t r = 0; r < n; r++)
-            memcpy((char *)batch[i]->data + (size_t)r * row_bytes, (const char *)a->data + (size_t)rows[r] * row_bytes,
-                   row_bytes);
-    }
+    for (int i = 0; i < d->n_inputs; i++)
+        if (d->arrays[i] && batch[i]) fill_rows(d->arrays[i], d->rows, rows, n, batch[i]);
 }
 
 /* ---------------------------------------------------------------- random numbers */

@@ -14,6 +14,10 @@ typedef struct cli_dataset {
     int n_inputs;         /* the graph's inputs */
     hcg_tensor **arrays;  /* per graph input: its whole array, or NULL if not given */
     int64_t rows;         /* samples (every array's first dim) */
+    /* per graph input: for an input named HCG_PIPELINE_INPUT_PREFIX + NAME (a pipelined teacher's),
+     * the input NAME whose array it reads one batch ahead; else -1 */
+    int *follows;
+    bool pipelined;       /* some input follows another */
 } cli_dataset;
 
 /* Loads NAME=FILE.npy specs (option is the flag, for messages). Every name must be a graph input,
@@ -26,6 +30,8 @@ void cli_dataset_free(cli_dataset *d);
 hcg_status cli_batch_alloc(const cli_dataset *d, int64_t n, hcg_tensor **batch);
 /* Copies rows[0..n) of every array into the batch. */
 void cli_batch_fill(const cli_dataset *d, const int64_t *rows, int64_t n, hcg_tensor **batch);
+/* Copies rows[0..n) of the arrays that following inputs read into their batch tensors. */
+void cli_batch_fill_next(const cli_dataset *d, const int64_t *rows, int64_t n, hcg_tensor **batch);
 
 /* xoshiro256**, seeded with splitmix64. */
 typedef struct cli_rng {

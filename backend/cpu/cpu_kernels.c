@@ -97,4 +97,5 @@ const hcg_cpu_kernel hcg_cpu_kernels[HCG_OP_COUNT] = {
     [HCG_OP_MSE_LOSS] = hcg_k_mse_loss,
     [HCG_OP_SGD_UPDATE] = hcg_k_sgd_update,
     [HCG_OP_ADAM_UPDATE] = hcg_k_adam_update,
+    [HCG_OP_ASSIGN] = hcg_k_assign,
 };

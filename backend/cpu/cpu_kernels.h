@@ -165,5 +165,6 @@ hcg_status hcg_k_kl_div(hcg_exec_node *en);
 hcg_status hcg_k_mse_loss(hcg_exec_node *en);
 hcg_status hcg_k_sgd_update(hcg_exec_node *en);
 hcg_status hcg_k_adam_update(hcg_exec_node *en);
+hcg_status hcg_k_assign(hcg_exec_node *en);
 
 #endif

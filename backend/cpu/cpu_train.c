@@ -2,7 +2,8 @@
  * mse_loss) and of the optimizer updates (sgd_update, adam_update), which write their state
  * inputs (the parameter, momentum, Adam's moments) in place. Losses sum in double. The updates
  * follow PyTorch's single-tensor SGD and Adam/AdamW step by step in float, with the step's scalars
- * (step size, bias correction) computed in double on the host as PyTorch computes them in Python. */
+ * (step size, bias correction) computed in double on the host as PyTorch computes them in Python.
+ * assign copies a value into a state tensor. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,5 +231,15 @@ hcg_status hcg_k_adam_update(hcg_exec_node *en)
     c.decoupled = hcg_attr_int(n, "decoupled") != 0;
     c.decay = (float)(1 - (double)c.lr * wd);
     hcg_parallel_for(hcg_cpu_numel(&en->in[0]), hcg_grain_for(8), adam_range, &c);
+    return HCG_OK;
+}
+
+/* ---------------------------------------------------------------- assign */
+
+hcg_status hcg_k_assign(hcg_exec_node *en)
+{
+    size_t n = (size_t)hcg_cpu_numel(&en->in[1]) * hcg_dtype_size(en->in[1].dtype);
+    if (n) memmove(hcg_dev_tensor_ptr(&en->in[0]), hcg_dev_tensor_ptr(&en->in[1]), n);
+    *(float *)hcg_dev_tensor_ptr(&en->out) = 0;
     return HCG_OK;
 }

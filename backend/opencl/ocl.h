@@ -223,7 +223,7 @@ extern const ocl_op_family ocl_fam_binary, ocl_fam_where, ocl_fam_unary, ocl_fam
     ocl_fam_trilu, ocl_fam_fill, ocl_fam_host_data;
 /* ocl_layout.c: views, transpose, concat, slice, split, expand, gather */
 extern const ocl_op_family ocl_fam_view, ocl_fam_transpose, ocl_fam_concat, ocl_fam_slice, ocl_fam_expand,
-    ocl_fam_gather;
+    ocl_fam_gather, ocl_fam_assign;
 /* ocl_reduce.c: reduce_*, softmax, log_softmax, layer_norm, rms_norm */
 extern const ocl_op_family ocl_fam_reduce, ocl_fam_softmax, ocl_fam_norm;
 /* ocl_gemm.c: matmul, gemm, fused_matmul through CLBlast (and cl/fused.cl's epilogue) */

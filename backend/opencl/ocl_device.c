@@ -53,6 +53,7 @@ static const ocl_op_family *const families[HCG_OP_COUNT] = {
 
     [HCG_OP_RANGE] = &ocl_fam_host_data, [HCG_OP_SHAPE] = &ocl_fam_host_data,
     [HCG_OP_CONSTANT_OF_SHAPE] = &ocl_fam_fill,
+    [HCG_OP_ASSIGN] = &ocl_fam_assign,
 };
 
 /* hcg's kernels index elements with 32-bit ints. */

@@ -35,6 +35,38 @@ static hcg_status view_prepare(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns)
 
 const ocl_op_family ocl_fam_view = {NULL, NULL, view_prepare};
 
+/* assign: the value's bytes into the state tensor (input 0), and 0 into the scalar output. */
+static hcg_status run_assign(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns, ocl_run *rc)
+{
+    (void)ns;
+    const hcg_dev_tensor *state = &en->in[0], *value = &en->in[1];
+    size_t bytes = (size_t)ocl_numel(&value->shape) * hcg_dtype_size(value->dtype);
+    cl_event ev;
+    cl_int err = CL_SUCCESS;
+    if (bytes) {
+        err = clEnqueueCopyBuffer(dev->queue, (cl_mem)value->buf->handle, (cl_mem)state->buf->handle, value->offset,
+                                  state->offset, bytes, 0, NULL, ocl_run_evp(rc, &ev));
+        if (err != CL_SUCCESS) return ocl_node_fail(en, dev, err, "clEnqueueCopyBuffer(%zu bytes)", bytes);
+        ocl_run_event(rc, ev);
+    }
+    const cl_float zero = 0;
+    err = clEnqueueFillBuffer(dev->queue, (cl_mem)en->out.buf->handle, &zero, sizeof zero, en->out.offset, sizeof zero, 0,
+                              NULL, ocl_run_evp(rc, &ev));
+    if (err != CL_SUCCESS) return ocl_node_fail(en, dev, err, "clEnqueueFillBuffer");
+    ocl_run_event(rc, ev);
+    return HCG_OK;
+}
+
+static hcg_status assign_prepare(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns)
+{
+    (void)dev;
+    (void)en;
+    ns->run = run_assign;
+    return HCG_OK;
+}
+
+const ocl_op_family ocl_fam_assign = {NULL, NULL, assign_prepare};
+
 /* ---------------------------------------------------------------- strided copies */
 
 static bool copy_size_ok(size_t esize) { return esize == 1 || esize == 2 || esize == 4 || esize == 8; }

@@ -130,7 +130,7 @@ hcg_status hcg_npy_save(const char *path, const hcg_tensor *t);
     X(SOFTMAX_CROSS_ENTROPY, "softmax_cross_entropy") X(NLL_LOSS, "nll_loss")                  \
     X(KL_DIV, "kl_div") X(MSE_LOSS, "mse_loss")                                                \
     X(SGD_UPDATE, "sgd_update") X(ADAM_UPDATE, "adam_update")                                                        \
-    X(FUSED_MATMUL, "fused_matmul") X(ATTENTION, "attention")                                  \
+    X(FUSED_MATMUL, "fused_matmul") X(ATTENTION, "attention") X(ASSIGN, "assign")              \
     X(KV_ATTENTION, "kv_attention") X(CACHE_WRITE, "cache_write")
 
 typedef enum hcg_op {
@@ -350,6 +350,8 @@ const char *hcg_train_param_name(const hcg_train_session *t, int i);
 hcg_status hcg_train_get_param(hcg_train_session *t, const char *name, hcg_tensor **out);
 /* Writes every trainable parameter under its name (f32 safetensors, atomically). */
 hcg_status hcg_train_save(hcg_train_session *t, const char *path);
+/* Writes the whole model with the trained values (path.hcg and its .safetensors, as hcg_save). */
+hcg_status hcg_train_save_model(hcg_train_session *t, const char *path);
 /* A checkpoint in folder dir: parameters and optimizer state (state.safetensors), the step count
  * and the caller's JSON object user_json (checkpoint.json, written last, so a folder with it is
  * complete). Both files are written atomically. */
@@ -358,6 +360,52 @@ hcg_status hcg_train_checkpoint_save(hcg_train_session *t, const char *dir, cons
 hcg_status hcg_train_checkpoint_load(hcg_train_session *t, const char *dir, char **user_json);
 /* The session that runs the training step (placement, traces, explain). */
 hcg_session *hcg_train_get_session(hcg_train_session *t);
+
+/* ---------------------------------------------------------------- ensembles and distillation */
+
+typedef enum hcg_combine { HCG_COMBINE_WEIGHTED = 0, HCG_COMBINE_VOTE, HCG_COMBINE_CONCAT } hcg_combine;
+
+typedef struct hcg_ensemble_options {
+    hcg_combine combine;
+    bool softmax;          /* weighted: average the members' probabilities (softmax of each output) */
+    const hcg_graph *head; /* concat: the model the concatenated outputs feed (its one input) */
+    /* Non-NULL: an int64 [N] labels input of this name, and the outputs loss (cross-entropy of the
+     * combined scores, or negative log-likelihood of averaged probabilities) and accuracy, so that
+     * `hcg train` trains the members jointly through the combination (a vote: accuracy only). */
+    const char *labels;
+} hcg_ensemble_options;
+
+/* One standalone graph of members (their first outputs) combined into the output "ensemble":
+ * weighted: sum of w_i * out_i (weights normalised; NULL: equal); vote: an int64 class per row,
+ * the class whose voters' weights add up most (the lowest on a tie); concat: the outputs joined on
+ * the last axis, through the head model. Members share inputs by name; node names get "m<i>/".
+ * names (may be NULL) name the members in messages. The result owns copies of the values. */
+hcg_status hcg_ensemble_build(const hcg_graph *const *members, const char *const *names, const double *weights, int n,
+                              const hcg_ensemble_options *opt, hcg_graph **out);
+
+typedef struct hcg_distill_options {
+    double temperature, alpha;
+    const char *student_output, *teacher_output; /* which outputs are the logits (NULL: the first) */
+    const char *labels;                          /* the labels input's name (NULL: "labels") */
+    /* Pipelined: the teachers read their own inputs, named HCG_PIPELINE_INPUT_PREFIX + the
+     * student's, which a caller feeds with the next batch; their soft targets wait in a state
+     * tensor for the next step. So the teachers' forward for batch k+1 may run while the student
+     * trains on batch k (on another device). The teachers are frozen, so the result is the same;
+     * the state must first be filled by one evaluation run with the first batch as both. */
+    bool pipeline;
+} hcg_distill_options;
+
+#define HCG_PIPELINE_INPUT_PREFIX "hcg:next/"
+
+/* A distillation graph: the student (node names kept), the frozen teachers (params as constants,
+ * names "teacher<i>/..."), an int64 labels input, and the outputs loss =
+ * alpha * kd_loss + (1 - alpha) * ce_loss with kd_loss = T^2 * mean over rows of
+ * KL(p || softmax(s / T)), p = sum_i w_i softmax(t_i / T) (weights normalised), ce_loss the
+ * student's cross-entropy with the labels; also accuracy and the student's own outputs. Train it
+ * with a training session on "loss": only the student's params train. names[0] names the
+ * student, names[1..n] the teachers (may be NULL). */
+hcg_status hcg_distill_build(const hcg_graph *student, const hcg_graph *const *teachers, const char *const *names,
+                             const double *weights, int n, const hcg_distill_options *opt, hcg_graph **out);
 
 /* ---------------------------------------------------------------- text generation */
 

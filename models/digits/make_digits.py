@@ -12,33 +12,23 @@ Models (weights drawn with PyTorch's default initialisation, seeded):
   transformer.hcg / transformer.safetensors: the 8 image rows as 8 tokens of 8 pixels -> Linear(8, 32)
       + learned positions -> one pre-LN encoder layer (2 heads, GELU feed-forward of 64) -> LayerNorm
       -> mean over tokens -> Linear(32, 10)
-Both have the outputs loss (softmax cross-entropy), accuracy (argmax == label, averaged) and logits.
+  small.hcg / student.hcg: pixels / 16 -> Linear(64, 32 or 12) -> GELU -> Linear(., 10): the smallest
+      teacher and the student of the distillation example (docs/workloads.md)
+All have the outputs logits, loss (softmax cross-entropy) and accuracy (argmax == label, averaged).
 
 Run: /usr/bin/python3 models/digits/make_digits.py   (Debian's python3-sklearn, python3-torch, numpy)
 """
-import json
 import os
-import struct
+import sys
 
 import numpy as np
 import torch
 from sklearn.datasets import load_digits
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "scripts", "pyref"))
+from hcg_ref import save_safetensors  # noqa: E402
 
-
-def save_safetensors(path, tensors):
-    header, offset, blobs = {}, 0, []
-    for name in sorted(tensors):
-        a = np.ascontiguousarray(tensors[name], dtype=np.float32)
-        b = a.tobytes()
-        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [offset, offset + len(b)]}
-        offset += len(b)
-        blobs.append(b)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * (-len(h) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
 
 
 def linear(name, fan_in, fan_out, out):
@@ -79,6 +69,11 @@ def main():
     layer_norm("lnf", 32, w)
     linear("head", 32, 10, w)
     save_safetensors(os.path.join(HERE, "transformer.safetensors"), w)
+    for name, hidden in (("small", 32), ("student", 12)):
+        w = {}
+        linear("fc1", 64, hidden, w)
+        linear("fc2", hidden, 10, w)
+        save_safetensors(os.path.join(HERE, name + ".safetensors"), w)
     print("train %d, test %d" % (len(train), len(test)))
 
 

@@ -12,8 +12,10 @@ for hcg generate, with torch.onnx.export (opset 17):
 Both get the tokenizer beside them (tokenizer.json in OUT). The tests export into the build tree
 (tests/gen.cmake); nothing here is committed.
 
-Run: /usr/bin/python3 models/gpt/export_onnx.py OUT_DIR [WEIGHTS]   (Debian's python3-torch, python3-onnx)
+Run: /usr/bin/python3 models/gpt/export_onnx.py OUT_DIR [WEIGHTS] [--heads H] [--tokenizer FILE]
+     (Debian's python3-torch, python3-onnx; defaults: models/gpt's weights, 4 heads, its tokenizer)
 """
+import argparse
 import os
 import shutil
 import sys
@@ -48,10 +50,15 @@ class WithPast(torch.nn.Module):
 
 
 def main():
-    out = sys.argv[1]
-    weights = sys.argv[2] if len(sys.argv) > 2 else os.path.join(HERE, "gpt.safetensors")
+    ap = argparse.ArgumentParser()
+    ap.add_argument("out")
+    ap.add_argument("weights", nargs="?", default=os.path.join(HERE, "gpt.safetensors"))
+    ap.add_argument("--heads", type=int, default=4)
+    ap.add_argument("--tokenizer", default=os.path.join(HERE, "gpt.tokenizer.json"))
+    a = ap.parse_args()
+    out = a.out
     os.makedirs(out, exist_ok=True)
-    m = GPT.load(weights)
+    m = GPT.load(a.weights, heads=a.heads)
     layers, heads = len(m.blocks), m.blocks[0].heads
     d = m.tok.weight.shape[1] // heads
     ids = torch.randint(0, m.tok.weight.shape[0], (2, 5))
@@ -74,7 +81,7 @@ def main():
     positions = torch.arange(past_len, past_len + 5).unsqueeze(0).repeat(2, 1)
     torch.onnx.export(WithPast(m), (ids, mask, positions, *past), os.path.join(out, "gpt_past.onnx"), opset_version=OPSET,
                       input_names=names_in, output_names=names_out, dynamic_axes=axes)
-    shutil.copy(os.path.join(HERE, "gpt.tokenizer.json"), os.path.join(out, "tokenizer.json"))
+    shutil.copy(a.tokenizer, os.path.join(out, "tokenizer.json"))
     print("wrote %s/gpt.onnx and %s/gpt_past.onnx (%d layers, %d heads)" % (out, out, layers, heads))
 
 

@@ -20,8 +20,8 @@ Graphs (written here, weights read from gpt.safetensors):
 The two graphs share every parameter name, so one weights file serves both.
 
 Run: /usr/bin/python3 models/gpt/make_gpt.py [--out DIR] [--data-dir DIR] [--layers N --width C
-     --heads H --positions P --name NAME]   (Debian's python3-torch and python3-numpy; the
-     `fortunes` package for the data)
+     --heads H --positions P --name NAME] [--vocab N]   (Debian's python3-numpy; the `fortunes`
+     package for the corpus, unless --vocab makes up a vocabulary, as bench/bench_generate.py does)
 Without options it writes the committed model's graphs, tokenizer and initial weights into
 models/gpt/ and the training data into --data-dir (default /tmp/hcg-gpt).
 """
@@ -257,8 +257,17 @@ def main():
     ap.add_argument("--positions", type=int, default=128)
     ap.add_argument("--seed", type=int, default=1975)
     ap.add_argument("--no-data", action="store_true", help="graphs and weights only")
+    ap.add_argument("--vocab", type=int, default=0,
+                    help="a made-up vocabulary of this many characters instead of the corpus's (benchmarks; "
+                         "implies --no-data)")
     a = ap.parse_args()
-    chars, train, val, n_all, n_kept = corpus()
+    if a.vocab:
+        chars = [chr(32 + i) for i in range(a.vocab)]
+        train = val = ""
+        n_all = n_kept = 0
+        a.no_data = True
+    else:
+        chars, train, val, n_all, n_kept = corpus()
     cfg = {"vocab": len(chars), "width": a.width, "heads": a.heads, "layers": a.layers, "positions": a.positions}
     os.makedirs(a.out, exist_ok=True)
     weights = a.name + ".safetensors"

@@ -19,30 +19,18 @@ Run: /usr/bin/python3 tests/grad/make_grad_golden.py   (Debian's python3-torch 1
 import json
 import math
 import os
-import struct
+import sys
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "scripts", "pyref"))
+from hcg_ref import save_safetensors  # noqa: E402
 rng = np.random.default_rng(20261129)
 CASES = []
 
-
-def save_safetensors(path, tensors):
-    header, offset, blobs = {}, 0, []
-    for name in sorted(tensors):
-        a = np.ascontiguousarray(tensors[name])
-        dt = {np.float32: "F32", np.int64: "I64", np.bool_: "BOOL"}[a.dtype.type]
-        b = a.tobytes()
-        header[name] = {"dtype": dt, "shape": list(a.shape), "data_offsets": [offset, offset + len(b)]}
-        offset += len(b)
-        blobs.append(b)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * (-len(h) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
 
 
 def f32(shape, lo=-2.0, hi=2.0):
