@@ -32,6 +32,9 @@ extern const char cmd_ensemble_usage[], cmd_distill_usage[];
 int cli_fail(const char *cmd, const char *fmt, ...) HCG_PRINTF(2, 3);
 /* If argv[*i] is "--name" (value in argv[*i+1]) or "--name=value", sets *value and advances *i. */
 bool cli_opt(int argc, char **argv, int *i, const char *name, const char **value);
+/* A whole string as a decimal integer / a finite number (false if anything else is in it). */
+bool cli_parse_int(const char *s, int64_t *out);
+bool cli_parse_double(const char *s, double *out);
 /* Parses "2x16x64" (or "" for a scalar) into a shape. */
 bool cli_parse_dims(const char *s, hcg_shape *out);
 

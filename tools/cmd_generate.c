@@ -4,7 +4,6 @@
  * stream to the terminal as text when the model has a tokenizer (tools/tokenizer.h); DIR gets
  * tokens.npy (i64 [B, S + N]) and timing.json (seconds per step), each written atomically. The
  * usage text below lists every option. */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,25 +48,6 @@ typedef struct gen_args {
     bool quiet, pipeline, warmup, have_temperature, have_top, have_seed;
 } gen_args;
 
-static bool parse_int(const char *s, int64_t *out)
-{
-    char *end;
-    if (!s || !*s) return false;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    *out = v;
-    return !*end && errno == 0;
-}
-
-static bool parse_double(const char *s, double *out)
-{
-    char *end;
-    if (!s || !*s) return false;
-    errno = 0;
-    *out = strtod(s, &end);
-    return !*end && errno == 0;
-}
-
 /* Parses the command line; returns 0, -1 after --help, or the exit code after printing the problem. */
 static int parse(int argc, char **argv, gen_args *a)
 {
@@ -77,43 +57,39 @@ static int parse(int argc, char **argv, gen_args *a)
     memset(a, 0, sizeof *a);
     a->opt.temperature = 1;
     a->opt.top_p = 1;
-    for (int i = 1; i < argc; i++) {
+    const char *missing = NULL;
+    for (int i = 1; i < argc && !missing; i++) {
         const char *arg = argv[i];
-#define VALUE(name) (cli_opt(argc, argv, &i, name, &v) && (v || (cli_fail("generate", "%s needs a value", name), 0)))
-#define NEEDS_VALUE(name) (strcmp(arg, name) == 0 && i + 1 >= argc)
-        if (NEEDS_VALUE("--prompt") || NEEDS_VALUE("--prompt-text") || NEEDS_VALUE("--max-new-tokens") ||
-            NEEDS_VALUE("--temperature") || NEEDS_VALUE("--top-k") || NEEDS_VALUE("--top-p") || NEEDS_VALUE("--seed") ||
-            NEEDS_VALUE("--eos") || NEEDS_VALUE("--eos-text") || NEEDS_VALUE("--devices") || NEEDS_VALUE("--bucket") ||
-            NEEDS_VALUE("--passes") || NEEDS_VALUE("--output-dir"))
-            return cli_fail("generate", "%s needs a value", arg);
+/* an option with a value; a missing value ends the loop with `missing` set */
+#define VALUE(name) (cli_opt(argc, argv, &i, name, &v) && (v || ((missing = name), false)))
         if (VALUE("--prompt")) a->prompt = v;
         else if (VALUE("--prompt-text")) a->prompt_text = v;
         else if (VALUE("--max-new-tokens")) {
-            if (!parse_int(v, &a->opt.max_new_tokens) || a->opt.max_new_tokens < 0)
+            if (!cli_parse_int(v, &a->opt.max_new_tokens) || a->opt.max_new_tokens < 0)
                 return cli_fail("generate", "--max-new-tokens '%s' is not a count >= 0", v);
             have_max = true;
         } else if (VALUE("--temperature")) {
-            if (!parse_double(v, &a->opt.temperature) || !(a->opt.temperature > 0) || !isfinite(a->opt.temperature))
+            if (!cli_parse_double(v, &a->opt.temperature) || !(a->opt.temperature > 0) || !isfinite(a->opt.temperature))
                 return cli_fail("generate", "--temperature '%s' is not a number > 0", v);
             a->have_temperature = true;
         } else if (VALUE("--top-k")) {
-            if (!parse_int(v, &a->opt.top_k) || a->opt.top_k < 0)
+            if (!cli_parse_int(v, &a->opt.top_k) || a->opt.top_k < 0)
                 return cli_fail("generate", "--top-k '%s' is not a count >= 0 (0: every token)", v);
             a->have_top = true;
         } else if (VALUE("--top-p")) {
-            if (!parse_double(v, &a->opt.top_p) || !(a->opt.top_p > 0 && a->opt.top_p <= 1))
+            if (!cli_parse_double(v, &a->opt.top_p) || !(a->opt.top_p > 0 && a->opt.top_p <= 1))
                 return cli_fail("generate", "--top-p '%s' is outside (0, 1]", v);
             a->have_top = true;
         } else if (VALUE("--seed")) {
-            if (!parse_int(v, &n) || n < 0) return cli_fail("generate", "--seed '%s' is not an integer >= 0", v);
+            if (!cli_parse_int(v, &n) || n < 0) return cli_fail("generate", "--seed '%s' is not an integer >= 0", v);
             a->opt.seed = (uint64_t)n;
             a->have_seed = true;
         } else if (VALUE("--eos")) {
-            if (!parse_int(v, &a->opt.eos)) return cli_fail("generate", "--eos '%s' is not a token id", v);
+            if (!cli_parse_int(v, &a->opt.eos)) return cli_fail("generate", "--eos '%s' is not a token id", v);
             a->opt.has_eos = true;
         } else if (VALUE("--eos-text")) a->eos_text = v;
         else if (VALUE("--bucket")) {
-            if (!parse_int(v, &a->opt.bucket) || a->opt.bucket < 1)
+            if (!cli_parse_int(v, &a->opt.bucket) || a->opt.bucket < 1)
                 return cli_fail("generate", "--bucket '%s' is not a count >= 1", v);
         } else if (VALUE("--devices")) a->devices = v;
         else if (VALUE("--passes")) a->passes = v;
@@ -123,12 +99,13 @@ static int parse(int argc, char **argv, gen_args *a)
         else if (strcmp(arg, "--recompute") == 0) a->opt.recompute = true;
         else if (strcmp(arg, "--quiet") == 0) a->quiet = true;
         else if (strcmp(arg, "--warmup") == 0) a->warmup = true;
+        else if (missing) break;
         else if (arg[0] == '-') return cli_fail("generate", "unknown option '%s' (see hcg generate --help)", arg);
         else if (!a->model) a->model = arg;
         else return cli_fail("generate", "more than one model given ('%s' and '%s')", a->model, arg);
 #undef VALUE
-#undef NEEDS_VALUE
     }
+    if (missing) return cli_fail("generate", "%s needs a value", missing);
     if (!a->model) return cli_fail("generate", "no model given (see hcg generate --help)");
     if (!a->prompt == !a->prompt_text) return cli_fail("generate", "give one of --prompt FILE.npy and --prompt-text TEXT");
     if (!have_max) return cli_fail("generate", "--max-new-tokens N is required");

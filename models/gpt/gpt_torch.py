@@ -7,29 +7,16 @@ presents (past + new keys and values per layer, [B, heads, length, head size]).
 
 Used by export_onnx.py (the ONNX exports of kinds 1 and 2), tests/gen/make_reference.py (the
 reference tokens) and bench/bench_generate.py (PyTorch with use_cache=True)."""
-import json
 import math
-import struct
+import os
+import sys
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, h in header.items():
-        if name == "__metadata__":
-            continue
-        assert h["dtype"] == "F32", (name, h["dtype"])
-        a, b = h["data_offsets"]
-        out[name] = np.frombuffer(data[a:b], np.float32).reshape(h["shape"]).copy()
-    return out
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "pyref"))
+import hcg_ref  # noqa: E402
 
 
 def config_of(weights):
@@ -72,7 +59,7 @@ class GPT(nn.Module):
 
     @staticmethod
     def load(path, heads=4):
-        w = read_safetensors(path)
+        w = hcg_ref.load_safetensors(path)
         cfg = config_of(w)
         m = GPT(cfg["vocab"], cfg["width"], cfg["positions"], cfg["layers"], heads)
         sd = {"tok.weight": w["tok.weight"], "pos.weight": w["pos.weight"], "ln_f.weight": w["ln_f.weight"],

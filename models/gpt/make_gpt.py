@@ -29,11 +29,13 @@ import argparse
 import collections
 import json
 import os
-import struct
+import sys
 
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "scripts", "pyref"))
+import hcg_ref  # noqa: E402
 FORTUNES = "/usr/share/games/fortunes"
 MIN_COUNT = 200
 
@@ -73,20 +75,6 @@ def windows(text, stoi, t):
     x = ids[: n * t].reshape(n, t)
     y = ids[1 : n * t + 1].reshape(n, t)
     return x, y
-
-
-def save_safetensors(path, tensors):
-    header, offset, blobs = {}, 0, []
-    for name in sorted(tensors):
-        a = np.ascontiguousarray(tensors[name], dtype=np.float32)
-        b = a.tobytes()
-        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [offset, offset + len(b)]}
-        offset += len(b)
-        blobs.append(b)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * (-len(h) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
 
 
 def init_weights(cfg, seed):
@@ -149,9 +137,26 @@ def block(cfg, l, x, attention):
     return lines, s + "out"
 
 
+def split_heads(s, q, k, v, h, d):
+    """q, k, v [B, T, C] -> <s>q4, <s>k4, <s>v4 [B, T, heads, head size]."""
+    return ["%s%s4 = reshape(%s, shape=[B, T, %d, %d])" % (s, name, x, h, d) for name, x in (("q", q), ("k", k), ("v", v))]
+
+
 def head(x):
     return ["xf = layer_norm(%s, ln_f.weight, ln_f.bias, axis=-1, epsilon=1e-5)" % x,
             "logits = matmul(xf, head.weight, transpose_b=1)"]
+
+
+def trunk(cfg, attention):
+    """Embeddings of ids at `positions`, the layers, the final norm and the logits."""
+    lines = ["tok_e = gather(tok.weight, ids, axis=0)",
+             "pos_e = gather(pos.weight, positions, axis=0)",
+             "x0 = add(tok_e, pos_e)"]
+    x = "x0"
+    for l in range(cfg["layers"]):
+        body, x = block(cfg, l, x, attention)
+        lines += body
+    return lines + head(x)
 
 
 def header(cfg, what, weights):
@@ -165,10 +170,7 @@ def train_graph(cfg, weights):
 
     def attention(l, q, k, v, out):
         s = "l%d_" % l
-        return [
-            "%sq4 = reshape(%s, shape=[B, T, %d, %d])" % (s, q, h, d),
-            "%sk4 = reshape(%s, shape=[B, T, %d, %d])" % (s, k, h, d),
-            "%sv4 = reshape(%s, shape=[B, T, %d, %d])" % (s, v, h, d),
+        return split_heads(s, q, k, v, h, d) + [
             "%sqt = transpose(%sq4, perm=[0, 2, 1, 3])" % (s, s),
             "%skt = transpose(%sk4, perm=[0, 2, 3, 1])" % (s, s),
             "%svt = transpose(%sv4, perm=[0, 2, 1, 3])" % (s, s),
@@ -189,15 +191,8 @@ def train_graph(cfg, weights):
     lines = header(cfg, what, weights)
     lines += ["input ids: i64[B, T]", "input targets: i64[B, T]"] + params(cfg)
     lines += ["const attn_scale: f32[] = %r" % float(np.float32(scale)),
-              "positions = range(limit=T)",
-              "tok_e = gather(tok.weight, ids, axis=0)",
-              "pos_e = gather(pos.weight, positions, axis=0)",
-              "x0 = add(tok_e, pos_e)"]
-    x = "x0"
-    for l in range(cfg["layers"]):
-        body, x = block(cfg, l, x, attention)
-        lines += body
-    lines += head(x)
+              "positions = range(limit=T)"]
+    lines += trunk(cfg, attention)
     lines += ["flat_logits = reshape(logits, shape=[-1, %d])" % cfg["vocab"],
               "flat_targets = reshape(targets, shape=[-1])",
               "loss = softmax_cross_entropy(flat_logits, flat_targets)",
@@ -212,10 +207,7 @@ def cached_graph(cfg, weights):
 
     def attention(l, q, k, v, out):
         s = "l%d_" % l
-        return [
-            "%sq4 = reshape(%s, shape=[B, T, %d, %d])" % (s, q, h, d),
-            "%sk4 = reshape(%s, shape=[B, T, %d, %d])" % (s, k, h, d),
-            "%sv4 = reshape(%s, shape=[B, T, %d, %d])" % (s, v, h, d),
+        return split_heads(s, q, k, v, h, d) + [
             "%sctx4 = kv_attention(%sq4, %sk4, %sv4, h%d.k_cache, h%d.v_cache, pos, scale=%r)" %
             (s, s, s, s, l, l, float(np.float32(scale))),
             "%s = reshape(%sctx4, shape=[B, T, %d])" % (out, s, c),
@@ -233,15 +225,8 @@ def cached_graph(cfg, weights):
         lines += ["state h%d.k_cache: f32[B, %d, %d, %d]" % (l, h, p, d),
                   "state h%d.v_cache: f32[B, %d, %d, %d]" % (l, h, p, d)]
     lines += ["positions_0 = range(limit=T)",
-              "positions = add(positions_0, pos)",
-              "tok_e = gather(tok.weight, ids, axis=0)",
-              "pos_e = gather(pos.weight, positions, axis=0)",
-              "x0 = add(tok_e, pos_e)"]
-    x = "x0"
-    for l in range(cfg["layers"]):
-        body, x = block(cfg, l, x, attention)
-        lines += body
-    lines += head(x)
+              "positions = add(positions_0, pos)"]
+    lines += trunk(cfg, attention)
     lines += ["output logits"]
     return "\n".join(lines) + "\n"
 
@@ -280,7 +265,8 @@ def main():
         with open(os.path.join(a.out, g + ".tokenizer.json"), "w") as f:
             json.dump(tok, f, ensure_ascii=False, indent=0)
             f.write("\n")
-    save_safetensors(os.path.join(a.out, "%s.init.safetensors" % a.name), init_weights(cfg, a.seed))
+    weights = {k: v.astype(np.float32) for k, v in init_weights(cfg, a.seed).items()}
+    hcg_ref.save_safetensors(os.path.join(a.out, "%s.init.safetensors" % a.name), weights)
     print("%d fortunes, %d kept; %d characters; train %d, validation %d characters" %
           (n_all, n_kept, len(chars), len(train), len(val)))
     if a.no_data:
