@@ -105,7 +105,8 @@ hcg_status hcg_k_kv_attention(hcg_exec_node *en)
     free(probe);
     c.row_blocks = (c.a.t + HCG_ATTN_ROWS - 1) / HCG_ATTN_ROWS;
     int64_t units = c.a.batch * c.a.heads * c.row_blocks;
-    int64_t per_unit = HCG_ATTN_ROWS * (c.pos + c.a.t) * (2 * (c.a.d + c.a.dv) + 16);
+    int64_t rows = c.a.t < HCG_ATTN_ROWS ? c.a.t : HCG_ATTN_ROWS; /* one when decoding */
+    int64_t per_unit = rows * (c.pos + c.a.t) * (2 * (c.a.d + c.a.dv) + 16);
     hcg_parallel_for(units, hcg_grain_for(per_unit), kv_units, &c);
     return HCG_OK;
 }
