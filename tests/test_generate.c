@@ -258,6 +258,13 @@ static void test_cached(const char *devices, bool pipeline, const char *passes, 
         if (got) same_tokens(got, want, what);
         if (got && !first) first = got;
         else hcg_tensor_free(got);
+        /* plans: kind 3 one for the prompt and one for every later token; kind 2 the prompt, then
+         * one per cache bucket of 32 (cached lengths 12 .. 91); recomputing one per padded length */
+        static const int plans[] = {2, 3, 4, 3};
+        hcg_session *ses = d ? hcg_decoder_get_session(d) : NULL;
+        if (ses && !pipeline)
+            CHECK(ses->plans_built == plans[i], "%s on %s: %d plans for 80 tokens, want %d", label[i], devices,
+                  ses->plans_built, plans[i]);
         if (d && pipeline && runs[i].kind != HCG_DECODER_RECOMPUTE) {
             /* each layer's cache on its layer's device: the first and the last differ */
             hcg_session *s = hcg_decoder_get_session(d);

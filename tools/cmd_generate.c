@@ -20,7 +20,7 @@ const char cmd_generate_usage[] =
     "usage: hcg generate MODEL (--prompt FILE.npy | --prompt-text TEXT) --max-new-tokens N\n"
     "                    [--greedy | --temperature T [--top-k K] [--top-p P] --seed S] [--eos ID | --eos-text S]\n"
     "                    [--devices LIST] [--pipeline] [--recompute] [--bucket N] [--passes LIST]\n"
-    "                    [--output-dir DIR] [--warmup] [--quiet]\n"
+    "                    [--output-dir DIR] [--trace FILE.json] [--warmup] [--quiet]\n"
     "\n"
     "Generates up to N tokens after the prompt with a decoder: a model whose first input is token ids\n"
     "[B, T] and whose first output is logits [B, T, V]; ONNX decoders with past_key_values.* inputs and\n"
@@ -39,11 +39,12 @@ const char cmd_generate_usage[] =
     "  --recompute           run the whole sequence each step, even where the model has a cache\n"
     "  --bucket N            lengths rounded up to a multiple of N so a plan serves N steps (default 32)\n"
     "  --output-dir DIR      writes DIR/tokens.npy (i64 [B, S + N]) and DIR/timing.json (seconds per step)\n"
+    "  --trace FILE.json     a Chrome trace of the last step (where each node ran, the copies between devices)\n"
     "  --warmup              generate once before, untimed and unprinted (plans and kernels ready: benchmarks)\n"
     "  --quiet               print nothing but errors\n";
 
 typedef struct gen_args {
-    const char *model, *prompt, *prompt_text, *devices, *passes, *out_dir, *eos_text;
+    const char *model, *prompt, *prompt_text, *devices, *passes, *out_dir, *eos_text, *trace;
     hcg_generate_options opt;
     bool quiet, pipeline, warmup, have_temperature, have_top, have_seed;
 } gen_args;
@@ -94,6 +95,7 @@ static int parse(int argc, char **argv, gen_args *a)
         } else if (VALUE("--devices")) a->devices = v;
         else if (VALUE("--passes")) a->passes = v;
         else if (VALUE("--output-dir")) a->out_dir = v;
+        else if (VALUE("--trace")) a->trace = v;
         else if (strcmp(arg, "--greedy") == 0) a->opt.greedy = true;
         else if (strcmp(arg, "--pipeline") == 0) a->pipeline = true;
         else if (strcmp(arg, "--recompute") == 0) a->opt.recompute = true;
@@ -245,7 +247,7 @@ int cmd_generate(int argc, char **argv)
         if (hcg_tensor_new(HCG_I64, &s, &prompt)) goto fail;
         memcpy(prompt->data, ids, sizeof(int64_t) * (size_t)n_ids);
     }
-    hcg_decoder_options dopt = {.devices = a.devices, .passes = a.passes, .pipeline = a.pipeline};
+    hcg_decoder_options dopt = {.devices = a.devices, .passes = a.passes, .pipeline = a.pipeline, .profile = a.trace != NULL};
     if (hcg_decoder_new(g, &dopt, &d)) goto fail;
     stream s = {.tok = tok, .prompt = prompt, .on = tok && !a.quiet && prompt->shape.dims[0] == 1};
     hcg_status st = HCG_OK;
@@ -260,6 +262,7 @@ int cmd_generate(int argc, char **argv)
     if (s.started) printf("\n");
     if (st) goto fail;
     if (a.out_dir && write_outputs(&a, d, tokens)) goto fail;
+    if (a.trace && hcg_session_write_trace(hcg_decoder_get_session(d), a.trace)) goto fail;
     if (!a.quiet) {
         if (tok && !s.started) print_rows(tok, tokens);
         print_summary(d, tokens);
