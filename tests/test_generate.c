@@ -4,6 +4,7 @@
  *
  * - greedy tokens of the kind-1 ONNX decoder equal PyTorch's (tests/gen/greedy_b2_16.npy, batch 2,
  *   16 new tokens) on cpu and opencl:0;
+ * - a real Hugging Face GPT-2 exported with past_key_values (kind 2) gives transformers' greedy tokens;
  * - the cached paths (kinds 2 and 3) give the same 80 new tokens as recomputing the prefix and as
  *   PyTorch (greedy_b2_80.npy) on cpu, opencl:0, and (in the two-device run) two POCL devices with
  *   and without the layers pipelined over them (then the caches live on the device of their
@@ -324,6 +325,30 @@ static void test_eos(const hcg_tensor *prompt, const hcg_tensor *greedy)
     hcg_tensor_free(want);
 }
 
+/* A real Hugging Face GPT-2 export with past_key_values (tests/gen/export_hf_gpt2.py): hcg's kind-2
+ * path gives transformers' own greedy tokens. */
+static void test_hf_gpt2(const char *devices, bool pipeline)
+{
+    const char *dir = getenv("HCG_HF_GPT2");
+    if (!CHECK(dir != NULL, "HCG_HF_GPT2 names the exported Hugging Face GPT-2 (tests/gen.cmake)")) return;
+    char path[3][1200];
+    snprintf(path[0], sizeof path[0], "%s/hf_gpt2_past.onnx", dir);
+    snprintf(path[1], sizeof path[1], "%s/prompt.npy", dir);
+    snprintf(path[2], sizeof path[2], "%s/hf_greedy.npy", dir);
+    hcg_tensor *prompt = NULL, *want = NULL;
+    if (!CHECK_OK(hcg_npy_load(path[1], &prompt)) || !CHECK_OK(hcg_npy_load(path[2], &want))) goto done;
+    gen_run r = {.model = path[0], .devices = devices, .pipeline = pipeline, .kind = HCG_DECODER_PAST_KV, .n = 24};
+    hcg_tensor *got = generate(&r, prompt);
+    char what[256];
+    snprintf(what, sizeof what, "Hugging Face GPT-2 with past_key_values on %s%s = transformers' greedy tokens", devices,
+             pipeline ? " (pipelined)" : "");
+    same_tokens(got, want, what);
+    hcg_tensor_free(got);
+done:
+    hcg_tensor_free(prompt);
+    hcg_tensor_free(want);
+}
+
 /* ---------------------------------------------------------------- bad input */
 
 static void expect_generate_fails(const char *model, const hcg_tensor *prompt, const hcg_generate_options *o,
@@ -497,6 +522,7 @@ int main(void)
             snprintf(both, sizeof both, "%s,%s", ocl[0], ocl[1]);
             test_cached(both, false, NULL, prompt, greedy);
             test_cached(both, true, NULL, prompt, greedy);
+            test_hf_gpt2(both, true);
             test_sampling(both, prompt);
             test_session_states(ocl[1]);
         }
@@ -505,6 +531,7 @@ int main(void)
         test_kind1_pytorch("cpu", prompt);
         test_cached("cpu", false, NULL, prompt, greedy);
         test_cached("cpu", false, "none", prompt, greedy);
+        test_hf_gpt2("cpu", false);
         test_sampling("cpu", prompt);
         test_eos(prompt, greedy);
         test_bad_inputs();
@@ -513,6 +540,7 @@ int main(void)
             test_session_states(ocl[0]);
             test_kind1_pytorch(ocl[0], prompt);
             test_cached(ocl[0], false, NULL, prompt, greedy);
+            test_hf_gpt2(ocl[0], false);
             test_sampling(ocl[0], prompt);
         }
     }
