@@ -113,8 +113,6 @@ double hcg_device_estimate(hcg_device *d, const hcg_graph *g, const hcg_node *n)
 /* Predicted seconds to move bytes from device a to device b (0 when a == b; NULL is the host). */
 double hcg_transfer_estimate(const hcg_device *a, const hcg_device *b, size_t bytes);
 
-/* The cache folder ($XDG_CACHE_HOME/hcg, else ~/.cache/hcg), created if missing. */
-const char *hcg_cache_dir(void);
 /* Loads a device's stored cost profile into d->cost (true if one was found). The key is the
  * backend, device name, and driver version. */
 bool hcg_cost_load(hcg_device *d);

@@ -1,6 +1,7 @@
 /* cost.c — the cost model (a node's predicted time on a device, a tensor's move between
- * devices) and the on-disk cache of measured device cost profiles. */
-#include <errno.h>
+ * devices) and measured device cost profiles in the cache folder (checked entries, cache.c;
+ * numbers outside what a real device can have count as damage). */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +13,7 @@
 #include <cjson/cJSON.h>
 
 #include "backend/backend.h"
-#include "graph/fileio.h"
+#include "backend/cache.h"
 #include "graph/op_table.h"
 
 double hcg_now(void)
@@ -50,64 +51,62 @@ double hcg_transfer_estimate(const hcg_device *a, const hcg_device *b, size_t by
 
 /* ---------------------------------------------------------------- the cache */
 
-static char cache_dir[1024];
-
-const char *hcg_cache_dir(void)
+/* The key of a device's profile: the backend, the device's name and its driver version. */
+static bool cost_path(const hcg_device *d, char *buf, size_t n, hcg_cache_key *key, char *identity, size_t id_len)
 {
-    if (!cache_dir[0]) {
-        const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-        if (xdg && *xdg) snprintf(cache_dir, sizeof cache_dir, "%s/hcg", xdg);
-        else snprintf(cache_dir, sizeof cache_dir, "%s/.cache/hcg", home && *home ? home : "/tmp");
-        hcg_make_dirs(cache_dir); /* a failure shows when something is written there */
-    }
-    return cache_dir;
-}
-
-static void cost_path(const hcg_device *d, char *buf, size_t n)
-{
-    char key[512];
-    snprintf(key, sizeof key, "%s-%s-%s", d->iface->name, d->device_name[0] ? d->device_name : d->name, d->driver);
-    for (char *p = key; *p; p++)
+    char name[512];
+    snprintf(name, sizeof name, "%s-%s-%s", d->iface->name, d->device_name[0] ? d->device_name : d->name, d->driver);
+    for (char *p = name; *p; p++)
         if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '.' || *p == '-'))
             *p = '_';
-    snprintf(buf, n, "%s/cost/%s.json", hcg_cache_dir(), key);
+    snprintf(identity, id_len, "cost profile; %s; %s; driver %s", d->iface->name,
+             d->device_name[0] ? d->device_name : d->name, d->driver);
+    *key = (hcg_cache_key){.what = d->name, .identity = identity, .source = 0, .max_length = 1 << 16,
+                           .then = "using the default cost profile (hcg devices --calibrate measures it again)"};
+    return hcg_cache_path(buf, n, "cost/%s.json", name);
 }
 
-/* The cost profile's numbers as JSON fields: one list for storing, loading and describing. */
+/* The cost profile's numbers as JSON fields with the range a real device can have: one list for
+ * storing, loading (values outside the range mean a damaged entry) and describing. */
 #define COST_FIELDS(X)                                                                             \
-    X(gflops) X(mem_gbps) X(launch_us) X(h2d_gbps) X(d2h_gbps) X(link_latency_us)
+    X(gflops, 1e-3, 1e7) X(mem_gbps, 1e-3, 1e5) X(launch_us, 0, 1e6) X(h2d_gbps, 1e-3, 1e5)        \
+    X(d2h_gbps, 1e-3, 1e5) X(link_latency_us, 0, 1e6)
 
 void hcg_cost_add_json(struct cJSON *o, const hcg_cost_profile *c)
 {
-#define ADD_FIELD(f) cJSON_AddNumberToObject(o, #f, c->f);
+#define ADD_FIELD(f, lo, hi) cJSON_AddNumberToObject(o, #f, c->f);
     COST_FIELDS(ADD_FIELD)
 #undef ADD_FIELD
 }
 
 bool hcg_cost_load(hcg_device *d)
 {
-    char path[1536];
-    cost_path(d, path, sizeof path);
-    FILE *f = fopen(path, "rb");
-    if (!f) return false;
-    char buf[4096];
-    size_t len = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[len] = 0;
-    cJSON *o = cJSON_Parse(buf);
-    if (!o) return false;
+    char path[PATH_MAX], identity[1024];
+    hcg_cache_key key;
+    if (!cost_path(d, path, sizeof path, &key, identity, sizeof identity)) return false;
+    void *text = NULL;
+    size_t len = 0;
+    if (hcg_cache_load(path, &key, &text, &len) != HCG_CACHE_OK) return false;
+    cJSON *o = cJSON_ParseWithLength(text, len);
+    free(text);
     hcg_cost_profile c = d->cost;
-    bool ok = true;
-#define LOAD_FIELD(f)                                                                              \
-    {                                                                                              \
+    char why[256] = "";
+#define LOAD_FIELD(f, lo, hi)                                                                      \
+    if (!why[0]) {                                                                                 \
         cJSON *v = cJSON_GetObjectItemCaseSensitive(o, #f);                                        \
-        if (cJSON_IsNumber(v) && isfinite(v->valuedouble) && v->valuedouble >= 0) c.f = v->valuedouble; \
-        else ok = false;                                                                           \
+        if (!cJSON_IsNumber(v)) snprintf(why, sizeof why, "no number '%s'", #f);                   \
+        else if (!(v->valuedouble >= (lo) && v->valuedouble <= (hi)))                              \
+            snprintf(why, sizeof why, "%s = %g is outside [%g, %g]", #f, v->valuedouble, (double)(lo), (double)(hi)); \
+        else c.f = v->valuedouble;                                                                 \
     }
+    if (!o) snprintf(why, sizeof why, "not JSON");
     COST_FIELDS(LOAD_FIELD)
 #undef LOAD_FIELD
     cJSON_Delete(o);
-    if (!ok) return false;
+    if (why[0]) {
+        hcg_cache_discard(path, &key, why);
+        return false;
+    }
     c.calibrated = true;
     d->cost = c;
     return true;
@@ -115,11 +114,11 @@ bool hcg_cost_load(hcg_device *d)
 
 hcg_status hcg_cost_store(const hcg_device *d)
 {
-    char path[1536], dir[1100];
-    snprintf(dir, sizeof dir, "%s/cost", hcg_cache_dir());
-    hcg_status st = hcg_make_dirs(dir);
-    if (st) return st;
-    cost_path(d, path, sizeof path);
+    char path[PATH_MAX], identity[1024];
+    hcg_cache_key key;
+    if (!cost_path(d, path, sizeof path, &key, identity, sizeof identity))
+        return hcg_error(HCG_ERR_IO, "cannot store the cost profile of %s: %s", d->name,
+                         hcg_cache_problem() ? hcg_cache_problem() : "its path in the cache folder is too long");
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "device", d->name);
     cJSON_AddStringToObject(o, "device_name", d->device_name);
@@ -128,7 +127,7 @@ hcg_status hcg_cost_store(const hcg_device *d)
     char *text = cJSON_Print(o);
     cJSON_Delete(o);
     if (!text) return hcg_error(HCG_ERR_NOMEM, "out of memory");
-    st = hcg_write_file_atomic(path, text, strlen(text));
+    hcg_status st = hcg_cache_store(path, &key, text, strlen(text));
     free(text);
     return st;
 }

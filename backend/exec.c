@@ -2,8 +2,11 @@
  * waiting for each step's cross-device dependencies; segments go to the backend's run(), copies
  * move a tensor from its source (host memory or another device) into the destination's arena.
  * Independent segments on different devices therefore run at the same time. The first failure
- * stops every worker and is reported on the caller's thread with its message. */
+ * stops every worker and is reported on the caller's thread with its message and, when it was a
+ * device's fault, the fault record (backend/fault.h) the session acts on. */
 #include "backend/exec.h"
+
+#include "backend/fault.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -19,7 +22,8 @@ typedef struct run_state {
     unsigned char *done;
     bool failed;
     hcg_status status;
-    char message[2048];
+    hcg_fault fault; /* the failing worker's device fault, if it was one */
+    char message[HCG_ERROR_LEN];
     pthread_mutex_t dev_lock[HCG_MAX_DEVICES];
     bool concurrent;
 } run_state;
@@ -54,7 +58,7 @@ static hcg_status run_copy(run_state *rs, hcg_step *s)
         for (int i = 0; i < p->bound->n_inputs; i++)
             if (p->bound->inputs[i] == s->tensor) which = i;
         lock_dev(rs, d);
-        st = dst->iface->write(dst, to->buf, to->offset, p->input_bufs[which].host, bytes);
+        st = hcg_dev_write(dst, to->buf, to->offset, p->input_bufs[which].host, bytes);
         unlock_dev(rs, d);
         return st ? hcg_error_prefix(st, "uploading input '%s' to %s: ", n->name, dst->name) : HCG_OK;
     }
@@ -62,20 +66,20 @@ static hcg_status run_copy(run_state *rs, hcg_step *s)
     const hcg_dev_tensor *from = &p->home[(size_t)s->tensor * nd + s->src_device].t;
     if (from->buf->host) {
         lock_dev(rs, d);
-        st = dst->iface->write(dst, to->buf, to->offset, (const char *)from->buf->host + from->offset, bytes);
+        st = hcg_dev_write(dst, to->buf, to->offset, (const char *)from->buf->host + from->offset, bytes);
         unlock_dev(rs, d);
     } else if (to->buf->host) {
         lock_dev(rs, s->src_device);
-        st = src->iface->read(src, from->buf, from->offset, (char *)to->buf->host + to->offset, bytes);
+        st = hcg_dev_read(src, from->buf, from->offset, (char *)to->buf->host + to->offset, bytes);
         unlock_dev(rs, s->src_device);
     } else {
         if (!s->staging && !(s->staging = malloc(bytes))) return hcg_error(HCG_ERR_NOMEM, "out of memory");
         lock_dev(rs, s->src_device);
-        st = src->iface->read(src, from->buf, from->offset, s->staging, bytes);
+        st = hcg_dev_read(src, from->buf, from->offset, s->staging, bytes);
         unlock_dev(rs, s->src_device);
         if (!st) {
             lock_dev(rs, d);
-            st = dst->iface->write(dst, to->buf, to->offset, s->staging, bytes);
+            st = hcg_dev_write(dst, to->buf, to->offset, s->staging, bytes);
             unlock_dev(rs, d);
         }
     }
@@ -92,8 +96,7 @@ static hcg_status run_step(run_state *rs, hcg_step *s)
         st = run_copy(rs, s);
     } else {
         lock_dev(rs, s->device);
-        st = dev->iface->run(dev, &p->exec[s->first], s->count, rs->profile);
-        if (!st && !dev->host_memory) st = dev->iface->synchronize(dev);
+        st = hcg_dev_run(dev, &p->exec[s->first], s->count, rs->profile);
         unlock_dev(rs, s->device);
     }
     s->t_end = hcg_now() - rs->t0;
@@ -106,6 +109,7 @@ static void fail(run_state *rs, hcg_status st)
     if (!rs->failed) {
         rs->failed = true;
         rs->status = st;
+        hcg_fault_last(&rs->fault);
         snprintf(rs->message, sizeof rs->message, "%s", hcg_last_error());
     }
     pthread_cond_broadcast(&rs->cv);
@@ -160,10 +164,14 @@ static void debug_steps(const hcg_plan *p)
     }
 }
 
+static bool debug;
+static void read_debug(void) { debug = getenv("HCG_DEBUG_STEPS") != NULL; }
+
 hcg_status hcg_exec_plan(hcg_plan *p, bool profile, double *t0_out)
 {
-    static int debug = -1;
-    if (debug < 0) debug = getenv("HCG_DEBUG_STEPS") != NULL;
+    /* sessions on several threads may start runs at once: read the setting once, safely */
+    static pthread_once_t debug_once = PTHREAD_ONCE_INIT;
+    pthread_once(&debug_once, read_debug);
     if (debug) debug_steps(p);
     run_state rs;
     memset(&rs, 0, sizeof rs);
@@ -208,13 +216,16 @@ hcg_status hcg_exec_plan(hcg_plan *p, bool profile, double *t0_out)
         }
         started[d] = true;
     }
-    if (!rs.failed) worker(&args[caller_device]);
+    worker(&args[caller_device]); /* it stops at once, under the lock, if a start failed */
     for (int d = 0; d < p->n_dev; d++)
         if (started[d]) pthread_join(threads[d], NULL);
     for (int d = 0; d < p->n_dev; d++) pthread_mutex_destroy(&rs.dev_lock[d]);
     pthread_cond_destroy(&rs.cv);
     pthread_mutex_destroy(&rs.mu);
     free(rs.done);
-    if (rs.failed) return hcg_error(rs.status, "%s", rs.message);
+    if (rs.failed) {
+        hcg_fault_set(&rs.fault); /* the session decides on the caller's thread */
+        return hcg_error(rs.status, "%s", rs.message);
+    }
     return HCG_OK;
 }

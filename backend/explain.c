@@ -112,8 +112,9 @@ void hcg_plan_explain(const hcg_plan *p, FILE *f, bool with_measured)
         size_t state = 0;
         for (hcg_id id = 0; id < g->n_nodes; id++)
             if (p->state_owner[id] == d) state += hcg_node_nbytes(&g->nodes[id]);
-        fprintf(f, "%-10s %5d nodes, predicted busy %.2f us, arena %zu bytes (liveness lower bound %zu)", p->devs[d]->name,
-                nodes, busy * 1e6, p->arena_size[d], p->arena_lower_bound[d]);
+        fprintf(f, "%-10s %5d nodes, predicted busy %.2f us, arena %zu bytes in %d buffer%s (liveness lower bound %zu)",
+                p->devs[d]->name, nodes, busy * 1e6, p->arena_size[d], p->n_arenas[d], p->n_arenas[d] == 1 ? "" : "s",
+                p->arena_lower_bound[d]);
         if (state) fprintf(f, ", state %zu bytes", state);
         fprintf(f, "\n");
     }

@@ -225,9 +225,8 @@ static hcg_status ensure_home(builder *b, hcg_id u, int d)
     }
     int a = new_alloc(b, d, hcg_node_nbytes(n), pos, step);
     if (a < 0) return HCG_ERR_NOMEM;
-    h->kind = HCG_MEM_ARENA;
+    h->kind = HCG_MEM_ARENA; /* buffer and offset set once the memory plan exists */
     h->index = a;
-    h->t.buf = &p->arena[d];
     b->alloc_of[IDX(b, u, d)] = a;
     b->writer_step[IDX(b, u, d)] = step;
     return HCG_OK;
@@ -278,6 +277,7 @@ static hcg_status prepare_states(builder *b)
         unsigned mask = hcg_op_info_get(g->nodes[w].op)->inplace_inputs;
         if (!mask) continue;
         int cap = 0;
+        g->nodes[w].n_after = 0; /* made afresh: a plan may be built again (over a device's budget) */
         for (int i = 0; i < g->nodes[w].n_inputs; i++) {
             if (!(mask & (1u << i))) continue;
             hcg_id root = b->root_state[g->nodes[w].inputs[i]];
@@ -346,7 +346,6 @@ static hcg_status add_exec(builder *b, hcg_id v)
         if (a < 0) return HCG_ERR_NOMEM;
         h->kind = HCG_MEM_ARENA;
         h->index = a;
-        h->t.buf = &p->arena[d];
         b->alloc_of[IDX(b, v, d)] = a;
     }
     b->writer_step[IDX(b, v, d)] = step;
@@ -435,7 +434,7 @@ static hcg_status add_reuse_deps(builder *b)
         const hcg_alloc *ay = &p->allocs[y];
         for (int x = 0; x < p->n_allocs; x++) {
             const hcg_alloc *ax = &p->allocs[x];
-            if (ax->device != ay->device || ax->first_pos <= ay->last_pos) continue;
+            if (ax->device != ay->device || ax->chunk != ay->chunk || ax->first_pos <= ay->last_pos) continue;
             if (ax->offset >= ay->offset + ay->size || ay->offset >= ax->offset + ax->size) continue;
             for (int k = 0; k < b->n_foreign[y]; k++) {
                 hcg_status st = add_dep(&p->steps[ax->first_step], b->foreign[y][k]);
@@ -456,28 +455,51 @@ static int cmp_by_start(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-hcg_status hcg_plan_build(hcg_graph *bound, hcg_device **devs, int n_dev, const hcg_measurements *measured,
-                          hcg_plan **out)
+/* What the plan needs on device d: its arena, the weights and state tensors resident there (not
+ * on host memory: those are the tensors' own bytes), and on the first host-memory device the
+ * outputs the session allocates. Fills p->need[d]; returns HCG_ERR_NOMEM with "too large for DEVICE (needs X, has Y)"
+ * when that exceeds the budget. */
+static hcg_status check_budget(hcg_plan *p, int d)
 {
-    double t0 = hcg_now();
+    const hcg_graph *g = p->bound;
+    const hcg_device *dev = p->devs[d];
+    size_t weights = 0, outputs = 0;
+    if (!dev->host_memory) {
+        for (hcg_id id = 0; id < g->n_nodes; id++) {
+            hcg_mem_kind k = p->home[(size_t)id * p->n_dev + d].kind;
+            /* weights and states (views of them share their memory) */
+            if ((k == HCG_MEM_WEIGHT || k == HCG_MEM_STATE) && !(hcg_op_info_get(g->nodes[id].op)->flags & HCG_OPF_VIEW))
+                weights += hcg_node_nbytes(&g->nodes[id]);
+        }
+    } else {
+        int first_host = 0;
+        while (!p->devs[first_host]->host_memory) first_host++;
+        if (first_host == d)
+            for (int j = 0; j < g->n_outputs; j++) outputs += hcg_node_nbytes(&g->nodes[g->outputs[j]]);
+    }
+    p->need[d] = p->arena_size[d] + weights + outputs;
+    if (!p->budget[d] || p->need[d] <= p->budget[d]) return HCG_OK;
+    char need[32], has[32], a[32], w[32], o[32];
+    hcg_format_bytes((double)p->need[d], need, sizeof need);
+    hcg_format_bytes((double)p->budget[d], has, sizeof has);
+    hcg_format_bytes((double)p->arena_size[d], a, sizeof a);
+    hcg_format_bytes((double)weights, w, sizeof w);
+    hcg_format_bytes((double)outputs, o, sizeof o);
+    return hcg_error(HCG_ERR_NOMEM, "too large for %s (needs %s, has %s): %s of intermediate tensors, %s of weights, %s of outputs",
+                     dev->name, need, has, a, w, o);
+}
+
+/* Builds p (which holds the bound graph, the devices and the limits) up to its arenas' sizes
+ * and checks the budgets; *over is the device whose budget was exceeded (-1: none). */
+static hcg_status build_once(hcg_plan *p, const hcg_measurements *measured, int *over)
+{
     hcg_status st = HCG_OK;
     builder b;
     memset(&b, 0, sizeof b);
-    *out = NULL;
-    if (n_dev < 1 || n_dev > HCG_MAX_DEVICES) {
-        hcg_graph_free(bound);
-        return hcg_error(HCG_ERR_ARG, "a plan needs 1 to %d devices, got %d", HCG_MAX_DEVICES, n_dev);
-    }
-    hcg_plan *p = calloc(1, sizeof *p);
-    if (!p) {
-        hcg_graph_free(bound);
-        return hcg_error(HCG_ERR_NOMEM, "out of memory");
-    }
     b.p = p;
-    p->bound = bound;
-    p->n_dev = n_dev;
-    for (int i = 0; i < n_dev; i++) p->devs[i] = devs[i];
-    const hcg_graph *g = bound;
+    *over = -1;
+    int n_dev = p->n_dev;
+    const hcg_graph *g = p->bound;
     size_t nn = (size_t)g->n_nodes + 1;
     p->place = malloc(sizeof(int) * nn);
     p->home = calloc(nn * (size_t)n_dev, sizeof(hcg_home));
@@ -503,8 +525,8 @@ hcg_status hcg_plan_build(hcg_graph *bound, hcg_device **devs, int n_dev, const 
         b.writer_step[i] = -1;
         b.alloc_of[i] = -1;
     }
-    for (int i = 0; i < g->n_inputs; i++) p->input_bufs[i].device = devs[0];
-    for (int j = 0; j < g->n_outputs; j++) p->output_bufs[j].device = devs[0];
+    for (int i = 0; i < g->n_inputs; i++) p->input_bufs[i].device = p->devs[0];
+    for (int j = 0; j < g->n_outputs; j++) p->output_bufs[j].device = p->devs[0];
 
     for (size_t i = 0; i < nn; i++) p->state_owner[i] = -1;
     if ((st = prepare_states(&b))) goto done;
@@ -523,23 +545,29 @@ hcg_status hcg_plan_build(hcg_graph *bound, hcg_device **devs, int n_dev, const 
     keep_outputs_alive(&b);
     if ((st = group_exec_by_segment(&b)) || (st = wire_exec(&b))) goto done;
     if ((st = hcg_memplan_assign(p))) goto done;
+    /* Before anything is allocated: does each device's share fit? */
+    for (int d = 0; d < n_dev && !st; d++)
+        if ((st = check_budget(p, d))) *over = d;
+    if (st) goto done;
     if ((st = add_reuse_deps(&b)) || (st = verify_order(&b))) goto done;
-    /* Arena offsets are known now: fix the exec tensors' offsets. */
+    /* Arena chunks and offsets are known now: point the homes and exec tensors at them. */
+    for (size_t i = 0; i < nn * (size_t)n_dev; i++) {
+        hcg_home *h = &p->home[i];
+        if (h->kind != HCG_MEM_ARENA) continue;
+        const hcg_alloc *a = &p->allocs[h->index];
+        h->t.buf = &p->arena[a->device][a->chunk];
+        h->t.offset = a->offset;
+    }
     for (int i = 0; i < p->n_exec; i++) {
         hcg_exec_node *en = &p->exec[i];
         int d = p->place[en->id];
         for (int j = 0; j < en->n_in; j++) {
             const hcg_home *h = HOME(&b, en->node->inputs[j], d);
-            if (h->kind == HCG_MEM_ARENA) en->in[j].offset = p->allocs[h->index].offset;
+            if (h->kind == HCG_MEM_ARENA) en->in[j] = h->t;
         }
         const hcg_home *h = HOME(&b, en->id, d);
-        if (h->kind == HCG_MEM_ARENA) en->out.offset = p->allocs[h->index].offset;
+        if (h->kind == HCG_MEM_ARENA) en->out = h->t;
     }
-    for (size_t i = 0; i < nn * (size_t)n_dev; i++)
-        if (p->home[i].kind == HCG_MEM_ARENA) p->home[i].t.offset = p->allocs[p->home[i].index].offset;
-    p->plan_seconds = hcg_now() - t0;
-    *out = p;
-    p = NULL;
 done:
     if (b.foreign)
         for (int a = 0; a < b.cap_allocs; a++) free(b.foreign[a]);
@@ -555,15 +583,78 @@ done:
     free(b.state_copy);
     free(b.exec_step);
     free(b.step_key);
-    if (p) hcg_plan_free(p);
     return st;
+}
+
+static hcg_plan *new_plan(hcg_graph *bound, hcg_device **devs, int n_dev, const hcg_plan_options *opt,
+                          const bool *excluded)
+{
+    hcg_plan *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->bound = bound;
+    p->n_dev = n_dev;
+    for (int i = 0; i < n_dev; i++) {
+        p->devs[i] = devs[i];
+        p->budget[i] = opt && opt->budget ? opt->budget[i] : 0;
+        p->excluded[i] = excluded[i];
+    }
+    if (opt) {
+        p->released_pins = opt->released_pins;
+        p->n_released_pins = opt->n_released_pins;
+    }
+    return p;
+}
+
+hcg_status hcg_plan_build(hcg_graph *bound, hcg_device **devs, int n_dev, const hcg_plan_options *opt, hcg_plan **out)
+{
+    double t0 = hcg_now();
+    *out = NULL;
+    if (n_dev < 1 || n_dev > HCG_MAX_DEVICES) {
+        hcg_graph_free(bound);
+        return hcg_error(HCG_ERR_ARG, "a plan needs 1 to %d devices, got %d", HCG_MAX_DEVICES, n_dev);
+    }
+    bool excluded[HCG_MAX_DEVICES] = {false};
+    char first_error[HCG_ERROR_LEN] = "";
+    hcg_status first_st = HCG_OK;
+    for (;;) {
+        hcg_plan *p = new_plan(bound, devs, n_dev, opt, excluded);
+        if (!p) {
+            hcg_graph_free(bound);
+            return hcg_error(HCG_ERR_NOMEM, "out of memory");
+        }
+        int over = -1;
+        hcg_status st = build_once(p, opt ? opt->measured : NULL, &over);
+        if (!st) st = hcg_memplan_allocate(p);
+        if (!st) {
+            p->plan_seconds = hcg_now() - t0;
+            *out = p;
+            return HCG_OK;
+        }
+        p->bound = NULL; /* kept for another try */
+        hcg_plan_free(p);
+        int left = 0;
+        for (int d = 0; d < n_dev; d++) left += !excluded[d] && d != over;
+        if (!first_st) {
+            first_st = st;
+            snprintf(first_error, sizeof first_error, "%s", hcg_last_error());
+        }
+        if (over < 0 || left == 0) break;
+        /* That device's share does not fit it: plan again with its work elsewhere. */
+        excluded[over] = true;
+    }
+    hcg_graph_free(bound);
+    /* the first reason is the one to tell (a later try fails only because of the exclusions) */
+    return hcg_error(first_st, "%s", first_error);
 }
 
 void hcg_plan_free(hcg_plan *p)
 {
     if (!p) return;
-    for (int d = 0; d < p->n_dev; d++)
-        if (p->arena[d].host || p->arena[d].handle) p->devs[d]->iface->buffer_free(p->devs[d], &p->arena[d]);
+    for (int d = 0; d < p->n_dev; d++) {
+        for (int c = 0; c < p->n_arenas[d]; c++)
+            if (p->arena[d][c].host || p->arena[d][c].handle) p->devs[d]->iface->buffer_free(p->devs[d], &p->arena[d][c]);
+        free(p->arena[d]);
+    }
     for (int i = 0; i < p->n_exec; i++)
         if (p->exec[i].state && p->devs[p->place[p->exec[i].id]]->iface->release)
             p->devs[p->place[p->exec[i].id]]->iface->release(p->devs[p->place[p->exec[i].id]], &p->exec[i]);

@@ -45,7 +45,8 @@ typedef struct hcg_step {
 /* One arena allocation (an alias group of tensors on one device). */
 typedef struct hcg_alloc {
     int device;
-    size_t size, offset;
+    int chunk;           /* which of the device's arena buffers (see hcg_plan.arena) */
+    size_t size, offset; /* offset inside that buffer */
     int first_pos, last_pos; /* positions in the global order where it is written first / read last */
     int last_step;           /* the step of its last reader (for reuse dependencies) */
     int first_step;          /* the step that writes it first */
@@ -68,8 +69,18 @@ typedef struct hcg_plan {
     int n_steps;
     hcg_alloc *allocs;
     int n_allocs;
-    hcg_buffer arena[HCG_MAX_DEVICES];
+    /* Per device: the arena, in n_arenas buffers ("chunks") of at most the device's max_alloc
+     * bytes each; arena_size is their sum. */
+    hcg_buffer *arena[HCG_MAX_DEVICES];
+    int n_arenas[HCG_MAX_DEVICES];
     size_t arena_size[HCG_MAX_DEVICES], arena_lower_bound[HCG_MAX_DEVICES];
+    /* What the plan needs on each device: arena, resident weights, and on the host the outputs. */
+    size_t need[HCG_MAX_DEVICES];
+    /* Limits the plan was built under (hcg_plan_options). */
+    size_t budget[HCG_MAX_DEVICES];    /* bytes a device may hold (0: no limit) */
+    bool excluded[HCG_MAX_DEVICES];    /* no compute goes there (it did not fit its budget) */
+    const char *const *released_pins; /* pins to these device names are ignored */
+    int n_released_pins;
     /* Per-run host memory of graph inputs/outputs, for homes of kind MEM_INPUT / MEM_OUTPUT. */
     hcg_buffer *input_bufs, *output_bufs;
     bool *output_direct; /* output j is written in place into the caller's tensor */
@@ -90,14 +101,30 @@ hcg_status hcg_sched_place(hcg_plan *plan, const hcg_measurements *measured);
 /* Predicted seconds of node id on device index dev (measured if known, else the cost model). */
 double hcg_sched_node_time(const hcg_plan *plan, const hcg_measurements *measured, hcg_id id, int dev);
 
+/* What a plan is built under. Every member may be zero. */
+typedef struct hcg_plan_options {
+    const hcg_measurements *measured; /* node times from profiled runs */
+    const size_t *budget;             /* per device (as devs): bytes it may hold, 0: no limit */
+    const char *const *released_pins; /* device names whose pins are ignored (dropped devices) */
+    int n_released_pins;
+} hcg_plan_options;
+
 /* Builds a plan (placement, residency, steps, memory) for a bound graph. Takes ownership of
- * bound. Weights are bound by the session afterwards (hcg_plan_bind_weights). */
-hcg_status hcg_plan_build(hcg_graph *bound, hcg_device **devs, int n_dev, const hcg_measurements *measured,
-                          hcg_plan **out);
+ * bound. When a device's share does not fit its budget, the plan is built again without compute
+ * on that device; if nothing fits, the error says "too large for DEVICE (needs X, has Y)". The
+ * arenas are allocated last (a device's fault there is recorded, backend/fault.h). Weights are
+ * bound by the session afterwards. */
+hcg_status hcg_plan_build(hcg_graph *bound, hcg_device **devs, int n_dev, const hcg_plan_options *opt, hcg_plan **out);
 void hcg_plan_free(hcg_plan *plan);
 
-/* Assigns arena offsets for plan->allocs on each device; fills arena_size and arena_lower_bound. */
+/* Assigns every allocation of plan->allocs a chunk and an offset (chunks of at most the device's
+ * max_alloc bytes); fills n_arenas, arena_size and arena_lower_bound and makes the (empty) arena
+ * buffer records. Allocates no device memory. */
 hcg_status hcg_memplan_assign(hcg_plan *plan);
+/* Allocates each device's arena chunks. */
+hcg_status hcg_memplan_allocate(hcg_plan *plan);
+/* "1.5 GiB", "300.0 MiB", "12.0 KiB", "100 B", for messages. */
+void hcg_format_bytes(double bytes, char *buf, size_t n);
 
 /* Writes a placement table (node, op, device, predicted and measured time). */
 void hcg_plan_explain(const hcg_plan *plan, FILE *f, bool with_measured);

@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 
 #include "backend/backend.h"
+#include "backend/cache.h"
 #include "backend/cpu/cpu.h"
 #include "backend/fake/fake.h"
 #ifdef HCG_HAVE_OPENCL
@@ -20,11 +21,13 @@
 
 static hcg_device *devices[MAX_DEVICES];
 static int n_devices;
-static char notes[1024];
+static char notes[8192];
 static pthread_once_t discover_once = PTHREAD_ONCE_INIT;
 
 static void discover(void)
 {
+    /* first: an unusable cache folder explains what follows (POCL offers no device without one) */
+    if (hcg_cache_problem()) hcg_registry_note("%s", hcg_cache_problem());
     hcg_cpu_register();
 #ifdef HCG_HAVE_OPENCL
     hcg_opencl_register();

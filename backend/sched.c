@@ -31,18 +31,58 @@ double hcg_sched_node_time(const hcg_plan *plan, const hcg_measurements *measure
 
 static bool is_compute(const hcg_node *n) { return !(hcg_op_info_get(n->op)->flags & HCG_OPF_SOURCE); }
 
+/* The device index a node is pinned to; -1: no pin (or a pin to a device the session dropped,
+ * which is released); -2: a device that is not selected. */
 static int pinned_device(const hcg_plan *p, const hcg_node *n)
 {
     if (!n->pin) return -1;
     for (int d = 0; d < p->n_dev; d++)
         if (strcmp(p->devs[d]->name, n->pin) == 0) return d;
+    for (int i = 0; i < p->n_released_pins; i++)
+        if (strcmp(p->released_pins[i], n->pin) == 0) return -1;
     return -2;
+}
+
+/* Whether node n's own tensors fit device d: each in one buffer of at most max_alloc bytes (for
+ * devices with their own memory), and all of them within its budget. why (may be NULL) receives
+ * the reason when not. */
+static bool fits_device(const hcg_plan *p, const hcg_node *n, int d, char *why, size_t why_len)
+{
+    const hcg_device *dev = p->devs[d];
+    const hcg_graph *g = p->bound;
+    size_t total = hcg_node_nbytes(n);
+    const hcg_node *largest = n;
+    for (int i = 0; i < n->n_inputs; i++) {
+        const hcg_node *in = &g->nodes[n->inputs[i]];
+        total += hcg_node_nbytes(in);
+        if (hcg_node_nbytes(in) > hcg_node_nbytes(largest)) largest = in;
+    }
+    char a[32], b[32];
+    if (!dev->host_memory && dev->max_alloc && hcg_node_nbytes(largest) > dev->max_alloc) {
+        if (why) {
+            hcg_format_bytes((double)hcg_node_nbytes(largest), a, sizeof a);
+            hcg_format_bytes((double)dev->max_alloc, b, sizeof b);
+            snprintf(why, why_len, "too large for %s ('%s' needs one buffer of %s, the largest it allows is %s)",
+                     dev->name, largest->name, a, b);
+        }
+        return false;
+    }
+    if (p->budget[d] && total > p->budget[d]) {
+        if (why) {
+            hcg_format_bytes((double)total, a, sizeof a);
+            hcg_format_bytes((double)p->budget[d], b, sizeof b);
+            snprintf(why, why_len, "too large for %s (needs %s, has %s)", dev->name, a, b);
+        }
+        return false;
+    }
+    return true;
 }
 
 static bool can_run(const hcg_plan *p, const hcg_node *n, int d)
 {
     int pin = pinned_device(p, n);
     if (pin >= 0 && pin != d) return false;
+    if (p->excluded[d] || !fits_device(p, n, d, NULL, 0)) return false;
     return p->devs[d]->iface->supports(p->devs[d], p->bound, n);
 }
 
@@ -107,14 +147,27 @@ static hcg_status check_feasible(const hcg_plan *p)
         if (pin == -2)
             return hcg_node_error(g, n, HCG_ERR_ARG, "pinned to '%s', which is not among the selected devices (%s)",
                                   n->pin, devs);
+        char why[512];
+        if (pin >= 0 && !fits_device(p, n, pin, why, sizeof why))
+            return hcg_node_error(g, n, HCG_ERR_NOMEM, "pinned to '%s', which it is %s", n->pin, why);
         if (pin >= 0 && !p->devs[pin]->iface->supports(p->devs[pin], g, n))
             return hcg_node_error(g, n, HCG_ERR_UNSUPPORTED, "pinned to '%s', which does not support %s", n->pin,
                                   hcg_op_name(n->op));
         bool any = false;
         for (int d = 0; d < p->n_dev && !any; d++) any = can_run(p, n, d);
-        if (!any)
-            return hcg_node_error(g, n, HCG_ERR_UNSUPPORTED, "no selected device (%s) supports %s with these types",
-                                  devs, hcg_op_name(n->op));
+        if (any) continue;
+        /* Say why: a size (the largest buffer, the budget) is a different problem from an op
+         * or a dtype no device has a kernel for. */
+        char sizes[1024] = "";
+        for (int d = 0; d < p->n_dev; d++) {
+            if (p->excluded[d] || fits_device(p, n, d, why, sizeof why)) continue;
+            size_t used = strlen(sizes);
+            snprintf(sizes + used, sizeof sizes - used, "%s%s", used ? "; " : "", why);
+        }
+        if (sizes[0])
+            return hcg_node_error(g, n, HCG_ERR_NOMEM, "no selected device (%s) can hold it: %s", devs, sizes);
+        return hcg_node_error(g, n, HCG_ERR_UNSUPPORTED, "no selected device (%s) supports %s with these types",
+                              devs, hcg_op_name(n->op));
     }
     return HCG_OK;
 }

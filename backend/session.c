@@ -1,14 +1,18 @@
 /* session.c — sessions: a graph on a set of devices. A session binds the graph per input-shape
  * signature and caches the plan, keeps weights resident on each device that uses them (uploaded
  * once), runs plans, returns outputs, and records measured node times from profiled runs so later
- * plans use them. */
+ * plans use them. When a device fails (a fault, backend/fault.h), the session drops it, warns
+ * once, and runs again on the remaining devices. */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/budget.h"
 #include "backend/cpu/cpu.h"
 #include "backend/exec.h"
+#include "backend/fault.h"
 #include "backend/session_impl.h"
 #include "graph/bind.h"
 #include "graph/op_table.h"
@@ -54,8 +58,8 @@ static hcg_buffer *weight_buffer(hcg_session *s, const hcg_node *n, int dev_inde
         w->buf->size = t->nbytes;
         w->borrowed = true;
     } else {
-        *st = d->iface->buffer_alloc(d, t->nbytes ? t->nbytes : 1, w->buf);
-        if (!*st && t->nbytes) *st = d->iface->write(d, w->buf, 0, t->data, t->nbytes);
+        *st = hcg_dev_alloc(d, t->nbytes ? t->nbytes : 1, w->buf);
+        if (!*st && t->nbytes) *st = hcg_dev_write(d, w->buf, 0, t->data, t->nbytes);
         if (*st) {
             if (w->buf->handle || w->buf->host) d->iface->buffer_free(d, w->buf);
             free(w->buf);
@@ -108,7 +112,7 @@ static hcg_status bind_weights_and_prepare(hcg_session *s, hcg_plan *p)
     for (int i = 0; i < p->n_exec; i++) {
         hcg_exec_node *en = &p->exec[i];
         hcg_device *d = p->devs[p->place[en->id]];
-        if (d->iface->prepare && (st = d->iface->prepare(d, en))) return st;
+        if ((st = hcg_dev_prepare(d, en))) return st;
     }
     return HCG_OK;
 }
@@ -126,19 +130,25 @@ hcg_status hcg_session_new_ex(const hcg_graph *g, const hcg_session_options *opt
     *out = NULL;
     if (!g) return hcg_error(HCG_ERR_ARG, "session: no graph");
     if (g->n_outputs == 0) return hcg_error(HCG_ERR_GRAPH, "the graph has no outputs");
+    hcg_status st = hcg_fault_check(); /* a malformed $HCG_FAULT would silently test nothing */
+    if (st) return st;
     hcg_session *s = calloc(1, sizeof *s);
     if (!s) return hcg_error(HCG_ERR_NOMEM, "out of memory");
     s->g = g;
     if (ext) s->ext = *ext;
+    /* state tensors (parameters a training step updates in place) live on one device and cannot
+     * move: a fault of that device ends the run instead of falling back */
+    s->no_fallback = s->ext.states != NULL;
     s->profile = opt && opt->profile;
+    s->quiet = opt && opt->quiet;
     const char *passes = opt && opt->passes ? opt->passes : getenv("HCG_PASSES");
     s->passes = hcg_strdup(passes && *passes ? passes : "all");
     if (!s->passes) {
         free(s);
         return hcg_error(HCG_ERR_NOMEM, "out of memory");
     }
-    hcg_status st = hcg_devices_select(opt ? opt->devices : NULL, s->devs, HCG_MAX_DEVICES, &s->n_dev);
-    if (st) {
+    if ((st = hcg_devices_select(opt ? opt->devices : NULL, s->devs, HCG_MAX_DEVICES, &s->n_dev)) ||
+        (st = hcg_budgets(opt ? opt->max_memory : NULL, s->devs, s->n_dev, s->budget))) {
         free(s->passes);
         free(s);
         return st;
@@ -160,6 +170,7 @@ hcg_status hcg_session_new_ex(const hcg_graph *g, const hcg_session_options *opt
             return hcg_error(HCG_ERR_NOMEM, "out of memory");
         }
         s->ext.states = s->own_states;
+        s->no_fallback = true; /* its states (a decoder's caches) cannot move either */
     }
     *out = s;
     return HCG_OK;
@@ -200,6 +211,7 @@ void hcg_session_free(hcg_session *s)
     for (int i = 0; i < s->n_weights; i++) free_weight(&s->weights[i]);
     free(s->weights);
     free(s->measured.seconds);
+    free(s->warnings);
     free(s->passes);
     free(s);
 }
@@ -214,6 +226,68 @@ static hcg_status pin_existing_states(hcg_session *s, hcg_graph *bound)
         hcg_state_entry *e = hcg_state_find(s->ext.states, n->name);
         if (e && e->device && !(n->pin = hcg_strdup(e->device->name))) return hcg_error(HCG_ERR_NOMEM, "out of memory");
     }
+    return HCG_OK;
+}
+
+const char *hcg_session_warnings(const hcg_session *s) { return s && s->warnings ? s->warnings : ""; }
+
+static void warn(hcg_session *s, const char *fmt, ...) HCG_PRINTF(2, 3);
+static void warn(hcg_session *s, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (!s->quiet) fprintf(stderr, "hcg: warning: %s\n", line);
+    size_t old = s->warnings ? strlen(s->warnings) : 0, add = strlen(line) + 2;
+    char *w = realloc(s->warnings, old + add);
+    if (!w) return;
+    snprintf(w + old, add, "%s\n", line);
+    s->warnings = w;
+}
+
+/* Drops device d after fault f: its plans and weights go, measurements lose its column, pins to
+ * it are released (with a warning), and later plans use the other devices. */
+static hcg_status drop_device(hcg_session *s, int d, const hcg_fault *f)
+{
+    hcg_device *dev = s->devs[d];
+    drop_plans(s);
+    int k = 0;
+    for (int i = 0; i < s->n_weights; i++) {
+        if (s->weights[i].device == dev) free_weight(&s->weights[i]);
+        else s->weights[k++] = s->weights[i];
+    }
+    s->n_weights = k;
+    int nd = s->n_dev - 1;
+    double *m = malloc(sizeof(double) * ((size_t)s->measured.n_nodes * (size_t)nd + 1));
+    if (!m) return hcg_error(HCG_ERR_NOMEM, "out of memory");
+    for (int n = 0; n < s->measured.n_nodes; n++)
+        for (int j = 0, o = 0; j < s->n_dev; j++)
+            if (j != d) m[(size_t)n * nd + o++] = s->measured.seconds[(size_t)n * s->n_dev + j];
+    free(s->measured.seconds);
+    s->measured.seconds = m;
+    s->measured.n_dev = nd;
+    for (int j = d; j < nd; j++) {
+        s->devs[j] = s->devs[j + 1];
+        s->budget[j] = s->budget[j + 1];
+    }
+    s->n_dev = nd;
+    snprintf(s->dropped[s->n_dropped], sizeof s->dropped[0], "%s", dev->name);
+    s->dropped_names[s->n_dropped] = s->dropped[s->n_dropped];
+    s->n_dropped++;
+    char rest[512] = "";
+    for (int j = 0; j < nd; j++) {
+        size_t used = strlen(rest);
+        snprintf(rest + used, sizeof rest - used, "%s%s", j ? ", " : "", s->devs[j]->name);
+    }
+    warn(s, "%s (%s) failed in %s (%s): dropped from this session; running again on %s", dev->name,
+         dev->device_name, hcg_dev_call_name(f->call), f->error, rest);
+    int pinned = 0;
+    for (int i = 0; i < s->g->n_nodes; i++) pinned += s->g->nodes[i].pin && strcmp(s->g->nodes[i].pin, dev->name) == 0;
+    if (pinned)
+        warn(s, "%d node%s pinned to %s now run%s where the scheduler places them", pinned, pinned == 1 ? "" : "s",
+             dev->name, pinned == 1 ? "s" : "");
     return HCG_OK;
 }
 
@@ -243,7 +317,9 @@ hcg_status hcg_session_plan(hcg_session *s, const hcg_shape *shapes, hcg_plan **
     }
     double t_bind = hcg_now() - t0;
     hcg_plan *p = NULL;
-    if ((st = hcg_plan_build(bound, s->devs, s->n_dev, &s->measured, &p))) return st;
+    hcg_plan_options po = {.measured = &s->measured, .budget = s->budget, .released_pins = s->dropped_names,
+                           .n_released_pins = s->n_dropped};
+    if ((st = hcg_plan_build(bound, s->devs, s->n_dev, &po, &p))) return st;
     if ((st = bind_weights_and_prepare(s, p))) {
         hcg_cached_plan failed = {.shapes = NULL, .plan = p}; /* also frees weights only p used */
         free_cached_plan(s, &failed);
@@ -306,7 +382,7 @@ static hcg_status collect_output(hcg_plan *p, int j, const hcg_tensor *const *in
         return HCG_OK;
     }
     hcg_device *dev = p->devs[d];
-    hcg_status st = dev->iface->read(dev, home->buf, home->offset, t->data, t->nbytes);
+    hcg_status st = hcg_dev_read(dev, home->buf, home->offset, t->data, t->nbytes);
     return st ? hcg_error_prefix(st, "reading output '%s' from %s: ", g->output_names[j], dev->name) : HCG_OK;
 }
 
@@ -324,7 +400,7 @@ static void record_measurements(hcg_session *s, hcg_plan *p)
 
 /* Runs with the graph's inputs (then the extension's) and the bound graph's outputs: each
  * outputs[j] is either given (caller-owned, checked) or, when NULL and alloc is set, made here. */
-static hcg_status run(hcg_session *s, const hcg_tensor *const *inputs, hcg_tensor **outputs, bool alloc)
+static hcg_status run_once(hcg_session *s, const hcg_tensor *const *inputs, hcg_tensor **outputs, bool alloc)
 {
     const hcg_graph *g = s->g;
     hcg_shape *shapes = malloc(sizeof(hcg_shape) * ((size_t)g->n_inputs + 1));
@@ -384,6 +460,28 @@ static hcg_status run(hcg_session *s, const hcg_tensor *const *inputs, hcg_tenso
         s->measurements_pending = s->n_dev > 1;
     }
     return HCG_OK;
+}
+
+/* Runs; a device's fault drops it and the run starts again from its inputs on the others. */
+static hcg_status run(hcg_session *s, const hcg_tensor *const *inputs, hcg_tensor **outputs, bool alloc)
+{
+    for (;;) {
+        hcg_fault_clear();
+        hcg_status st = run_once(s, inputs, outputs, alloc);
+        hcg_fault f;
+        if (!st || !hcg_fault_last(&f)) return st;
+        int d = -1;
+        for (int i = 0; i < s->n_dev; i++)
+            if (s->devs[i] == f.device) d = i;
+        if (d < 0) return st;
+        if (s->no_fallback)
+            return hcg_error_prefix(st, "%s failed in %s (%s), and this session holds state there that cannot move to "
+                                    "another device: ", f.device->name, hcg_dev_call_name(f.call), f.error);
+        if (s->n_dev == 1)
+            return hcg_error_prefix(st, "%s failed in %s (%s), and no other selected device is left: ", f.device->name,
+                                    hcg_dev_call_name(f.call), f.error);
+        if ((st = drop_device(s, d, &f))) return st;
+    }
 }
 
 hcg_status hcg_session_run(hcg_session *s, const hcg_tensor *const *inputs, hcg_tensor **outputs)

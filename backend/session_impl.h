@@ -37,7 +37,18 @@ struct hcg_session {
     const hcg_graph *g;
     hcg_device *devs[HCG_MAX_DEVICES];
     int n_dev;
+    size_t budget[HCG_MAX_DEVICES]; /* per device: bytes its share of a plan may take (0: no limit) */
     bool profile;
+    /* Fault tolerance (see hcg_session_warnings): devices dropped after a fault, by name (pins
+     * to them are released). A session that holds state on its devices that cannot move to
+     * another device (e.g. parameters a training step updates in place) sets no_fallback: then a
+     * device fault ends the run as an error instead. */
+    char dropped[HCG_MAX_DEVICES][32];
+    const char *dropped_names[HCG_MAX_DEVICES];
+    int n_dropped;
+    bool no_fallback;
+    bool quiet;
+    char *warnings; /* one line each */
     char *passes; /* the rewrite pass list for bind (hcg_session_options.passes, resolved) */
     hcg_cached_plan plans[16];
     int n_plans;

@@ -10,6 +10,7 @@
 
 #include "backend/sched.h"
 #include "backend/simulate.h"
+#include "graph/fileio.h"
 #include "graph/op_table.h"
 
 typedef struct sim_ctx {
@@ -47,19 +48,14 @@ static hcg_status op_list(const cJSON *list, bool *mask, bool value, const char 
 hcg_status hcg_sim_load(const char *path, hcg_device **devs, int max, int *n_out)
 {
     *n_out = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return hcg_error(HCG_ERR_IO, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *text = len >= 0 && len < (1 << 24) ? malloc((size_t)len + 1) : NULL;
-    if (!text || fread(text, 1, (size_t)len, f) != (size_t)len) {
-        fclose(f);
+    char *text = NULL;
+    size_t len = 0;
+    hcg_status rst = hcg_read_file(path, &text, &len); /* a FIFO or a folder is refused at once */
+    if (rst) return rst;
+    if (len >= (1 << 24)) {
         free(text);
-        return hcg_error(HCG_ERR_IO, "cannot read %s", path);
+        return hcg_error(HCG_ERR_IO, "%s: %zu bytes is too large for a device description", path, len);
     }
-    fclose(f);
-    text[len] = 0;
     cJSON *root = cJSON_Parse(text);
     free(text);
     if (!root) return hcg_error(HCG_ERR_FORMAT, "%s: not valid JSON", path);

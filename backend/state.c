@@ -3,6 +3,8 @@
  * (a resumed checkpoint), the graph's initial value, or zeros. */
 #include "backend/state.h"
 
+#include "backend/fault.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,12 +77,12 @@ hcg_status hcg_state_bind(hcg_state_store *s, const char *name, hcg_dtype dtype,
         return HCG_OK;
     }
     const hcg_tensor *from = e->pending ? e->pending : init;
-    if ((st = d->iface->buffer_alloc(d, e->nbytes ? e->nbytes : 1, &e->buf)))
+    if ((st = hcg_dev_alloc(d, e->nbytes ? e->nbytes : 1, &e->buf)))
         return hcg_error_prefix(st, "state '%s' on %s: ", name, d->name);
     e->device = d;
     void *zeros = NULL;
     if (!from && e->nbytes && !(zeros = calloc(1, e->nbytes))) st = hcg_error(HCG_ERR_NOMEM, "out of memory");
-    if (!st && e->nbytes) st = d->iface->write(d, &e->buf, 0, from ? from->data : zeros, e->nbytes);
+    if (!st && e->nbytes) st = hcg_dev_write(d, &e->buf, 0, from ? from->data : zeros, e->nbytes);
     free(zeros);
     if (st) {
         d->iface->buffer_free(d, &e->buf);
@@ -100,7 +102,7 @@ hcg_status hcg_state_read(hcg_state_entry *e, hcg_tensor **out)
     hcg_tensor *t = NULL;
     hcg_status st = hcg_tensor_new(e->dtype, &e->shape, &t);
     if (st) return st;
-    if (e->device && e->nbytes) st = e->device->iface->read(e->device, &e->buf, 0, t->data, e->nbytes);
+    if (e->device && e->nbytes) st = hcg_dev_read(e->device, &e->buf, 0, t->data, e->nbytes);
     if (st) {
         hcg_tensor_free(t);
         return hcg_error_prefix(st, "reading state '%s' from %s: ", e->name, e->device->name);
@@ -116,7 +118,7 @@ hcg_status hcg_state_write(hcg_state_store *s, const char *name, const hcg_tenso
     if (!e && !(e = add_entry(s, name, t->dtype, &t->shape))) return hcg_error(HCG_ERR_NOMEM, "out of memory");
     if ((st = check_type(e, t->dtype, &t->shape))) return st;
     if (e->device) {
-        st = e->nbytes ? e->device->iface->write(e->device, &e->buf, 0, t->data, e->nbytes) : HCG_OK;
+        st = e->nbytes ? hcg_dev_write(e->device, &e->buf, 0, t->data, e->nbytes) : HCG_OK;
         return st ? hcg_error_prefix(st, "writing state '%s' to %s: ", name, e->device->name) : HCG_OK;
     }
     hcg_tensor *copy = NULL;

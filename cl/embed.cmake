@@ -14,11 +14,13 @@ set(HCG_CL_PROGRAMS
   "unary|{neg,abs,relu,clip}_{f32,i32,i64} {exp,log,sqrt,rsqrt,tanh,sigmoid,silu,erf,reciprocal,gelu,gelu_tanh}_f32 not_u8"
   "cast|cast_{f32,f16,i32,i64,u8,bool}_{f32,f16,i32,i64,u8,bool}"
   "reduce|reduce_{sum,max,prod}_{f32,i32,i64}_{row,col} reduce_mean_f32_{row,col}"
-  "norm|{softmax,log_softmax}_f32 {softmax,log_softmax}_inner_f32 layer_norm_f32 rms_norm_f32"
+  "norm|{softmax,log_softmax}_f32 {softmax,log_softmax}_inner_f32 layer_norm_f32 rms_norm_f32 {softmax,log_softmax}_grad_f32 {softmax,log_softmax}_grad_inner_f32 {layer_norm,rms_norm}_grad_f32 softmax_cross_entropy_rows_{i32,i64,f32} kl_div_rows_f32"
   "layout|copy_{1,2,4,8} gather_{1,2,4,8}_{i32,i64}"
   "fill|fill_{1,2,4,8} trilu_{1,2,4,8} causal_mask_f32"
   "fused|epilogue_f32 attention_f32"
   "cache|cache_write_f32 kv_store_f32 kv_attention_f32"
+  "grad|one_hot_{i32,i64} argmax_{f32,i32,i64}_{row,col} unary_grad_{exp,log,sqrt,rsqrt,tanh,sigmoid,relu,gelu,gelu_tanh,silu,erf,abs,reciprocal}_f32 gather_grad_{i32,i64} gather_grad_check_{i32,i64}"
+  "train|loss_total class_check_{i32,i64} nll_loss_rows_{i32,i64} mse_loss_{none,partial} sgd_update_f32 adam_update_f32"
 )
 
 # Expands one brace pattern ("a_{x,y}" -> "a_x;a_y") into the list named by out.

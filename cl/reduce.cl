@@ -39,12 +39,13 @@
 
 /* ---------------------------------------------------------------- accumulators */
 
-/* A compensated sum of type T (scalar or vector): s - c is the total. */
+/* A compensated sum of type T (scalar or vector): s - c is the total. Once the total is infinite
+ * the compensation stays 0 (inf - inf would make it NaN): the sum is inf, as a plain sum's. */
 #define KSUM_ADD(T, s, c, v)                                                                       \
     {                                                                                              \
         T y_ = (v) - (c);                                                                          \
         T t_ = (s) + y_;                                                                           \
-        (c) = (t_ - (s)) - y_;                                                                     \
+        (c) = select((t_ - (s)) - y_, (T)(0.0f), isinf(t_));                                       \
         (s) = t_;                                                                                  \
     }
 

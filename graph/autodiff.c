@@ -25,6 +25,8 @@ hcg_id hcg_grad_op(hcg_grad_ctx *c, hcg_op op, const hcg_id *in, int n_in, const
     hcg_node *n = &g->nodes[id];
     n->line = g->nodes[c->fwd].line;
     n->col = g->nodes[c->fwd].col;
+    /* a pinned node's gradient runs where the node is pinned */
+    if (g->nodes[c->fwd].pin && !(n->pin = hcg_strdup(g->nodes[c->fwd].pin))) return -(hcg_id)hcg_error(HCG_ERR_NOMEM, "out of memory");
     hcg_status st = hcg_op_info_get(op)->infer(g, n);
     return st ? -(hcg_id)st : id;
 }

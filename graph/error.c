@@ -6,8 +6,6 @@
 #include "graph/graph.h"
 #include "graph/op_table.h"
 
-#define HCG_ERROR_LEN 2048
-
 static _Thread_local char error_message[HCG_ERROR_LEN];
 
 const char *hcg_status_name(hcg_status s)
@@ -43,7 +41,9 @@ hcg_status hcg_error(hcg_status code, const char *fmt, ...)
 
 hcg_status hcg_error_prefix(hcg_status code, const char *fmt, ...)
 {
-    char prefix[512], old[HCG_ERROR_LEN];
+    /* the prefix may hold paths: as long as the message may be; the cause (the old message)
+     * comes after it and is cut only when both together overflow */
+    char prefix[HCG_ERROR_LEN], old[HCG_ERROR_LEN];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);
@@ -56,7 +56,7 @@ hcg_status hcg_error_prefix(hcg_status code, const char *fmt, ...)
 hcg_status hcg_node_error(const hcg_graph *g, const hcg_node *n, hcg_status code, const char *fmt,
                           ...)
 {
-    char msg[HCG_ERROR_LEN - 600];
+    char msg[HCG_ERROR_LEN];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);

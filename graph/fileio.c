@@ -1,4 +1,5 @@
-/* fileio.c — atomic writes (temporary file + fsync + rename) and whole-file reads. */
+/* fileio.c — opening files for reading without blocking on FIFOs or devices, atomic writes
+ * (temporary file + fsync + rename) and whole-file reads. */
 #include "graph/fileio.h"
 
 #include <errno.h>
@@ -55,13 +56,20 @@ hcg_status hcg_atomic_write(hcg_atomic_file *af, const void *data, size_t n)
     return HCG_OK;
 }
 
-hcg_status hcg_atomic_commit(hcg_atomic_file *af)
+hcg_status hcg_atomic_sync(hcg_atomic_file *af)
 {
+    if (!af->f) return HCG_OK;
     hcg_status st = HCG_OK;
     if (fflush(af->f) != 0 || ferror(af->f) || fsync(fileno(af->f)) != 0)
         st = hcg_error(HCG_ERR_IO, "%s: write failed: %s", af->final, strerror(errno));
     if (fclose(af->f) != 0 && !st) st = hcg_error(HCG_ERR_IO, "%s: write failed: %s", af->final, strerror(errno));
     af->f = NULL;
+    return st;
+}
+
+hcg_status hcg_atomic_commit(hcg_atomic_file *af)
+{
+    hcg_status st = hcg_atomic_sync(af);
     if (!st && rename(af->tmp, af->final) != 0)
         st = hcg_error(HCG_ERR_IO, "%s: cannot rename the temporary file over it: %s", af->final, strerror(errno));
     if (st) {
@@ -83,15 +91,63 @@ void hcg_atomic_abort(hcg_atomic_file *af)
     memset(af, 0, sizeof *af);
 }
 
+static const char *file_kind(mode_t m)
+{
+    return S_ISDIR(m) ? "a folder" : S_ISFIFO(m) ? "a FIFO" : S_ISCHR(m) || S_ISBLK(m) ? "a device" : S_ISSOCK(m) ? "a socket" : "not a regular file";
+}
+
+hcg_status hcg_open_regular(const char *path, int *fd_out, struct stat *sb_out)
+{
+    *fd_out = -1;
+    if (!path || !*path) return hcg_error(HCG_ERR_ARG, "no file name given");
+    /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        hcg_status st = hcg_error(HCG_ERR_IO, "%s: cannot open: %s", path, strerror(e));
+        errno = e; /* callers may tell a missing file apart */
+        return st;
+    }
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        hcg_status st = hcg_error(HCG_ERR_IO, "%s: %s", path, strerror(errno));
+        close(fd);
+        return st;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        close(fd);
+        return hcg_error(HCG_ERR_IO, "%s: not a regular file (%s)", path, file_kind(sb.st_mode));
+    }
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+        hcg_status st = hcg_error(HCG_ERR_IO, "%s: %s", path, strerror(errno));
+        close(fd);
+        return st;
+    }
+    *fd_out = fd;
+    if (sb_out) *sb_out = sb;
+    return HCG_OK;
+}
+
+hcg_status hcg_fopen_regular(const char *path, FILE **f_out, struct stat *sb_out)
+{
+    int fd;
+    *f_out = NULL;
+    hcg_status st = hcg_open_regular(path, &fd, sb_out);
+    if (st) return st;
+    if (!(*f_out = fdopen(fd, "rb"))) {
+        st = hcg_error(HCG_ERR_IO, "%s: %s", path, strerror(errno));
+        close(fd);
+    }
+    return st;
+}
+
 hcg_status hcg_read_file(const char *path, char **data, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return hcg_error(HCG_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f;
     struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        fclose(f);
-        return hcg_error(HCG_ERR_IO, "%s: not a regular file", path);
-    }
+    hcg_status st = hcg_fopen_regular(path, &f, &sb);
+    if (st) return st;
     size_t size = (size_t)sb.st_size;
     if ((off_t)size != sb.st_size || size == SIZE_MAX) {
         fclose(f);

@@ -5,6 +5,7 @@
 #define HCG_FILEIO_H
 
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include "hcg/hcg.h"
 
@@ -19,6 +20,8 @@ typedef struct hcg_atomic_file {
 hcg_status hcg_atomic_begin(hcg_atomic_file *af, const char *path);
 /* Writes n bytes; on failure the caller must still call hcg_atomic_abort. */
 hcg_status hcg_atomic_write(hcg_atomic_file *af, const void *data, size_t n);
+/* Flushes, syncs and closes the temporary file (the contents are on disk; commit renames). */
+hcg_status hcg_atomic_sync(hcg_atomic_file *af);
 /* Flushes, syncs and renames the temporary file over the target. On failure the temporary
  * file is removed. Either way af is released. */
 hcg_status hcg_atomic_commit(hcg_atomic_file *af);
@@ -29,6 +32,13 @@ void hcg_atomic_abort(hcg_atomic_file *af);
 hcg_status hcg_write_file_atomic(const char *path, const void *data, size_t n);
 /* Creates a folder and its parents (existing ones are fine). */
 hcg_status hcg_make_dirs(const char *path);
+
+/* Opens a file for reading only if it is a regular file: FIFOs, devices and folders are refused
+ * with a clear error without blocking (the open is non-blocking, then the mode is checked).
+ * sb_out (may be NULL) receives its stat. When the open itself fails, errno is open's. */
+hcg_status hcg_open_regular(const char *path, int *fd, struct stat *sb_out);
+/* The same as a stdio stream ("rb"). */
+hcg_status hcg_fopen_regular(const char *path, FILE **f, struct stat *sb_out);
 
 /* Reads a whole file into a NUL-terminated buffer (caller frees); *len excludes the NUL. */
 hcg_status hcg_read_file(const char *path, char **data, size_t *len);

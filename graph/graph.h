@@ -71,6 +71,9 @@ struct hcg_graph {
 
 /* ---------------------------------------------------------------- errors */
 
+/* The longest error message kept (longer ones are cut): room for several paths of PATH_MAX. */
+#define HCG_ERROR_LEN 16384
+
 /* Sets the thread's error message and returns code. */
 hcg_status hcg_error(hcg_status code, const char *fmt, ...)
     HCG_PRINTF(2, 3);

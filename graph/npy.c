@@ -9,6 +9,7 @@
 
 #include "graph/fileio.h"
 #include "graph/graph.h"
+#include "graph/npy.h"
 
 static const char npy_magic[6] = {'\x93', 'N', 'U', 'M', 'P', 'Y'};
 
@@ -230,17 +231,13 @@ hcg_status hcg_npy_load(const char *path, hcg_tensor **out)
     if (!path || !out) return hcg_error(HCG_ERR_ARG, "hcg_npy_load: no path or output");
     *out = NULL;
     if (!host_is_little_endian()) return hcg_error(HCG_ERR_UNSUPPORTED, "%s: .npy needs a little-endian host", path);
-    FILE *f = fopen(path, "rb");
-    if (!f) return hcg_error(HCG_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    hcg_status st = HCG_OK;
+    FILE *f;
+    struct stat sb;
+    hcg_status st = hcg_fopen_regular(path, &f, &sb);
+    if (st) return st;
     char *header = NULL;
     hcg_tensor *t = NULL;
-    struct stat sb;
     unsigned char pre[12];
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        st = hcg_error(HCG_ERR_IO, "%s: not a regular file", path);
-        goto done;
-    }
     uint64_t size = (uint64_t)sb.st_size;
     if (size < 10 || fread(pre, 1, 10, f) != 10) {
         st = hcg_error(HCG_ERR_FORMAT, "%s: truncated: %llu bytes is shorter than the .npy preamble", path,
@@ -350,6 +347,14 @@ done:
 
 hcg_status hcg_npy_save(const char *path, const hcg_tensor *t)
 {
+    hcg_atomic_file af;
+    hcg_status st = hcg_npy_write_uncommitted(path, t, &af);
+    return st ? st : hcg_atomic_commit(&af);
+}
+
+hcg_status hcg_npy_write_uncommitted(const char *path, const hcg_tensor *t, hcg_atomic_file *af)
+{
+    memset(af, 0, sizeof *af);
     if (!path || !t) return hcg_error(HCG_ERR_ARG, "hcg_npy_save: no path or tensor");
     if ((unsigned)t->dtype >= HCG_DTYPE_COUNT || t->shape.rank < 0 || t->shape.rank > HCG_MAX_RANK)
         return hcg_error(HCG_ERR_ARG, "%s: invalid tensor", path);
@@ -380,12 +385,15 @@ hcg_status hcg_npy_save(const char *path, const hcg_tensor *t)
     memset(preamble + 10 + used, ' ', padded - 10 - used - 1);
     preamble[padded - 1] = '\n';
 
-    hcg_atomic_file af;
-    hcg_status st = hcg_atomic_begin(&af, path);
+    hcg_status st = hcg_atomic_begin(af, path);
     if (st) return st;
-    if ((st = hcg_atomic_write(&af, preamble, padded)) || (st = hcg_atomic_write(&af, t->data, nbytes))) {
-        hcg_atomic_abort(&af);
-        return st;
-    }
-    return hcg_atomic_commit(&af);
+    if ((st = hcg_atomic_write(af, preamble, padded)) || (st = hcg_atomic_write(af, t->data, nbytes)) ||
+        (st = hcg_atomic_sync(af)))
+        hcg_atomic_abort(af);
+    return st;
+}
+
+size_t hcg_npy_file_size(const hcg_tensor *t)
+{
+    return 128 + t->nbytes; /* the preamble is at most 128 bytes for hcg's ranks */
 }

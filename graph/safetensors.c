@@ -90,16 +90,31 @@ static hcg_status parse_entry(const hcg_st_file *f, const cJSON *j, hcg_st_entry
     if (!cJSON_IsString(dt) || !cJSON_IsArray(shape) || !cJSON_IsArray(offs))
         return hcg_error(HCG_ERR_FORMAT, "%s: tensor '%s' lacks a string 'dtype', an array 'shape' or an array "
                          "'data_offsets'", f->path, name);
-    bool known = false;
+    /* Dtypes of the format hcg does not compute with (BF16, F64, ...) are sized and checked like
+     * the others; only using such a tensor is an error (hcg_st_tensor). */
+    static const struct {
+        const char *name;
+        size_t size;
+    } other_dtypes[] = {{"BF16", 2}, {"F64", 8}, {"I8", 1}, {"I16", 2}, {"U16", 2}, {"U32", 4}, {"U64", 8},
+                        {"F8_E5M2", 1}, {"F8_E4M3", 1}};
+    size_t esize = 0;
+    e->supported = false;
     for (int t = 0; t < HCG_DTYPE_COUNT; t++) {
         if (strcmp(dt->valuestring, st_dtype_names[t]) == 0) {
             e->dtype = (hcg_dtype)t;
-            known = true;
+            e->supported = true;
+            esize = hcg_dtype_size(e->dtype);
         }
     }
-    if (!known)
-        return hcg_error(HCG_ERR_UNSUPPORTED, "%s: tensor '%s' has dtype %.32s, which hcg does not support "
-                         "(it reads F32, F16, I32, I64, U8 and BOOL)", f->path, name, dt->valuestring);
+    for (size_t t = 0; !esize && t < sizeof other_dtypes / sizeof other_dtypes[0]; t++)
+        if (strcmp(dt->valuestring, other_dtypes[t].name) == 0) {
+            e->dtype = HCG_F32; /* unused: not supported */
+            esize = other_dtypes[t].size;
+        }
+    if (!esize)
+        return hcg_error(HCG_ERR_UNSUPPORTED, "%s: tensor '%s' has dtype %.32s, which the safetensors format does "
+                         "not define", f->path, name, dt->valuestring);
+    snprintf(e->st_dtype, sizeof e->st_dtype, "%s", dt->valuestring);
     int rank = cJSON_GetArraySize(shape);
     if (rank > HCG_MAX_RANK)
         return hcg_error(HCG_ERR_UNSUPPORTED, "%s: tensor '%s' has rank %d; hcg supports at most %d", f->path, name,
@@ -124,7 +139,7 @@ static hcg_status parse_entry(const hcg_st_file *f, const cJSON *j, hcg_st_entry
     size_t nbytes;
     char sh[256];
     hcg_shape_format(&e->shape, sh, sizeof sh);
-    if (!hcg_shape_numel(&e->shape, &numel) || hcg_mul_overflow_size((size_t)numel, hcg_dtype_size(e->dtype), &nbytes))
+    if (!hcg_shape_numel(&e->shape, &numel) || hcg_mul_overflow_size((size_t)numel, esize, &nbytes))
         return hcg_error(HCG_ERR_FORMAT, "%s: tensor '%s': the element count of shape %s overflows", f->path, name, sh);
     if (*begin > *end || *end > f->data_size)
         return hcg_error(HCG_ERR_FORMAT, "%s: tensor '%s': data_offsets [%llu, %llu] are outside the %llu-byte data "
@@ -133,7 +148,7 @@ static hcg_status parse_entry(const hcg_st_file *f, const cJSON *j, hcg_st_entry
     if (*end - *begin != (uint64_t)nbytes)
         return hcg_error(HCG_ERR_FORMAT, "%s: tensor '%s': data_offsets [%llu, %llu] hold %llu bytes, but %s %s needs "
                          "%zu", f->path, name, (unsigned long long)*begin, (unsigned long long)*end,
-                         (unsigned long long)(*end - *begin), st_dtype_names[e->dtype], sh, nbytes);
+                         (unsigned long long)(*end - *begin), e->st_dtype, sh, nbytes);
     e->nbytes = nbytes;
     e->data = f->data + *begin;
     return HCG_OK;
@@ -243,14 +258,10 @@ hcg_status hcg_st_open(const char *path, hcg_st_file **out)
     hcg_strmap_init(&f->by_name);
     hcg_status st = HCG_OK;
     char *header = NULL;
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) {
-        st = hcg_error(errno == ENOENT ? HCG_ERR_NOT_FOUND : HCG_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-        goto fail;
-    }
+    int fd = -1;
     struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        st = hcg_error(HCG_ERR_IO, "%s: not a regular file", path);
+    if ((st = hcg_open_regular(path, &fd, &sb))) {
+        if (fd < 0 && errno == ENOENT) st = HCG_ERR_NOT_FOUND;
         goto fail;
     }
     uint64_t size = (uint64_t)sb.st_size;
@@ -308,6 +319,9 @@ hcg_status hcg_st_tensor(const hcg_st_file *f, const hcg_st_entry *e, hcg_tensor
 {
     hcg_status st;
     *out = NULL;
+    if (!e->supported)
+        return hcg_error(HCG_ERR_UNSUPPORTED, "%s: tensor '%s' has dtype %s, which hcg does not support (it reads F32, "
+                         "F16, I32, I64, U8 and BOOL)", f->path, e->name, e->st_dtype);
     if (e->dtype == HCG_BOOL) {
         const uint8_t *b = e->data;
         for (size_t i = 0; i < e->nbytes; i++)

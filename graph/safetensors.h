@@ -14,6 +14,8 @@ typedef struct hcg_st_file hcg_st_file;
 /* One tensor of an open file. */
 typedef struct hcg_st_entry {
     const char *name;
+    char st_dtype[16]; /* the file's dtype name ("F32", "BF16") */
+    bool supported;    /* a dtype hcg computes with; else dtype is meaningless and using it fails */
     hcg_dtype dtype;
     hcg_shape shape;
     const void *data; /* inside the mapping */
@@ -21,9 +23,9 @@ typedef struct hcg_st_entry {
 } hcg_st_entry;
 
 /* Maps path and validates it: the header length against the file size, the JSON, each entry's
- * dtype (F32 F16 I32 I64 U8 BOOL; others fail with HCG_ERR_UNSUPPORTED naming the tensor),
- * shape, and offsets (inside the data section, matching the shape's byte size, not overlapping).
- * Errors name the file. */
+ * dtype (one the format defines: hcg computes with F32 F16 I32 I64 U8 BOOL, and a tensor of
+ * another, e.g. BF16, is an error only when it is used), shape, and offsets (inside the data
+ * section, matching the shape's byte size, not overlapping). Errors name the file. */
 hcg_status hcg_st_open(const char *path, hcg_st_file **out);
 /* Unmaps the file. Tensors that borrow it must be gone. */
 void hcg_st_close(hcg_st_file *f);
@@ -37,7 +39,8 @@ const hcg_st_entry *hcg_st_get(const hcg_st_file *f, int i);
 /* The entry named name, or NULL. */
 const hcg_st_entry *hcg_st_find(const hcg_st_file *f, const char *name);
 
-/* A tensor for entry e: it borrows the mapping (so the file must stay open while it lives, e.g.
+/* A tensor for entry e (HCG_ERR_UNSUPPORTED naming the tensor and its dtype if hcg does not
+ * compute with it): it borrows the mapping (so the file must stay open while it lives, e.g.
  * kept by a graph with hcg_graph_keep), unless the data is not aligned for its dtype, in which
  * case it is copied. BOOL data is checked to be 0 or 1. */
 hcg_status hcg_st_tensor(const hcg_st_file *f, const hcg_st_entry *e, hcg_tensor **out);

@@ -343,6 +343,10 @@ static hcg_status weight_tensor(parser *p, const char *kind, const char *name, c
     if (!e)
         return perr(p, HCG_ERR_NOT_FOUND, at->key_line, at->key_col, "%s '%s': no tensor '%s' in '%s'", kind, name, key,
                     file);
+    if (!e->supported)
+        return perr(p, HCG_ERR_UNSUPPORTED, at->key_line, at->key_col,
+                    "%s '%s': the tensor '%s' in '%s' has dtype %s, which hcg does not support (it reads F32, F16, I32, "
+                    "I64, U8 and BOOL)", kind, name, key, file, e->st_dtype);
     if (e->dtype != dtype || !hcg_shape_equal(&e->shape, shape)) {
         char want[300], got[300];
         hcg_format_type(p->g, dtype, shape, want, sizeof want);

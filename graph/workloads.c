@@ -365,3 +365,27 @@ hcg_status hcg_distill_build(const hcg_graph *student, const hcg_graph *const *t
     free(whatp);
     return finish(g, st, out);
 }
+
+/* ---------------------------------------------------------------- placement */
+
+static bool in_group(const char *name, const char *group)
+{
+    if (strcmp(group, "student") == 0) /* everything but the teachers (and what feeds them) */
+        return strncmp(name, "teacher", 7) != 0 && strncmp(name, HCG_PIPELINE_INPUT_PREFIX, strlen(HCG_PIPELINE_INPUT_PREFIX)) != 0;
+    size_t n = strlen(group);
+    return strncmp(name, group, n) == 0 && name[n] == '/';
+}
+
+hcg_status hcg_workload_pin(hcg_graph *g, const char *group, const char *device)
+{
+    if (!g || !group || !device || !*device) return hcg_error(HCG_ERR_ARG, "pin: a graph, a group and a device are required");
+    int pinned = 0;
+    for (hcg_id id = 0; id < g->n_nodes; id++) {
+        hcg_node *n = &g->nodes[id];
+        if ((hcg_op_info_get(n->op)->flags & HCG_OPF_SOURCE) || !in_group(n->name, group)) continue;
+        free(n->pin);
+        if (!(n->pin = hcg_strdup(device))) return hcg_error(HCG_ERR_NOMEM, "out of memory");
+        pinned++;
+    }
+    return pinned ? HCG_OK : hcg_error(HCG_ERR_NOT_FOUND, "no node of '%s' to pin", group);
+}

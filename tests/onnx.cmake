@@ -13,10 +13,3 @@ if(TARGET test_onnx_conformance)
     endif()
   endforeach()
 endif()
-
-# The reader's libFuzzer target, for a bounded time (only in an HCG_FUZZ build: see fuzz/fuzz.cmake).
-if(TARGET fuzz_onnx)
-  add_test(NAME fuzz_onnx COMMAND ${CMAKE_SOURCE_DIR}/fuzz/run_fuzz.sh $<TARGET_FILE:fuzz_onnx> 30)
-  set_tests_properties(fuzz_onnx PROPERTIES LABELS "onnx;fuzz" TIMEOUT 120
-    ENVIRONMENT "HCG_FUZZ_ARTIFACTS=${CMAKE_BINARY_DIR}")
-endif()

@@ -143,8 +143,8 @@ static void run_case(const cJSON *c, const char *devices, char *worst_name, doub
 
 int main(void)
 {
-    const char *devices = getenv("HCG_TEST_DEVICES");
-    if (!devices || !*devices) devices = "cpu";
+    const char *devices = tl_test_devices();
+    if (!devices) return tl_finish();
     size_t len = 0;
     char *text = tl_read_file(tl_src("tests/grad/cases.json"), &len);
     cJSON *cases = text ? cJSON_Parse(text) : NULL;

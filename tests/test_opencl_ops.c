@@ -69,8 +69,15 @@ static tol tolerance_for(hcg_op op, hcg_dtype out)
         return (tol){1e-11, 1e-4, 1e-5}; /* CLBlast's tiles sum in another order (then the epilogue's libm) */
     case HCG_OP_ATTENTION:
         return (tol){1e-11, 1e-5, 1e-5}; /* dot products and the online softmax in another order */
+    case HCG_OP_UNARY_GRAD:
+        return (tol){1e-10, 1e-5, 1e-6}; /* the device's libm, as the unary ops */
+    case HCG_OP_SOFTMAX_GRAD: case HCG_OP_LOG_SOFTMAX_GRAD: case HCG_OP_LAYER_NORM_GRAD: case HCG_OP_RMS_NORM_GRAD:
+        return (tol){1e-11, 1e-5, 1e-5}; /* row sums in float with compensation, as the forward norms */
+    case HCG_OP_SOFTMAX_CROSS_ENTROPY: case HCG_OP_NLL_LOSS: case HCG_OP_KL_DIV: case HCG_OP_MSE_LOSS:
+        return (tol){1e-11, 1e-5, 1e-5}; /* log-sum-exp per row, then compensated float sums */
     default:
-        return exact; /* add, sub, mul, max, min, clip, cast, data movement, masks: IEEE-exact */
+        return exact; /* add, sub, mul, max, min, clip, cast, data movement, masks, one_hot, argmax,
+                       * slice_grad, gather_grad (it adds in the CPU's order): IEEE-exact */
     }
 }
 
@@ -353,6 +360,35 @@ static const edge_case edge_cases[] = {
     E("causal_mask", CAUSAL_MASK, "", "f32[2,5,7]"),
     E("causal_mask_tall", CAUSAL_MASK, "value=-1000", "f32[7,5]"),
     E("causal_mask_long", CAUSAL_MASK, "", "f32[1,300,300]"),
+
+    /* training ops: long rows and many short ones, sizes around the work-group size, every index
+     * dtype, sums over a million elements */
+    E("one_hot_depth_1000", ONE_HOT, "depth=1000", "i64{-5..1004}[3,33]"),
+    E("one_hot_axis0_i32", ONE_HOT, "depth=7 axis=0", "i32{0..6}[4097]"),
+    E("argmax_vocab", ARGMAX, "", "f32[3,50000]"),
+    E("argmax_rows_i32", ARGMAX, "axis=1 keepdims=1", "i32{-5..5}[65,300]"),
+    E("argmax_cols_i64", ARGMAX, "axis=0", "i64{-3..3}[999,5]"),
+    E("unary_grad_gelu", UNARY_GRAD, "of=gelu", "f32[4097] f32[4097]"),
+    E("unary_grad_silu", UNARY_GRAD, "of=silu", "f32[1025] f32[1025]"),
+    E("softmax_grad_vocab", SOFTMAX_GRAD, "", "f32[2,50000] f32[2,50000]"),
+    E("log_softmax_grad_middle", LOG_SOFTMAX_GRAD, "axis=1", "f32[4,70,6] f32[4,70,6]"),
+    E("layer_norm_grad_4097", LAYER_NORM_GRAD, "", "f32[3,4097] f32[3,4097] f32[4097]"),
+    E("layer_norm_grad_noscale", LAYER_NORM_GRAD, "axis=1 epsilon=0.001", "f32[5,6,7] f32[5,6,7]"),
+    E("rms_norm_grad_rows", RMS_NORM_GRAD, "", "f32[65,384] f32[65,384] f32[384]"),
+    E("gather_grad_embedding", GATHER_GRAD, "shape=1000,64", "f32[2,17,64] i64{-1000..999}[2,17]"),
+    E("gather_grad_cols_i32", GATHER_GRAD, "axis=1 shape=5,10,3", "f32[5,300,3] i32{0..9}[300]"),
+    E("slice_grad_neg_steps", SLICE_GRAD, "shape=10,20,30 starts=-1,2,0 ends=-11,18,30 axes=0,1,2 steps=-2,3,7",
+      "f32[5,6,5]"),
+    E("slice_grad_u8", SLICE_GRAD, "shape=4,9 starts=1 ends=1000 axes=1", "u8[4,8]"),
+    E("sce_vocab", SOFTMAX_CROSS_ENTROPY, "", "f32[3,50000] i64{0..49999}[3]"),
+    E("sce_many_rows_smooth", SOFTMAX_CROSS_ENTROPY, "label_smoothing=0.1 reduction=sum", "f32[4097,3] i32{0..2}[4097]"),
+    E("sce_probs_last_axis", SOFTMAX_CROSS_ENTROPY, "axis=-1", "f32[9,65,33] f32+[9,65,33]"),
+    /* (positive scores, as log-probabilities negated would be: a loss whose terms cancel to near 0
+     * is only as exact as the float sum of its terms' magnitudes, not as the result's) */
+    E("nll_many_rows", NLL_LOSS, "ignore_index=1", "f32+[3000,5] i64{0..4}[3000]"),
+    E("kl_div_rows", KL_DIV, "temperature=2", "f32[300,129] f32+[300,129]"),
+    E("mse_loss_large", MSE_LOSS, "", "f32[1048576] f32[1048576]"),
+    E("mse_loss_none", MSE_LOSS, "reduction=none", "f32[4097] f32[4097]"),
 };
 
 /* A deterministic generator (xorshift). */

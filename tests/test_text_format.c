@@ -470,6 +470,36 @@ static void test_load_dispatch(void)
     CHECK(strncmp(hcg_last_error(), path, strlen(path)) == 0, "message starts with the path: %s", hcg_last_error());
 }
 
+/* A weights file that holds a tensor of a dtype hcg does not compute with (BF16) next to the ones
+ * it uses loads; declaring that tensor is the error, at its position. */
+static void test_unsupported_dtype_in_weights(void)
+{
+    char path[600], graph[600];
+    snprintf(path, sizeof path, "%s/mixed.safetensors", weights_dir());
+    static const char header[] = "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                                 "\"half\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[8,12]}}";
+    size_t len = strlen(header), padded = (len + 7) / 8 * 8;
+    unsigned char file[512] = {0};
+    for (int i = 0; i < 8; i++) file[i] = (unsigned char)((uint64_t)padded >> (8 * i));
+    memcpy(file + 8, header, len);
+    memset(file + 8 + len, ' ', padded - len);
+    const float w[2] = {1.5f, -2.0f};
+    memcpy(file + 8 + padded, w, sizeof w);
+    write_file(path, file, 8 + padded + 12);
+    hcg_graph *g = NULL;
+    snprintf(graph, sizeof graph, "%s/mixed_ok.hcg", weights_dir());
+    write_text(graph, "weights \"mixed.safetensors\"\nparam w: f32[2]\ninput x: f32[2]\ny = add(x, w)\noutput y\n");
+    if (CHECK_OK(hcg_load(graph, &g))) {
+        const hcg_node *n = node(g, "w");
+        CHECK(n && n->value && ((const float *)n->value->data)[1] == -2.0f, "w comes from the file");
+        hcg_graph_free(g);
+    }
+    snprintf(graph, sizeof graph, "%s/mixed_bad.hcg", weights_dir());
+    write_text(graph, "weights \"mixed.safetensors\"\nparam w: f32[2]\nparam half: f32[2]\noutput half\n");
+    CHECK_FAILS(hcg_load(graph, &g), HCG_ERR_UNSUPPORTED,
+                "mixed_bad.hcg:3:7: param 'half': the tensor 'half' in 'mixed.safetensors' has dtype BF16");
+}
+
 /* Shape errors found when binding point at the line that defined the node. */
 static void test_bind_reports_position(void)
 {
@@ -915,6 +945,7 @@ int main(void)
     test_errors();
     test_symlinks();
     test_load_dispatch();
+    test_unsupported_dtype_in_weights();
     test_bind_reports_position();
     test_round_trip_file();
     test_round_trip_api();

@@ -16,7 +16,7 @@ static char out[1 << 16];
 static int hcg(const char *args)
 {
     char cmd[8192];
-    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s 2>&1", tl_src("tests/workloads"), tl_hcg_bin(), args);
+    snprintf(cmd, sizeof cmd, "cd '%s' && HCG_FAKE_DEVICES=2 '%s' %s 2>&1", tl_src("tests/workloads"), tl_hcg_bin(), args);
     return tl_run(cmd, out, sizeof out);
 }
 
@@ -99,6 +99,15 @@ static void test_distill_command(void)
                           "--no-pipeline --save %s", tmp("student_np.safetensors"));
     CHECK(hcg(a) == 0, "hcg distill --no-pipeline: %s", out);
     check_student(tmp("student_np.safetensors"));
+    /* pinned: the teachers on one fake device, the student on another; the same parameters */
+    snprintf(a, sizeof a, "distill --student student.hcg@fake:1 --teacher teacher0.onnx:0.5@fake:0 "
+                          "--teacher teacher1.onnx:0.3@fake:0 --teacher teacher2.onnx:0.2@fake:0 --data x=x.npy --labels y.npy "
+                          "--temperature 4 --alpha 0.7 --optimizer sgd --lr 0.05 --momentum 0.9 --batch 8 --steps 8 "
+                          "--devices fake:0,fake:1 --explain --save %s", tmp("student_pinned.safetensors"));
+    CHECK(hcg(a) == 0, "hcg distill with pins: %s", out);
+    CHECK(strstr(out, "teacher0 on fake:0 beside model on fake:1") != NULL,
+          "--explain shows the teachers on fake:0 overlapping the student on fake:1: %s", out);
+    check_student(tmp("student_pinned.safetensors"));
     const char *common = "distill --student student.hcg --teacher teacher0.onnx:0.5 --teacher teacher1.onnx:0.3 "
                          "--teacher teacher2.onnx:0.2 --data x=x.npy --labels y.npy --temperature 4 --alpha 0.7 "
                          "--optimizer adam --lr 0.01 --batch 8 --steps 9 --shuffle 3 --devices cpu --quiet";

@@ -192,8 +192,8 @@ static void test_joint_training(void)
 
 int main(void)
 {
-    devices = getenv("HCG_TEST_DEVICES");
-    if (!devices || !*devices) devices = "cpu";
+    devices = tl_test_devices();
+    if (!devices) return tl_finish();
     size_t len = 0;
     char *text = tl_read_file(tl_src("tests/workloads/cases.json"), &len);
     cases = text ? cJSON_Parse(text) : NULL;

@@ -163,6 +163,19 @@ const char *tl_src(const char *rel)
     return b;
 }
 
+const char *tl_test_devices(void)
+{
+    const char *spec = getenv("HCG_TEST_DEVICES");
+    if (!spec || !*spec) return "cpu";
+    hcg_device *sel[16];
+    int n = 0;
+    if (hcg_devices_select(spec, sel, 16, &n) != HCG_OK) {
+        printf("devices '%s' are not all present (%s): nothing to test\n", spec, hcg_last_error());
+        return NULL;
+    }
+    return spec;
+}
+
 const char *tl_hcg_bin(void)
 {
     const char *b = getenv("HCG_BIN");
@@ -208,4 +221,37 @@ char *tl_read_file(const char *path, size_t *len)
         if (len) *len = (size_t)n;
     }
     return buf;
+}
+
+int tl_sh(char *out, size_t out_len, const char *fmt, ...)
+{
+    char body[8192], cmd[9000];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(body, sizeof body, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "cd '%s' && %s", tl_src("."), body);
+    return tl_run(cmd, out, out_len);
+}
+
+const char *tl_tmp(const char *name)
+{
+    static char buf[8][1024];
+    static int k;
+    char *p = buf[k++ % 8];
+    snprintf(p, sizeof buf[0], "%s/%s", tl_tmpdir(), name);
+    return p;
+}
+
+bool tl_save_f32(const char *path, const float *values, int n)
+{
+    hcg_tensor *t = NULL;
+    hcg_shape s = {.rank = 1, .dims = {n}};
+    bool ok = hcg_tensor_new(HCG_F32, &s, &t) == HCG_OK;
+    if (ok) {
+        memcpy(t->data, values, sizeof(float) * (size_t)n);
+        ok = hcg_npy_save(path, t) == HCG_OK;
+    }
+    hcg_tensor_free(t);
+    return ok;
 }

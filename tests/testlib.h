@@ -40,6 +40,15 @@ const char *tl_src(const char *rel);
 const char *tl_tmpdir(void);
 /* Runs a shell command, capturing stdout+stderr into out (may be NULL); returns the exit code. */
 int tl_run(const char *cmd, char *out, size_t out_len);
+/* tl_run of a formatted command in the source folder ($HCG_SOURCE_DIR). */
+int tl_sh(char *out, size_t out_len, const char *fmt, ...) HCG_PRINTF(3, 4);
+/* tl_tmpdir()/name (static buffer rotation of 8). */
+const char *tl_tmp(const char *name);
+/* Writes a one-dimensional f32 .npy of n values to path (through hcg_npy_save). */
+bool tl_save_f32(const char *path, const float *values, int n);
+/* The device spec a test runs on: $HCG_TEST_DEVICES, default "cpu". NULL (with a note printed)
+ * when those devices are not all present: the test then has nothing to do. */
+const char *tl_test_devices(void);
 /* The hcg CLI binary ($HCG_BIN). */
 const char *tl_hcg_bin(void);
 /* Reads a whole file (NULL if missing); caller frees. */

@@ -35,6 +35,8 @@ bool cli_opt(int argc, char **argv, int *i, const char *name, const char **value
 /* A whole string as a decimal integer / a finite number (false if anything else is in it). */
 bool cli_parse_int(const char *s, int64_t *out);
 bool cli_parse_double(const char *s, double *out);
+/* Splits "MODEL@DEVICE": cuts spec at its last '@' and returns the device (NULL if none). */
+const char *cli_split_device(char *spec);
 /* Parses "2x16x64" (or "" for a scalar) into a shape. */
 bool cli_parse_dims(const char *s, hcg_shape *out);
 

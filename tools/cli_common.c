@@ -72,3 +72,11 @@ bool cli_parse_double(const char *s, double *out)
     *out = strtod(s, &end);
     return !*end && errno == 0 && isfinite(*out);
 }
+
+const char *cli_split_device(char *spec)
+{
+    char *at = strrchr(spec, '@');
+    if (!at || !at[1]) return NULL;
+    *at = 0;
+    return at + 1;
+}

@@ -13,7 +13,8 @@
 #define MAX_ARGS 1024
 
 const char cmd_distill_usage[] =
-    "usage: hcg distill --student MODEL --teacher MODEL[:WEIGHT]... --data NAME=FILE.npy... --labels FILE.npy\n"
+    "usage: hcg distill --student MODEL[@DEVICE] --teacher MODEL[:WEIGHT][@DEVICE]... --data NAME=FILE.npy...\n"
+    "                   --labels FILE.npy\n"
     "                   --temperature T --alpha A [every hcg train option] --save OUT.safetensors\n"
     "\n"
     "Trains the student on A * T^2 * KL(p || softmax(s / T)) + (1 - A) * cross_entropy(s, labels), where\n"
@@ -23,7 +24,8 @@ const char cmd_distill_usage[] =
     "--eval-labels FILE.npy. --save writes the student's params. The training options (optimizer,\n"
     "schedule, batches, checkpoints, --devices, ...) are those of hcg train (hcg train --help).\n"
     "The teachers' forward for batch k+1 runs in the same step as the student's training on batch k, so\n"
-    "on two devices they overlap (teachers are frozen: the result is the same); --no-pipeline turns it off.\n";
+    "on two devices they overlap (teachers are frozen: the result is the same); --no-pipeline turns it off.\n"
+    "@DEVICE pins a model's nodes to a device (the student's gradients and updates follow its state).\n";
 
 static bool number(const char *s, double *out)
 {
@@ -80,6 +82,10 @@ int cmd_distill(int argc, char **argv)
     if (!labels) return cli_fail("distill", "--labels FILE.npy is required");
     if (!have_t || !have_a) return cli_fail("distill", "--temperature and --alpha are required");
     hcg_graph *student = NULL, *teachers[MAX_TEACHERS] = {NULL}, *g = NULL;
+    char student_spec[4096];
+    snprintf(student_spec, sizeof student_spec, "%s", student_path);
+    const char *student_device = cli_split_device(student_spec), *teacher_device[MAX_TEACHERS];
+    student_path = student_spec;
     const char *names[MAX_TEACHERS + 1] = {student_path};
     double weights[MAX_TEACHERS];
     int n_weighted = 0;
@@ -88,6 +94,7 @@ int cmd_distill(int argc, char **argv)
         goto done;
     }
     for (int i = 0; i < n_teachers; i++) {
+        teacher_device[i] = cli_split_device(teacher_specs[i]);
         char *colon = strrchr(teacher_specs[i], ':');
         weights[i] = 1.0;
         if (colon && number(colon + 1, &weights[i])) {
@@ -104,9 +111,18 @@ int cmd_distill(int argc, char **argv)
         cli_fail("distill", "give a weight to every teacher or to none (%d of %d have one)", n_weighted, n_teachers);
         goto done;
     }
-    if (hcg_distill_build(student, (const hcg_graph *const *)teachers, names, weights, n_teachers, &o, &g)) {
+    if (hcg_distill_build(student, (const hcg_graph *const *)teachers, names, weights, n_teachers, &o, &g) ||
+        (student_device && hcg_workload_pin(g, "student", student_device))) {
         fprintf(stderr, "hcg distill: %s\n", hcg_last_error());
         goto done;
+    }
+    for (int i = 0; i < n_teachers; i++) {
+        char group[32];
+        snprintf(group, sizeof group, "teacher%d", i);
+        if (teacher_device[i] && hcg_workload_pin(g, group, teacher_device[i])) {
+            fprintf(stderr, "hcg distill: %s\n", hcg_last_error());
+            goto done;
+        }
     }
     /* hcg train's loop on the distillation graph: its loss, the labels as one more data array */
     char labels_spec[4096], eval_spec[4096];

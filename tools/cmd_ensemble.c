@@ -12,13 +12,14 @@
 #define MAX_MEMBERS 64
 
 const char cmd_ensemble_usage[] =
-    "usage: hcg ensemble OUT.hcg --member MODEL[:WEIGHT]... --combine weighted|vote|concat [--softmax]\n"
+    "usage: hcg ensemble OUT.hcg --member MODEL[:WEIGHT][@DEVICE]... --combine weighted|vote|concat [--softmax]\n"
     "                    [--head MODEL] [--labels NAME]\n"
     "\n"
     "Writes one standalone graph (OUT.hcg and OUT.safetensors beside it) whose output `ensemble` combines\n"
     "the members' first outputs. Members (.hcg or ONNX) share inputs by name; their nodes are renamed\n"
     "m0/..., m1/... so nothing collides.\n"
-    "  --member MODEL[:WEIGHT]  a member and its weight (default: equal weights; weights are normalised)\n"
+    "  --member MODEL[:WEIGHT][@DEVICE]  a member, its weight (default: equal; weights are normalised)\n"
+    "                           and a device it is pinned to in OUT.hcg\n"
     "  --combine weighted       sum of w_i * out_i; with --softmax, of w_i * softmax(out_i)\n"
     "  --combine vote           an int64 class per row: the class whose voters' weights add up most\n"
     "                           (a member votes for its argmax; ties go to the lowest class index)\n"
@@ -76,9 +77,11 @@ int cmd_ensemble(int argc, char **argv)
     if (ol < 5 || strcmp(out + ol - 4, ".hcg") != 0) return cli_fail("ensemble", "the output '%s' must be a .hcg file", out);
     hcg_graph *members[MAX_MEMBERS] = {NULL}, *head = NULL, *g = NULL;
     double weights[MAX_MEMBERS];
+    const char *device[MAX_MEMBERS];
     int n_weighted = 0;
     for (int i = 0; i < n; i++) {
         bool has;
+        device[i] = cli_split_device(specs[i]);
         weights[i] = 1.0;
         split_weight(specs[i], &weights[i], &has);
         n_weighted += has;
@@ -96,8 +99,19 @@ int cmd_ensemble(int argc, char **argv)
         goto done;
     }
     o.head = head;
-    if (hcg_ensemble_build((const hcg_graph *const *)members, (const char *const *)specs, weights, n, &o, &g) ||
-        hcg_save(g, out)) {
+    if (hcg_ensemble_build((const hcg_graph *const *)members, (const char *const *)specs, weights, n, &o, &g)) {
+        fprintf(stderr, "hcg ensemble: %s\n", hcg_last_error());
+        goto done;
+    }
+    for (int i = 0; i < n; i++) {
+        char group[32];
+        snprintf(group, sizeof group, "m%d", i);
+        if (device[i] && hcg_workload_pin(g, group, device[i])) {
+            fprintf(stderr, "hcg ensemble: %s\n", hcg_last_error());
+            goto done;
+        }
+    }
+    if (hcg_save(g, out)) {
         fprintf(stderr, "hcg ensemble: %s\n", hcg_last_error());
         goto done;
     }

@@ -1,7 +1,8 @@
 /* cmd_run.c — `hcg run MODEL [--devices LIST] [--input NAME=FILE.npy]... [--output-dir DIR]
- * [--profile] [--trace FILE.json] [--repeat N] [--explain] [--quiet]`: loads a graph, binds its
- * inputs from .npy files, plans and runs it, prints where the work ran and a one-line summary per
- * output, and writes DIR/<output>.npy for every output (each file atomically). */
+ * [--max-memory SIZE] [--profile] [--trace FILE.json] [--repeat N] [--explain] [--quiet]`: loads a
+ * graph, binds its inputs from .npy files, plans and runs it, prints where the work ran and a
+ * one-line summary per output, and writes DIR/<output>.npy for every output as one set with a
+ * manifest (run_outputs.c). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -13,22 +14,9 @@
 #include "backend/session_impl.h"
 #include "graph/fileio.h"
 #include "tools/cli.h"
+#include "tools/run_outputs.h"
 
 #define MAX_INPUTS 256
-
-/* Output names may hold characters that are not safe in file names (ONNX: "/", ":"). */
-static void file_name_for(const char *name, char *buf, size_t n)
-{
-    size_t k = 0;
-    for (const char *p = name; *p && k + 1 < n; p++) {
-        char c = *p;
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-                  c == '-';
-        buf[k] = ok && !(k == 0 && c == '.') ? c : '_';
-        k++;
-    }
-    buf[k] = 0;
-}
 
 static void summarize(const hcg_tensor *t, char *buf, size_t n)
 {
@@ -119,7 +107,8 @@ hcg_status cli_load_inputs(const hcg_graph *g, int n_specs, char **specs, hcg_te
 
 int cmd_run(int argc, char **argv)
 {
-    const char *model = NULL, *devices = NULL, *out_dir = NULL, *trace = NULL, *v = NULL, *passes = NULL;
+    const char *model = NULL, *devices = NULL, *out_dir = NULL, *trace = NULL, *v = NULL, *passes = NULL,
+               *max_memory = NULL;
     char *specs[MAX_INPUTS];
     int n_specs = 0, repeat = 1, rc = 1;
     bool profile = false, quiet = false, explain = false;
@@ -130,6 +119,8 @@ int cmd_run(int argc, char **argv)
             if (!passes) return cli_fail("run", "--passes needs a value");
         } else if (cli_opt(argc, argv, &i, "--output-dir", &out_dir)) {
             if (!out_dir) return cli_fail("run", "--output-dir needs a value");
+        } else if (cli_opt(argc, argv, &i, "--max-memory", &max_memory)) {
+            if (!max_memory) return cli_fail("run", "--max-memory needs a size (4G) or DEVICE=SIZE,...");
         } else if (cli_opt(argc, argv, &i, "--trace", &trace)) {
             if (!trace) return cli_fail("run", "--trace needs a file name");
         } else if (cli_opt(argc, argv, &i, "--input", &v)) {
@@ -146,11 +137,14 @@ int cmd_run(int argc, char **argv)
         else return cli_fail("run", "more than one model given ('%s' and '%s')", model, argv[i]);
     }
     if (!model)
-        return cli_fail("run", "usage: hcg run MODEL [--devices LIST] [--input NAME=FILE.npy]... [--output-dir DIR]");
+        return cli_fail("run", "usage: hcg run MODEL [--devices LIST] [--input NAME=FILE.npy]... [--output-dir DIR] "
+                               "[--max-memory SIZE]");
     hcg_graph *g = NULL;
     hcg_session *s = NULL;
     hcg_tensor *inputs[MAX_INPUTS] = {NULL}, **outputs = NULL;
     int n_in = 0, n_out = 0;
+    run_outputs files;
+    memset(&files, 0, sizeof files);
     if (hcg_load(model, &g)) {
         fprintf(stderr, "hcg run: %s\n", hcg_last_error());
         goto done;
@@ -165,9 +159,14 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "hcg run: %s\n", hcg_last_error());
         goto done;
     }
+    /* Output names that collide, or leftovers of a stopped run: found before anything runs. */
+    if (out_dir && run_outputs_prepare(&files, out_dir, g)) {
+        fprintf(stderr, "hcg run: %s\n", hcg_last_error());
+        goto done;
+    }
     const char *notes = hcg_registry_notes(); /* e.g. "no OpenCL platform found: running on the CPU" */
     if (notes[0] && !quiet) fputs(notes, stderr);
-    hcg_session_options opt = {.devices = devices, .profile = profile || trace, .passes = passes};
+    hcg_session_options opt = {.devices = devices, .profile = profile || trace, .passes = passes, .max_memory = max_memory};
     if (hcg_session_new(g, &opt, &s)) {
         fprintf(stderr, "hcg run: %s\n", hcg_last_error());
         goto done;
@@ -200,7 +199,7 @@ int cmd_run(int argc, char **argv)
                t_total / (repeat > 1 ? repeat - 1 : 1) * 1e3, repeat > 1 ? " (mean of warm runs)" : "");
     }
     if (explain) hcg_plan_explain(s->last_plan, stdout, s->last_profiled);
-    if (out_dir && hcg_make_dirs(out_dir)) {
+    if (out_dir && hcg_make_dirs(out_dir)) { /* before the trace, which may go there */
         fprintf(stderr, "hcg run: %s\n", hcg_last_error());
         goto done;
     }
@@ -208,26 +207,21 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "hcg run: %s\n", hcg_last_error());
         goto done;
     }
-    for (int j = 0; j < n_out; j++) {
-        char type[256], sum[256], file[512], path[4096];
+    if (out_dir && run_outputs_write(&files, g, outputs, model)) {
+        fprintf(stderr, "hcg run: %s\n", hcg_last_error());
+        goto done;
+    }
+    for (int j = 0; j < n_out && !quiet; j++) {
+        char type[256], sum[256];
         const hcg_tensor *t = outputs[j];
         hcg_shape_format(&t->shape, type, sizeof type);
         summarize(t, sum, sizeof sum);
-        if (out_dir) {
-            file_name_for(hcg_graph_output_name(g, j), file, sizeof file);
-            size_t dl = strlen(out_dir);
-            snprintf(path, sizeof path, "%s%s%s.npy", out_dir, dl && out_dir[dl - 1] == '/' ? "" : "/", file);
-            if (hcg_npy_save(path, t)) {
-                fprintf(stderr, "hcg run: %s\n", hcg_last_error());
-                goto done;
-            }
-            if (!quiet) printf("%s: %s%s -> %s (%s)\n", hcg_graph_output_name(g, j), hcg_dtype_name(t->dtype), type, path, sum);
-        } else if (!quiet) {
-            printf("%s: %s%s (%s)\n", hcg_graph_output_name(g, j), hcg_dtype_name(t->dtype), type, sum);
-        }
+        printf("%s: %s%s%s%s (%s)\n", hcg_graph_output_name(g, j), hcg_dtype_name(t->dtype), type, out_dir ? " -> " : "",
+               out_dir ? run_outputs_path(&files, j) : "", sum);
     }
     rc = 0;
 done:
+    run_outputs_free(&files);
     if (outputs)
         for (int j = 0; j < n_out; j++) hcg_tensor_free(outputs[j]);
     free(outputs);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #ifdef HCG_HAVE_BLAS
@@ -11,6 +12,7 @@
 #endif
 
 #include "backend/cpu/cpu.h"
+#include "backend/fault.h"
 #include "graph/op_table.h"
 
 #define CPU_ALIGN 64
@@ -22,8 +24,16 @@ static bool cpu_supports(hcg_device *d, const hcg_graph *g, const hcg_node *n)
     return (hcg_op_info_get(n->op)->flags & HCG_OPF_SOURCE) || hcg_cpu_kernels[n->op] != NULL;
 }
 
+/* An injected failure (HCG_FAULT, backend/fault.h). */
+static hcg_status injected(const char *what)
+{
+    hcg_fault_note("CPU_DEVICE_ERROR");
+    return hcg_error(HCG_ERR_DEVICE, "cpu: %s failed [injected by HCG_FAULT]", what);
+}
+
 static hcg_status cpu_alloc(hcg_device *d, size_t size, hcg_buffer *out)
 {
+    if (hcg_fault_inject(d, HCG_CALL_ALLOC)) return injected("allocating a buffer");
     size_t rounded = (size + CPU_ALIGN - 1) / CPU_ALIGN * CPU_ALIGN;
     void *p = aligned_alloc(CPU_ALIGN, rounded ? rounded : CPU_ALIGN);
     if (!p) return hcg_error(HCG_ERR_NOMEM, "cpu: out of memory allocating %zu bytes", size);
@@ -43,7 +53,7 @@ static void cpu_free(hcg_device *d, hcg_buffer *b)
 
 static hcg_status cpu_write(hcg_device *d, hcg_buffer *dst, size_t off, const void *src, size_t n)
 {
-    (void)d;
+    if (hcg_fault_inject(d, HCG_CALL_WRITE)) return injected("a write");
     if (off > dst->size || n > dst->size - off) return hcg_error(HCG_ERR_INTERNAL, "cpu: write out of bounds");
     if (n) memmove((char *)dst->host + off, src, n);
     return HCG_OK;
@@ -51,7 +61,7 @@ static hcg_status cpu_write(hcg_device *d, hcg_buffer *dst, size_t off, const vo
 
 static hcg_status cpu_read(hcg_device *d, const hcg_buffer *src, size_t off, void *dst, size_t n)
 {
-    (void)d;
+    if (hcg_fault_inject(d, HCG_CALL_READ)) return injected("a read");
     if (off > src->size || n > src->size - off) return hcg_error(HCG_ERR_INTERNAL, "cpu: read out of bounds");
     if (n) memmove(dst, (const char *)src->host + off, n);
     return HCG_OK;
@@ -59,12 +69,15 @@ static hcg_status cpu_read(hcg_device *d, const hcg_buffer *src, size_t off, voi
 
 static hcg_status cpu_copy(hcg_device *d, const hcg_buffer *src, size_t so, hcg_buffer *dst, size_t doff, size_t n)
 {
-    return cpu_read(d, src, so, (char *)dst->host + doff, n);
+    (void)d;
+    if (so > src->size || n > src->size - so) return hcg_error(HCG_ERR_INTERNAL, "cpu: copy out of bounds");
+    if (n) memmove((char *)dst->host + doff, (const char *)src->host + so, n);
+    return HCG_OK;
 }
 
 static hcg_status cpu_run(hcg_device *d, hcg_exec_node *nodes, int n, bool profile)
 {
-    (void)d;
+    if (hcg_fault_inject(d, HCG_CALL_RUN)) return injected("running a segment");
     double t0 = profile ? hcg_now() : 0;
     for (int i = 0; i < n; i++) {
         hcg_exec_node *en = &nodes[i];
@@ -210,6 +223,13 @@ hcg_status hcg_cpu_register(void)
     snprintf(d->driver, sizeof d->driver, "hcg-%s", "0.1");
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     d->global_mem = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
+    /* what this process may use: its address-space and data limits too (ulimit -v, -d) */
+    static const int limits[] = {RLIMIT_AS, RLIMIT_DATA};
+    for (int i = 0; i < 2; i++) {
+        struct rlimit rl;
+        if (getrlimit(limits[i], &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && (uint64_t)rl.rlim_cur < d->global_mem)
+            d->global_mem = (uint64_t)rl.rlim_cur;
+    }
     d->max_alloc = d->global_mem;
     d->compute_units = hcg_cpu_threads();
     d->fp16 = true;

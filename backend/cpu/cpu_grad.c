@@ -78,7 +78,17 @@ typedef struct unary_grad_ctx {
     float *o;
 } unary_grad_ctx;
 
-/* f'(x) for each function (PyTorch's backward formulas). */
+/* 1 + tanh(y) and 1 - tanh(y)^2 from a = e^-2|y| (no overflow): accurate to a few ulp also where
+ * tanh(y) is near -1 or 1 and both are tiny, where 1 + t and 1 - t * t cancel. */
+static inline void tanh_terms(float y, float *one_plus_t, float *one_minus_t2)
+{
+    float a = expf(-2.0f * fabsf(y)), q = 1.0f / (1.0f + a);
+    *one_plus_t = y >= 0 ? 2.0f * q : 2.0f * a * q;
+    *one_minus_t2 = 4.0f * a * q * q;
+}
+
+/* f'(x) for each function: PyTorch's backward formulas, with tanh's terms taken without
+ * cancellation (tanh_terms). */
 static inline float derivative(grad_fn fn, float x)
 {
     switch (fn) {
@@ -90,8 +100,9 @@ static inline float derivative(grad_fn fn, float x)
         return -0.5f * r * r * r;
     }
     case G_TANH: {
-        float t = tanhf(x);
-        return 1.0f - t * t;
+        float one_plus_t, one_minus_t2;
+        tanh_terms(x, &one_plus_t, &one_minus_t2);
+        return one_minus_t2;
     }
     case G_SIGMOID: {
         float s = hcg_sigmoid_f32(x);
@@ -105,8 +116,9 @@ static inline float derivative(grad_fn fn, float x)
     }
     case G_GELU_TANH: {
         const float beta = 0.79788456080286536f, kappa = 0.044715f;
-        float x2 = x * x, inner = beta * (x + kappa * x2 * x), t = tanhf(inner);
-        return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * beta * (1.0f + 3.0f * kappa * x2);
+        float x2 = x * x, one_plus_t, one_minus_t2;
+        tanh_terms(beta * (x + kappa * x2 * x), &one_plus_t, &one_minus_t2);
+        return 0.5f * one_plus_t + 0.5f * x * one_minus_t2 * beta * (1.0f + 3.0f * kappa * x2);
     }
     case G_SILU: {
         float s = hcg_sigmoid_f32(x);

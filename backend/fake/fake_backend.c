@@ -4,7 +4,12 @@
  * executor's real copy paths; they compute with the CPU kernels on their own memory. Options:
  *   HCG_FAKE_UNSUPPORTED=softmax,gather   ops the fake devices refuse (tests fallback placement);
  *   HCG_FAKE_DELAY_US=2000                a sleep per node (makes concurrency visible in traces);
- *   HCG_FAKE_GFLOPS=...                   their cost profile's GFLOP/s (default 100). */
+ *   HCG_FAKE_GFLOPS=...                   their cost profile's GFLOP/s (default 100);
+ *   HCG_FAKE_MEMORY=bytes                 the memory they report (default: none, no limit);
+ *   HCG_FAKE_MAX_ALLOC=bytes              their largest buffer (default: no limit), which splits
+ *                                         arenas into several buffers.
+ * HCG_FAULT (backend/fault.h) fails their calls as "FAKE_DEVICE_ERROR"; their "build" is
+ * preparing a node. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +17,7 @@
 
 #include "backend/cpu/cpu.h"
 #include "backend/fake/fake.h"
+#include "backend/fault.h"
 #include "graph/op_table.h"
 
 #define MAX_FAKE 8
@@ -28,8 +34,20 @@ static bool fake_supports(hcg_device *d, const hcg_graph *g, const hcg_node *n)
     return hcg_cpu_kernels[n->op] != NULL && !c->unsupported[n->op];
 }
 
+/* An injected failure (HCG_FAULT), reported as a device reports its errors. */
+static hcg_status injected(const hcg_device *d, const char *what)
+{
+    hcg_fault_note("FAKE_DEVICE_ERROR");
+    return hcg_error(HCG_ERR_DEVICE, "%s (%s): %s failed: FAKE_DEVICE_ERROR [injected by HCG_FAULT]", d->name,
+                     d->device_name, what);
+}
+
 static hcg_status fake_alloc(hcg_device *d, size_t size, hcg_buffer *out)
 {
+    if (hcg_fault_inject(d, HCG_CALL_ALLOC)) return injected(d, "allocating a buffer");
+    if (d->max_alloc && size > d->max_alloc)
+        return hcg_error(HCG_ERR_DEVICE, "%s: a buffer of %zu bytes is larger than the device allows (%llu bytes)",
+                         d->name, size, (unsigned long long)d->max_alloc);
     void *p = malloc(size ? size : 1);
     if (!p) return hcg_error(HCG_ERR_NOMEM, "%s: out of memory allocating %zu bytes", d->name, size);
     out->device = d;
@@ -48,6 +66,7 @@ static void fake_free(hcg_device *d, hcg_buffer *b)
 
 static hcg_status fake_write(hcg_device *d, hcg_buffer *dst, size_t off, const void *src, size_t n)
 {
+    if (hcg_fault_inject(d, HCG_CALL_WRITE)) return injected(d, "a write");
     if (off > dst->size || n > dst->size - off) return hcg_error(HCG_ERR_INTERNAL, "%s: write out of bounds", d->name);
     if (n) memcpy((char *)dst->handle + off, src, n);
     return HCG_OK;
@@ -55,6 +74,7 @@ static hcg_status fake_write(hcg_device *d, hcg_buffer *dst, size_t off, const v
 
 static hcg_status fake_read(hcg_device *d, const hcg_buffer *src, size_t off, void *dst, size_t n)
 {
+    if (hcg_fault_inject(d, HCG_CALL_READ)) return injected(d, "a read");
     if (off > src->size || n > src->size - off) return hcg_error(HCG_ERR_INTERNAL, "%s: read out of bounds", d->name);
     if (n) memcpy(dst, (const char *)src->handle + off, n);
     return HCG_OK;
@@ -70,6 +90,7 @@ static void sleep_us(long us)
 /* Runs each node with the CPU kernel on views of this device's private buffers. */
 static hcg_status fake_run(hcg_device *d, hcg_exec_node *nodes, int n, bool profile)
 {
+    if (hcg_fault_inject(d, HCG_CALL_RUN)) return injected(d, "running a segment");
     /* read per segment, so a test can change it between runs */
     const char *delay = getenv("HCG_FAKE_DELAY_US");
     long delay_us = delay ? atol(delay) : 0;
@@ -102,6 +123,13 @@ static hcg_status fake_run(hcg_device *d, hcg_exec_node *nodes, int n, bool prof
     return HCG_OK;
 }
 
+/* Nothing to prepare (the CPU kernels need no set-up): here for HCG_FAULT's "build". */
+static hcg_status fake_prepare(hcg_device *d, hcg_exec_node *en)
+{
+    (void)en;
+    return hcg_fault_inject(d, HCG_CALL_BUILD) ? injected(d, "preparing a node") : HCG_OK;
+}
+
 static hcg_status fake_sync(hcg_device *d)
 {
     (void)d;
@@ -115,6 +143,7 @@ static const hcg_backend_iface fake_iface = {
     .buffer_free = fake_free,
     .write = fake_write,
     .read = fake_read,
+    .prepare = fake_prepare,
     .run = fake_run,
     .synchronize = fake_sync,
 };
@@ -128,7 +157,8 @@ hcg_status hcg_fake_register(void)
     if (n <= 0) return HCG_OK;
     if (n > MAX_FAKE) n = MAX_FAKE;
     const char *unsupported = getenv("HCG_FAKE_UNSUPPORTED");
-    const char *gflops = getenv("HCG_FAKE_GFLOPS");
+    const char *gflops = getenv("HCG_FAKE_GFLOPS"), *memory = getenv("HCG_FAKE_MEMORY"),
+               *max_alloc = getenv("HCG_FAKE_MAX_ALLOC");
     if (unsupported) {
         char list[1024];
         snprintf(list, sizeof list, "%s", unsupported);
@@ -149,6 +179,8 @@ hcg_status hcg_fake_register(void)
         snprintf(d->vendor, sizeof d->vendor, "hcg");
         snprintf(d->driver, sizeof d->driver, "fake");
         d->align = 64;
+        d->global_mem = memory ? strtoull(memory, NULL, 10) : 0;
+        d->max_alloc = max_alloc ? strtoull(max_alloc, NULL, 10) : 0;
         d->cost = (hcg_cost_profile){.gflops = gflops ? atof(gflops) : 100, .mem_gbps = 20, .launch_us = 5,
                                      .h2d_gbps = 10, .d2h_gbps = 10, .link_latency_us = 5};
         snprintf(d->description, sizeof d->description, "fake accelerator for tests (CPU kernels on private memory)");

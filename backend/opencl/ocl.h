@@ -75,6 +75,10 @@ hcg_status ocl_kernel_get(ocl_dev *dev, const char *program, const char *kernel,
 hcg_status ocl_build_program(ocl_dev *dev, const hcg_cl_program_src *src, cl_program *out);
 /* The table's own copy of a kernel's name (static storage), or "?" if it is not listed. */
 const char *ocl_kernel_name(const char *program, const char *kernel);
+/* ocl_kernel_get for a node's prepare(): the kernel, its name and CL_KERNEL_WORK_GROUP_SIZE (kwg
+ * may be NULL); a failure names the node and its op. */
+hcg_status ocl_node_kernel(ocl_dev *dev, const hcg_exec_node *en, const char *program, const char *kernel,
+                           cl_kernel *out, const char **kname, size_t *kwg);
 /* Releases every program and kernel of dev. */
 void ocl_programs_release(ocl_dev *dev);
 /* Whether HCG_VERBOSE is set (build and cache log lines go to stderr). */
@@ -115,6 +119,9 @@ void ocl_nd_make(ocl_nd *nd, int rank, const int64_t *dims, int n_ops, const int
 void ocl_flat_geometry(const ocl_dev *dev, size_t kernel_wg, int64_t n, size_t global[3], size_t local[3]);
 void ocl_grid_geometry(const ocl_dev *dev, size_t kernel_wg, int64_t x, int64_t y, int64_t z, size_t global[3],
                        size_t local[3]);
+/* A flat launch of `groups` whole work-groups of the row programs' WG_SIZE (dev->red_wg): one per
+ * row, or one in all. */
+void ocl_group_geometry(const ocl_dev *dev, int64_t groups, size_t global[3], size_t local[3]);
 
 /* Events of one node's launches while profiling. */
 typedef struct ocl_run {
@@ -192,13 +199,13 @@ typedef hcg_status (*ocl_run_fn)(ocl_dev *dev, hcg_exec_node *en, ocl_node *st, 
 struct ocl_node {
     ocl_run_fn run;        /* NULL: nothing to do (an empty output, an aliased view) */
     bool may_fail;         /* may record bad data in the device's error buffer */
-    cl_kernel kernel, kernel2;
-    const char *kname, *kname2;
+    cl_kernel kernel, kernel2, kernel3;
+    const char *kname, *kname2, *kname3;
     size_t kwg;            /* CL_KERNEL_WORK_GROUP_SIZE of kernel */
     size_t global[3], local[3];
     cl_uint dim;
     ocl_nd nd;             /* elementwise and strided-copy index space */
-    cl_mem scratch;        /* reductions over axes apart: the input with those axes last */
+    cl_mem scratch;        /* reductions over axes apart: the input with those axes last; losses: row terms */
     hcg_buffer scratch_buf;
     ocl_gemm gemm;         /* matmul, gemm */
     ocl_nd *parts;         /* concat: one index space per input (rank 0: an empty input) */
@@ -208,7 +215,13 @@ struct ocl_node {
     double f[4];           /* float parameters */
     void *host;            /* data uploaded by run (shape, range) */
     size_t host_bytes;
+    /* The message for bad data the node's kernels recorded in the error buffer (position and value;
+     * NULL: the generic ones of ocl_device.c). */
+    hcg_status (*bad_data)(const hcg_exec_node *en, const struct ocl_node *ns, int where, int64_t value);
 };
+
+/* A scratch buffer of bytes for the node (ns->scratch, released with the node). */
+hcg_status ocl_node_scratch(ocl_dev *dev, const hcg_exec_node *en, ocl_node *ns, size_t bytes);
 
 /* The op families: whether dev can run node n (op, dtypes; sizes were checked), and prepare. */
 typedef struct ocl_op_family {
@@ -224,7 +237,7 @@ extern const ocl_op_family ocl_fam_binary, ocl_fam_where, ocl_fam_unary, ocl_fam
 /* ocl_layout.c: views, transpose, concat, slice, split, expand, gather */
 extern const ocl_op_family ocl_fam_view, ocl_fam_transpose, ocl_fam_concat, ocl_fam_slice, ocl_fam_expand,
     ocl_fam_gather, ocl_fam_assign;
-/* ocl_reduce.c: reduce_*, softmax, log_softmax, layer_norm, rms_norm */
+/* ocl_reduce.c: reduce_*, softmax, log_softmax, layer_norm, rms_norm, and the gradients of the last four */
 extern const ocl_op_family ocl_fam_reduce, ocl_fam_softmax, ocl_fam_norm;
 /* ocl_gemm.c: matmul, gemm, fused_matmul through CLBlast (and cl/fused.cl's epilogue) */
 extern const ocl_op_family ocl_fam_matmul, ocl_fam_gemm, ocl_fam_fused_matmul;
@@ -232,6 +245,10 @@ extern const ocl_op_family ocl_fam_matmul, ocl_fam_gemm, ocl_fam_fused_matmul;
 extern const ocl_op_family ocl_fam_attention;
 /* ocl_cache.c: kv_attention, cache_write (cl/cache.cl) */
 extern const ocl_op_family ocl_fam_kv_attention, ocl_fam_cache_write;
+/* ocl_train.c: one_hot, argmax, unary_grad, gather_grad, slice_grad, the losses, the optimizer updates */
+extern const ocl_op_family ocl_fam_one_hot, ocl_fam_argmax, ocl_fam_unary_grad, ocl_fam_gather_grad,
+    ocl_fam_slice_grad, ocl_fam_class_loss, ocl_fam_kl_div, ocl_fam_mse_loss, ocl_fam_sgd_update,
+    ocl_fam_adam_update;
 
 /* A node whose output is its input's bytes (a view, a cast between same-bit dtypes): copies them
  * unless the output is the input's memory. */

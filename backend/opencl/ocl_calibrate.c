@@ -15,6 +15,7 @@
  * parameters (to compare with untuned CLBlast). */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -28,6 +29,7 @@
 #include <cjson/cJSON.h>
 #include <clblast_c.h>
 
+#include "backend/cache.h"
 #include "backend/opencl/ocl.h"
 #include "backend/opencl/opencl.h"
 
@@ -44,14 +46,18 @@ typedef struct kernel_params {
 
 /* ---------------------------------------------------------------- the stored parameters */
 
-static void tuning_path(const hcg_device *d, char *buf, size_t n)
+/* The tuning's entry in the cache folder (a checked entry, backend/cache.h). */
+static bool tuning_path(const hcg_device *d, char *buf, size_t n, hcg_cache_key *key, char *identity, size_t id_len)
 {
-    char key[400];
-    snprintf(key, sizeof key, "%s-%s-%s", d->platform, d->device_name, d->driver);
-    for (char *p = key; *p; p++)
+    char name[400];
+    snprintf(name, sizeof name, "%s-%s-%s", d->platform, d->device_name, d->driver);
+    for (char *p = name; *p; p++)
         if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '.' || *p == '-'))
             *p = '_';
-    snprintf(buf, n, "%s/opencl/clblast-%s.json", hcg_cache_dir(), key);
+    snprintf(identity, id_len, "CLBlast tuning; %s; %s; driver %s", d->platform, d->device_name, d->driver);
+    *key = (hcg_cache_key){.what = d->name, .identity = identity, .source = 0, .max_length = 1 << 20,
+                           .then = "using CLBlast's own GEMM parameters (hcg devices --calibrate tunes again)"};
+    return !buf || hcg_cache_path(buf, n, "opencl/clblast-%s.json", name);
 }
 
 static bool apply_params(ocl_dev *dev, const kernel_params *k, FILE *log)
@@ -87,20 +93,12 @@ void ocl_tuning_apply(ocl_dev *dev)
 {
     const char *off = getenv("HCG_CLBLAST_TUNING");
     if (off && strcmp(off, "0") == 0) return;
-    char path[1536];
-    tuning_path(dev->d, path, sizeof path);
-    FILE *f = fopen(path, "rb");
-    if (!f) return;
-    char *text = NULL;
-    long size = 0;
-    if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) > 0 && size < (1 << 20) && fseek(f, 0, SEEK_SET) == 0 &&
-        (text = malloc((size_t)size + 1)) && fread(text, 1, (size_t)size, f) == (size_t)size)
-        text[size] = 0;
-    else {
-        free(text);
-        text = NULL;
-    }
-    fclose(f);
+    char path[PATH_MAX], identity[1024];
+    hcg_cache_key key;
+    if (!tuning_path(dev->d, path, sizeof path, &key, identity, sizeof identity)) return;
+    void *text = NULL;
+    size_t len = 0;
+    if (hcg_cache_load(path, &key, &text, &len) != HCG_CACHE_OK) return;
     cJSON *root = text ? cJSON_Parse(text) : NULL;
     free(text);
     const cJSON *kernels = cJSON_GetObjectItemCaseSensitive(root, "kernels"), *obj;
@@ -120,10 +118,11 @@ void ocl_tuning_apply(ocl_dev *dev)
 
 static hcg_status store_params(const hcg_device *d, const kernel_params *ks, int n)
 {
-    char path[1536], tmp[1600], dir[1100];
-    snprintf(dir, sizeof dir, "%s/opencl", hcg_cache_dir());
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST) return hcg_error(HCG_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
-    tuning_path(d, path, sizeof path);
+    char path[PATH_MAX], identity[1024];
+    hcg_cache_key key;
+    if (!tuning_path(d, path, sizeof path, &key, identity, sizeof identity))
+        return hcg_error(HCG_ERR_IO, "cannot store the GEMM tuning of %s: %s", d->name,
+                         hcg_cache_problem() ? hcg_cache_problem() : "its path in the cache folder is too long");
     cJSON *root = cJSON_CreateObject(), *kernels = cJSON_AddObjectToObject(root, "kernels");
     cJSON *measured = cJSON_AddObjectToObject(root, "tuner_gflops");
     cJSON_AddStringToObject(root, "platform", d->platform);
@@ -137,16 +136,9 @@ static hcg_status store_params(const hcg_device *d, const kernel_params *ks, int
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
     if (!text) return hcg_error(HCG_ERR_NOMEM, "out of memory");
-    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    bool ok = f && fputs(text, f) >= 0;
-    if (f && fclose(f) != 0) ok = false;
+    hcg_status st = hcg_cache_store(path, &key, text, strlen(text));
     free(text);
-    if (!ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        return hcg_error(HCG_ERR_IO, "cannot write %s: %s", path, strerror(errno));
-    }
-    return HCG_OK;
+    return st;
 }
 
 /* ---------------------------------------------------------------- running a tuner */
@@ -487,15 +479,16 @@ done:
 /* ---------------------------------------------------------------- calibration */
 
 /* Devices tuned by this process (two POCL devices are the same hardware: tune once). */
-static char tuned_paths[16][1536];
+static char tuned_paths[16][1024];
 static int n_tuned_paths;
 
 hcg_status hcg_opencl_calibrate(hcg_device *d, FILE *log)
 {
     ocl_dev *dev = ocl_of(d);
     if (!dev) return hcg_error(HCG_ERR_ARG, "%s is not an OpenCL device", d->name);
-    char path[1536];
-    tuning_path(d, path, sizeof path);
+    char path[1024]; /* the identity: the same hardware and driver */
+    hcg_cache_key key;
+    tuning_path(d, NULL, 0, &key, path, sizeof path);
     bool already = false;
     for (int i = 0; i < n_tuned_paths; i++) already |= strcmp(tuned_paths[i], path) == 0;
     const char *env = getenv("HCG_CALIBRATE_SECONDS");

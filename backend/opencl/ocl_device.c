@@ -7,9 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/cache.h"
+#include "backend/fault.h"
 #include "backend/opencl/ocl.h"
 #include "backend/opencl/opencl.h"
 #include "graph/op_table.h"
+
+/* Appended to the call of a failure HCG_FAULT injected (backend/fault.h). */
+#define INJECTED " [injected by HCG_FAULT]"
 
 #ifndef CL_PLATFORM_NOT_FOUND_KHR
 #define CL_PLATFORM_NOT_FOUND_KHR -1001
@@ -54,6 +59,15 @@ static const ocl_op_family *const families[HCG_OP_COUNT] = {
     [HCG_OP_RANGE] = &ocl_fam_host_data, [HCG_OP_SHAPE] = &ocl_fam_host_data,
     [HCG_OP_CONSTANT_OF_SHAPE] = &ocl_fam_fill,
     [HCG_OP_ASSIGN] = &ocl_fam_assign,
+
+    [HCG_OP_ONE_HOT] = &ocl_fam_one_hot, [HCG_OP_ARGMAX] = &ocl_fam_argmax,
+    [HCG_OP_UNARY_GRAD] = &ocl_fam_unary_grad, [HCG_OP_SOFTMAX_GRAD] = &ocl_fam_softmax,
+    [HCG_OP_LOG_SOFTMAX_GRAD] = &ocl_fam_softmax, [HCG_OP_LAYER_NORM_GRAD] = &ocl_fam_norm,
+    [HCG_OP_RMS_NORM_GRAD] = &ocl_fam_norm, [HCG_OP_GATHER_GRAD] = &ocl_fam_gather_grad,
+    [HCG_OP_SLICE_GRAD] = &ocl_fam_slice_grad, [HCG_OP_SOFTMAX_CROSS_ENTROPY] = &ocl_fam_class_loss,
+    [HCG_OP_NLL_LOSS] = &ocl_fam_class_loss, [HCG_OP_KL_DIV] = &ocl_fam_kl_div,
+    [HCG_OP_MSE_LOSS] = &ocl_fam_mse_loss, [HCG_OP_SGD_UPDATE] = &ocl_fam_sgd_update,
+    [HCG_OP_ADAM_UPDATE] = &ocl_fam_adam_update,
 };
 
 /* hcg's kernels index elements with 32-bit ints. */
@@ -83,9 +97,10 @@ static hcg_status ocl_alloc(hcg_device *d, size_t size, hcg_buffer *out)
     if (n > d->max_alloc)
         return hcg_error(HCG_ERR_NOMEM, "%s: a buffer of %zu bytes is larger than the device allows (%llu bytes)",
                          d->name, size, (unsigned long long)d->max_alloc);
-    cl_int err;
-    cl_mem m = clCreateBuffer(dev->ctx, CL_MEM_READ_WRITE, n, NULL, &err);
-    if (err != CL_SUCCESS) return ocl_fail(dev, err, "clCreateBuffer(%zu bytes)", n);
+    cl_int err = CL_MEM_OBJECT_ALLOCATION_FAILURE;
+    bool injected = hcg_fault_inject(d, HCG_CALL_ALLOC);
+    cl_mem m = injected ? NULL : clCreateBuffer(dev->ctx, CL_MEM_READ_WRITE, n, NULL, &err);
+    if (err != CL_SUCCESS) return ocl_fail(dev, err, "clCreateBuffer(%zu bytes)%s", n, injected ? INJECTED : "");
     out->device = d;
     out->size = size;
     out->host = NULL;
@@ -112,16 +127,22 @@ static hcg_status ocl_write(hcg_device *d, hcg_buffer *dst, size_t off, const vo
 {
     hcg_status st = check_range(d, dst, off, n, "a write");
     if (st || n == 0) return st;
-    cl_int err = clEnqueueWriteBuffer(ocl_of(d)->queue, (cl_mem)dst->handle, CL_TRUE, off, n, src, 0, NULL, NULL);
-    return err == CL_SUCCESS ? HCG_OK : ocl_fail(ocl_of(d), err, "clEnqueueWriteBuffer(%zu bytes)", n);
+    bool injected = hcg_fault_inject(d, HCG_CALL_WRITE);
+    cl_int err = injected ? CL_OUT_OF_RESOURCES
+                          : clEnqueueWriteBuffer(ocl_of(d)->queue, (cl_mem)dst->handle, CL_TRUE, off, n, src, 0, NULL, NULL);
+    return err == CL_SUCCESS ? HCG_OK
+                             : ocl_fail(ocl_of(d), err, "clEnqueueWriteBuffer(%zu bytes)%s", n, injected ? INJECTED : "");
 }
 
 static hcg_status ocl_read(hcg_device *d, const hcg_buffer *src, size_t off, void *dst, size_t n)
 {
     hcg_status st = check_range(d, src, off, n, "a read");
     if (st || n == 0) return st;
-    cl_int err = clEnqueueReadBuffer(ocl_of(d)->queue, (cl_mem)src->handle, CL_TRUE, off, n, dst, 0, NULL, NULL);
-    return err == CL_SUCCESS ? HCG_OK : ocl_fail(ocl_of(d), err, "clEnqueueReadBuffer(%zu bytes)", n);
+    bool injected = hcg_fault_inject(d, HCG_CALL_READ);
+    cl_int err = injected ? CL_OUT_OF_RESOURCES
+                          : clEnqueueReadBuffer(ocl_of(d)->queue, (cl_mem)src->handle, CL_TRUE, off, n, dst, 0, NULL, NULL);
+    return err == CL_SUCCESS ? HCG_OK
+                             : ocl_fail(ocl_of(d), err, "clEnqueueReadBuffer(%zu bytes)%s", n, injected ? INJECTED : "");
 }
 
 static hcg_status ocl_copy(hcg_device *d, const hcg_buffer *src, size_t so, hcg_buffer *dst, size_t doff, size_t n)
@@ -151,6 +172,18 @@ static hcg_status ocl_sync(hcg_device *d)
 }
 
 /* ---------------------------------------------------------------- nodes */
+
+hcg_status ocl_node_scratch(ocl_dev *dev, const hcg_exec_node *en, ocl_node *ns, size_t bytes)
+{
+    cl_int err;
+    ns->scratch = clCreateBuffer(dev->ctx, CL_MEM_READ_WRITE, bytes ? bytes : 1, NULL, &err);
+    if (err != CL_SUCCESS) {
+        ns->scratch = NULL;
+        return ocl_node_fail(en, dev, err, "clCreateBuffer(%zu bytes)", bytes);
+    }
+    ns->scratch_buf = (hcg_buffer){.device = dev->d, .size = bytes, .handle = ns->scratch};
+    return HCG_OK;
+}
 
 static void ocl_release(hcg_device *d, hcg_exec_node *en)
 {
@@ -222,8 +255,9 @@ static hcg_status check_errors(ocl_dev *dev, hcg_exec_node *nodes, int n)
     if (e[0] < 1 || e[0] > n) return hcg_error(HCG_ERR_INTERNAL, "%s: a kernel reported error tag %d", dev->d->name, e[0]);
     hcg_exec_node *en = &nodes[e[0] - 1];
     ocl_node *ns = en->state;
+    int64_t value = (int64_t)(((uint64_t)(uint32_t)e[3] << 32) | (uint32_t)e[2]);
+    if (ns->bad_data) return ns->bad_data(en, ns, e[1], value);
     if (en->node->op == HCG_OP_GATHER) {
-        int64_t value = (int64_t)(((uint64_t)(uint32_t)e[3] << 32) | (uint32_t)e[2]);
         return hcg_node_error(en->g, en->node, HCG_ERR_RUNTIME,
                               "index %lld (at position %d) is out of range for axis %lld of size %lld",
                               (long long)value, e[1], (long long)ns->p[4], (long long)ns->p[2]);
@@ -248,6 +282,8 @@ static hcg_status ocl_run_segment(hcg_device *d, hcg_exec_node *nodes, int n, bo
     hcg_status st = HCG_OK;
     bool check = false;
     cl_event (*ev)[2] = NULL;
+    if (hcg_fault_inject(d, HCG_CALL_RUN))
+        return ocl_fail(dev, CL_OUT_OF_RESOURCES, "clEnqueueNDRangeKernel%s", INJECTED);
     if (profile && n > 0 && !(ev = calloc((size_t)n, sizeof *ev))) return hcg_error(HCG_ERR_NOMEM, "out of memory");
     /* Sessions on other threads may use this device too: a kernel object's arguments are set and
      * enqueued as one step, and the error buffer belongs to one segment at a time. */
@@ -517,7 +553,18 @@ hcg_status hcg_opencl_register(void)
     if ((err = clGetPlatformIDs(np, platforms, NULL)) != CL_SUCCESS) np = 0;
     for (cl_uint pi = 0; pi < np; pi++) {
         cl_uint nd = 0;
-        if (clGetDeviceIDs(platforms[pi], CL_DEVICE_TYPE_ALL, 0, NULL, &nd) != CL_SUCCESS || nd == 0) continue;
+        if ((err = clGetDeviceIDs(platforms[pi], CL_DEVICE_TYPE_ALL, 0, NULL, &nd)) != CL_SUCCESS || nd == 0) {
+            char name[128];
+            platform_str(platforms[pi], CL_PLATFORM_NAME, name, sizeof name);
+            if (err != CL_SUCCESS && err != CL_DEVICE_NOT_FOUND)
+                hcg_registry_note("OpenCL platform '%s': clGetDeviceIDs failed: %s", name, hcg_cl_error_name(err));
+            else
+                hcg_registry_note("OpenCL platform '%s' offers no device%s", name,
+                                  hcg_cache_problem() ? " (POCL, for one, keeps a kernel cache under XDG_CACHE_HOME "
+                                                        "and offers no device without it)"
+                                                      : "");
+            continue;
+        }
         cl_device_id *ids = calloc(nd, sizeof *ids);
         if (!ids) break;
         if (clGetDeviceIDs(platforms[pi], CL_DEVICE_TYPE_ALL, nd, ids, NULL) != CL_SUCCESS) nd = 0;

@@ -31,10 +31,7 @@ static const char *dt_name(hcg_dtype t, bool bool_as_u8)
 static hcg_status get_kernel(ocl_dev *dev, const hcg_exec_node *en, ocl_node *ns, const char *program, const char *name,
                              size_t *kwg)
 {
-    hcg_status st = ocl_kernel_get(dev, program, name, &ns->kernel, kwg);
-    if (st) return hcg_error_prefix(st, "node '%s' (%s): ", en->node->name, hcg_op_name(en->node->op));
-    ns->kname = ocl_kernel_name(program, name);
-    return HCG_OK;
+    return ocl_node_kernel(dev, en, program, name, &ns->kernel, &ns->kname, kwg);
 }
 
 /* ---------------------------------------------------------------- binary, where */

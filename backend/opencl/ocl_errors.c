@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "backend/fault.h"
 #include "backend/opencl/ocl.h"
 
 /* One table for both: CLBlast keeps OpenCL's codes and adds its own range (clblast_c.h). */
@@ -129,6 +130,7 @@ hcg_status ocl_fail(const ocl_dev *dev, cl_int err, const char *what_fmt, ...)
     va_start(ap, what_fmt);
     vsnprintf(what, sizeof what, what_fmt, ap);
     va_end(ap);
+    hcg_fault_note(hcg_cl_error_name(err));
     return hcg_error(HCG_ERR_DEVICE, "%s (%s): %s failed: %s (%d)", dev->d->name, dev->d->device_name, what,
                      hcg_cl_error_name(err), (int)err);
 }
@@ -140,6 +142,7 @@ hcg_status ocl_node_fail(const hcg_exec_node *en, const ocl_dev *dev, cl_int err
     va_start(ap, what_fmt);
     vsnprintf(what, sizeof what, what_fmt, ap);
     va_end(ap);
+    hcg_fault_note(hcg_clblast_status_name(err));
     return hcg_node_error(en->g, en->node, HCG_ERR_DEVICE, "on %s (%s): %s failed: %s (%d)", dev->d->name,
                           dev->d->device_name, what, hcg_cl_error_name(err), (int)err);
 }

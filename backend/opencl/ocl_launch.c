@@ -114,6 +114,13 @@ void ocl_flat_geometry(const ocl_dev *dev, size_t kernel_wg, int64_t n, size_t g
     global[1] = global[2] = 1;
 }
 
+void ocl_group_geometry(const ocl_dev *dev, int64_t groups, size_t global[3], size_t local[3])
+{
+    local[0] = dev->red_wg;
+    global[0] = (size_t)groups * dev->red_wg;
+    local[1] = local[2] = global[1] = global[2] = 1;
+}
+
 /* ---------------------------------------------------------------- arguments */
 
 void ocl_args_begin(ocl_args *a, cl_kernel k, const char *name)

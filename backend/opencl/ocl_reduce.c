@@ -2,8 +2,8 @@
  * over any axes (cl/reduce.cl, on the input seen as [outer, R, inner]: a work-group per row when
  * the reduced elements are contiguous, a work-item per column group otherwise; axes apart are
  * first moved to the end with a strided copy into a scratch buffer), softmax and log_softmax
- * along an axis, layer_norm and rms_norm over the trailing dims (cl/norm.cl: a work-group per
- * row). */
+ * along an axis, layer_norm and rms_norm over the trailing dims, and the gradients of all four
+ * (cl/norm.cl: a work-group per row). */
 #include <string.h>
 
 #include "backend/opencl/ocl.h"
@@ -16,19 +16,14 @@ static const char *dt_name(hcg_dtype t) { return t == HCG_F32 ? "f32" : t == HCG
 static hcg_status get_kernel(ocl_dev *dev, const hcg_exec_node *en, ocl_node *ns, const char *program, const char *name,
                              size_t *kwg)
 {
-    hcg_status st = ocl_kernel_get(dev, program, name, &ns->kernel, kwg);
-    if (st) return hcg_error_prefix(st, "node '%s' (%s): ", en->node->name, hcg_op_name(en->node->op));
-    ns->kname = ocl_kernel_name(program, name);
-    return HCG_OK;
+    return ocl_node_kernel(dev, en, program, name, &ns->kernel, &ns->kname, kwg);
 }
 
 /* A launch of whole work-groups of the program's WG_SIZE, one per row or output. */
 static void group_geometry(const ocl_dev *dev, int64_t groups, ocl_node *ns)
 {
     ns->dim = 1;
-    ns->local[0] = dev->red_wg;
-    ns->global[0] = (size_t)groups * dev->red_wg;
-    ns->local[1] = ns->local[2] = ns->global[1] = ns->global[2] = 1;
+    ocl_group_geometry(dev, groups, ns->global, ns->local);
 }
 
 /* ---------------------------------------------------------------- reduce_* */
@@ -98,10 +93,7 @@ static hcg_status reduce_prepare(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns)
         ocl_nd_make(&ns->nd, xs->rank, dims, 2, (const int64_t(*)[HCG_MAX_RANK])strides);
         if ((st = ocl_copy_prepare(dev, esize, &ns->kernel2, &ns->kname2, &ns->kwg)))
             return hcg_error_prefix(st, "node '%s' (%s): ", en->node->name, hcg_op_name(en->node->op));
-        cl_int err;
-        ns->scratch = clCreateBuffer(dev->ctx, CL_MEM_READ_WRITE, bytes ? bytes : 1, NULL, &err);
-        if (err != CL_SUCCESS) return ocl_node_fail(en, dev, err, "clCreateBuffer(%zu bytes)", bytes);
-        ns->scratch_buf = (hcg_buffer){.device = dev->d, .size = bytes, .handle = ns->scratch};
+        if ((st = ocl_node_scratch(dev, en, ns, bytes))) return st;
         outer = ocl_numel(&en->out.shape);
         inner = 1;
     }
@@ -135,10 +127,11 @@ static hcg_status softmax_run(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns, ocl
     ocl_arg_int(&a, (cl_int)ns->p[0]);
     if (ns->p[1] > 1) ocl_arg_int(&a, (cl_int)ns->p[1]);
     ocl_arg_tensor(&a, &en->out);
-    ocl_arg_tensor(&a, &en->in[0]);
+    for (int i = 0; i < en->n_in; i++) ocl_arg_tensor(&a, &en->in[i]); /* x; the gradients: y, dy */
     return ocl_launch(dev, en, &a, 1, ns->global, ns->local, rc);
 }
 
+/* softmax, log_softmax and their gradients: the kernel <op>[_inner]_f32. */
 static hcg_status softmax_prepare(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns)
 {
     const hcg_shape *s = &en->in[0].shape;
@@ -164,18 +157,25 @@ const ocl_op_family ocl_fam_softmax = {"norm", NULL, softmax_prepare};
 
 /* ---------------------------------------------------------------- layer_norm, rms_norm */
 
+/* The data inputs before the optional scale: x, or for the gradients x and dy. */
+static int norm_data_inputs(const hcg_node *n)
+{
+    return n->op == HCG_OP_LAYER_NORM_GRAD || n->op == HCG_OP_RMS_NORM_GRAD ? 2 : 1;
+}
+
 /* p: [0] K (elements per row), [1] flags (1 scale, 2 bias); f[0] epsilon. */
 static hcg_status norm_run(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns, ocl_run *rc)
 {
+    int data = norm_data_inputs(en->node);
     ocl_args a;
     ocl_args_begin(&a, ns->kernel, ns->kname);
     ocl_arg_int(&a, (cl_int)ns->p[0]);
     ocl_arg_float(&a, (cl_float)ns->f[0]);
     ocl_arg_int(&a, (cl_int)ns->p[1]);
     ocl_arg_tensor(&a, &en->out);
-    ocl_arg_tensor(&a, &en->in[0]);
+    for (int i = 0; i < data; i++) ocl_arg_tensor(&a, &en->in[i]);
     /* absent scale or bias: the input stands in (never read) */
-    ocl_arg_tensor(&a, &en->in[en->n_in > 1 ? 1 : 0]);
+    ocl_arg_tensor(&a, &en->in[en->n_in > data ? data : 0]);
     if (en->node->op == HCG_OP_LAYER_NORM) ocl_arg_tensor(&a, &en->in[en->n_in > 2 ? 2 : 0]);
     return ocl_launch(dev, en, &a, 1, ns->global, ns->local, rc);
 }
@@ -189,12 +189,14 @@ static hcg_status norm_prepare(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns)
     int64_t rows = 1, K = 1;
     for (int i = 0; i < axis; i++) rows *= s->dims[i];
     for (int i = axis; i < s->rank; i++) K *= s->dims[i];
+    char name[64];
     size_t kwg;
     bool layer = en->node->op == HCG_OP_LAYER_NORM;
-    hcg_status st = get_kernel(dev, en, ns, "norm", layer ? "layer_norm_f32" : "rms_norm_f32", &kwg);
+    snprintf(name, sizeof name, "%s_f32", hcg_op_name(en->node->op));
+    hcg_status st = get_kernel(dev, en, ns, "norm", name, &kwg);
     if (st) return st;
     ns->p[0] = K;
-    ns->p[1] = (en->n_in > 1 ? 1 : 0) | (layer && en->n_in > 2 ? 2 : 0);
+    ns->p[1] = (en->n_in > norm_data_inputs(en->node) ? 1 : 0) | (layer && en->n_in > 2 ? 2 : 0);
     ns->f[0] = hcg_attr_float(en->node, "epsilon");
     group_geometry(dev, rows, ns);
     ns->run = norm_run;

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "graph/fileio.h"
 #include "graph/onnx/onnx_internal.h"
 
 /* ---------------------------------------------------------------- dtypes */
@@ -74,13 +75,10 @@ hcg_status onnx_read_file(const char *path, uint8_t **data, size_t *len)
 {
     *data = NULL;
     *len = 0;
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return hcg_error(HCG_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    int fd;
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return hcg_error(HCG_ERR_IO, "%s: not a regular file", path);
-    }
+    hcg_status status = hcg_open_regular(path, &fd, &st);
+    if (status) return status;
     size_t size = (size_t)st.st_size;
     uint8_t *buf = malloc(size ? size : 1);
     if (!buf) {
@@ -242,13 +240,9 @@ static hcg_status read_external(const Onnx__TensorProto *tp, const char *base_di
     if (length >= 0 && (uint64_t)length != (uint64_t)nbytes)
         return hcg_error(HCG_ERR_FORMAT, "tensor '%s': external data length %lld does not match its %zu bytes", what,
                          (long long)length, nbytes);
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return hcg_error(HCG_ERR_IO, "tensor '%s': cannot open '%s': %s", what, path, strerror(errno));
+    int fd;
     struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        close(fd);
-        return hcg_error(HCG_ERR_IO, "tensor '%s': '%s' is not a regular file", what, path);
-    }
+    if ((st = hcg_open_regular(path, &fd, &sb))) return hcg_error_prefix(st, "tensor '%s': ", what);
     if (offset > (int64_t)sb.st_size || (uint64_t)((int64_t)sb.st_size - offset) < (uint64_t)nbytes) {
         close(fd);
         return hcg_error(HCG_ERR_FORMAT, "tensor '%s': %zu bytes at offset %lld run past the end of '%s' (%lld bytes)",

@@ -264,6 +264,13 @@ typedef struct hcg_session hcg_session;
 typedef struct hcg_session_options {
     const char *devices; /* a device spec, as for hcg_devices_select */
     bool profile;        /* measure each node's time; later plans use the measurements */
+    /* Memory each device may hold for the session, checked when a plan is made (before anything
+     * is allocated): "4G" for every device, or per device "opencl:0=2G,cpu=8G" (K, M, G, T are
+     * binary units). It only lowers what each device reports. NULL: what the devices report. */
+    const char *max_memory;
+    /* Warnings (a device dropped after a failure, pins released) are printed to stderr unless
+     * quiet; hcg_session_warnings returns them either way. */
+    bool quiet;
     /* The graph rewrites run on each bound graph (fusions into fused_matmul, attention, gelu,
      * layer_norm): NULL means $HCG_PASSES, else "all"; "none" binds without any (training does:
      * fused ops have no gradient rules); or a comma list of pass names (`hcg run --help`). */
@@ -292,6 +299,12 @@ hcg_status hcg_session_run_into(hcg_session *s, const hcg_tensor *const *inputs,
 hcg_status hcg_session_get_state(hcg_session *s, const char *name, hcg_tensor **out);
 hcg_status hcg_session_set_state(hcg_session *s, const char *name, const hcg_tensor *t);
 hcg_status hcg_session_reset_states(hcg_session *s);
+/* A device that fails during a run (an allocation, a program build, a transfer, a kernel) is
+ * dropped from the session with a warning, and the run is planned again on the remaining
+ * selected devices and repeated from its inputs, so its outputs are what a clean run gives.
+ * Only when no selected device is left does the run fail, naming the device and the call.
+ * The warnings so far, one per line ("" if none). */
+const char *hcg_session_warnings(const hcg_session *s);
 
 /* Writes a Chrome-trace JSON (Perfetto, chrome://tracing) of the last run. */
 hcg_status hcg_session_write_trace(const hcg_session *s, const char *path);
@@ -468,6 +481,9 @@ hcg_status hcg_decoder_generate(hcg_decoder *d, const hcg_tensor *prompt, const 
 int64_t hcg_decoder_step_times(const hcg_decoder *d, const double **seconds);
 /* The session that runs the steps (placement, traces, states); NULL before the first generation. */
 hcg_session *hcg_decoder_get_session(hcg_decoder *d);
+/* Pins every compute node of a workload's part to a device: group "teacher<i>" or "m<i>" (the
+ * teacher or member i of a graph these functions built) or "student" (all but the teachers). */
+hcg_status hcg_workload_pin(hcg_graph *g, const char *group, const char *device);
 
 #ifdef __cplusplus
 }

@@ -16,7 +16,10 @@ Inputs are all graph inputs named x0, x1, ...; rtol/atol are omitted where the d
 those inputs state tensors that start at the input's value, and "state_outputs" lists their
 expected values after the run (ops that update a state in place: golden_decode.py's cache ops).
 
-Run: python3 tests/golden/make_golden.py   (numpy and torch needed; never needed by the tests)
+The ops training adds (one_hot, argmax, gradient ops, losses, optimizer updates) have their cases
+in golden_train.py, which this script runs last.
+
+Run: /usr/bin/python3 tests/golden/make_golden.py   (numpy and torch needed; never needed by the tests)
 """
 import json
 import math
@@ -26,6 +29,7 @@ import numpy as np
 import torch
 
 import golden_decode
+import golden_train
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT_DIR = HERE
@@ -496,6 +500,13 @@ x = np.array([[1, np.nan, 3], [4, 5, 6]], np.float32)
 case("reduce_max_nan", "reduce_max", [x], np.max(x, axis=1), attrs={"axes": [1], "keepdims": 0})
 x = np.array([[1, -np.inf, 3], [-np.inf, -np.inf, -np.inf]], np.float32)
 case("reduce_max_inf", "reduce_max", [x], np.max(x, axis=1), attrs={"axes": [1], "keepdims": 0})
+# infinities: the sum is inf (or NaN where inf meets -inf), whatever the summation order
+x = np.array([[1, np.inf, 2, 3], [-np.inf, 1, 2, 3], [np.inf, -np.inf, 1, 2], [3, 4, 5, 6]], np.float32)
+with np.errstate(all="ignore"):
+    case("reduce_sum_inf", "reduce_sum", [x], np.sum(x.astype(np.float64), axis=1).astype(np.float32),
+         attrs={"axes": [1], "keepdims": 0})
+    case("reduce_mean_inf_cols", "reduce_mean", [np.ascontiguousarray(x.T)],
+         np.mean(x.T.astype(np.float64), axis=0).astype(np.float32), attrs={"axes": [0], "keepdims": 0})
 # a long sum whose f32 running total would lose the small terms
 x = np.concatenate([np.full(1, 1e8), np.full(10000 - 1, 1.0)]).astype(np.float32).reshape(1, -1)
 case("reduce_sum_long_accuracy", "reduce_sum", [x], np.sum(x.astype(np.float64), axis=1).astype(np.float32),
@@ -662,20 +673,8 @@ case("concat_i32", "concat", [a, b], np.concatenate([a, b], 0), attrs={"axis": 0
 
 
 def onnx_slice(x, starts, ends, axes=None, steps=None):
-    """ONNX Slice as its spec states it: negative starts/ends count from the end, then starts
-    clamp to [0, d] ([0, d-1] for negative steps) and ends to [0, d] ([-1, d-1])."""
-    axes = list(range(len(starts))) if axes is None else axes
-    steps = [1] * len(starts) if steps is None else steps
-    for s, e, a, st in zip(starts, ends, axes, steps):
-        d = x.shape[a]
-        s = s + d if s < 0 else s
-        e = e + d if e < 0 else e
-        if st > 0:
-            s, e = min(max(s, 0), d), min(max(e, 0), d)
-        else:
-            s, e = min(max(s, 0), d - 1), min(max(e, -1), d - 1)
-        x = np.take(x, np.arange(s, e, st, dtype=np.int64), axis=a)
-    return x
+    """ONNX Slice as its spec states it (golden_train.slice_index)."""
+    return x[np.ix_(*golden_train.slice_index(x.shape, starts, ends, axes, steps))]
 
 
 def slice_case(tag, x, starts, ends, axes=None, steps=None):
@@ -888,6 +887,10 @@ error_case("err_gather_index_neg", "gather", [z((5, 2), np.float32), np.array([-
            status="runtime error")
 error_case("err_div_int_zero", "div", [np.ones(3, np.int32), np.array([1, 0, 2], np.int32)], "division by zero",
            status="runtime error")
+
+# ------------------------------------------------------------------ training ops (golden_train.py)
+
+golden_train.add_cases(case, error_case)
 
 
 # ------------------------------------------------------------------ reduce_prod (own generator: earlier files stay as they were)
