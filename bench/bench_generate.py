@@ -8,14 +8,15 @@ width 256, 8 heads, 512 positions, random weights, made by make_gpt.py into the 
   torch        PyTorch (models/gpt/gpt_torch.py) with use_cache=True: past_key_values fed back
 
 at prompt lengths 16 and 256, NEW new tokens, batch 1, on the CPU with the same number of threads
-(torch.set_num_threads = the cores hcg's pool uses). Runs interleave A B C D A B C D; every hcg run
+THREADS (torch.set_num_threads; hcg's pool, OpenMP (oneDNN) and OpenBLAS through HCG_CPU_THREADS,
+OMP_NUM_THREADS, OPENBLAS_NUM_THREADS; default: the cores). Runs interleave A B C D A B C D; every hcg run
 generates once untimed first (--warmup: plans built, as PyTorch's first call is untimed too), then
-reports the seconds of each step (timing.json). Prints the medians over rounds: the prompt's time,
-tokens per second over the new tokens, and the mean milliseconds per token in each window of 32
-tokens (flat when a step costs the same whatever the length: kinds 2 and 3; growing when it
-recomputes); then the ratios torch / hcg.
+reports the seconds of each step (timing.json). Prints the medians over rounds of the prompt's time
+and of the tokens per second over the new tokens, and the median milliseconds of a step in each
+window of 32 new tokens over all rounds (flat when a step costs the same whatever the length:
+kinds 2 and 3; growing when it recomputes); then the ratios torch / hcg.
 
-Run: /usr/bin/python3 bench/bench_generate.py BUILD_DIR [ROUNDS] [NEW]   (Debian's python3-torch)
+Run: /usr/bin/python3 bench/bench_generate.py BUILD_DIR [ROUNDS] [NEW] [THREADS]   (Debian's python3-torch)
 """
 import json
 import os
@@ -35,7 +36,8 @@ from gpt_torch import GPT  # noqa: E402
 build = os.path.abspath(sys.argv[1])
 rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 3
 NEW = int(sys.argv[3]) if len(sys.argv) > 3 else 128
-THREADS = os.cpu_count()
+THREADS = int(sys.argv[4]) if len(sys.argv) > 4 else os.cpu_count()
+HCG_ENV = dict(os.environ, HCG_CPU_THREADS=str(THREADS), OMP_NUM_THREADS=str(THREADS), OPENBLAS_NUM_THREADS=str(THREADS))
 WINDOW = 32
 hcg = os.path.join(build, "hcg")
 model_dir = os.path.join(build, "bench-gpt")
@@ -57,7 +59,7 @@ def make_model():
 def hcg_steps(model, prompt_path, extra):
     with tempfile.TemporaryDirectory() as out:
         subprocess.run([hcg, "generate", model, "--prompt", prompt_path, "--max-new-tokens", str(NEW), "--greedy",
-                        "--devices", "cpu", "--warmup", "--quiet", "--output-dir", out] + extra, check=True)
+                        "--devices", "cpu", "--warmup", "--quiet", "--output-dir", out] + extra, check=True, env=HCG_ENV)
         with open(os.path.join(out, "timing.json")) as f:
             return json.load(f)["step_seconds"]
 
@@ -81,8 +83,8 @@ def summary(runs):
     prompt = statistics.median(r[0] for r in runs)
     tps = statistics.median((len(r) - 1) / sum(r[1:]) for r in runs)
     windows = []
-    for w in range(1, NEW, WINDOW):
-        windows.append(statistics.median(1e3 * sum(r[w:w + WINDOW]) / len(r[w:w + WINDOW]) for r in runs))
+    for w in range(1, NEW, WINDOW):  # the median step of the window, over every round's steps
+        windows.append(1e3 * statistics.median(t for r in runs for t in r[w:w + WINDOW]))
     return prompt, tps, windows
 
 
@@ -109,7 +111,7 @@ def main():
         print("\nprompt %d tokens" % plen)
         head = "%-12s %10s %9s  " % ("", "prompt ms", "tokens/s") + " ".join(
             "%7s" % ("%d-%d" % (w, min(w + WINDOW, NEW) - 1)) for w in range(1, NEW, WINDOW))
-        print(head + "   (ms per token in each window of new tokens)")
+        print(head + "   (median ms per token in each window of new tokens)")
         res = {k: summary(v) for k, v in runs.items()}
         for k, (p, tps, win) in res.items():
             print("%-12s %10.1f %9.1f  " % (k, p * 1e3, tps) + " ".join("%7.2f" % x for x in win))
