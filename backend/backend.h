@@ -66,6 +66,14 @@ struct hcg_device {
     bool fp16, fp64, subgroups;
     size_t align; /* alignment of buffer offsets, bytes */
     bool host_memory; /* buffers are host memory (hcg_buffer.host): moves to or from the host are free */
+    /* The compute the device's kernels run on, when other devices may share it: "host" for the CPU
+     * backend and for OpenCL devices of type CPU (POCL), which run on the same cores. Empty: hardware
+     * of its own (GPUs, accelerators, fake and simulated devices unless told otherwise). Devices that
+     * share it and together want more cores than it has contend (hcg_devices_contend): the
+     * scheduler never expects them to run at the same time. */
+    char shares[16];
+    int cores;        /* how many of those cores the device's kernels keep busy (0: all of them) */
+    int shared_cores; /* how many cores the shared compute has (0: unknown) */
     hcg_cost_profile cost;
     void *ctx; /* the backend's */
 };
@@ -110,6 +118,12 @@ const char *hcg_registry_notes(void);
 /* Predicted seconds for node n on d: the backend's estimate, else
  * launch latency + max(flops / GFLOP/s, bytes / bandwidth). */
 double hcg_device_estimate(hcg_device *d, const hcg_graph *g, const hcg_node *n);
+/* Whether a and b (a != b) share compute (`shares`) and together want more cores than it has, so
+ * that work on one slows work on the other: the scheduler treats them as one worker. Unknown core
+ * counts contend (the conservative answer). */
+bool hcg_devices_contend(const hcg_device *a, const hcg_device *b);
+/* The host's online cores (at least 1). */
+int hcg_host_cores(void);
 /* Predicted seconds to move bytes from device a to device b (0 when a == b; NULL is the host). */
 double hcg_transfer_estimate(const hcg_device *a, const hcg_device *b, size_t bytes);
 

@@ -35,6 +35,19 @@ double hcg_device_estimate(hcg_device *d, const hcg_graph *g, const hcg_node *n)
     return c->launch_us * 1e-6 + (t_compute > t_memory ? t_compute : t_memory);
 }
 
+int hcg_host_cores(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 && n < 1 << 20 ? (int)n : 1;
+}
+
+bool hcg_devices_contend(const hcg_device *a, const hcg_device *b)
+{
+    if (a == b || !a->shares[0] || strcmp(a->shares, b->shares) != 0) return false;
+    int have = a->shared_cores < b->shared_cores ? a->shared_cores : b->shared_cores;
+    return a->cores <= 0 || b->cores <= 0 || have <= 0 || a->cores + b->cores > have;
+}
+
 /* One leg of a move: device <-> host. The CPU device is the host: free. */
 static double leg(const hcg_device *d, size_t bytes, bool to_device)
 {

@@ -12,6 +12,7 @@
 #include "backend/backend.h"
 #include "backend/cache.h"
 #include "backend/cpu/cpu.h"
+#include "backend/dist/dist.h"
 #include "backend/fake/fake.h"
 #ifdef HCG_HAVE_OPENCL
 #include "backend/opencl/opencl.h"
@@ -115,6 +116,12 @@ char *hcg_device_json(const hcg_device *d)
     cJSON_AddNumberToObject(o, "global_mem_bytes", (double)d->global_mem);
     cJSON_AddNumberToObject(o, "local_mem_bytes", (double)d->local_mem);
     cJSON_AddNumberToObject(o, "compute_units", d->compute_units);
+    if (d->shares[0]) {
+        cJSON *sh = cJSON_AddObjectToObject(o, "shares");
+        cJSON_AddStringToObject(sh, "compute", d->shares);
+        cJSON_AddNumberToObject(sh, "cores", d->cores);
+        cJSON_AddNumberToObject(sh, "of", d->shared_cores);
+    }
     cJSON *ext = cJSON_AddObjectToObject(o, "features");
     cJSON_AddBoolToObject(ext, "fp16", d->fp16);
     cJSON_AddBoolToObject(ext, "fp64", d->fp64);
@@ -166,8 +173,16 @@ hcg_status hcg_devices_select(const char *spec, hcg_device **out, int max, int *
         memcpy(item, p, len);
         item[len] = 0;
         int before = *n_out;
-        hcg_device *d = hcg_device_find(item);
-        if (d) {
+        char *end = item;
+        long on_rank = strncmp(item, "rank", 4) == 0 ? strtol(item + 4, &end, 10) : -1;
+        if (on_rank >= 0 && end > item + 4 && *end == ':') { /* rankN:NAME: a device of rank N only */
+            if (on_rank == hcg_dist_rank()) memmove(item, end + 1, strlen(end + 1) + 1);
+            else item[0] = 0;
+        }
+        hcg_device *d = item[0] ? hcg_device_find(item) : NULL;
+        if (!item[0]) {
+            /* another rank's */
+        } else if (d) {
             add_unique(out, max, n_out, d);
         } else if (strcmp(item, "auto") == 0) {
             for (int i = 0; i < n_devices; i++) add_unique(out, max, n_out, devices[i]);

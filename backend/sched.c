@@ -1,30 +1,44 @@
 /* sched.c — placement: which device runs each node. List scheduling in the HEFT family over the
  * whole graph (upward ranks, earliest finish time with transfer costs, copies occupying the
- * destination device's worker as the executor does), honouring pins and supports(). The result
+ * destination device's worker as the executor does), honouring pins and supports(). Devices that
+ * contend for the same cores (the cpu backend and POCL on the host) take turns in the simulator,
+ * and a device sharing the host's cores is never estimated faster than the cpu (only measured
+ * times can say otherwise). The result
  * is compared with running everything on each single device, and the best predicted makespan
- * wins, so a plan is never predicted worse than the best single device. The same simulator
- * evaluates the greedy priority-list baseline that `hcg plan --simulate` reports. */
+ * wins (a tie goes to the single device), so a plan is never predicted worse than the best single
+ * device. The same simulator evaluates the greedy priority-list baseline that `hcg plan
+ * --simulate` reports. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/dist/dist.h"
 #include "backend/sched.h"
 #include "graph/op_table.h"
+
+/* The rank bonus of a node that starts communication (HCG_OPF_ASYNC), in seconds: more than any
+ * step's compute, so it runs as soon as its inputs exist and the rest of the compute overlaps it. */
+#define ASYNC_PRIORITY 1e4
+
+/* The node's measured seconds on dev from a profiled run, or NaN. */
+static double measured_time(const hcg_plan *plan, const hcg_measurements *measured, hcg_id id, int dev)
+{
+    const hcg_graph *g = plan->bound;
+    if (measured && measured->seconds && g->origin) {
+        hcg_id o = g->origin[id];
+        if (o >= 0 && o < measured->n_nodes && dev < measured->n_dev) return measured->seconds[(size_t)o * measured->n_dev + dev];
+    }
+    return NAN;
+}
 
 double hcg_sched_node_time(const hcg_plan *plan, const hcg_measurements *measured, hcg_id id, int dev)
 {
     const hcg_graph *g = plan->bound;
     const hcg_node *n = &g->nodes[id];
     if (hcg_op_info_get(n->op)->flags & (HCG_OPF_VIEW | HCG_OPF_SOURCE)) return 0;
-    if (measured && measured->seconds && g->origin) {
-        hcg_id o = g->origin[id];
-        if (o >= 0 && o < measured->n_nodes && dev < measured->n_dev) {
-            double t = measured->seconds[(size_t)o * measured->n_dev + dev];
-            if (!isnan(t)) return t;
-        }
-    }
-    return hcg_device_estimate(plan->devs[dev], g, n);
+    double t = measured_time(plan, measured, id, dev);
+    return isnan(t) ? hcg_device_estimate(plan->devs[dev], g, n) : t;
 }
 
 /* ---------------------------------------------------------------- feasibility */
@@ -87,13 +101,46 @@ static bool can_run(const hcg_plan *p, const hcg_node *n, int d)
 }
 
 /* What placement asks over and over, computed once per plan: whether each device can run each
- * node, and the node's predicted time there. */
+ * node, the node's predicted time there, and which devices contend for the same cores. */
 typedef struct sched_ctx {
     const hcg_plan *p;
     const hcg_measurements *m;
     unsigned char *cap; /* [node * n_dev + dev] */
     double *time;       /* [node * n_dev + dev] */
+    bool contend[HCG_MAX_DEVICES][HCG_MAX_DEVICES];
 } sched_ctx;
+
+/* The device whose memory is the host's among those sharing d's compute (the cpu for POCL), or -1. */
+static int native_device(const hcg_plan *p, int d)
+{
+    const hcg_device *dev = p->devs[d];
+    if (!dev->shares[0] || dev->host_memory) return -1;
+    for (int e = 0; e < p->n_dev; e++)
+        if (p->devs[e]->host_memory && strcmp(p->devs[e]->shares, dev->shares) == 0) return e;
+    return -1;
+}
+
+/* A device that shares the host's cores with the cpu backend (POCL) runs on the same cores and
+ * the same memory, so its cost profile says nothing the cpu's does not: the two profiles differ
+ * by how they were measured (a 64 MB clEnqueueCopyBuffer against a memcpy, CLBlast against
+ * oneDNN), not by what the hardware can do, and the cpu backend's kernels are the ones written
+ * for this processor. So its estimate is never below the cpu's, with default profiles or
+ * calibrated ones: the scheduler has no reason to move work there, the conservative answer.
+ * Times measured by a profiled run stand, so a kernel that really is faster there wins. */
+static void clamp_shared_estimates(sched_ctx *c)
+{
+    const hcg_plan *p = c->p;
+    for (int d = 0; d < p->n_dev; d++) {
+        int nat = native_device(p, d);
+        if (nat < 0) continue;
+        for (hcg_id id = 0; id < p->bound->n_nodes; id++) {
+            size_t k = (size_t)id * p->n_dev;
+            if (c->cap[k + d] && c->cap[k + nat] && c->time[k + d] < c->time[k + nat] &&
+                isnan(measured_time(p, c->m, id, d)))
+                c->time[k + d] = c->time[k + nat];
+        }
+    }
+}
 
 static hcg_status ctx_init(sched_ctx *c, const hcg_plan *p, const hcg_measurements *m)
 {
@@ -112,6 +159,9 @@ static hcg_status ctx_init(sched_ctx *c, const hcg_plan *p, const hcg_measuremen
             c->time[k] = c->cap[k] ? hcg_sched_node_time(p, m, id, d) : INFINITY;
         }
     }
+    for (int a = 0; a < p->n_dev; a++)
+        for (int b = 0; b < p->n_dev; b++) c->contend[a][b] = hcg_devices_contend(p->devs[a], p->devs[b]);
+    clamp_shared_estimates(c);
     return HCG_OK;
 }
 
@@ -193,6 +243,9 @@ typedef struct sim {
     double *start;
     int *where;      /* per node: its device (-1: host for inputs and weights) */
     double *arrived; /* per node x device: when a copy of it is on that device (-1: not yet) */
+    /* communication started by HCG_OPF_ASYNC nodes: one at a time over the link, in start order */
+    double *comm_done; /* per node: when its communication ends */
+    double link_avail;
 } sim;
 
 static hcg_status sim_init(sim *s, const sched_ctx *c)
@@ -207,7 +260,8 @@ static hcg_status sim_init(sim *s, const sched_ctx *c)
     s->start = calloc(nn, sizeof(double));
     s->where = malloc(nn * sizeof(int));
     s->arrived = malloc(nn * (size_t)p->n_dev * sizeof(double));
-    if (!s->avail || !s->finish || !s->start || !s->where || !s->arrived)
+    s->comm_done = calloc(nn, sizeof(double));
+    if (!s->avail || !s->finish || !s->start || !s->where || !s->arrived || !s->comm_done)
         return hcg_error(HCG_ERR_NOMEM, "out of memory while scheduling");
     for (size_t i = 0; i < nn; i++) s->where[i] = -1;
     for (size_t i = 0; i < nn * (size_t)p->n_dev; i++) s->arrived[i] = -1;
@@ -221,6 +275,17 @@ static void sim_free(sim *s)
     free(s->start);
     free(s->where);
     free(s->arrived);
+    free(s->comm_done);
+}
+
+/* When device d can start new work: its worker is free and so is every device it contends with
+ * (devices that share cores take turns on them: running both at once would not be faster). */
+static double free_at(const sim *s, int d)
+{
+    double t = s->avail[d];
+    for (int e = 0; e < s->p->n_dev; e++)
+        if (s->c->contend[d][e] && s->avail[e] > t) t = s->avail[e];
+    return t;
 }
 
 /* Earliest finish of node v on device d; commit = true records it. Copies run on d's worker
@@ -229,7 +294,7 @@ static double sim_place(sim *s, hcg_id v, int d, bool commit)
 {
     const hcg_plan *p = s->p;
     const hcg_node *n = &p->bound->nodes[v];
-    double t = s->avail[d], ready = 0;
+    double t = free_at(s, d), ready = 0;
     int nd = p->n_dev;
     for (int i = 0; i < n->n_after; i++)
         if (s->finish[n->after[i]] > ready) ready = s->finish[n->after[i]];
@@ -237,6 +302,7 @@ static double sim_place(sim *s, hcg_id v, int d, bool commit)
         hcg_id u = n->inputs[i];
         int src = s->where[u];
         double have = s->finish[u];
+        if (hcg_op_info_get(p->bound->nodes[u].op)->flags & HCG_OPF_ASYNC) have = s->comm_done[u];
         if (commit && src < 0 && p->bound->nodes[u].op == HCG_OP_STATE) s->where[u] = d; /* its first reader claims it */
         if (src == d || move_time(p, u, src, d) == 0) {
             if (have > ready) ready = have;
@@ -259,6 +325,10 @@ static double sim_place(sim *s, hcg_id v, int d, bool commit)
         s->start[v] = st;
         s->finish[v] = fin;
         s->where[v] = d;
+        if (hcg_op_info_get(n->op)->flags & HCG_OPF_ASYNC) {
+            double begin = fin > s->link_avail ? fin : s->link_avail;
+            s->comm_done[v] = s->link_avail = begin + hcg_dist_allreduce_estimate(hcg_node_nbytes(n));
+        }
     }
     return fin;
 }
@@ -269,10 +339,14 @@ static hcg_status upward_ranks(const sched_ctx *c, double *rank)
     const hcg_plan *p = c->p;
     const hcg_graph *g = p->bound;
     int nd = p->n_dev;
+    int async_seen = 0; /* ids go down: the last one to start gets the smallest bonus */
     for (hcg_id id = 0; id < g->n_nodes; id++) rank[id] = 0;
     for (hcg_id id = g->n_nodes - 1; id >= 0; id--) {
         const hcg_node *n = &g->nodes[id];
         if (!is_compute(n)) continue;
+        /* communication starts as early as it can, the first started first: the compute that
+         * does not feed it runs while it is on the way */
+        if (hcg_op_info_get(n->op)->flags & HCG_OPF_ASYNC) rank[id] += ASYNC_PRIORITY * ++async_seen;
         double w = 0;
         int cnt = 0;
         for (int d = 0; d < nd; d++) {
@@ -394,7 +468,10 @@ static hcg_status heft(const sched_ctx *c, const hcg_id *order, int n_order, int
             for (int d = 0; d < p->n_dev; d++) {
                 if (!CAP(c, v, d)) continue;
                 double fin = sim_place(&s, v, d, false);
-                if (fin < best_fin - 1e-12) {
+                /* on a tie, the host's own memory: nothing will have to be copied back */
+                bool tie_to_host = best >= 0 && fin <= best_fin + 1e-12 && p->devs[d]->host_memory &&
+                                   !p->devs[best]->host_memory;
+                if (fin < best_fin - 1e-12 || tie_to_host) {
                     best_fin = fin;
                     best = d;
                 }
@@ -494,7 +571,8 @@ hcg_status hcg_sched_evaluate(hcg_plan *p, const hcg_measurements *m, hcg_sched_
         r->single[d] = INFINITY;
         if (!single_device(&c, d, o.order, o.n, place)) continue;
         r->single[d] = simulate(&c, o.order, o.n, place, NULL, NULL);
-        if (r->single[d] < best) {
+        /* a tie goes to the single device: the same predicted time without copies or a second worker */
+        if (r->single[d] <= best * (1 + 1e-9)) {
             best = r->single[d];
             memcpy(best_place, place, sizeof(int) * (size_t)g->n_nodes);
             r->choice = d;

@@ -11,11 +11,13 @@
 
 #include "backend/budget.h"
 #include "backend/cpu/cpu.h"
+#include "backend/dist/dist.h"
 #include "backend/exec.h"
 #include "backend/fault.h"
 #include "backend/session_impl.h"
 #include "graph/bind.h"
 #include "graph/op_table.h"
+#include "graph/rank_split.h"
 
 #define MAX_CACHED_PLANS ((int)(sizeof(((hcg_session *)0)->plans) / sizeof(hcg_cached_plan)))
 
@@ -314,6 +316,17 @@ hcg_status hcg_session_plan(hcg_session *s, const hcg_shape *shapes, hcg_plan **
     if ((st = pin_existing_states(s, bound))) {
         hcg_graph_free(bound);
         return st;
+    }
+    if (hcg_graph_names_ranks(bound)) { /* nodes pinned to other ranks: this rank's part */
+        s->no_fallback = true; /* running again alone would repeat messages the others do not expect */
+        st = hcg_dist_active()     ? hcg_graph_split_ranks(bound, hcg_dist_rank(), hcg_dist_size())
+             : hcg_dist_available() ? hcg_error(HCG_ERR_ARG, "nodes are pinned to ranks (rankN:DEVICE), but hcg is not "
+                                                              "running distributed (start it with mpirun; hcg_dist_init)")
+                                    : hcg_dist_init(); /* says that this hcg has no MPI */
+        if (st) {
+            hcg_graph_free(bound);
+            return st;
+        }
     }
     double t_bind = hcg_now() - t0;
     hcg_plan *p = NULL;

@@ -1,6 +1,8 @@
 /* simulate.c — hypothetical devices described only by cost profiles (from a JSON file), for
  * `hcg plan --simulate`: judging placement at scales this machine does not have. A simulated
- * device supports every op unless its description lists "supports" or "unsupported" ops. */
+ * device supports every op unless its description lists "supports" or "unsupported" ops; it is
+ * calibrated unless "calibrated": false; it has hardware of its own unless "shares" names compute
+ * it shares with others ("cores" of its "shared_cores"), as the cpu and POCL share the host. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,7 +91,13 @@ hcg_status hcg_sim_load(const char *path, hcg_device **devs, int max, int *n_out
         d->cost = (hcg_cost_profile){.gflops = num(it, "gflops", 100), .mem_gbps = num(it, "mem_gbps", 50),
                                      .launch_us = num(it, "launch_us", 5), .h2d_gbps = num(it, "h2d_gbps", 16),
                                      .d2h_gbps = num(it, "d2h_gbps", 16),
-                                     .link_latency_us = num(it, "link_latency_us", 10), .calibrated = true};
+                                     .link_latency_us = num(it, "link_latency_us", 10),
+                                     .calibrated = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(it, "calibrated"))};
+        /* "shares": "host" with "cores" and "shared_cores": compute shared with other devices */
+        const cJSON *shares = cJSON_GetObjectItemCaseSensitive(it, "shares");
+        if (cJSON_IsString(shares)) snprintf(d->shares, sizeof d->shares, "%s", shares->valuestring);
+        d->cores = (int)num(it, "cores", 0);
+        d->shared_cores = (int)num(it, "shared_cores", 0);
         snprintf(d->description, sizeof d->description, "simulated %s: %.0f GFLOP/s, %.0f GB/s", t, d->cost.gflops,
                  d->cost.mem_gbps);
         const cJSON *sup = cJSON_GetObjectItemCaseSensitive(it, "supports");

@@ -16,11 +16,14 @@
 
 #include <cjson/cJSON.h>
 
+#include "backend/dist/dist.h"
 #include "backend/session_impl.h"
+#include "backend/train_dist.h"
 #include "graph/autodiff.h"
 #include "graph/bind.h"
 #include "graph/compose.h"
 #include "graph/fileio.h"
+#include "graph/rank_split.h"
 #include "graph/safetensors.h"
 
 #define HYPER_INPUT "hcg:hyper"
@@ -38,6 +41,9 @@ struct hcg_train_session {
     hcg_session *step_s, *eval_s;
     int64_t step;
     hcg_tensor *hyper;
+    /* the ranks of an MPI job share this session: data parallel, or the graph split between them
+     * (nodes pinned to rankN:...); rank 0 holds the trained values and writes them */
+    bool multi_rank;
 };
 
 static const char *optimizer_name(hcg_optimizer o)
@@ -180,6 +186,8 @@ static hcg_status step_transform(void *ctx, hcg_graph *b)
     for (hcg_id id = 0; id < b->n_nodes; id++)
         if (b->nodes[id].op == HCG_OP_PARAM && is_trainable(t, b->nodes[id].name)) wrt[n++] = id;
     if ((st = hcg_autodiff(b, loss, wrt, n, grads))) goto done;
+    /* data parallel: every reader (clipping, the updates) sees the mean over the ranks */
+    if (t->opt.distributed && (st = hcg_train_reduce_gradients(b, wrt, grads, n, t->opt.bucket_bytes))) goto done;
     int64_t four = 4;
     hcg_id hyper = hcg_input(b, HYPER_INPUT, HCG_F32, 1, &four);
     hcg_grad_ctx c = {.g = b, .fwd = loss, .counter = 0};
@@ -263,6 +271,22 @@ static hcg_status check_options(const hcg_train_options *o)
     return HCG_OK;
 }
 
+/* Data parallel: joins the MPI job and starts every rank from rank 0's parameters. */
+static hcg_status join_ranks(hcg_train_session *t)
+{
+    if (t->opt.bucket_bytes < 0) return hcg_error(HCG_ERR_ARG, "the bucket size must be >= 0");
+    hcg_status st = hcg_dist_init();
+    if (st) return hcg_error_prefix(st, "data-parallel training: ");
+    hcg_tensor **values = calloc((size_t)t->n_params + 1, sizeof(hcg_tensor *));
+    if (!values) return hcg_error(HCG_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < t->n_params && !st; i++) st = hcg_train_get_param(t, t->params[i], &values[i]);
+    if (!st) st = hcg_train_broadcast_values((const char *const *)t->params, values, t->n_params);
+    for (int i = 0; i < t->n_params && !st; i++) st = hcg_state_write(&t->store, t->params[i], values[i]);
+    for (int i = 0; i < t->n_params; i++) hcg_tensor_free(values[i]);
+    free(values);
+    return st;
+}
+
 hcg_status hcg_train_session_new(const hcg_graph *g, const hcg_train_options *opt, hcg_train_session **out)
 {
     *out = NULL;
@@ -299,6 +323,10 @@ hcg_status hcg_train_session_new(const hcg_graph *g, const hcg_train_options *op
         if (!(t->freeze[i] = hcg_strdup(opt->freeze[i]))) st = hcg_error(HCG_ERR_NOMEM, "out of memory");
     t->opt.freeze = NULL;
     if (!st) st = find_trainable(t);
+    if (!st && opt->distributed && hcg_graph_names_ranks(g))
+        st = hcg_error(HCG_ERR_UNSUPPORTED, "data-parallel training and nodes placed on ranks (rankN:...) do not mix");
+    if (!st && opt->distributed) st = join_ranks(t);
+    t->multi_rank = opt->distributed || (hcg_graph_names_ranks(g) && hcg_dist_size() > 1);
     int64_t four = 4;
     hcg_shape hs = hcg_shape_make(1, &four);
     if (!st) st = hcg_tensor_new(HCG_F32, &hs, &t->hyper);
@@ -357,9 +385,14 @@ hcg_status hcg_train_step(hcg_train_session *t, const hcg_tensor *const *inputs,
     free(in);
     if (!st) {
         float v = *(float *)loss_t->data;
+        if (t->opt.distributed) { /* the global batch's loss: the mean of the ranks' */
+            double sum = v;
+            st = hcg_dist_sum(&sum, 1, "the loss's mean over the ranks");
+            v = (float)(sum / hcg_dist_size());
+        }
         if (loss) *loss = v;
         t->step++;
-        if (!isfinite(v))
+        if (!st && !isfinite(v))
             st = hcg_error(HCG_ERR_RUNTIME, "the loss '%s' is %s at step %lld", t->loss_name,
                            isnan(v) ? "NaN" : v > 0 ? "+inf" : "-inf", (long long)t->step);
     }
@@ -439,9 +472,27 @@ static hcg_status save_tensors(hcg_train_session *t, bool params_only, const cha
     return st;
 }
 
-hcg_status hcg_train_save(hcg_train_session *t, const char *path) { return save_tensors(t, true, path); }
+/* Data parallel: every rank holds the same values, rank 0 alone writes them, and every rank
+ * returns rank 0's status (so no rank goes on alone after a failed write). */
+static bool writes_here(const hcg_train_session *t) { return !t->multi_rank || hcg_dist_rank() == 0; }
+static hcg_status shared_status(const hcg_train_session *t, hcg_status st, const char *what)
+{
+    return t->multi_rank ? hcg_dist_agree(st, what) : st;
+}
+
+static hcg_status save_model(hcg_train_session *t, const char *path);
+
+hcg_status hcg_train_save(hcg_train_session *t, const char *path)
+{
+    return shared_status(t, writes_here(t) ? save_tensors(t, true, path) : HCG_OK, "saving the params");
+}
 
 hcg_status hcg_train_save_model(hcg_train_session *t, const char *path)
+{
+    return shared_status(t, writes_here(t) ? save_model(t, path) : HCG_OK, "saving the model");
+}
+
+static hcg_status save_model(hcg_train_session *t, const char *path)
 {
     hcg_graph *m = hcg_graph_new();
     hcg_id *outs = malloc(sizeof(hcg_id) * ((size_t)t->g->n_outputs + 1));
@@ -545,7 +596,14 @@ static void prune_checkpoints(const char *dir, const char *current, int keep)
     }
 }
 
+static hcg_status checkpoint_save(hcg_train_session *t, const char *dir, const char *user_json);
+
 hcg_status hcg_train_checkpoint_save(hcg_train_session *t, const char *dir, const char *user_json)
+{
+    return shared_status(t, writes_here(t) ? checkpoint_save(t, dir, user_json) : HCG_OK, "writing a checkpoint");
+}
+
+static hcg_status checkpoint_save(hcg_train_session *t, const char *dir, const char *user_json)
 {
     char name[64], tmpname[96];
     snprintf(name, sizeof name, "step-%09lld", (long long)t->step);
@@ -588,7 +646,19 @@ static char *checkpoint_folder(const char *dir)
     return folder;
 }
 
+static hcg_status checkpoint_load(hcg_train_session *t, const char *dir, char **user_json);
+
 hcg_status hcg_train_checkpoint_load(hcg_train_session *t, const char *dir, char **user_json)
+{
+    hcg_status st = shared_status(t, checkpoint_load(t, dir, user_json), "resuming");
+    if (st && user_json) {
+        free(*user_json);
+        *user_json = NULL;
+    }
+    return st;
+}
+
+static hcg_status checkpoint_load(hcg_train_session *t, const char *dir, char **user_json)
 {
     char *folder = checkpoint_folder(dir);
     char *st_path = folder ? join(folder, "state.safetensors") : NULL;

@@ -88,7 +88,7 @@ def memory(hcg, model, devices, batch):
     out = subprocess.run([hcg, "plan", os.path.join(DIGITS, model + ".hcg"), "--loss", "loss", "--optimizer", "adamw",
                           "--shape", "x=%dx64" % batch, "--devices", devices, "--explain"],
                          check=True, capture_output=True, text=True).stdout
-    rows = re.findall(r"^(\S+)\s+\d+ nodes.*arena (\d+) bytes \(liveness lower bound (\d+)\)(?:, state (\d+) bytes)?", out, re.M)
+    rows = re.findall(r"^(\S+)\s+\d+ nodes.*arena (\d+) bytes(?: in \d+ buffers?)? \(liveness lower bound (\d+)\)(?:, state (\d+) bytes)?", out, re.M)
     return [(d, int(a), int(lb), int(s or 0)) for d, a, lb, s in rows]
 
 

@@ -7,6 +7,12 @@
  * with operand 0 the output and 1 the input; strides may be 0 (broadcast) or negative (a slice
  * with a negative step: the host folds the start into in_off).
  *
+ * transpose_<size>: the same copy when it transposes: the output's innermost dim (x) is read with a
+ * stride and dim y is the input's contiguous one. A work-group moves one TILE x TILE tile
+ * through local memory: it reads the tile along the input's rows, then writes it
+ * along the output's, so both sides go through memory in order (a plain strided copy reads one
+ * element per input row and walks the whole input between neighbouring outputs).
+ *
  * gather_<size>_<index dtype>: data seen as [outer, axis_dim, inner], out as [outer, n_idx, inner];
  * NDRange dimension 0 runs over inner, 1 over the indices, 2 over outer. Negative indices count
  * from the end once; an index still out of range writes zeros and records tag, the position and
@@ -36,6 +42,38 @@ COPY(copy_1, uchar)
 COPY(copy_2, ushort)
 COPY(copy_4, uint)
 COPY(copy_8, ulong)
+
+/* A tile is TILE x TILE elements moved by TILE_ITEMS x TILE_ITEMS items (each item moves
+ * (TILE / TILE_ITEMS)^2 of them): large tiles keep the per-group cost of CPU implementations small. */
+#ifndef TILE
+#define TILE 64
+#endif
+#define TILE_ITEMS 16
+
+#define TRANSPOSE(NAME, T)                                                                         \
+    __kernel __attribute__((reqd_work_group_size(TILE_ITEMS, TILE_ITEMS, 1))) void NAME(           \
+        const nd_t s, __global T *out, ulong out_off, __global const T *in, ulong in_off)          \
+    {                                                                                              \
+        __local T tile[TILE][TILE + 1];                                                            \
+        int x0 = get_group_id(0) * TILE, y0 = get_group_id(1) * TILE, z = get_global_id(2);        \
+        int lx = get_local_id(0), ly = get_local_id(1);                                            \
+        out += (long)out_off + (long)z * s.sz[0];                                                  \
+        in += (long)in_off + (long)z * s.sz[1];                                                    \
+        /* item (lx, ly) reads x = x0 + i, y = y0 + j: neighbours in lx read neighbours in y */    \
+        for (int i = ly; i < TILE; i += TILE_ITEMS)                                                \
+            for (int j = lx; j < TILE; j += TILE_ITEMS)                                            \
+                if (x0 + i < s.X && y0 + j < s.Y) tile[i][j] = in[(x0 + i) * s.sx[1] + (y0 + j) * s.sy[1]]; \
+        barrier(CLK_LOCAL_MEM_FENCE);                                                              \
+        /* and writes x = x0 + j, y = y0 + i: neighbours in lx write neighbours in x */            \
+        for (int i = ly; i < TILE; i += TILE_ITEMS)                                                \
+            for (int j = lx; j < TILE; j += TILE_ITEMS)                                            \
+                if (x0 + j < s.X && y0 + i < s.Y) out[(x0 + j) * s.sx[0] + (y0 + i) * s.sy[0]] = tile[j][i]; \
+    }
+
+TRANSPOSE(transpose_1, uchar)
+TRANSPOSE(transpose_2, ushort)
+TRANSPOSE(transpose_4, uint)
+TRANSPOSE(transpose_8, ulong)
 
 void report(__global int *err, int tag, int where, long value)
 {

@@ -228,6 +228,168 @@ SOFTMAX_ROW(log_softmax_f32, 1)
 SOFTMAX_INNER(softmax_inner_f32, 0)
 SOFTMAX_INNER(log_softmax_inner_f32, 1)
 
+/* The normalised row written out (layer_norm: ((x - m0) - lo) * rstd; rms_norm: x * rstd; then
+ * scale and bias where flags say), with the row loops of a group (ROW_VEC, ROW_TAIL) or of one
+ * item (ROW_ITEM_VEC, ROW_ITEM_TAIL). */
+#define LAYER_NORM_OUT(VLOOP, TLOOP)                                                               \
+    VLOOP(k)                                                                                       \
+    {                                                                                              \
+        VT(float) v = ((VLOAD(x + k) - m0) - lo) * rstd;                                           \
+        if (flags & 1) v *= VLOAD(scale + k);                                                      \
+        if (flags & 2) v += VLOAD(bias + k);                                                       \
+        VSTORE(v, y + k);                                                                          \
+    }                                                                                              \
+    TLOOP(j)                                                                                       \
+    {                                                                                              \
+        float v = ((x[j] - m0) - lo) * rstd;                                                       \
+        if (flags & 1) v *= scale[j];                                                              \
+        if (flags & 2) v += bias[j];                                                               \
+        y[j] = v;                                                                                  \
+    }
+#define RMS_NORM_OUT(VLOOP, TLOOP)                                                                 \
+    VLOOP(k)                                                                                       \
+    {                                                                                              \
+        VT(float) v = VLOAD(x + k) * rstd;                                                         \
+        if (flags & 1) v *= VLOAD(scale + k);                                                      \
+        VSTORE(v, y + k);                                                                          \
+    }                                                                                              \
+    TLOOP(j)                                                                                       \
+    {                                                                                              \
+        float v = x[j] * rstd;                                                                     \
+        if (flags & 1) v *= scale[j];                                                              \
+        y[j] = v;                                                                                  \
+    }
+
+/* ---------------------------------------------------------------- one item per row (CPU devices) */
+
+/* On a CPU device (POCL) a work-group is a loop on one core and each group costs about a
+ * microsecond to schedule, as long as a short row takes: there the host runs these instead, one
+ * work-item per contiguous row (rows of them, the NDRange rounded up), each walking its row VEC
+ * elements at a time: a pass for the statistics, softmax's exp taken once and written, and a
+ * last pass over the row, which is in the core's cache by then. Sums are compensated (Kahan) per
+ * lane and across lanes, as the group kernels do across items. */
+
+/* The lanes of a compensated vector sum (s - c per lane) as hi + lo. */
+float2 lanes_sum_k(VT(float) s, VT(float) c)
+{
+    float ls[VEC], lc[VEC];
+#if VEC == 1
+    ls[0] = s;
+    lc[0] = c;
+#else
+    CAT(vstore, VEC)(s, 0, ls);
+    CAT(vstore, VEC)(c, 0, lc);
+#endif
+    float t = 0.0f, tc = 0.0f;
+    for (int i = 0; i < VEC; i++) {
+        KSUM_ADD(float, t, tc, ls[i]);
+        KSUM_ADD(float, t, tc, -lc[i]);
+    }
+    float hi = t - tc;
+    return (float2)(hi, (t - hi) - tc);
+}
+
+#define ROW_ITEM_VEC(k) for (int k = 0; k + VEC <= K; k += VEC)
+#define ROW_ITEM_TAIL(j) for (int j = K / VEC * VEC; j < K; j++)
+
+#define SOFTMAX_ITEM(NAME, LOG)                                                                    \
+    __kernel void NAME(int rows, int K, __global float *out, ulong out_off, __global const float *in, \
+                       ulong in_off)                                                               \
+    {                                                                                              \
+        int row = get_global_id(0);                                                                \
+        if (row >= rows) return;                                                                   \
+        __global const float *x = in + (long)in_off + (long)row * K;                               \
+        __global float *y = out + (long)out_off + (long)row * K;                                   \
+        VT(float) vm = -INFINITY;                                                                  \
+        ROW_ITEM_VEC(k) vm = MAXNAN(vm, VLOAD(x + k));                                             \
+        float m = FOLD(fold_max, vm);                                                              \
+        ROW_ITEM_TAIL(j) m = MAXNAN(m, x[j]);                                                      \
+        VT(float) vs = 0.0f, vc = 0.0f;                                                            \
+        float ts = 0.0f, tc = 0.0f;                                                                \
+        ROW_ITEM_VEC(k)                                                                            \
+        {                                                                                          \
+            VT(float) e = exp(VLOAD(x + k) - m);                                                   \
+            if (!LOG) VSTORE(e, y + k);                                                            \
+            KSUM_ADD(VT(float), vs, vc, e);                                                        \
+        }                                                                                          \
+        ROW_ITEM_TAIL(j)                                                                           \
+        {                                                                                          \
+            float e = exp(x[j] - m);                                                               \
+            if (!LOG) y[j] = e;                                                                    \
+            KSUM_ADD(float, ts, tc, e);                                                            \
+        }                                                                                          \
+        float2 total = lanes_sum_k(vs, vc);                                                        \
+        total.y += ts - tc;                                                                        \
+        if (LOG) {                                                                                 \
+            float lse = log1p((total.x - 1.0f) + total.y);                                         \
+            ROW_ITEM_VEC(k) VSTORE((VLOAD(x + k) - m) - lse, y + k);                               \
+            ROW_ITEM_TAIL(j) y[j] = (x[j] - m) - lse;                                              \
+        } else {                                                                                   \
+            float inv = 1.0f / (total.x + total.y);                                                \
+            ROW_ITEM_VEC(k) VSTORE(VLOAD(y + k) * inv, y + k);                                     \
+            ROW_ITEM_TAIL(j) y[j] *= inv;                                                          \
+        }                                                                                          \
+    }
+
+SOFTMAX_ITEM(softmax_item_f32, 0)
+SOFTMAX_ITEM(log_softmax_item_f32, 1)
+
+/* Compensated sum of a row's values f(x) (f an expression of v), as hi + lo. */
+#define ROW_ITEM_SUM(result, f)                                                                    \
+    {                                                                                              \
+        VT(float) s_ = 0.0f, c_ = 0.0f;                                                            \
+        float ts_ = 0.0f, tc_ = 0.0f;                                                              \
+        ROW_ITEM_VEC(k)                                                                            \
+        {                                                                                          \
+            VT(float) v = VLOAD(x + k);                                                            \
+            KSUM_ADD(VT(float), s_, c_, (f));                                                      \
+        }                                                                                          \
+        ROW_ITEM_TAIL(j)                                                                           \
+        {                                                                                          \
+            float v = x[j];                                                                        \
+            KSUM_ADD(float, ts_, tc_, (f));                                                        \
+        }                                                                                          \
+        result = lanes_sum_k(s_, c_);                                                              \
+        result.y += ts_ - tc_;                                                                     \
+    }
+
+/* layer_norm and rms_norm as the group kernels below compute them, one item per row. */
+__kernel void layer_norm_item_f32(int rows, int K, float eps, int flags, __global float *out, ulong out_off,
+                                  __global const float *in, ulong in_off, __global const float *scale,
+                                  ulong scale_off, __global const float *bias, ulong bias_off)
+{
+    int row = get_global_id(0);
+    if (row >= rows) return;
+    __global const float *x = in + (long)in_off + (long)row * K;
+    __global float *y = out + (long)out_off + (long)row * K;
+    scale += scale_off;
+    bias += bias_off;
+    float2 t;
+    ROW_ITEM_SUM(t, v);
+    float m0 = (t.x + t.y) / (float)K;
+    float2 td, tq;
+    ROW_ITEM_SUM(td, v - m0);
+    ROW_ITEM_SUM(tq, (v - m0) * (v - m0));
+    float lo = (td.x + td.y) / (float)K;
+    float var = (tq.x + tq.y) / (float)K - lo * lo;
+    float rstd = 1.0f / sqrt(fmax(var, 0.0f) + eps);
+    LAYER_NORM_OUT(ROW_ITEM_VEC, ROW_ITEM_TAIL);
+}
+
+__kernel void rms_norm_item_f32(int rows, int K, float eps, int flags, __global float *out, ulong out_off,
+                                __global const float *in, ulong in_off, __global const float *scale, ulong scale_off)
+{
+    int row = get_global_id(0);
+    if (row >= rows) return;
+    __global const float *x = in + (long)in_off + (long)row * K;
+    __global float *y = out + (long)out_off + (long)row * K;
+    scale += scale_off;
+    float2 tq;
+    ROW_ITEM_SUM(tq, v * v);
+    float rstd = 1.0f / sqrt((tq.x + tq.y) / (float)K + eps);
+    RMS_NORM_OUT(ROW_ITEM_VEC, ROW_ITEM_TAIL);
+}
+
 /* ---------------------------------------------------------------- layer_norm, rms_norm */
 
 /* flags: 1 = scale given, 2 = bias given (absent ones are never read). The mean and variance as
@@ -246,20 +408,7 @@ __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1))) void layer_norm_f3
     float3 st = row_mean_rstd(x, K, eps, l);
     float m0 = st.x, lo = st.y, rstd = st.z;
 
-    ROW_VEC(k)
-    {
-        VT(float) v = ((VLOAD(x + k) - m0) - lo) * rstd;
-        if (flags & 1) v *= VLOAD(scale + k);
-        if (flags & 2) v += VLOAD(bias + k);
-        VSTORE(v, y + k);
-    }
-    ROW_TAIL(j)
-    {
-        float v = ((x[j] - m0) - lo) * rstd;
-        if (flags & 1) v *= scale[j];
-        if (flags & 2) v += bias[j];
-        y[j] = v;
-    }
+    LAYER_NORM_OUT(ROW_VEC, ROW_TAIL);
 }
 
 __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1))) void rms_norm_f32(
@@ -280,18 +429,7 @@ __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1))) void rms_norm_f32(
     float sq = FOLD(fold_add, vq);
     ROW_TAIL(j) sq += x[j] * x[j];
     float rstd = 1.0f / sqrt(group_sum(sq, l) / (float)K + eps);
-    ROW_VEC(k)
-    {
-        VT(float) v = VLOAD(x + k) * rstd;
-        if (flags & 1) v *= VLOAD(scale + k);
-        VSTORE(v, y + k);
-    }
-    ROW_TAIL(j)
-    {
-        float v = x[j] * rstd;
-        if (flags & 1) v *= scale[j];
-        y[j] = v;
-    }
+    RMS_NORM_OUT(ROW_VEC, ROW_TAIL);
 }
 
 /* ---------------------------------------------------------------- gradients */

@@ -199,7 +199,9 @@ static hcg_status fold(hcg_graph *b, hcg_node *n, const hcg_bind_options *opt)
 
 /* ---------------------------------------------------------------- dead nodes */
 
-hcg_status hcg_graph_prune(hcg_graph *b)
+hcg_status hcg_graph_prune(hcg_graph *b) { return hcg_graph_prune_dropping(b, NULL); }
+
+hcg_status hcg_graph_prune_dropping(hcg_graph *b, const bool *drop)
 {
     int n = b->n_nodes;
     bool *live = calloc((size_t)n + 1, sizeof *live);
@@ -211,8 +213,10 @@ hcg_status hcg_graph_prune(hcg_graph *b)
     }
     for (int i = 0; i < b->n_outputs; i++) live[b->outputs[i]] = true;
     for (int i = 0; i < b->n_inputs; i++) live[b->inputs[i]] = true;
-    for (int id = 0; id < n; id++) /* updates of state tensors are effects of their own */
-        if (hcg_op_info_get(b->nodes[id].op)->inplace_inputs) live[id] = true;
+    for (int id = 0; id < n; id++) { /* updates of state tensors and messages are effects of their own */
+        const hcg_op_info *info = hcg_op_info_get(b->nodes[id].op);
+        if ((info->inplace_inputs || (info->flags & HCG_OPF_EFFECT)) && !(drop && drop[id])) live[id] = true;
+    }
     for (int id = n - 1; id >= 0; id--) {
         if (!live[id]) continue;
         for (int k = 0; k < b->nodes[id].n_inputs; k++) live[b->nodes[id].inputs[k]] = true;

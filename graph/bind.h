@@ -30,6 +30,8 @@ hcg_status hcg_graph_bind(const hcg_graph *g, const hcg_shape *input_shapes, con
 /* Removes the nodes of a bound graph that no output, input or in-place update needs, renumbering
  * the rest (origin, names and control dependencies follow). */
 hcg_status hcg_graph_prune(hcg_graph *b);
+/* The same, where nodes with drop[id] set are not kept for their effects (another rank runs them). */
+hcg_status hcg_graph_prune_dropping(hcg_graph *b, const bool *drop);
 
 /* Binds with trial values for every symbol, to report shape errors early (used by `hcg plan`
  * without --shape, and by loaders that want to validate). */

@@ -9,12 +9,43 @@
 #define HCG_UNUSED __attribute__((unused))
 #define HCG_LIKELY(x) __builtin_expect(!!(x), 1)
 #define HCG_UNLIKELY(x) __builtin_expect(!!(x), 0)
+/* Vector types (GCC / Clang vector extension): name is a vector of `bytes` bytes of elem, with
+ * element-wise arithmetic and comparisons (integer masks). HCG_VEC_CONVERT converts a vector to
+ * another element type of the same lane count. */
+#define HCG_HAVE_VECTOR_EXT 1
+#define HCG_VECTOR_TYPE(name, elem, bytes) typedef elem name __attribute__((vector_size(bytes)))
+#define HCG_VEC_CONVERT(v, type) __builtin_convertvector(v, type)
+#if defined(__x86_64__) || defined(__i386__)
+/* Inside a spin-wait loop: tells the core (and its sibling hyperthread) that this thread waits. */
+#define HCG_CPU_RELAX() __builtin_ia32_pause()
 #else
+#define HCG_CPU_RELAX() ((void)0)
+#endif
+#else
+#define HCG_CPU_RELAX() ((void)0)
+#define HCG_HAVE_VECTOR_EXT 0
 #define HCG_PRINTF(fmt_index, args_index)
 #define HCG_CPU_HAS(isa) 0
 #define HCG_UNUSED
 #define HCG_LIKELY(x) (x)
 #define HCG_UNLIKELY(x) (x)
+#endif
+
+/* Under AddressSanitizer: LeakSanitizer's check, run now (once per process; the one at exit is
+ * then skipped). The MPI layer runs it before MPI_Finalize, whose unloaded plugins leave
+ * allocations LeakSanitizer can no longer attribute. Elsewhere: nothing. */
+#if defined(__SANITIZE_ADDRESS__)
+#define HCG_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HCG_ASAN 1
+#endif
+#endif
+#ifdef HCG_ASAN
+#include <sanitizer/lsan_interface.h>
+#define HCG_LEAK_CHECK_NOW() __lsan_do_leak_check()
+#else
+#define HCG_LEAK_CHECK_NOW() ((void)0)
 #endif
 
 /* Checked size arithmetic for untrusted sizes: return false on overflow. */

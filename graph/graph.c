@@ -240,7 +240,7 @@ hcg_status hcg_node_retarget(hcg_graph *g, hcg_node *n, hcg_op op, const hcg_id 
 {
     hcg_id *in = malloc(sizeof(hcg_id) * (size_t)(n_inputs ? n_inputs : 1));
     if (!in) return hcg_error(HCG_ERR_NOMEM, "out of memory");
-    memcpy(in, inputs, sizeof(hcg_id) * (size_t)n_inputs);
+    if (n_inputs) memcpy(in, inputs, sizeof(hcg_id) * (size_t)n_inputs);
     for (int a = 0; a < HCG_MAX_ATTRS; a++) hcg_attr_value_clear(&n->attrs[a]);
     free(n->inputs);
     n->inputs = in;

@@ -43,6 +43,14 @@ hcg_status hcg_infer_optimizer(const hcg_graph *g, hcg_node *n); /* sgd_update, 
 hcg_status hcg_infer_assign(const hcg_graph *g, hcg_node *n);
 void hcg_cost_assign(const hcg_graph *g, const hcg_node *n, double *flops, double *bytes);
 
+/* ---------------------------------------------------------------- ops between ranks (op_shapes_dist.c) */
+
+hcg_status hcg_infer_allreduce_start(const hcg_graph *g, hcg_node *n);
+hcg_status hcg_infer_allreduce_wait(const hcg_graph *g, hcg_node *n);
+hcg_status hcg_infer_send(const hcg_graph *g, hcg_node *n);
+hcg_status hcg_infer_recv(const hcg_graph *g, hcg_node *n);
+void hcg_cost_dist(const hcg_graph *g, const hcg_node *n, double *flops, double *bytes);
+
 void hcg_cost_loss(const hcg_graph *g, const hcg_node *n, double *flops, double *bytes);
 void hcg_cost_optimizer(const hcg_graph *g, const hcg_node *n, double *flops, double *bytes);
 

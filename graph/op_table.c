@@ -1126,6 +1126,30 @@ static const hcg_op_info op_table[HCG_OP_COUNT] = {
                             .infer = hcg_infer_optimizer, .cost = hcg_cost_optimizer, .inplace_inputs = 0x31,
                             .doc = "Adam step in place on (param, grad, hyper, grad_scale, m, v), PyTorch's rule; "
                                    "decoupled=1 is AdamW"},
+    /* between the ranks of an MPI job (backend/dist/); shape rules in op_shapes_dist.c */
+    [HCG_OP_ALLREDUCE_START] = {.name = "allreduce_start", .min_inputs = 1, .max_inputs = -1,
+                                .attrs = {A_INT("bucket", 0)}, .infer = hcg_infer_allreduce_start,
+                                .cost = hcg_cost_dist,
+                                .flags = HCG_OPF_NO_FOLD | HCG_OPF_HOST_ONLY | HCG_OPF_ASYNC,
+                                .doc = "packs its f32 inputs into one vector and starts summing it over every rank "
+                                       "of the MPI job in place (gradient bucket `bucket`); returns at once"},
+    [HCG_OP_ALLREDUCE_WAIT] = {.name = "allreduce_wait", .min_inputs = 1, .max_inputs = 1,
+                               .attrs = {A_REQ("offset", HCG_ATTR_INT), A_REQ("shape", HCG_ATTR_INTS)},
+                               .infer = hcg_infer_allreduce_wait, .cost = hcg_cost_dist,
+                               .flags = HCG_OPF_NO_FOLD | HCG_OPF_HOST_ONLY,
+                               .doc = "waits for the sum its allreduce_start began and gives elements [offset, "
+                                      "offset + numel(shape)) divided by the number of ranks (the mean), as shape"},
+    [HCG_OP_SEND] = {.name = "send", .min_inputs = 1, .max_inputs = 1,
+                     .attrs = {A_REQ("to", HCG_ATTR_INT), A_REQ("tag", HCG_ATTR_INT)}, .infer = hcg_infer_send,
+                     .cost = hcg_cost_dist,
+                     .flags = HCG_OPF_NO_FOLD | HCG_OPF_HOST_ONLY | HCG_OPF_EFFECT | HCG_OPF_ASYNC,
+                     .doc = "sends its input to rank `to` of the MPI job (message `tag`) without waiting for the "
+                            "receiver; gives f32 0"},
+    [HCG_OP_RECV] = {.name = "recv", .min_inputs = 0, .max_inputs = 0,
+                     .attrs = {A_REQ("from", HCG_ATTR_INT), A_REQ("tag", HCG_ATTR_INT), A_REQ("dtype", HCG_ATTR_STRING),
+                               A_REQ("shape", HCG_ATTR_INTS)},
+                     .infer = hcg_infer_recv, .cost = hcg_cost_dist, .flags = HCG_OPF_NO_FOLD | HCG_OPF_HOST_ONLY,
+                     .doc = "receives a tensor of `dtype` and `shape` sent by rank `from` (message `tag`)"},
 };
 
 const hcg_op_info *hcg_op_info_get(hcg_op op) { return &op_table[op]; }

@@ -24,7 +24,14 @@ enum {
     HCG_OPF_VIEW = 1 << 1,        /* output is input 0's memory with another shape */
     HCG_OPF_ELEMENTWISE = 1 << 2, /* elementwise with numpy broadcasting */
     HCG_OPF_SHAPE_ONLY = 1 << 3,  /* the result depends only on input shapes (always folds) */
-    HCG_OPF_NO_FOLD = 1 << 4      /* never constant-fold (would grow the graph's data) */
+    HCG_OPF_NO_FOLD = 1 << 4,     /* never constant-fold (would grow the graph's data) */
+    /* runs on the CPU device only: it hands host memory to MPI (backend/dist/) */
+    HCG_OPF_HOST_ONLY = 1 << 5,
+    /* starts communication that a later node (its reader) completes: the scheduler runs it as early
+     * as it can, and its readers wait for the communication's predicted time */
+    HCG_OPF_ASYNC = 1 << 6,
+    /* has an effect beyond its output (a message to another rank): never pruned */
+    HCG_OPF_EFFECT = 1 << 7
 };
 
 /* A shape rule: sets n->dtype and n->shape from its inputs (types in g, constant values in

@@ -12,6 +12,7 @@ HCG_APT_PACKAGES=(
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev libonnx-testdata
   clang libclang-rt-14-dev
   libdnnl-dev
+  libopenmpi-dev openmpi-bin
   python3-torch python3-onnx python3-numpy python3-pip
 )
 

@@ -6,3 +6,14 @@ if(TARGET test_ops_cpu)
     ENVIRONMENT "HCG_SOURCE_DIR=${CMAKE_SOURCE_DIR};HCG_CPU_GRAIN=3;HCG_CPU_THREADS=5"
     TIMEOUT 600)
 endif()
+
+# And with the vectorised loops of the lower instruction sets (cpu_simd.h picks the best one the
+# processor has; HCG_SIMD forces AVX2 + FMA or the baseline build), so every variant is checked
+# against the golden outputs on whatever machine runs the suite.
+if(TARGET test_ops_cpu)
+  foreach(isa avx2 baseline)
+    add_test(NAME test_ops_cpu_${isa} COMMAND test_ops_cpu)
+    set_tests_properties(test_ops_cpu_${isa} PROPERTIES
+      ENVIRONMENT "HCG_SOURCE_DIR=${CMAKE_SOURCE_DIR};HCG_SIMD=${isa}" TIMEOUT 600)
+  endforeach()
+endif()

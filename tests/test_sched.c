@@ -2,7 +2,9 @@
  * fail with a clear error; on simulated devices HEFT spreads independent branches over equal
  * GPUs and keeps small graphs off a slow link; over random graphs and random device profiles the
  * chosen plan is never predicted slower than the best single device (the invariant the scheduler
- * promises, checked against an independent evaluation of every single-device plan); and measured
+ * promises, checked against an independent evaluation of every single-device plan); devices that
+ * share the host's cores (the cpu and POCL) are never expected to overlap, and such a device
+ * takes work from the cpu only when measured times say it is faster; and measured
  * times from a profiled run replace the cost model's estimates. */
 #include <math.h>
 #include <stdio.h>
@@ -73,6 +75,24 @@ static const char *write_profiles(const char *name, const char *json)
     return p;
 }
 
+/* A plan over bound graph b for the given devices, with its placement arrays (plan_free frees them). */
+static hcg_plan plan_for(hcg_graph *b, hcg_device **devs, int nd)
+{
+    hcg_plan p = {.bound = b, .n_dev = nd};
+    for (int d = 0; d < nd; d++) p.devs[d] = devs[d];
+    p.place = calloc((size_t)b->n_nodes, sizeof(int));
+    p.pred_time = calloc((size_t)b->n_nodes, sizeof(double));
+    p.pred_start = calloc((size_t)b->n_nodes, sizeof(double));
+    return p;
+}
+
+static void plan_free(hcg_plan *p)
+{
+    free(p->place);
+    free(p->pred_time);
+    free(p->pred_start);
+}
+
 static void test_pins(void)
 {
     hcg_graph *g = two_branches(32);
@@ -105,15 +125,10 @@ static void test_pins(void)
     free(b->nodes[b->outputs[0]].pin);
     b->nodes[b->outputs[0]].pin = NULL;
     b->nodes[first_mm].pin = strdup("fpga");
-    hcg_plan p = {.bound = b, .n_dev = nd, .devs = {devs[0], devs[1]}};
-    p.place = calloc((size_t)b->n_nodes, sizeof(int));
-    p.pred_time = calloc((size_t)b->n_nodes, sizeof(double));
-    p.pred_start = calloc((size_t)b->n_nodes, sizeof(double));
+    hcg_plan p = plan_for(b, devs, nd);
     CHECK_OK(hcg_sched_evaluate(&p, NULL, &r));
     CHECK(p.place[first_mm] == 1, "the pinned matmul runs on the fpga (device %d)", p.place[first_mm]);
-    free(p.place);
-    free(p.pred_time);
-    free(p.pred_start);
+    plan_free(&p);
     hcg_graph_free(b);
     hcg_sim_free(devs, nd);
     hcg_tensor_free(x);
@@ -131,10 +146,7 @@ static void test_heft_spreads_branches(void)
     CHECK_OK(hcg_sim_load(prof, devs, 4, &nd));
     hcg_graph *g = two_branches(1024);
     hcg_graph *b = bind_trial(g);
-    hcg_plan p = {.bound = b, .n_dev = nd, .devs = {devs[0], devs[1], devs[2]}};
-    p.place = calloc((size_t)b->n_nodes, sizeof(int));
-    p.pred_time = calloc((size_t)b->n_nodes, sizeof(double));
-    p.pred_start = calloc((size_t)b->n_nodes, sizeof(double));
+    hcg_plan p = plan_for(b, devs, nd);
     hcg_sched_report r;
     CHECK_OK(hcg_sched_evaluate(&p, NULL, &r));
     int mm_on[3] = {0, 0, 0};
@@ -143,12 +155,122 @@ static void test_heft_spreads_branches(void)
     CHECK(mm_on[0] == 4 && mm_on[1] == 4, "each GPU takes one branch's 4 matmuls (gpu0 %d, gpu1 %d, cpu %d)", mm_on[0],
           mm_on[1], mm_on[2]);
     CHECK(r.chosen < 0.7 * r.single[0], "two GPUs beat one: %.1f us vs %.1f us", r.chosen * 1e6, r.single[0] * 1e6);
-    free(p.place);
-    free(p.pred_time);
-    free(p.pred_start);
+    plan_free(&p);
     hcg_graph_free(b);
     hcg_graph_free(g);
     hcg_sim_free(devs, nd);
+}
+
+/* Places two_branches(width) on simulated devices; counts compute nodes per device. */
+static void place_sim(const char *name, const char *json, int width, int *on, hcg_sched_report *r, double *serial_bound)
+{
+    hcg_device *devs[4];
+    int nd = 0;
+    memset(on, 0, 4 * sizeof *on);
+    if (!CHECK_OK(hcg_sim_load(write_profiles(name, json), devs, 4, &nd))) return;
+    hcg_graph *g = two_branches(width);
+    hcg_graph *b = bind_trial(g);
+    hcg_plan p = plan_for(b, devs, nd);
+    CHECK_OK(hcg_sched_evaluate(&p, NULL, r));
+    /* an independent lower bound for devices that take turns: every node at its fastest, one after another */
+    *serial_bound = 0;
+    for (hcg_id id = 0; id < b->n_nodes; id++) {
+        if (b->nodes[id].op == HCG_OP_INPUT || b->nodes[id].op == HCG_OP_PARAM) continue;
+        double best = INFINITY;
+        for (int d = 0; d < nd; d++) {
+            double t = hcg_device_estimate(devs[d], b, &b->nodes[id]);
+            best = t < best ? t : best;
+        }
+        *serial_bound += best;
+        on[p.place[id]]++;
+    }
+    plan_free(&p);
+    hcg_graph_free(b);
+    hcg_graph_free(g);
+    hcg_sim_free(devs, nd);
+}
+
+/* The cpu backend and an OpenCL CPU device (POCL) run on the same cores: work on both at once is
+ * not faster, so the scheduler must not expect it to be (issue 10: `auto` was slower than `cpu`). */
+static void test_shared_cores_take_turns(void)
+{
+    static const char *fmt =
+        "{\"devices\": [{\"name\": \"cpu\", \"type\": \"cpu\", \"host\": true, \"gflops\": 200, \"mem_gbps\": 30, "
+        "\"launch_us\": 1 %s},"
+        "{\"name\": \"pocl\", \"type\": \"cpu\", \"gflops\": %d, \"mem_gbps\": 30, \"launch_us\": 3, \"h2d_gbps\": 20, "
+        "\"d2h_gbps\": 20, \"link_latency_us\": 5 %s}]}";
+    static const char *host2 = ", \"shares\": \"host\", \"cores\": 2, \"shared_cores\": 2";
+    char json[1024];
+    int on[4];
+    hcg_sched_report r;
+    double serial;
+
+    /* two machines of the same speed (no "shares"): HEFT gives each one branch */
+    snprintf(json, sizeof json, fmt, "", 200, "");
+    place_sim("separate", json, 512, on, &r, &serial);
+    CHECK(on[0] > 0 && on[1] > 0 && r.chosen < 0.75 * r.single[0],
+          "separate devices split the branches (%d / %d nodes, %.1f us vs %.1f us alone)", on[0], on[1],
+          r.chosen * 1e6, r.single[0] * 1e6);
+
+    /* the same devices on the same two cores: nothing to gain from a split, and none is predicted */
+    snprintf(json, sizeof json, fmt, host2, 200, host2);
+    place_sim("shared", json, 512, on, &r, &serial);
+    CHECK(r.heft >= serial * 0.999999, "devices sharing the cores take turns: HEFT's %.1f us >= the serial bound %.1f us",
+          r.heft * 1e6, serial * 1e6);
+    CHECK(r.chosen >= 0.999999 * (r.single[0] < r.single[1] ? r.single[0] : r.single[1]) && (on[0] == 0 || on[1] == 0),
+          "shared cores: one device runs everything (%d on cpu, %d on pocl; %.1f us, cpu alone %.1f us)", on[0], on[1],
+          r.chosen * 1e6, r.single[0] * 1e6);
+    CHECK(on[0] > 0, "on a tie the cpu (the host's memory) wins (%d nodes on the cpu)", on[0]);
+
+    /* two single-core POCL devices on two cores do not contend with each other (POCL_DEVICES="basic basic") */
+    snprintf(json, sizeof json,
+             "{\"devices\": [{\"name\": \"basic0\", \"type\": \"cpu\", \"gflops\": 100, \"mem_gbps\": 30, \"launch_us\": 3, "
+             "\"shares\": \"host\", \"cores\": 1, \"shared_cores\": 2},"
+             "{\"name\": \"basic1\", \"type\": \"cpu\", \"gflops\": 100, \"mem_gbps\": 30, \"launch_us\": 3, "
+             "\"shares\": \"host\", \"cores\": 1, \"shared_cores\": 2}]}");
+    place_sim("basic", json, 512, on, &r, &serial);
+    CHECK(on[0] > 0 && on[1] > 0 && r.chosen < 0.75 * r.single[0],
+          "two one-core devices on two cores still split (%d / %d nodes, %.1f us vs %.1f us alone)", on[0], on[1],
+          r.chosen * 1e6, r.single[0] * 1e6);
+
+    /* a shared-core device whose profile claims 5x the cpu's GEMM speed (calibrated or not) gets
+     * nothing: same cores, same memory; the profiles differ by how they were measured */
+    snprintf(json, sizeof json, fmt, host2, 1000, host2);
+    place_sim("faster", json, 512, on, &r, &serial);
+    CHECK(on[1] == 0 && r.choice == 0, "a shared-core device claiming 5x the cpu gets nothing (%d nodes, choice %d)",
+          on[1], r.choice);
+    char uncal[256];
+    snprintf(uncal, sizeof uncal, "%s, \"calibrated\": false", host2);
+    snprintf(json, sizeof json, fmt, host2, 1000, uncal);
+    place_sim("uncalibrated", json, 512, on, &r, &serial);
+    CHECK(on[1] == 0 && r.choice == 0, "nor on default costs (%d nodes, choice %d)", on[1], r.choice);
+    /* but measured times (a profiled run) that show it faster stand */
+    snprintf(json, sizeof json, fmt, host2, 200, host2);
+    hcg_device *devs[4];
+    int nd = 0;
+    if (CHECK_OK(hcg_sim_load(write_profiles("measured", json), devs, 4, &nd))) {
+        hcg_graph *g = two_branches(512);
+        hcg_graph *b = bind_trial(g);
+        hcg_measurements m = {.n_nodes = g->n_nodes, .n_dev = nd};
+        m.seconds = malloc(sizeof(double) * (size_t)g->n_nodes * (size_t)nd);
+        for (int i = 0; i < g->n_nodes * nd; i++) m.seconds[i] = NAN;
+        int mm = 0;
+        for (hcg_id id = 0; id < b->n_nodes; id++) {
+            if (b->nodes[id].op != HCG_OP_MATMUL) continue;
+            hcg_id o = b->origin[id];
+            m.seconds[(size_t)o * nd + 0] = hcg_device_estimate(devs[0], b, &b->nodes[id]);
+            m.seconds[(size_t)o * nd + 1] = 0.2 * m.seconds[(size_t)o * nd + 0];
+        }
+        hcg_plan p = plan_for(b, devs, nd);
+        CHECK_OK(hcg_sched_evaluate(&p, &m, &r));
+        for (hcg_id id = 0; id < b->n_nodes; id++) mm += b->nodes[id].op == HCG_OP_MATMUL && p.place[id] == 1;
+        CHECK(mm == 8, "measured 5x faster on the shared-core device, its 8 matmuls go there (%d)", mm);
+        plan_free(&p);
+        free(m.seconds);
+        hcg_graph_free(b);
+        hcg_graph_free(g);
+        hcg_sim_free(devs, nd);
+    }
 }
 
 /* A random DAG of matmuls and elementwise ops over [n, n] tensors. */
@@ -239,6 +361,7 @@ int main(void)
 {
     test_pins();
     test_heft_spreads_branches();
+    test_shared_cores_take_turns();
     test_never_worse_than_single_device();
     test_measurements_replace_estimates();
     return tl_finish();

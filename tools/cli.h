@@ -42,6 +42,10 @@ bool cli_parse_dims(const char *s, hcg_shape *out);
 
 /* Loads --input NAME=FILE.npy specs into inputs[] (by graph input order); every input must be given. */
 hcg_status cli_load_inputs(const hcg_graph *g, int n_specs, char **specs, hcg_tensor **inputs, const char *cmd);
+/* Placement (tools/placement.c): pins every unpinned node whose name matches the fnmatch pattern
+ * to device; a placement file holds "PATTERN DEVICE" lines. */
+hcg_status cli_pin_matching(hcg_graph *g, const char *pattern, const char *device, int *matched);
+hcg_status cli_apply_placement(hcg_graph *g, const char *path);
 /* Prints where the last run's nodes ran ("ran on: cpu (3 nodes), opencl:0 (9 nodes); 2 copies"). */
 void cli_print_placement(const hcg_session *s, FILE *f);
 

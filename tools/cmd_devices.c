@@ -1,23 +1,69 @@
-/* cmd_devices.c — `hcg devices [--json] [--calibrate] [--devices LIST]`: lists every device with
- * its name, type and description; --calibrate measures (and tunes) the selected devices and
- * stores their cost profiles for later runs. */
+/* cmd_devices.c — `hcg devices [--json] [--calibrate] [--devices LIST] [--all-ranks]`: lists every
+ * device with its name, type and description; --calibrate measures (and tunes) the selected devices
+ * and stores their cost profiles for later runs; --all-ranks (under mpirun) lists every rank's
+ * devices, named as placements name them (rank1:opencl:0), from rank 0. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend/backend.h"
+#include "backend/dist/dist.h"
 #include "tools/cli.h"
+
+#define RANK_TEXT 16384
+
+/* Every rank's devices, gathered and printed by rank 0. */
+static int all_ranks(bool json)
+{
+    if (hcg_dist_init()) return cli_fail("devices", "--all-ranks: %s", hcg_last_error());
+    int rank = hcg_dist_rank(), ranks = hcg_dist_size();
+    char *mine = calloc(1, RANK_TEXT), *all = rank == 0 ? calloc((size_t)ranks, RANK_TEXT) : NULL;
+    if (!mine || (rank == 0 && !all)) return cli_fail("devices", "out of memory");
+    size_t used = 0;
+    for (int i = 0; i < hcg_device_count() && used < RANK_TEXT - 1; i++) {
+        hcg_device *d = hcg_device_get(i);
+        int w;
+        if (json) {
+            char *o = hcg_device_json(d);
+            w = snprintf(mine + used, RANK_TEXT - used, "%s{\"rank\": %d, \"placement\": \"rank%d:%s\", \"device\": %s}",
+                         used ? ",\n " : "", rank, rank, d->name, o ? o : "{}");
+            free(o);
+        } else {
+            char name[64];
+            snprintf(name, sizeof name, "rank%d:%s", rank, d->name);
+            w = snprintf(mine + used, RANK_TEXT - used, "%-18s %-12s %s\n", name, hcg_device_type_name(d->type), d->description);
+        }
+        if (w > 0) used += (size_t)w;
+    }
+    mine[RANK_TEXT - 1] = 0;
+    hcg_status st = hcg_dist_gather(mine, RANK_TEXT, all, 0, "gathering the ranks' devices");
+    if (!st && rank == 0) {
+        if (json) printf("[");
+        else printf("%-18s %-12s %s\n", "PLACEMENT", "TYPE", "DESCRIPTION");
+        for (int r = 0; r < ranks; r++) {
+            char *text = all + (size_t)r * RANK_TEXT;
+            text[RANK_TEXT - 1] = 0;
+            printf("%s%s", json && r ? ",\n " : "", text);
+        }
+        if (json) printf("]\n");
+    }
+    free(mine);
+    free(all);
+    if (st) return cli_fail("devices", "--all-ranks: %s", hcg_last_error());
+    return 0;
+}
 
 int cmd_devices(int argc, char **argv)
 {
-    bool json = false, calibrate = false;
+    bool json = false, calibrate = false, ranks = false;
     const char *spec = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0) json = true;
         else if (strcmp(argv[i], "--calibrate") == 0) calibrate = true;
+        else if (strcmp(argv[i], "--all-ranks") == 0) ranks = true;
         else if (cli_opt(argc, argv, &i, "--devices", &spec)) {
             if (!spec) return cli_fail("devices", "--devices needs a value");
-        } else return cli_fail("devices", "unknown option '%s' (use --json, --calibrate, --devices LIST)", argv[i]);
+        } else return cli_fail("devices", "unknown option '%s' (use --json, --calibrate, --devices LIST, --all-ranks)", argv[i]);
     }
     int n = hcg_device_count();
     if (calibrate) {
@@ -31,6 +77,7 @@ int cmd_devices(int argc, char **argv)
                 return cli_fail("devices", "calibrating %s: %s", sel[i]->name, hcg_last_error());
         }
     }
+    if (ranks) return all_ranks(json);
     const char *notes = hcg_registry_notes();
     if (json) {
         printf("[");
@@ -50,6 +97,9 @@ int cmd_devices(int argc, char **argv)
         printf("%-10s %-12s cost: %.1f GFLOP/s, %.1f GB/s, launch %.1f us, link %.1f/%.1f GB/s%s\n", "", "",
                d->cost.gflops, d->cost.mem_gbps, d->cost.launch_us, d->cost.h2d_gbps, d->cost.d2h_gbps,
                d->cost.calibrated ? " (calibrated)" : " (defaults; run hcg devices --calibrate)");
+        if (d->shares[0])
+            printf("%-10s %-12s shares the %s (uses %d of its %d cores): never overlapped with a device it contends with\n",
+                   "", "", d->shares, d->cores, d->shared_cores);
     }
     if (notes[0]) printf("%s", notes);
     return 0;

@@ -25,7 +25,9 @@ const char cmd_distill_usage[] =
     "schedule, batches, checkpoints, --devices, ...) are those of hcg train (hcg train --help).\n"
     "The teachers' forward for batch k+1 runs in the same step as the student's training on batch k, so\n"
     "on two devices they overlap (teachers are frozen: the result is the same); --no-pipeline turns it off.\n"
-    "@DEVICE pins a model's nodes to a device (the student's gradients and updates follow its state).\n";
+    "@DEVICE pins a model's nodes to a device (the student's gradients and updates follow its state);\n"
+    "--teacher-device DEV pins every teacher. Under mpirun, a device rankN:DEVICE runs the teachers on rank N\n"
+    "and sends their soft targets to the student's rank (mpirun -np 2 hcg distill ... --teacher-device rank1:cpu).\n";
 
 static bool number(const char *s, double *out)
 {
@@ -38,7 +40,7 @@ static bool number(const char *s, double *out)
 
 int cmd_distill(int argc, char **argv)
 {
-    const char *student_path = NULL, *labels = NULL, *eval_labels = NULL, *v = NULL;
+    const char *student_path = NULL, *labels = NULL, *eval_labels = NULL, *all_teachers_device = NULL, *v = NULL;
     char *teacher_specs[MAX_TEACHERS];
     char *rest[MAX_ARGS];
     int n_teachers = 0, n_rest = 0, rc = 1;
@@ -68,6 +70,8 @@ int cmd_distill(int argc, char **argv)
             if (!o.student_output) return cli_fail("distill", "--student-output needs an output name");
         } else if (cli_opt(argc, argv, &i, "--teacher-output", &o.teacher_output)) {
             if (!o.teacher_output) return cli_fail("distill", "--teacher-output needs an output name");
+        } else if (cli_opt(argc, argv, &i, "--teacher-device", &all_teachers_device)) {
+            if (!all_teachers_device) return cli_fail("distill", "--teacher-device needs a device (or rankN:DEVICE)");
         } else if (strcmp(argv[i], "--no-pipeline") == 0) {
             o.pipeline = false;
         } else if (strcmp(argv[i], "--loss") == 0) {
@@ -119,7 +123,8 @@ int cmd_distill(int argc, char **argv)
     for (int i = 0; i < n_teachers; i++) {
         char group[32];
         snprintf(group, sizeof group, "teacher%d", i);
-        if (teacher_device[i] && hcg_workload_pin(g, group, teacher_device[i])) {
+        const char *dev = teacher_device[i] ? teacher_device[i] : all_teachers_device;
+        if (dev && hcg_workload_pin(g, group, dev)) {
             fprintf(stderr, "hcg distill: %s\n", hcg_last_error());
             goto done;
         }

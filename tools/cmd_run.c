@@ -13,6 +13,7 @@
 
 #include "backend/session_impl.h"
 #include "graph/fileio.h"
+#include "graph/rank_split.h"
 #include "tools/cli.h"
 #include "tools/run_outputs.h"
 
@@ -108,7 +109,7 @@ hcg_status cli_load_inputs(const hcg_graph *g, int n_specs, char **specs, hcg_te
 int cmd_run(int argc, char **argv)
 {
     const char *model = NULL, *devices = NULL, *out_dir = NULL, *trace = NULL, *v = NULL, *passes = NULL,
-               *max_memory = NULL;
+               *max_memory = NULL, *placement = NULL;
     char *specs[MAX_INPUTS];
     int n_specs = 0, repeat = 1, rc = 1;
     bool profile = false, quiet = false, explain = false;
@@ -123,6 +124,8 @@ int cmd_run(int argc, char **argv)
             if (!max_memory) return cli_fail("run", "--max-memory needs a size (4G) or DEVICE=SIZE,...");
         } else if (cli_opt(argc, argv, &i, "--trace", &trace)) {
             if (!trace) return cli_fail("run", "--trace needs a file name");
+        } else if (cli_opt(argc, argv, &i, "--placement", &placement)) {
+            if (!placement) return cli_fail("run", "--placement needs a file (lines PATTERN DEVICE)");
         } else if (cli_opt(argc, argv, &i, "--input", &v)) {
             if (!v) return cli_fail("run", "--input needs NAME=FILE.npy");
             if (n_specs == MAX_INPUTS) return cli_fail("run", "too many --input options");
@@ -145,9 +148,17 @@ int cmd_run(int argc, char **argv)
     int n_in = 0, n_out = 0;
     run_outputs files;
     memset(&files, 0, sizeof files);
-    if (hcg_load(model, &g)) {
+    if (hcg_load(model, &g) || (placement && cli_apply_placement(g, placement))) {
         fprintf(stderr, "hcg run: %s\n", hcg_last_error());
         goto done;
+    }
+    /* nodes placed on ranks (under mpirun): every rank runs its part, rank 0 speaks and writes */
+    if (hcg_graph_names_ranks(g)) {
+        if (hcg_dist_init()) {
+            fprintf(stderr, "hcg run: nodes placed on ranks: %s\n", hcg_last_error());
+            goto done;
+        }
+        if (hcg_dist_rank() != 0) quiet = true, explain = false, out_dir = NULL, trace = NULL;
     }
     n_in = hcg_graph_num_inputs(g);
     n_out = hcg_graph_num_outputs(g);

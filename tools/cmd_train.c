@@ -12,7 +12,9 @@
 
 #include <cjson/cJSON.h>
 
+#include "backend/dist/dist.h"
 #include "backend/session_impl.h"
+#include "graph/rank_split.h"
 #include "tools/cli.h"
 #include "tools/train_data.h"
 
@@ -36,21 +38,27 @@ const char cmd_train_usage[] =
     "what trains:  --freeze PATTERN   params whose names match (fnmatch) stay fixed; repeatable\n"
     "data:         --shuffle SEED  --eval NAME=FILE.npy...  --eval-every N\n"
     "devices:      --devices LIST  --profile  --trace FILE.json  --explain (the step's placement and memory)\n"
+    "              --placement FILE  lines PATTERN DEVICE pin the nodes whose names match (fnmatch); under\n"
+    "              mpirun a DEVICE rankN:NAME runs them on rank N (e.g. teachers on rank 1: teacher* rank1:cpu)\n"
     "output:       --save OUT.safetensors  --save-model OUT.hcg (the model with the trained values)\n"
     "              --log FILE.jsonl  --quiet\n"
     "checkpoints:  --checkpoint-dir DIR --checkpoint-every N  --resume DIR\n"
-    "              --stop-after N  stop after step N with a checkpoint, as if interrupted (no --save)\n";
+    "              --stop-after N  stop after step N with a checkpoint, as if interrupted (no --save)\n"
+    "distributed:  mpirun -np R hcg train ... [--distributed]  data parallel over R ranks (an MPI launch is\n"
+    "              detected): each rank trains on N/R rows of every global batch of N (R must divide N),\n"
+    "              the gradients are averaged over the ranks; rank 0 prints, logs, writes checkpoints and\n"
+    "              the saved params. --bucket-kb K: gradients all-reduced in buckets of K KiB (1024)\n";
 
 /* The command the messages name ("train", "distill"). */
 static const char *cmd_name = "train";
 
 typedef struct train_args {
-    const char *model, *loss, *save, *save_model, *log, *ckpt_dir, *resume, *devices, *trace;
+    const char *model, *loss, *save, *save_model, *log, *ckpt_dir, *resume, *devices, *trace, *placement;
     char *data[MAX_SPECS], *eval[MAX_SPECS];
     const char *freeze[MAX_SPECS];
     int n_data, n_eval, n_freeze;
     hcg_train_options opt;
-    bool have_optimizer, have_lr, shuffle, explain, quiet, profile;
+    bool have_optimizer, have_lr, shuffle, explain, quiet, profile, distributed;
     uint64_t seed;
     int64_t batch, steps, epochs, ckpt_every, eval_every, stop_after;
 } train_args;
@@ -167,9 +175,17 @@ static int parse(int argc, char **argv, train_args *a, bool have_model)
                 return cli_fail(cmd_name, "--stop-after '%s' is not a count >= 1", v);
         } else if (VALUE("--resume")) a->resume = v;
         else if (VALUE("--trace")) a->trace = v;
+        else if (VALUE("--placement")) a->placement = v;
         else if (strcmp(arg, "--explain") == 0) a->explain = true;
         else if (strcmp(arg, "--quiet") == 0) a->quiet = true;
         else if (strcmp(arg, "--profile") == 0) a->profile = true;
+        else if (strcmp(arg, "--distributed") == 0) a->distributed = true;
+        else if (VALUE("--bucket-kb")) {
+            int64_t kb;
+            if (!parse_count(v, &kb) || kb < 1 || kb > (INT64_C(1) << 30))
+                return cli_fail(cmd_name, "--bucket-kb '%s' is not a size in KiB >= 1", v);
+            a->opt.bucket_bytes = kb * 1024;
+        }
         else if (missing) break;
         else if (arg[0] == '-') return cli_fail(cmd_name, "unknown option '%s' (hcg train --help lists them)", arg);
         else if (!a->model) a->model = arg;
@@ -204,16 +220,21 @@ static int parse(int argc, char **argv, train_args *a, bool have_model)
 
 /* Runs the model over the eval data in batches and averages every scalar f32 output, weighted by
  * batch rows; prints and returns them as a JSON object (caller deletes). */
-static hcg_status evaluate(hcg_train_session *t, const hcg_graph *g, const cli_dataset *ev, int64_t batch, cJSON **out)
+static hcg_status evaluate(hcg_train_session *t, const hcg_graph *g, const cli_dataset *ev, int64_t batch, bool shard,
+                           cJSON **out)
 {
+    /* data parallel: each rank evaluates its slice of the rows; the sums are added up */
+    bool dist = shard && hcg_dist_size() > 1;
+    int64_t lo = dist ? ev->rows * hcg_dist_rank() / hcg_dist_size() : 0;
+    int64_t hi = dist ? ev->rows * (hcg_dist_rank() + 1) / hcg_dist_size() : ev->rows;
     int n_out = hcg_graph_num_outputs(g), n_in = hcg_graph_num_inputs(g);
     double *sum = calloc((size_t)n_out + 1, sizeof(double));
     bool *scalar = calloc((size_t)n_out + 1, sizeof(bool));
     hcg_tensor **in = calloc((size_t)n_in + 1, sizeof(hcg_tensor *)), **outs = calloc((size_t)n_out + 1, sizeof(hcg_tensor *));
     int64_t *rows = malloc(sizeof(int64_t) * (size_t)(batch + 1));
     hcg_status st = sum && scalar && in && outs && rows ? HCG_OK : hcg_error(HCG_ERR_NOMEM, "out of memory");
-    for (int64_t first = 0; first < ev->rows && !st; first += batch) {
-        int64_t n = ev->rows - first < batch ? ev->rows - first : batch;
+    for (int64_t first = lo; first < hi && !st; first += batch) {
+        int64_t n = hi - first < batch ? hi - first : batch;
         for (int64_t r = 0; r < n; r++) rows[r] = first + r;
         if ((st = cli_batch_alloc(ev, n, in))) break;
         cli_batch_fill(ev, rows, n, in);
@@ -230,6 +251,7 @@ static hcg_status evaluate(hcg_train_session *t, const hcg_graph *g, const cli_d
         for (int j = 0; j < n_out; j++) hcg_tensor_free(outs[j]), outs[j] = NULL;
         for (int i = 0; i < n_in; i++) hcg_tensor_free(in[i]), in[i] = NULL;
     }
+    if (!st && dist) st = hcg_dist_sum(sum, n_out, "adding up the evaluation");
     cJSON *o = st ? NULL : cJSON_CreateObject();
     for (int j = 0; j < n_out && o; j++)
         if (scalar[j]) cJSON_AddNumberToObject(o, hcg_graph_output_name(g, j), sum[j] / (double)ev->rows);
@@ -260,15 +282,16 @@ static void print_eval(const cJSON *o, int64_t step, FILE *f)
 /* Pipelined teachers: one evaluation run with step k's batch as both batches leaves its soft
  * targets in their state for step k to read. */
 static hcg_status prime_pipeline(hcg_train_session *t, const hcg_graph *g, const cli_dataset *d, cli_sampler *smp,
-                                 int64_t k, int64_t *rows, hcg_tensor **batch)
+                                 int64_t k, int64_t *rows, int64_t share, int64_t offset, hcg_tensor **batch)
 {
     if (!d->pipelined) return HCG_OK;
     int n_out = hcg_graph_num_outputs(g);
     hcg_tensor **outs = calloc((size_t)n_out + 1, sizeof(hcg_tensor *));
     if (!outs) return hcg_error(HCG_ERR_NOMEM, "out of memory");
+    int64_t *mine = rows + offset;
     cli_sampler_rows(smp, k, rows);
-    cli_batch_fill(d, rows, smp->batch, batch);
-    cli_batch_fill_next(d, rows, smp->batch, batch);
+    cli_batch_fill(d, mine, share, batch);
+    cli_batch_fill_next(d, mine, share, batch);
     hcg_status st = hcg_train_eval(t, (const hcg_tensor *const *)batch, outs);
     for (int j = 0; j < n_out; j++) hcg_tensor_free(outs[j]);
     free(outs);
@@ -326,10 +349,46 @@ static hcg_status resume(hcg_train_session *t, const train_args *a, cli_sampler 
     return st;
 }
 
+/* Prints the error. In a job of several ranks, this rank then ends them all: the others may be
+ * waiting for it, and would otherwise wait until their time limit. */
 static int fail(const char *msg_prefix)
 {
+    if (hcg_dist_size() > 1) {
+        const char *e = hcg_last_error();
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "rank %d: ", hcg_dist_rank());
+        fprintf(stderr, "hcg %s: %s%s%s\n", cmd_name, strncmp(e, "rank ", 5) == 0 ? "" : prefix, msg_prefix, e);
+        hcg_dist_abort(1);
+    }
     fprintf(stderr, "hcg %s: %s%s\n", cmd_name, msg_prefix, hcg_last_error());
     return 1;
+}
+
+/* Joins the MPI job when asked to (--distributed), launched by mpirun, or when nodes are placed on
+ * ranks: then each rank runs its part of the graph on the whole batches; else data parallel. */
+static int join_job(train_args *a, const hcg_graph *g)
+{
+    bool split = hcg_graph_names_ranks(g);
+    if (split && a->distributed)
+        return cli_fail(cmd_name, "--distributed (data parallel) and nodes placed on ranks (rankN:...) do not mix");
+    if (!split && !a->distributed && !(hcg_dist_launched() && hcg_dist_available())) return 0;
+    if (hcg_dist_init()) return fail(split ? "nodes placed on ranks: " : "--distributed: ");
+    if (split) {
+        if (hcg_dist_rank() != 0) a->quiet = true, a->explain = false, a->log = NULL, a->trace = NULL;
+        return 0;
+    }
+    a->opt.distributed = true;
+    int ranks = hcg_dist_size();
+    if (a->batch % ranks != 0)
+        return cli_fail(cmd_name, "--batch %lld does not divide among %d ranks: every rank takes the same share",
+                        (long long)a->batch, ranks);
+    if (hcg_dist_rank() != 0) { /* rank 0 speaks for the job */
+        a->quiet = true;
+        a->explain = false;
+        a->log = NULL;
+        a->trace = NULL;
+    }
+    return 0;
 }
 
 int cmd_train(int argc, char **argv) { return cli_train(argc, argv, NULL, "train"); }
@@ -351,11 +410,17 @@ int cli_train(int argc, char **argv, hcg_graph *given, const char *cmd)
     int64_t *rows = NULL;
     FILE *logf = NULL;
     rc = 1;
-    if ((!g && hcg_load(a.model, &g)) || cli_dataset_load(g, a.data, a.n_data, "--data", true, &data) ||
+    if ((!g && hcg_load(a.model, &g)) || (a.placement && cli_apply_placement(g, a.placement)) ||
+        cli_dataset_load(g, a.data, a.n_data, "--data", true, &data) ||
         (a.n_eval && cli_dataset_load(g, a.eval, a.n_eval, "--eval", true, &ev))) {
         rc = fail("");
         goto done;
     }
+    if ((rc = join_job(&a, g))) goto done;
+    rc = 1;
+    /* data parallel: this rank's rows of every global batch; else all of them */
+    int ranks = a.opt.distributed ? hcg_dist_size() : 1;
+    int64_t share = a.batch / ranks, offset = a.opt.distributed ? hcg_dist_rank() * share : 0;
     if (a.batch > data.rows) {
         cli_fail(cmd_name, "--batch %lld is larger than the %lld samples of the data", (long long)a.batch,
                  (long long)data.rows);
@@ -374,12 +439,15 @@ int cli_train(int argc, char **argv, hcg_graph *given, const char *cmd)
     int n_in = hcg_graph_num_inputs(g);
     batch = calloc((size_t)n_in + 1, sizeof *batch);
     rows = malloc(sizeof(int64_t) * (size_t)(2 * a.batch + 1));
-    if (!batch || !rows || cli_batch_alloc(&data, a.batch, batch)) {
+    if (!batch || !rows || cli_batch_alloc(&data, share, batch)) {
         rc = fail("");
         goto done;
     }
     const char *notes = hcg_registry_notes();
     if (notes[0] && !a.quiet) fputs(notes, stderr);
+    if (a.opt.distributed && !a.quiet)
+        printf("data parallel over %d rank%s: %lld rows each of every global batch of %lld\n", ranks,
+               ranks == 1 ? "" : "s", (long long)share, (long long)a.batch);
     if (a.explain) {
         hcg_shape *shapes = calloc((size_t)n_in + 1, sizeof *shapes);
         for (int i = 0; shapes && i < n_in; i++) shapes[i] = batch[i]->shape;
@@ -404,7 +472,7 @@ int cli_train(int argc, char **argv, hcg_graph *given, const char *cmd)
         goto done;
     }
     bool tty = isatty(2) && !a.quiet;
-    if (start < total && prime_pipeline(t, g, &data, &smp, start, rows, batch)) {
+    if (start < total && prime_pipeline(t, g, &data, &smp, start, rows, share, offset, batch)) {
         rc = fail("preparing the pipeline: ");
         goto done;
     }
@@ -412,10 +480,10 @@ int cli_train(int argc, char **argv, hcg_graph *given, const char *cmd)
     float loss = NAN;
     for (int64_t k = start; k < total; k++) {
         cli_sampler_rows(&smp, k, rows);
-        cli_batch_fill(&data, rows, a.batch, batch);
+        cli_batch_fill(&data, rows + offset, share, batch);
         if (data.pipelined) { /* the teachers read the next batch */
             cli_sampler_rows(&smp, k + 1, rows + a.batch);
-            cli_batch_fill_next(&data, rows + a.batch, a.batch, batch);
+            cli_batch_fill_next(&data, rows + a.batch + offset, share, batch);
         }
         double ts = hcg_now();
         if (hcg_train_step(t, (const hcg_tensor *const *)batch, &loss)) {
@@ -453,7 +521,7 @@ int cli_train(int argc, char **argv, hcg_graph *given, const char *cmd)
         }
         if (a.eval_every && (k + 1) % a.eval_every == 0 && k + 1 < total) {
             cJSON *e = NULL;
-            if (evaluate(t, g, &ev, a.batch, &e) || prime_pipeline(t, g, &data, &smp, k + 1, rows, batch)) {
+            if (evaluate(t, g, &ev, a.batch, a.opt.distributed, &e) || prime_pipeline(t, g, &data, &smp, k + 1, rows, share, offset, batch)) {
                 rc = fail("evaluating: ");
                 goto done;
             }
@@ -485,7 +553,7 @@ int cli_train(int argc, char **argv, hcg_graph *given, const char *cmd)
     }
     if (a.n_eval) {
         cJSON *e = NULL;
-        if (evaluate(t, g, &ev, a.batch, &e)) {
+        if (evaluate(t, g, &ev, a.batch, a.opt.distributed, &e)) {
             rc = fail("evaluating: ");
             goto done;
         }

@@ -22,6 +22,12 @@ void hcg_parallel_for(int64_t n, int64_t grain, hcg_range_fn fn, void *ctx);
 /* Threads in the pool (including the caller): $HCG_CPU_THREADS, else the number of cores. */
 int hcg_cpu_threads(void);
 
+/* C[m, n] = alpha * op(A) @ op(B) + beta * C, row-major with leading dims, as the matmul kernels
+ * compute it (oneDNN, else OpenBLAS, else a loop). parallel: over the pool (from a thread outside
+ * a parallel loop); else on the calling thread alone (inside a parallel loop's chunk). */
+void hcg_cpu_sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+                   const float *b, int64_t ldb, float beta, float *c, int64_t ldc, bool parallel);
+
 /* IEEE half <-> float. */
 float hcg_half_to_float(uint16_t h);
 uint16_t hcg_float_to_half(float f);

@@ -1,14 +1,13 @@
 /* cpu_cache.c — the decoding ops on the CPU: cache_write (values into a state cache at pos along
  * an axis) and kv_attention (the new keys and values into the caches at pos, then each query row
  * attends over the cache up to its own position). The attention streams the cache's keys with
- * the same online-softmax rows (hcg_simd_fns.attention_rows) as the attention op, per (batch
+ * the attention op's units (hcg_attn_run_unit: block products and an online softmax), per (batch
  * entry, head, block of query rows), with a causal mask for the block's own new positions; a
  * block of rows reads only the pos + rows keys it can see, so a new token costs O(pos). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend/cpu/cpu_kernels.h"
-#include "backend/cpu/cpu_simd.h"
 #include "graph/op_table.h"
 
 /* The run-time position pos (an i64 input) checked against the cache: pos .. pos + t - 1 must
@@ -50,31 +49,31 @@ static void kv_units(void *ctx, int64_t begin, int64_t end)
     const kv_ctx *c = ctx;
     const hcg_kv_geom *a = &c->a;
     int64_t most_keys = c->pos + a->t;
-    float *scratch = malloc(sizeof(float) * (size_t)(hcg_attn_scratch_floats(a->d, a->dv) + HCG_ATTN_ROWS * most_keys));
+    float *scratch = malloc(sizeof(float) * (hcg_attn_scratch_floats() + (size_t)(HCG_ATTN_ROWS * most_keys)));
     if (!scratch) return; /* checked by the caller beforehand: cannot happen but for a race on memory */
-    float *mask = scratch + hcg_attn_scratch_floats(a->d, a->dv);
-    for (int64_t u = begin; u < end; u++) {
-        int64_t bh = u / c->row_blocks, r0 = (u % c->row_blocks) * HCG_ATTN_ROWS;
+    float *mask = scratch + hcg_attn_scratch_floats();
+    for (int64_t w = begin; w < end; w++) {
+        int64_t bh = w / c->row_blocks, r0 = (w % c->row_blocks) * HCG_ATTN_ROWS;
         int64_t b = bh / a->heads, h = bh % a->heads;
         int64_t rows = a->t - r0 < HCG_ATTN_ROWS ? a->t - r0 : HCG_ATTN_ROWS;
         int64_t keys = c->pos + r0 + rows; /* the last row sees these; earlier rows fewer */
-        hcg_attn_rows r = {.rows = rows, .sk = keys, .d = a->d, .dv = a->dv, .scale = a->scale, .scratch = scratch};
-        r.q_ld = a->heads * a->d;
-        r.o_ld = a->heads * a->dv;
-        r.k_ld = a->d;
-        r.v_ld = a->dv;
-        r.q = c->q + (b * a->t + r0) * r.q_ld + h * a->d;
-        r.o = c->o + (b * a->t + r0) * r.o_ld + h * a->dv;
-        r.k = c->kc + bh * a->positions * a->d;
-        r.v = c->vc + bh * a->positions * a->dv;
+        hcg_attn_unit u = {.rows = rows, .sk = keys, .d = a->d, .dv = a->dv, .scale = a->scale};
+        u.q_ld = a->heads * a->d;
+        u.o_ld = a->heads * a->dv;
+        u.k_ld = a->d;
+        u.v_ld = a->dv;
+        u.q = c->q + (b * a->t + r0) * u.q_ld + h * a->d;
+        u.o = c->o + (b * a->t + r0) * u.o_ld + h * a->dv;
+        u.k = c->kc + bh * a->positions * a->d;
+        u.v = c->vc + bh * a->positions * a->dv;
         if (rows > 1) { /* row i sees keys 0 .. pos + r0 + i */
             for (int64_t i = 0; i < rows; i++)
                 for (int64_t j = 0; j < keys; j++) mask[i * keys + j] = j <= c->pos + r0 + i ? 0.0f : -INFINITY;
-            r.mask = mask;
-            r.mask_ld = keys;
-            r.mask_cs = 1;
+            u.mask = mask;
+            u.mask_ld = keys;
+            u.mask_cs = 1;
         }
-        hcg_simd()->attention_rows(&r);
+        hcg_attn_run_unit(&u, scratch);
     }
     free(scratch);
 }
@@ -99,7 +98,7 @@ hcg_status hcg_k_kv_attention(hcg_exec_node *en)
     if (st || hcg_cpu_numel(&en->out) == 0) return st;
     store_rows(hcg_dev_tensor_ptr(&en->in[3]), hcg_dev_tensor_ptr(&en->in[1]), &c.a, c.a.d, c.pos);
     store_rows(hcg_dev_tensor_ptr(&en->in[4]), hcg_dev_tensor_ptr(&en->in[2]), &c.a, c.a.dv, c.pos);
-    size_t scratch = sizeof(float) * (size_t)(hcg_attn_scratch_floats(c.a.d, c.a.dv) + HCG_ATTN_ROWS * (c.pos + c.a.t));
+    size_t scratch = sizeof(float) * (hcg_attn_scratch_floats() + (size_t)(HCG_ATTN_ROWS * (c.pos + c.a.t)));
     void *probe = malloc(scratch);
     if (!probe) return hcg_node_error(en->g, en->node, HCG_ERR_NOMEM, "out of memory for attention scratch");
     free(probe);

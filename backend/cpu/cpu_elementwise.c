@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "backend/cpu/cpu_kernels.h"
+#include "backend/cpu/cpu_simd.h"
 #include "graph/op_table.h"
 
 /* ---------------------------------------------------------------- scalar operations */
@@ -259,14 +260,6 @@ hcg_status hcg_k_where(hcg_exec_node *en)
 
 /* ---------------------------------------------------------------- unary ops */
 
-static inline float gelu_erf_f32(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
-
-static inline float gelu_tanh_f32(float x)
-{
-    const float k = 0.79788456080286536f; /* sqrt(2 / pi) */
-    return 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));
-}
-
 typedef struct unary_ctx {
     hcg_op op;
     hcg_dtype dt;
@@ -287,23 +280,27 @@ typedef struct unary_ctx {
 
 static void unary_f32(const unary_ctx *c, int64_t begin, int64_t end)
 {
+    /* the transcendental ones through the vectorised loops of this processor (cpu_simd.h) */
+    const hcg_simd_fns *fns = hcg_simd();
+    void (*simd)(const float *, float *, int64_t) = c->op == HCG_OP_EXP       ? fns->exp
+                                                    : c->op == HCG_OP_TANH    ? fns->tanh
+                                                    : c->op == HCG_OP_ERF     ? fns->erf
+                                                    : c->op == HCG_OP_SIGMOID ? fns->sigmoid
+                                                    : c->op == HCG_OP_GELU    ? (c->gelu_tanh ? fns->gelu_tanh : fns->gelu)
+                                                                              : NULL;
+    if (simd) {
+        simd((const float *)c->x + begin, (float *)c->o + begin, end - begin);
+        return;
+    }
     switch (c->op) {
     case HCG_OP_NEG: UN_RUN(float, -v); break;
     case HCG_OP_ABS: UN_RUN(float, fabsf(v)); break;
     case HCG_OP_RELU: UN_RUN(float, v > 0 ? v : (isnan(v) ? v : 0.0f)); break;
-    case HCG_OP_EXP: UN_RUN(float, expf(v)); break;
     case HCG_OP_LOG: UN_RUN(float, logf(v)); break;
     case HCG_OP_SQRT: UN_RUN(float, sqrtf(v)); break;
     case HCG_OP_RSQRT: UN_RUN(float, 1.0f / sqrtf(v)); break;
-    case HCG_OP_TANH: UN_RUN(float, tanhf(v)); break;
-    case HCG_OP_SIGMOID: UN_RUN(float, hcg_sigmoid_f32(v)); break;
     case HCG_OP_SILU: UN_RUN(float, v * hcg_sigmoid_f32(v)); break;
-    case HCG_OP_ERF: UN_RUN(float, erff(v)); break;
     case HCG_OP_RECIPROCAL: UN_RUN(float, 1.0f / v); break;
-    case HCG_OP_GELU:
-        if (c->gelu_tanh) UN_RUN(float, gelu_tanh_f32(v));
-        else UN_RUN(float, gelu_erf_f32(v));
-        break;
     default: break;
     }
 }

@@ -98,4 +98,10 @@ const hcg_cpu_kernel hcg_cpu_kernels[HCG_OP_COUNT] = {
     [HCG_OP_SGD_UPDATE] = hcg_k_sgd_update,
     [HCG_OP_ADAM_UPDATE] = hcg_k_adam_update,
     [HCG_OP_ASSIGN] = hcg_k_assign,
+
+    /* between the ranks of an MPI job (cpu_dist.c) */
+    [HCG_OP_ALLREDUCE_START] = hcg_k_allreduce_start,
+    [HCG_OP_ALLREDUCE_WAIT] = hcg_k_allreduce_wait,
+    [HCG_OP_SEND] = hcg_k_send,
+    [HCG_OP_RECV] = hcg_k_recv,
 };

@@ -126,6 +126,20 @@ hcg_status hcg_k_fused_matmul(hcg_exec_node *en);
 
 /* cpu_attention.c */
 hcg_status hcg_k_attention(hcg_exec_node *en);
+/* One unit of attention: `rows` (at most HCG_ATTN_ROWS) query rows against sk keys, each operand
+ * a list of rows *_ld floats apart, the mask (NULL: none) through row and key strides (0:
+ * broadcast); streamed over blocks of keys with an online softmax. kv_attention runs its blocks of
+ * query rows over the cache through it. */
+#define HCG_ATTN_ROWS 64
+typedef struct hcg_attn_unit {
+    const float *q, *k, *v, *mask;
+    float *o;
+    int64_t q_ld, k_ld, v_ld, o_ld, mask_ld, mask_cs, rows, sk, d, dv;
+    float scale;
+} hcg_attn_unit;
+/* The scratch floats a unit needs (one per thread). */
+size_t hcg_attn_scratch_floats(void);
+void hcg_attn_run_unit(const hcg_attn_unit *u, float *scratch);
 
 /* cpu_cache.c: the decoding ops (key/value caches updated in place) */
 hcg_status hcg_k_kv_attention(hcg_exec_node *en);
@@ -166,5 +180,10 @@ hcg_status hcg_k_mse_loss(hcg_exec_node *en);
 hcg_status hcg_k_sgd_update(hcg_exec_node *en);
 hcg_status hcg_k_adam_update(hcg_exec_node *en);
 hcg_status hcg_k_assign(hcg_exec_node *en);
+/* between ranks (cpu_dist.c) */
+hcg_status hcg_k_allreduce_start(hcg_exec_node *en);
+hcg_status hcg_k_allreduce_wait(hcg_exec_node *en);
+hcg_status hcg_k_send(hcg_exec_node *en);
+hcg_status hcg_k_recv(hcg_exec_node *en);
 
 #endif

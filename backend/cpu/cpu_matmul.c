@@ -1,11 +1,17 @@
 /* cpu_matmul.c — matmul (numpy semantics: 1-D operands, broadcast batch dims, transpose flags),
  * fused_matmul (the same product with alpha and an epilogue: bias, gelu, relu) and gemm
- * (alpha * op(a) @ op(b) + beta * c) on the CPU. Matrix products go through oneDNN's sgemm when
- * hcg is built with it (its AVX-512 kernels run 2-4x OpenBLAS's AVX2 ones here: bench/README.md),
- * else cblas_sgemm (OpenBLAS), else a plain loop. Batches call sgemm once per matrix with pointer
- * strides: nothing is copied, and a side whose batch dims broadcast simply keeps its pointer
- * (stride 0). Many small matrices run one per pool thread through OpenBLAS (oneDNN would start an
- * OpenMP team inside each pool thread). */
+ * (alpha * op(a) @ op(b) + beta * c) on the CPU, and hcg_cpu_sgemm, the one product routine they
+ * (and the attention kernel, and the cpu's calibration) use. Matrix products go through oneDNN's
+ * sgemm when hcg is built with it (its AVX-512 kernels run 2-4x OpenBLAS's AVX2 ones here:
+ * bench/README.md), else cblas_sgemm (OpenBLAS), else a plain loop.
+ *
+ * Threads: oneDNN runs on the calling thread only (its OpenMP thread count is set to 1 around the
+ * call), and a large product is cut into tiles of C that hcg's pool runs, each tile one oneDNN
+ * call followed by fused_matmul's epilogue while the tile is in cache. So one set of threads
+ * (the pool's) does all the work: oneDNN's OpenMP team, which spins for milliseconds after each
+ * call, would otherwise fight the pool's threads for the same cores (bench/README.md). Batches
+ * call sgemm once per matrix with pointer strides: nothing is copied, and a side whose batch dims
+ * broadcast simply keeps its pointer (stride 0). */
 #include <limits.h>
 #include <string.h>
 
@@ -14,13 +20,20 @@
 #endif
 #ifdef HCG_HAVE_DNNL
 #include <dnnl.h>
+#if DNNL_CPU_THREADING_RUNTIME == DNNL_RUNTIME_OMP
+#ifdef HCG_HAVE_OPENMP
+#include <omp.h>
+#define DNNL_TILES 1 /* oneDNN can be held to the calling thread: the pool runs its tiles */
+#endif
+#else
+#define DNNL_TILES 1 /* a sequential or threadpool oneDNN: nothing to hold back */
+#endif
 #endif
 
 #include "backend/cpu/cpu_kernels.h"
 #include "backend/cpu/cpu_simd.h"
 #include "graph/op_table.h"
 
-/* One row-major product C[m, n] = alpha * op(A) @ op(B) + beta * C with leading dims. */
 typedef struct sgemm_args {
     bool ta, tb;
     int64_t m, n, k;
@@ -28,54 +41,153 @@ typedef struct sgemm_args {
     int64_t lda, ldb, ldc;
 } sgemm_args;
 
-#ifndef HCG_HAVE_BLAS
-typedef struct loop_ctx {
-    const sgemm_args *g;
-    const float *a, *b;
-    float *c;
-} loop_ctx;
+/* What fused_matmul applies to its product: c = act(c + bias[col]). */
+typedef struct epilogue {
+    const float *bias;
+    int act;
+} epilogue;
 
-/* Rows [begin, end) of C, accumulated in the i-k-j order so the inner loop runs along rows. */
-static void loop_rows(void *ctx, int64_t begin, int64_t end)
+static bool has_epilogue(const epilogue *e) { return e && (e->bias || e->act != HCG_ACT_NONE); }
+
+#ifndef HCG_HAVE_BLAS
+/* Rows [r0, r1) of C by the i-k-j loop (no BLAS). */
+static void loop_rows(const sgemm_args *g, const float *a, const float *b, float *c0, int64_t r0, int64_t r1)
 {
-    const loop_ctx *l = ctx;
-    const sgemm_args *g = l->g;
-    for (int64_t i = begin; i < end; i++) {
-        float *c = l->c + i * g->ldc;
+    for (int64_t i = r0; i < r1; i++) {
+        float *c = c0 + i * g->ldc;
         for (int64_t j = 0; j < g->n; j++) c[j] = g->beta == 0 ? 0.0f : g->beta * c[j];
         for (int64_t p = 0; p < g->k; p++) {
-            float av = g->alpha * (g->ta ? l->a[p * g->lda + i] : l->a[i * g->lda + p]);
+            float av = g->alpha * (g->ta ? a[p * g->lda + i] : a[i * g->lda + p]);
             if (g->tb) {
-                for (int64_t j = 0; j < g->n; j++) c[j] += av * l->b[j * g->ldb + p];
+                for (int64_t j = 0; j < g->n; j++) c[j] += av * b[j * g->ldb + p];
             } else {
-                const float *b = l->b + p * g->ldb;
-                for (int64_t j = 0; j < g->n; j++) c[j] += av * b[j];
+                const float *br = b + p * g->ldb;
+                for (int64_t j = 0; j < g->n; j++) c[j] += av * br[j];
             }
         }
     }
 }
+
 #endif
 
-/* Runs one product (threaded by BLAS, or here over rows when parallel is set). */
-static void sgemm_one(const sgemm_args *g, const float *a, const float *b, float *c, bool parallel)
+/* One product on the calling thread (oneDNN), or threaded by OpenBLAS itself. */
+static void sgemm_call(const sgemm_args *g, const float *a, const float *b, float *c)
 {
     if (g->m == 0 || g->n == 0) return;
 #ifdef HCG_HAVE_DNNL
-    if (parallel) {
-        if (dnnl_sgemm(g->ta ? 'T' : 'N', g->tb ? 'T' : 'N', g->m, g->n, g->k, g->alpha, a, g->lda, b, g->ldb, g->beta, c,
-                       g->ldc) == dnnl_success)
-            return;
-    }
+#if defined(DNNL_TILES) && defined(HCG_HAVE_OPENMP)
+    int saved = omp_get_max_threads();
+    if (saved != 1) omp_set_num_threads(1);
+#endif
+    dnnl_status_t st = dnnl_sgemm(g->ta ? 'T' : 'N', g->tb ? 'T' : 'N', g->m, g->n, g->k, g->alpha, a, g->lda, b, g->ldb,
+                                  g->beta, c, g->ldc);
+#if defined(DNNL_TILES) && defined(HCG_HAVE_OPENMP)
+    if (saved != 1) omp_set_num_threads(saved);
+#endif
+    if (st == dnnl_success) return;
 #endif
 #ifdef HCG_HAVE_BLAS
-    (void)parallel;
     cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans, g->tb ? CblasTrans : CblasNoTrans, (int)g->m,
                 (int)g->n, (int)g->k, g->alpha, a, (int)g->lda, b, (int)g->ldb, g->beta, c, (int)g->ldc);
 #else
-    loop_ctx l = {g, a, b, c};
-    if (parallel) hcg_parallel_for(g->m, hcg_grain_for(2 * g->n * (g->k + 1)), loop_rows, &l);
-    else loop_rows(&l, 0, g->m);
+    loop_rows(g, a, b, c, 0, g->m);
 #endif
+}
+
+#ifdef DNNL_TILES
+/* Tiles of C run by the pool, each one product plus the epilogue on it. */
+typedef struct tiles {
+    const sgemm_args *g;
+    const float *a, *b;
+    float *c;
+    int64_t tm, tn, n_cols; /* tile size; tiles per row of tiles */
+    const epilogue *e;
+} tiles;
+
+static void tile_range(void *ctx, int64_t begin, int64_t end)
+{
+    const tiles *t = ctx;
+    const sgemm_args *g = t->g;
+    for (int64_t i = begin; i < end; i++) {
+        int64_t r0 = (i / t->n_cols) * t->tm, c0 = (i % t->n_cols) * t->tn;
+        sgemm_args s = *g;
+        s.m = g->m - r0 < t->tm ? g->m - r0 : t->tm;
+        s.n = g->n - c0 < t->tn ? g->n - c0 : t->tn;
+        float *c = t->c + r0 * g->ldc + c0;
+        sgemm_call(&s, g->ta ? t->a + r0 : t->a + r0 * g->lda, g->tb ? t->b + c0 * g->ldb : t->b + c0, c);
+        if (has_epilogue(t->e))
+            hcg_simd()->epilogue(c, s.m, s.n, g->ldc, t->e->bias ? t->e->bias + c0 : NULL, t->e->act);
+    }
+}
+
+static int64_t round_up(int64_t v, int64_t to) { return (v + to - 1) / to * to; }
+#else
+/* Without tiles: rows of C for the loop product and the epilogue. */
+typedef struct rows_ctx {
+    const sgemm_args *g;
+    const float *a, *b;
+    float *c;
+    const epilogue *e;
+} rows_ctx;
+
+static void rows_range(void *ctx, int64_t begin, int64_t end)
+{
+    const rows_ctx *r = ctx;
+#ifndef HCG_HAVE_BLAS
+    loop_rows(r->g, r->a, r->b, r->c, begin, end);
+#endif
+    if (has_epilogue(r->e))
+        hcg_simd()->epilogue(r->c + begin * r->g->ldc, end - begin, r->g->n, r->g->ldc, r->e->bias, r->e->act);
+}
+
+#endif
+
+/* C = alpha op(A) op(B) + beta C, then the epilogue (may be NULL), with every thread the product
+ * is worth. */
+static void sgemm_parallel(const sgemm_args *g, const float *a, const float *b, float *c, const epilogue *e)
+{
+    if (g->m == 0 || g->n == 0) return;
+    int64_t threads = hcg_cpu_threads();
+    double flops = 2.0 * (double)g->m * (double)g->n * (double)g->k;
+#ifdef DNNL_TILES
+    /* About four tiles per thread, so a thread the OS holds back leaves little for the others to
+     * wait for (oneDNN runs as fast on a 128 x 96 tile as on the whole product here), across the
+     * columns while they stay at least 64 wide, then across rows of at least 16; each tile at least
+     * half a MFLOP. A product too small to share runs in one piece on this thread. */
+    int64_t want = threads <= 1 || flops < 8.0 * (double)hcg_cpu_grain_elems() ? 1 : 4 * threads;
+    if ((double)want > flops / 5e5) want = (int64_t)(flops / 5e5) > 1 ? (int64_t)(flops / 5e5) : 1;
+    int64_t pn = g->n / 64 < want ? g->n / 64 : want;
+    if (pn < 1) pn = 1;
+    int64_t pm = want / pn < g->m / 16 ? want / pn : g->m / 16;
+    if (pm < 1) pm = 1;
+    tiles t = {.g = g, .a = a, .b = b, .c = c, .e = e};
+    t.tn = round_up((g->n + pn - 1) / pn, 16);
+    t.tm = round_up((g->m + pm - 1) / pm, 8);
+    t.n_cols = (g->n + t.tn - 1) / t.tn;
+    int64_t n_tiles = t.n_cols * ((g->m + t.tm - 1) / t.tm);
+    hcg_parallel_for(n_tiles, 1, tile_range, &t);
+#else
+    rows_ctx r = {.g = g, .a = a, .b = b, .c = c, .e = e};
+    int64_t row_cost = has_epilogue(e) ? 24 * g->n : 0;
+#ifdef HCG_HAVE_BLAS
+    sgemm_call(g, a, b, c); /* OpenBLAS threads it */
+    if (!has_epilogue(e)) return;
+#else
+    row_cost += 2 * g->n * (g->k + 1);
+#endif
+    (void)threads;
+    (void)flops;
+    hcg_parallel_for(g->m, hcg_grain_for(row_cost), rows_range, &r);
+#endif
+}
+
+void hcg_cpu_sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+                   const float *b, int64_t ldb, float beta, float *c, int64_t ldc, bool parallel)
+{
+    sgemm_args g = {.ta = ta, .tb = tb, .m = m, .n = n, .k = k, .alpha = alpha, .beta = beta, .lda = lda, .ldb = ldb,
+                    .ldc = ldc};
+    if (parallel) sgemm_parallel(&g, a, b, c, NULL);
+    else sgemm_call(&g, a, b, c);
 }
 
 static bool fits_int(int64_t v) { return v >= 0 && v <= INT_MAX; }
@@ -92,6 +204,7 @@ typedef struct batch_ctx {
     int64_t a_stride[HCG_MAX_RANK], b_stride[HCG_MAX_RANK]; /* in matrices */
     int64_t a_mat, b_mat, c_mat;                            /* elements per matrix */
     bool parallel_inside;
+    const epilogue *e;
 } batch_ctx;
 
 static void batch_range(void *ctx, int64_t begin, int64_t end)
@@ -105,11 +218,18 @@ static void batch_range(void *ctx, int64_t begin, int64_t end)
             ai += i * bc->a_stride[d];
             bi += i * bc->b_stride[d];
         }
-        sgemm_one(&bc->g, bc->a + ai * bc->a_mat, bc->b + bi * bc->b_mat, bc->c + t * bc->c_mat, bc->parallel_inside);
+        const float *a = bc->a + ai * bc->a_mat, *b = bc->b + bi * bc->b_mat;
+        float *c = bc->c + t * bc->c_mat;
+        if (bc->parallel_inside) {
+            sgemm_parallel(&bc->g, a, b, c, bc->e);
+        } else {
+            sgemm_call(&bc->g, a, b, c);
+            if (has_epilogue(bc->e)) hcg_simd()->epilogue(c, bc->g.m, bc->g.n, bc->g.ldc, bc->e->bias, bc->e->act);
+        }
     }
 }
 
-static hcg_status matmul_alpha(hcg_exec_node *en, float alpha)
+static hcg_status matmul_alpha(hcg_exec_node *en, float alpha, const epilogue *e)
 {
     const hcg_dev_tensor *A = &en->in[0], *B = &en->in[1];
     if (A->dtype != HCG_F32 || B->dtype != HCG_F32)
@@ -125,6 +245,7 @@ static hcg_status matmul_alpha(hcg_exec_node *en, float alpha)
     if (out_numel == 0) return HCG_OK;
     if (g.k == 0) { /* an empty sum */
         memset(out, 0, (size_t)out_numel * sizeof(float));
+        if (has_epilogue(e)) hcg_simd()->epilogue(out, out_numel / g.n, g.n, g.n, e->bias, e->act);
         return HCG_OK;
     }
     if (!fits_int(g.m) || !fits_int(g.n) || !fits_int(g.k) || !fits_int(g.lda) || !fits_int(g.ldb))
@@ -136,7 +257,7 @@ static hcg_status matmul_alpha(hcg_exec_node *en, float alpha)
 
     /* Batch dims: the output's, minus its matrix dims. */
     batch_ctx bc = {.g = g, .a = hcg_dev_tensor_ptr(A), .b = hcg_dev_tensor_ptr(B), .c = out,
-                    .a_mat = ar * ac, .b_mat = br_ * bcols, .c_mat = g.m * g.n};
+                    .a_mat = ar * ac, .b_mat = br_ * bcols, .c_mat = g.m * g.n, .e = e};
     int a_brank = a.rank - 2, b_brank = b.rank - 2;
     bc.batch_rank = a_brank > b_brank ? a_brank : b_brank;
     int64_t n_batch = 1, a_batch = hcg_dims_prod(&a, 0, a_brank), b_batch = hcg_dims_prod(&b, 0, b_brank);
@@ -154,7 +275,7 @@ static hcg_status matmul_alpha(hcg_exec_node *en, float alpha)
     if (b_batch == 1 && !ta && a_batch == n_batch && fits_int(n_batch * g.m)) {
         sgemm_args big = g;
         big.m = n_batch * g.m;
-        sgemm_one(&big, bc.a, bc.b, out, true);
+        sgemm_parallel(&big, bc.a, bc.b, out, e);
         return HCG_OK;
     }
     /* Small matrices: one thread per batch entry; large ones: one at a time, each threaded. */
@@ -165,36 +286,15 @@ static hcg_status matmul_alpha(hcg_exec_node *en, float alpha)
     return HCG_OK;
 }
 
-hcg_status hcg_k_matmul(hcg_exec_node *en) { return matmul_alpha(en, 1.0f); }
+hcg_status hcg_k_matmul(hcg_exec_node *en) { return matmul_alpha(en, 1.0f, NULL); }
 
 /* ---------------------------------------------------------------- fused_matmul */
 
-typedef struct epilogue_ctx {
-    float *c;
-    int64_t cols;
-    const float *bias;
-    int act;
-} epilogue_ctx;
-
-static void epilogue_rows(void *ctx, int64_t begin, int64_t end)
-{
-    const epilogue_ctx *e = ctx;
-    hcg_simd()->epilogue(e->c + begin * e->cols, end - begin, e->cols, e->cols, e->bias, e->act);
-}
-
 hcg_status hcg_k_fused_matmul(hcg_exec_node *en)
 {
-    hcg_status st = matmul_alpha(en, (float)hcg_attr_float(en->node, "alpha"));
-    if (st) return st;
-    epilogue_ctx e = {.c = hcg_dev_tensor_ptr(&en->out), .bias = en->n_in > 2 ? hcg_dev_tensor_ptr(&en->in[2]) : NULL,
-                      .act = hcg_activation_parse(hcg_attr_string(en->node, "activation"))};
-    const hcg_shape *os = &en->out.shape;
-    e.cols = os->rank ? os->dims[os->rank - 1] : 1;
-    int64_t rows = e.cols ? hcg_cpu_numel(&en->out) / e.cols : 0;
-    if ((!e.bias && e.act == HCG_ACT_NONE) || rows == 0) return HCG_OK;
-    hcg_parallel_for(rows, hcg_grain_for(e.cols * (e.act == HCG_ACT_NONE || e.act == HCG_ACT_RELU ? 1 : 24)),
-                     epilogue_rows, &e);
-    return HCG_OK;
+    epilogue e = {.bias = en->n_in > 2 ? hcg_dev_tensor_ptr(&en->in[2]) : NULL,
+                  .act = hcg_activation_parse(hcg_attr_string(en->node, "activation"))};
+    return matmul_alpha(en, (float)hcg_attr_float(en->node, "alpha"), &e);
 }
 
 /* ---------------------------------------------------------------- gemm */
@@ -229,6 +329,6 @@ hcg_status hcg_k_gemm(hcg_exec_node *en)
         memset(out, 0, (size_t)out_numel * sizeof(float));
     }
     if (g.k == 0) return HCG_OK; /* an empty sum adds nothing */
-    sgemm_one(&g, hcg_dev_tensor_ptr(A), hcg_dev_tensor_ptr(B), out, true);
+    sgemm_parallel(&g, hcg_dev_tensor_ptr(A), hcg_dev_tensor_ptr(B), out, NULL);
     return HCG_OK;
 }

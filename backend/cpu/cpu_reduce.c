@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "backend/cpu/cpu_kernels.h"
+#include "backend/cpu/cpu_simd.h"
 #include "graph/op_table.h"
 
 #define TILE 256    /* columns per tile of a softmax with inner > 1, and per vector block */
@@ -32,22 +33,6 @@ static double row_sum(const float *x, int64_t n)
         s3 += x[i + 3];
     }
     for (; i < n; i++) s0 += x[i];
-    return (s0 + s1) + (s2 + s3);
-}
-
-/* sum((x - m)^2), the same way. */
-static double row_sum_sq_dev(const float *x, int64_t n, double m)
-{
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    int64_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        double d0 = x[i] - m, d1 = x[i + 1] - m, d2 = x[i + 2] - m, d3 = x[i + 3] - m;
-        s0 += d0 * d0;
-        s1 += d1 * d1;
-        s2 += d2 * d2;
-        s3 += d3 * d3;
-    }
-    for (; i < n; i++) s0 += (x[i] - m) * (x[i] - m);
     return (s0 + s1) + (s2 + s3);
 }
 
@@ -284,35 +269,12 @@ static void softmax_block(bool log_out, const float *x, float *o, int64_t D, int
     }
 }
 
-/* The common case, a softmax along the contiguous last dim: one row at a time. */
-static void softmax_row(bool log_out, const float *x, float *o, int64_t D)
-{
-    float mx = x[0];
-    bool nan = false;
-    for (int64_t d = 1; d < D; d++) mx = x[d] > mx ? x[d] : mx;
-    for (int64_t d = 0; d < D; d++) nan |= isnan(x[d]);
-    if (nan) mx = NAN; /* NaN anywhere makes the whole row NaN, as in the tiled path */
-    double sum = 0;
-    if (log_out) {
-        for (int64_t d = 0; d < D; d++) sum += expf(x[d] - mx);
-        float lse = (float)log(sum);
-        for (int64_t d = 0; d < D; d++) o[d] = (x[d] - mx) - lse;
-    } else {
-        for (int64_t d = 0; d < D; d++) {
-            float e = expf(x[d] - mx);
-            o[d] = e;
-            sum += e;
-        }
-        float inv = (float)(1.0 / sum);
-        for (int64_t d = 0; d < D; d++) o[d] *= inv;
-    }
-}
-
 static void softmax_units(void *ctx, int64_t begin, int64_t end)
 {
     const softmax_ctx *c = ctx;
     if (c->inner == 1) {
-        for (int64_t u = begin; u < end; u++) softmax_row(c->log, c->x + u * c->D, c->o + u * c->D, c->D);
+        /* the common case, along the contiguous last dim: the vectorised row loop (cpu_simd.h) */
+        for (int64_t u = begin; u < end; u++) hcg_simd()->softmax_row(c->x + u * c->D, c->o + u * c->D, c->D, c->log);
         return;
     }
     for (int64_t u = begin; u < end; u++) {
@@ -350,37 +312,14 @@ typedef struct norm_ctx {
     float eps;
 } norm_ctx;
 
+/* Rows of layer_norm / rms_norm through the vectorised row loop (cpu_simd.h): the statistics in
+ * double (exact float products, so one pass is accurate even for rows around a large offset),
+ * the output with the mean as a float pair. */
 static void norm_rows(void *ctx, int64_t begin, int64_t end)
 {
     const norm_ctx *c = ctx;
-    int64_t n = c->n;
-    for (int64_t r = begin; r < end; r++) {
-        const float *x = c->x + r * n;
-        float *o = c->o + r * n;
-        /* Statistics in double: with a large common offset (activations around 1000) a float
-         * mean is off by half an ulp of the offset, which is not small next to a unit variance. */
-        double mean = 0, rstd;
-        if (c->rms) {
-            rstd = 1.0 / sqrt(row_sum_sq_dev(x, n, 0.0) / (double)n + c->eps);
-        } else {
-            /* Two passes: the mean, then the variance about it (no cancellation). */
-            mean = row_sum(x, n) / (double)n;
-            rstd = 1.0 / sqrt(row_sum_sq_dev(x, n, mean) / (double)n + c->eps);
-        }
-        /* The mean as a float pair hi + lo: (x - hi) - lo keeps the centred value accurate in
-         * float arithmetic (x - hi is exact when x is near the mean), so this pass needs no
-         * double conversions. */
-        float hi = (float)mean, lo = (float)(mean - hi), r32 = (float)rstd;
-        if (c->scale && c->bias) {
-            for (int64_t j = 0; j < n; j++) o[j] = ((x[j] - hi) - lo) * r32 * c->scale[j] + c->bias[j];
-        } else if (c->scale) {
-            for (int64_t j = 0; j < n; j++) o[j] = ((x[j] - hi) - lo) * r32 * c->scale[j];
-        } else if (c->bias) {
-            for (int64_t j = 0; j < n; j++) o[j] = ((x[j] - hi) - lo) * r32 + c->bias[j];
-        } else {
-            for (int64_t j = 0; j < n; j++) o[j] = ((x[j] - hi) - lo) * r32;
-        }
-    }
+    const hcg_simd_fns *f = hcg_simd();
+    for (int64_t r = begin; r < end; r++) f->norm_row(c->x + r * c->n, c->o + r * c->n, c->n, c->eps, c->rms, c->scale, c->bias);
 }
 
 static hcg_status norm_run(hcg_exec_node *en, bool rms)

@@ -8,28 +8,6 @@
 
 #include <stdint.h>
 
-/* One block of attention rows for hcg_simd_fns.attention_rows: `rows` queries against `sk` keys,
- * each operand a list of rows `*_ld` floats apart (so [B, S, H, D] tensors are read in place). */
-typedef struct hcg_attn_rows {
-    const float *q, *k, *v;
-    float *o;
-    int64_t q_ld, k_ld, v_ld, o_ld;
-    const float *mask;       /* the mask's element for (row 0, key 0), or NULL */
-    int64_t mask_ld, mask_cs; /* mask strides between rows and between keys (0: broadcast) */
-    int64_t rows, sk, d, dv;
-    float scale;
-    float *scratch; /* hcg_attn_scratch_floats(d, dv) floats */
-} hcg_attn_rows;
-
-/* Keys per block of the streaming (flash-style) attention loop. */
-#define HCG_ATTN_KEYS 128
-/* Query rows per block. */
-#define HCG_ATTN_ROWS 32
-static inline int64_t hcg_attn_scratch_floats(int64_t d, int64_t dv)
-{
-    return (int64_t)HCG_ATTN_KEYS * d + (int64_t)HCG_ATTN_ROWS * (HCG_ATTN_KEYS + dv + 2);
-}
-
 typedef struct hcg_simd_fns {
     const char *isa; /* "avx512", "avx2", "baseline" */
     void (*exp)(const float *x, float *o, int64_t n);
@@ -46,8 +24,13 @@ typedef struct hcg_simd_fns {
     void (*norm_row)(const float *x, float *o, int64_t n, float eps, int rms, const float *scale, const float *bias);
     /* The fused_matmul epilogue over rows of c (ld apart): c = act(c + bias) (bias may be NULL). */
     void (*epilogue)(float *c, int64_t rows, int64_t cols, int64_t ld, const float *bias, int act);
-    /* Streaming attention over key blocks with online softmax (hcg_attn_rows). */
-    void (*attention_rows)(const hcg_attn_rows *a);
+    /* The streaming attention's softmax step on one block of scores s [rows][n] (rows ld apart):
+     * adds the mask (its element for row 0, key 0, with strides between rows and between keys, 0
+     * broadcasting; NULL: none), updates each row's running maximum m and sum l, turns s into the
+     * block's probabilities exp(s - m) and sets corr to the factor the row's context so far must
+     * be scaled by. */
+    void (*attn_softmax_block)(float *s, int64_t rows, int64_t n, int64_t ld, const float *mask, int64_t mask_ld,
+                               int64_t mask_cs, float *m, float *l, float *corr);
 } hcg_simd_fns;
 
 /* The table for this processor ($HCG_SIMD=avx512|avx2|baseline picks a lower one for tests). */

@@ -2,14 +2,27 @@
  * the pool's threads and the calling thread take in turn. The pool is made on first use and
  * lives for the process. One parallel loop runs at a time; a loop started while another runs
  * (a second session, a nested call from inside a chunk) simply runs on its caller's thread, so
- * callers never wait for each other and never deadlock. */
+ * callers never wait for each other and never deadlock.
+ *
+ * A graph's kernels start loops back to back, microseconds apart, so a worker that finished a
+ * loop spins for a short while ($HCG_CPU_SPIN_US, default 100 us) watching for the next one before
+ * it sleeps on a condition variable: waking a sleeping thread costs tens of microseconds, more on
+ * a loaded machine, which is as long as a small kernel takes. The spin is bounded so an idle
+ * process gives its cores back, and it yields the core at every step: on a machine whose other
+ * cores are busy the pool's two threads may share one core, and a waiter that kept it would only
+ * delay the thread it waits for (MiniLM 1 x 128 on this shared 2-core machine: 19 ms with a
+ * pause-only spin, 15.5 ms yielding, 14.3 ms on one thread; bench/README.md). Every thread hcg's kernels use is one of these (matrix products
+ * too: cpu_matmul.c runs oneDNN single-threaded on tiles), so the cores are never oversubscribed
+ * by a second runtime's threads. */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "backend/cpu/cpu_kernels.h"
+#include "graph/compiler.h"
 
 #define MAX_THREADS 256
 /* Chunks per thread: a few, so a thread that got a slow chunk does not hold up the others. */
@@ -21,34 +34,39 @@ typedef struct job {
     void *ctx;
     int64_t n, chunk, n_chunks;
     atomic_llong next_chunk;
-    int refs; /* workers inside the job (guarded by the pool's lock) */
+    atomic_int refs; /* workers inside the job (they join under the pool's lock while it is current) */
 } job;
 
 typedef struct pool {
     int n_threads;        /* including the caller */
     pthread_mutex_t busy; /* held by the thread whose loop the pool is running */
-    pthread_mutex_t lock; /* guards current, generation, refs, and the condition variables */
+    pthread_mutex_t lock; /* guards current, sleepers, bumping generation, and the condition variables */
     pthread_cond_t start, done;
-    job *current;             /* the loop workers may join, or NULL */
-    unsigned long generation; /* bumped for each loop, so a worker joins each one at most once */
+    job *current;               /* the loop workers may join, or NULL */
+    atomic_ulong generation;    /* bumped for each loop, so a worker joins each one at most once */
+    int sleepers;               /* workers waiting on start */
 } pool;
 
 static pool the_pool;
 static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 static int pool_threads = 1; /* threads actually running + the caller */
 
+static long env_long(const char *name, long def, long lo, long hi)
+{
+    const char *env = getenv(name);
+    if (!env || !*env) return def;
+    char *end;
+    errno = 0;
+    long v = strtol(env, &end, 10);
+    if (errno || *end || v < lo) return def;
+    return v > hi ? hi : v;
+}
+
 static int detect_threads(void)
 {
-    const char *env = getenv("HCG_CPU_THREADS");
-    if (env && *env) {
-        char *end;
-        errno = 0;
-        long v = strtol(env, &end, 10);
-        if (!errno && *end == 0 && v >= 1) return v > MAX_THREADS ? MAX_THREADS : (int)v;
-    }
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     if (cores < 1) cores = 1;
-    return cores > MAX_THREADS ? MAX_THREADS : (int)cores;
+    return (int)env_long("HCG_CPU_THREADS", cores > MAX_THREADS ? MAX_THREADS : cores, 1, MAX_THREADS);
 }
 
 int64_t hcg_cpu_grain_elems(void)
@@ -56,14 +74,7 @@ int64_t hcg_cpu_grain_elems(void)
     static atomic_llong cached;
     long long v = atomic_load(&cached);
     if (!v) {
-        const char *env = getenv("HCG_CPU_GRAIN");
-        v = HCG_GRAIN_ELEMS;
-        if (env && *env) {
-            char *end;
-            errno = 0;
-            long long e = strtoll(env, &end, 10);
-            if (!errno && *end == 0 && e >= 1) v = e;
-        }
+        v = env_long("HCG_CPU_GRAIN", HCG_GRAIN_ELEMS, 1, 1L << 40);
         atomic_store(&cached, v);
     }
     return (int64_t)v;
@@ -80,6 +91,39 @@ int hcg_cpu_threads(void)
     return v;
 }
 
+static double spin_seconds(void)
+{
+    static _Atomic double cached = -1;
+    double v = atomic_load(&cached);
+    if (v < 0) {
+        v = (double)env_long("HCG_CPU_SPIN_US", 100, 0, 1000000) * 1e-6;
+        atomic_store(&cached, v);
+    }
+    return v;
+}
+
+/* One step of a spin-wait: a few pause instructions, then the core goes to any other thread
+ * that is ready to run on it (on a busy machine that may be this pool's other thread, which is
+ * what the waiter waits for); with no one else ready, sched_yield returns at once. */
+static void spin_step(void)
+{
+    for (int i = 0; i < 16; i++) HCG_CPU_RELAX();
+    sched_yield();
+}
+
+/* Spins until *word differs from old or the spin time is up; true if it changed. */
+static bool spin_for_change(const atomic_ulong *word, unsigned long old)
+{
+    double limit = spin_seconds();
+    if (limit <= 0) return false;
+    double until = hcg_now() + limit;
+    while (atomic_load_explicit(word, memory_order_acquire) == old) {
+        if (hcg_now() > until) return false;
+        spin_step();
+    }
+    return true;
+}
+
 /* Takes chunks of a job until none are left. */
 static void run_chunks(job *j)
 {
@@ -92,25 +136,35 @@ static void run_chunks(job *j)
     }
 }
 
-/* A worker joins each loop it wakes up in time for. One that wakes after the loop's caller has
- * finished it finds no current job and sleeps again: the caller never waits for a sleeping
- * thread, only for the chunks that joined workers are running. */
+/* A worker joins each loop it sees in time. One that arrives after the loop's caller has closed
+ * it finds no current job and waits for the next: the caller never waits for a thread that has
+ * not joined, only for the chunks that joined workers are running. */
 static void *worker_main(void *arg)
 {
     pool *p = arg;
     unsigned long seen = 0;
-    pthread_mutex_lock(&p->lock);
     for (;;) {
-        while (!p->current || p->generation == seen) pthread_cond_wait(&p->start, &p->lock);
-        seen = p->generation;
+        spin_for_change(&p->generation, seen);
+        pthread_mutex_lock(&p->lock);
+        while (atomic_load(&p->generation) == seen) {
+            p->sleepers++;
+            pthread_cond_wait(&p->start, &p->lock);
+            p->sleepers--;
+        }
+        seen = atomic_load(&p->generation);
         job *j = p->current;
-        j->refs++;
+        if (j) atomic_fetch_add(&j->refs, 1);
         pthread_mutex_unlock(&p->lock);
+        if (!j) continue;
 
         run_chunks(j);
 
-        pthread_mutex_lock(&p->lock);
-        if (--j->refs == 0) pthread_cond_signal(&p->done);
+        /* the last touch of the job: its caller may return as soon as refs reaches 0 */
+        if (atomic_fetch_sub(&j->refs, 1) == 1) {
+            pthread_mutex_lock(&p->lock);
+            pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->lock);
+        }
     }
     return NULL;
 }
@@ -123,6 +177,7 @@ static void pool_init(void)
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->start, NULL);
     pthread_cond_init(&p->done, NULL);
+    atomic_init(&p->generation, 0);
     int started = 0;
     for (int i = 1; i < want; i++) {
         pthread_t t;
@@ -158,19 +213,27 @@ void hcg_parallel_for(int64_t n, int64_t grain, hcg_range_fn fn, void *ctx)
     job j = {.fn = fn, .ctx = ctx, .n = n, .chunk = (n + n_chunks - 1) / n_chunks};
     j.n_chunks = (n + j.chunk - 1) / j.chunk;
     atomic_init(&j.next_chunk, 0);
+    atomic_init(&j.refs, 0);
 
     pthread_mutex_lock(&p->lock);
     p->current = &j;
-    p->generation++;
-    pthread_cond_broadcast(&p->start);
+    atomic_fetch_add(&p->generation, 1);
+    if (p->sleepers) pthread_cond_broadcast(&p->start);
     pthread_mutex_unlock(&p->lock);
 
     run_chunks(&j);
 
-    /* Every chunk is claimed: close the job to latecomers, wait for those still inside. */
+    /* Every chunk is claimed: close the job to latecomers, then wait for those inside (spinning
+     * first: their last chunk is usually about to end). */
     pthread_mutex_lock(&p->lock);
     p->current = NULL;
-    while (j.refs > 0) pthread_cond_wait(&p->done, &p->lock);
     pthread_mutex_unlock(&p->lock);
+    if (atomic_load(&j.refs) > 0) {
+        double until = hcg_now() + spin_seconds();
+        while (atomic_load_explicit(&j.refs, memory_order_acquire) > 0 && hcg_now() < until) spin_step();
+        pthread_mutex_lock(&p->lock);
+        while (atomic_load(&j.refs) > 0) pthread_cond_wait(&p->done, &p->lock);
+        pthread_mutex_unlock(&p->lock);
+    }
     pthread_mutex_unlock(&p->busy);
 }

@@ -30,8 +30,9 @@ static bool fake_supports(hcg_device *d, const hcg_graph *g, const hcg_node *n)
 {
     fake_ctx *c = d->ctx;
     (void)g;
-    if (hcg_op_info_get(n->op)->flags & HCG_OPF_SOURCE) return true;
-    return hcg_cpu_kernels[n->op] != NULL && !c->unsupported[n->op];
+    unsigned flags = hcg_op_info_get(n->op)->flags;
+    if (flags & HCG_OPF_SOURCE) return true;
+    return hcg_cpu_kernels[n->op] != NULL && !c->unsupported[n->op] && !(flags & HCG_OPF_HOST_ONLY);
 }
 
 /* An injected failure (HCG_FAULT), reported as a device reports its errors. */

@@ -169,6 +169,10 @@ typedef void (*ocl_nd_args_fn)(ocl_args *a, const ocl_nd_k *k, const int64_t *of
  * three (those are few: neighbouring dims merge unless broadcasting separates them). */
 hcg_status ocl_nd_launch(ocl_dev *dev, const hcg_exec_node *en, cl_kernel k, const char *kname, size_t kwg,
                          const ocl_nd *nd, ocl_nd_args_fn set_args, void *ctx, ocl_run *rc);
+/* The same with a tiled geometry: one group of items x items per tile x tile block of the
+ * innermost two dims (a kernel with reqd_work_group_size(items, items, 1)). */
+hcg_status ocl_nd_launch_tiles(ocl_dev *dev, const hcg_exec_node *en, cl_kernel k, const char *kname, size_t tile,
+                               size_t items, const ocl_nd *nd, ocl_nd_args_fn set_args, void *ctx, ocl_run *rc);
 /* The element offset of a tensor in its buffer. */
 cl_ulong ocl_elem_offset(const hcg_dev_tensor *t);
 /* Elements of a tensor (its shape's product; shapes are bound and checked). */

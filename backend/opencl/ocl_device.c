@@ -489,6 +489,11 @@ static hcg_status make_device(cl_platform_id platform, int pi, cl_device_id id, 
     d->subgroups = has_extension(ext, "cl_khr_subgroups") || has_extension(ext, "cl_intel_subgroups");
     d->align = align_bits / 8 > 64 ? align_bits / 8 : 64;
     d->host_memory = false;
+    if (d->type == HCG_DEVICE_CPU) { /* an OpenCL CPU device (POCL) runs its kernels on the host's cores */
+        snprintf(d->shares, sizeof d->shares, "host");
+        d->cores = (int)cu;
+        d->shared_cores = hcg_host_cores();
+    }
 
     /* Work-group sizes: 256 items for elementwise launches everywhere; reductions use 64 on CPU
      * devices (a group is a loop on one core there, and short rows are common) and 256 elsewhere. */

@@ -157,22 +157,27 @@ void ocl_arg_tensor(ocl_args *a, const hcg_dev_tensor *t)
 
 /* ---------------------------------------------------------------- index-space launches */
 
-hcg_status ocl_nd_launch(ocl_dev *dev, const hcg_exec_node *en, cl_kernel k, const char *kname, size_t kwg,
-                         const ocl_nd *nd, ocl_nd_args_fn set_args, void *ctx, ocl_run *rc)
+/* The innermost three dims of nd as a kernel sees them. */
+static void nd_kernel_view(const ocl_nd *nd, ocl_nd_k *kn)
 {
-    int r = nd->rank, inner = r < 3 ? r : 3, outer = r - inner;
-    ocl_nd_k kn;
-    memset(&kn, 0, sizeof kn);
-    kn.X = (cl_int)nd->dims[r - 1];
-    kn.Y = inner >= 2 ? (cl_int)nd->dims[r - 2] : 1;
-    kn.Z = inner >= 3 ? (cl_int)nd->dims[r - 3] : 1;
+    int r = nd->rank, inner = r < 3 ? r : 3;
+    memset(kn, 0, sizeof *kn);
+    kn->X = (cl_int)nd->dims[r - 1];
+    kn->Y = inner >= 2 ? (cl_int)nd->dims[r - 2] : 1;
+    kn->Z = inner >= 3 ? (cl_int)nd->dims[r - 3] : 1;
     for (int op = 0; op < nd->n_ops; op++) {
-        kn.sx[op] = (cl_int)nd->stride[op][r - 1];
-        kn.sy[op] = inner >= 2 ? (cl_int)nd->stride[op][r - 2] : 0;
-        kn.sz[op] = inner >= 3 ? (cl_int)nd->stride[op][r - 3] : 0;
+        kn->sx[op] = (cl_int)nd->stride[op][r - 1];
+        kn->sy[op] = inner >= 2 ? (cl_int)nd->stride[op][r - 2] : 0;
+        kn->sz[op] = inner >= 3 ? (cl_int)nd->stride[op][r - 3] : 0;
     }
-    size_t global[3], local[3];
-    ocl_grid_geometry(dev, kwg, kn.X, kn.Y, kn.Z, global, local);
+}
+
+/* One launch per index of nd's dims beyond the innermost three, with the given geometry. */
+static hcg_status nd_launch_outer(ocl_dev *dev, const hcg_exec_node *en, cl_kernel k, const char *kname,
+                                  const ocl_nd *nd, const ocl_nd_k *kn, const size_t *global, const size_t *local,
+                                  ocl_nd_args_fn set_args, void *ctx, ocl_run *rc)
+{
+    int r = nd->rank, outer = r - (r < 3 ? r : 3);
     int64_t n_outer = 1;
     for (int d = 0; d < outer; d++) n_outer *= nd->dims[d];
     for (int64_t t = 0; t < n_outer; t++) {
@@ -184,11 +189,32 @@ hcg_status ocl_nd_launch(ocl_dev *dev, const hcg_exec_node *en, cl_kernel k, con
         }
         ocl_args a;
         ocl_args_begin(&a, k, kname);
-        set_args(&a, &kn, off, ctx);
+        set_args(&a, kn, off, ctx);
         hcg_status st = ocl_launch(dev, en, &a, 3, global, local, rc);
         if (st) return st;
     }
     return HCG_OK;
+}
+
+hcg_status ocl_nd_launch(ocl_dev *dev, const hcg_exec_node *en, cl_kernel k, const char *kname, size_t kwg,
+                         const ocl_nd *nd, ocl_nd_args_fn set_args, void *ctx, ocl_run *rc)
+{
+    ocl_nd_k kn;
+    nd_kernel_view(nd, &kn);
+    size_t global[3], local[3];
+    ocl_grid_geometry(dev, kwg, kn.X, kn.Y, kn.Z, global, local);
+    return nd_launch_outer(dev, en, k, kname, nd, &kn, global, local, set_args, ctx, rc);
+}
+
+hcg_status ocl_nd_launch_tiles(ocl_dev *dev, const hcg_exec_node *en, cl_kernel k, const char *kname, size_t tile,
+                               size_t items, const ocl_nd *nd, ocl_nd_args_fn set_args, void *ctx, ocl_run *rc)
+{
+    ocl_nd_k kn;
+    nd_kernel_view(nd, &kn);
+    size_t local[3] = {items, items, 1};
+    size_t global[3] = {(size_t)(kn.X + tile - 1) / tile * items, (size_t)(kn.Y + tile - 1) / tile * items,
+                        (size_t)(kn.Z < 1 ? 1 : kn.Z)};
+    return nd_launch_outer(dev, en, k, kname, nd, &kn, global, local, set_args, ctx, rc);
 }
 
 /* ---------------------------------------------------------------- enqueue and events */

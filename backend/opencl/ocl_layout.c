@@ -1,6 +1,7 @@
 /* ocl_layout.c — data movement on OpenCL: the view ops (a buffer copy when the output is not the
  * input's memory), and transpose, slice, split, expand and concat as strided copies over an index
- * space (copy_<element size> of cl/layout.cl: one kernel for every dtype), and gather, which
+ * space (copy_<element size> of cl/layout.cl: one kernel for every dtype; a transpose that moves
+ * the innermost dim goes through local-memory tiles, transpose_<size>), and gather, which
  * reports an index out of range through the device's error buffer. */
 #include <stdlib.h>
 #include <string.h>
@@ -133,6 +134,49 @@ static bool movement_supports(const hcg_graph *g, const hcg_node *n)
     return copy_size_ok(hcg_dtype_size(n->dtype));
 }
 
+/* The tile of cl/layout.cl's transpose kernels (TILE) and the items that move one (TILE_ITEMS). */
+#define TRANSPOSE_TILE 64
+#define TRANSPOSE_ITEMS 16
+
+static hcg_status transpose_tiled_run(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns, ocl_run *rc)
+{
+    copy_ctx c = {&en->out, &en->in[0], 0, 0};
+    return ocl_nd_launch_tiles(dev, en, ns->kernel2, ns->kname2, TRANSPOSE_TILE, TRANSPOSE_ITEMS, &ns->nd, copy_args,
+                               &c, rc);
+}
+
+/* A strided copy that transposes (the output's innermost dim read with a stride, another dim the
+ * input's contiguous one, both at least a tile's width) goes through the tiled kernel, with that
+ * dim moved next to the innermost one (a copy visits its index space in any order). */
+static hcg_status maybe_tiled(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns)
+{
+    ocl_nd *nd = &ns->nd;
+    int r = nd->rank, j = -1;
+    if (r < 2 || nd->stride[0][r - 1] != 1 || nd->stride[1][r - 1] == 1 || nd->dims[r - 1] < TRANSPOSE_ITEMS)
+        return HCG_OK;
+    for (int d = 0; d < r - 1 && j < 0; d++)
+        if (nd->stride[1][d] == 1 && nd->dims[d] >= TRANSPOSE_ITEMS) j = d;
+    if (j < 0 || dev->max_dim1 < TRANSPOSE_ITEMS || dev->d->local_mem < 2 * TRANSPOSE_TILE * (TRANSPOSE_TILE + 1) * 8)
+        return HCG_OK;
+    char name[32];
+    size_t kwg;
+    snprintf(name, sizeof name, "transpose_%zu", hcg_dtype_size(en->out.dtype));
+    hcg_status st = ocl_kernel_get(dev, "layout", name, &ns->kernel2, &kwg);
+    if (st) return hcg_error_prefix(st, "node '%s' (%s): ", en->node->name, hcg_op_name(en->node->op));
+    if (kwg < TRANSPOSE_ITEMS * TRANSPOSE_ITEMS) return HCG_OK; /* the device cannot run a whole group: plain copy */
+    ns->kname2 = ocl_kernel_name("layout", name);
+    int64_t t = nd->dims[j];
+    nd->dims[j] = nd->dims[r - 2];
+    nd->dims[r - 2] = t;
+    for (int op = 0; op < nd->n_ops; op++) {
+        t = nd->stride[op][j];
+        nd->stride[op][j] = nd->stride[op][r - 2];
+        nd->stride[op][r - 2] = t;
+    }
+    ns->run = transpose_tiled_run;
+    return HCG_OK;
+}
+
 static hcg_status transpose_prepare(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns)
 {
     const hcg_shape *xs = &en->in[0].shape;
@@ -146,7 +190,8 @@ static hcg_status transpose_prepare(ocl_dev *dev, hcg_exec_node *en, ocl_node *n
             return hcg_node_error(en->g, en->node, HCG_ERR_INTERNAL, "bad perm");
         strides[i] = in_strides[p];
     }
-    return strided_prepare(dev, en, ns, strides, 0);
+    hcg_status st = strided_prepare(dev, en, ns, strides, 0);
+    return st ? st : maybe_tiled(dev, en, ns);
 }
 
 const ocl_op_family ocl_fam_transpose = {"layout", movement_supports, transpose_prepare};

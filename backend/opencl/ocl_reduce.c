@@ -3,7 +3,8 @@
  * the reduced elements are contiguous, a work-item per column group otherwise; axes apart are
  * first moved to the end with a strided copy into a scratch buffer), softmax and log_softmax
  * along an axis, layer_norm and rms_norm over the trailing dims, and the gradients of all four
- * (cl/norm.cl: a work-group per row). */
+ * (cl/norm.cl: a work-group per row; on CPU devices the four forward ops take a work-item per
+ * contiguous row). */
 #include <string.h>
 
 #include "backend/opencl/ocl.h"
@@ -24,6 +25,23 @@ static void group_geometry(const ocl_dev *dev, int64_t groups, ocl_node *ns)
 {
     ns->dim = 1;
     ocl_group_geometry(dev, groups, ns->global, ns->local);
+}
+
+/* A CPU device runs contiguous rows one per work-item (cl/norm.cl's *_item_f32): groups sized so
+ * that every core gets a few. p[2] = 1 marks it for the run functions. */
+static bool item_rows(const ocl_dev *dev) { return dev->d->type == HCG_DEVICE_CPU; }
+
+static void item_geometry(const ocl_dev *dev, int64_t rows, ocl_node *ns)
+{
+    int64_t per_group = rows / (4 * (dev->d->compute_units > 0 ? dev->d->compute_units : 1));
+    size_t local = 1;
+    while (local * 2 <= (size_t)per_group && local * 2 <= dev->wg) local *= 2;
+    ns->dim = 1;
+    ns->local[0] = local;
+    ns->global[0] = ((size_t)rows + local - 1) / local * local;
+    ns->local[1] = ns->local[2] = ns->global[1] = ns->global[2] = 1;
+    ns->p[2] = 1;
+    ns->p[3] = rows;
 }
 
 /* ---------------------------------------------------------------- reduce_* */
@@ -124,6 +142,7 @@ static hcg_status softmax_run(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns, ocl
 {
     ocl_args a;
     ocl_args_begin(&a, ns->kernel, ns->kname);
+    if (ns->p[2]) ocl_arg_int(&a, (cl_int)ns->p[3]);
     ocl_arg_int(&a, (cl_int)ns->p[0]);
     if (ns->p[1] > 1) ocl_arg_int(&a, (cl_int)ns->p[1]);
     ocl_arg_tensor(&a, &en->out);
@@ -143,12 +162,15 @@ static hcg_status softmax_prepare(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns)
     for (int i = axis + 1; i < s->rank; i++) inner *= s->dims[i];
     char name[64];
     size_t kwg;
-    snprintf(name, sizeof name, "%s%s_f32", hcg_op_name(en->node->op), inner > 1 ? "_inner" : "");
+    hcg_op op = en->node->op;
+    bool items = inner == 1 && item_rows(dev) && (op == HCG_OP_SOFTMAX || op == HCG_OP_LOG_SOFTMAX);
+    snprintf(name, sizeof name, "%s%s_f32", hcg_op_name(op), inner > 1 ? "_inner" : items ? "_item" : "");
     hcg_status st = get_kernel(dev, en, ns, "norm", name, &kwg);
     if (st) return st;
     ns->p[0] = K;
     ns->p[1] = inner;
-    group_geometry(dev, outer * inner, ns);
+    if (items) item_geometry(dev, outer, ns);
+    else group_geometry(dev, outer * inner, ns);
     ns->run = softmax_run;
     return HCG_OK;
 }
@@ -169,6 +191,7 @@ static hcg_status norm_run(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns, ocl_ru
     int data = norm_data_inputs(en->node);
     ocl_args a;
     ocl_args_begin(&a, ns->kernel, ns->kname);
+    if (ns->p[2]) ocl_arg_int(&a, (cl_int)ns->p[3]);
     ocl_arg_int(&a, (cl_int)ns->p[0]);
     ocl_arg_float(&a, (cl_float)ns->f[0]);
     ocl_arg_int(&a, (cl_int)ns->p[1]);
@@ -192,13 +215,15 @@ static hcg_status norm_prepare(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns)
     char name[64];
     size_t kwg;
     bool layer = en->node->op == HCG_OP_LAYER_NORM;
-    snprintf(name, sizeof name, "%s_f32", hcg_op_name(en->node->op));
+    bool items = item_rows(dev) && (layer || en->node->op == HCG_OP_RMS_NORM);
+    snprintf(name, sizeof name, "%s%s_f32", hcg_op_name(en->node->op), items ? "_item" : "");
     hcg_status st = get_kernel(dev, en, ns, "norm", name, &kwg);
     if (st) return st;
     ns->p[0] = K;
     ns->p[1] = (en->n_in > norm_data_inputs(en->node) ? 1 : 0) | (layer && en->n_in > 2 ? 2 : 0);
     ns->f[0] = hcg_attr_float(en->node, "epsilon");
-    group_geometry(dev, rows, ns);
+    if (items) item_geometry(dev, rows, ns);
+    else group_geometry(dev, rows, ns);
     ns->run = norm_run;
     return HCG_OK;
 }

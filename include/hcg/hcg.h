@@ -131,7 +131,9 @@ hcg_status hcg_npy_save(const char *path, const hcg_tensor *t);
     X(KL_DIV, "kl_div") X(MSE_LOSS, "mse_loss")                                                \
     X(SGD_UPDATE, "sgd_update") X(ADAM_UPDATE, "adam_update")                                                        \
     X(FUSED_MATMUL, "fused_matmul") X(ATTENTION, "attention") X(ASSIGN, "assign")              \
-    X(KV_ATTENTION, "kv_attention") X(CACHE_WRITE, "cache_write")
+    X(KV_ATTENTION, "kv_attention") X(CACHE_WRITE, "cache_write")                              \
+    X(ALLREDUCE_START, "allreduce_start") X(ALLREDUCE_WAIT, "allreduce_wait") X(SEND, "send")  \
+    X(RECV, "recv")
 
 typedef enum hcg_op {
 #define HCG_OP_ENUM_(id, name) HCG_OP_##id,
@@ -334,6 +336,14 @@ typedef struct hcg_train_options {
     int n_freeze;
     const char *devices; /* a device spec, as for sessions */
     bool profile;
+    /* Data-parallel training over MPI (hcg_dist_init; an error when hcg has no MPI): every rank runs
+     * the session on its share of each global batch (the same number of rows on every rank) and
+     * the gradients are averaged over the ranks before the updates (MPI all-reduce, in buckets of
+     * about bucket_bytes (0: 1 MiB) that start as soon as their gradients exist), so every rank
+     * keeps the same parameters. Rank 0's initial parameters are broadcast; hcg_train_step's loss
+     * is the mean over the ranks; rank 0 alone writes checkpoints and saved params. */
+    bool distributed;
+    int64_t bucket_bytes;
 } hcg_train_options;
 
 /* A training session: the graph's loss, its gradient (reverse-mode autodiff as graph nodes) and
@@ -373,6 +383,24 @@ hcg_status hcg_train_checkpoint_save(hcg_train_session *t, const char *dir, cons
 hcg_status hcg_train_checkpoint_load(hcg_train_session *t, const char *dir, char **user_json);
 /* The session that runs the training step (placement, traces, explain). */
 hcg_session *hcg_train_get_session(hcg_train_session *t);
+
+/* ---------------------------------------------------------------- distributed runs (MPI) */
+
+/* Whether hcg was built with MPI (the CMake option HCG_MPI and Open MPI found). */
+bool hcg_dist_available(void);
+/* Whether this process was started by an MPI launcher (mpirun, mpiexec). */
+bool hcg_dist_launched(void);
+/* Joins the MPI job (MPI_Init_thread once per process; later calls do nothing). Without MPI:
+ * HCG_ERR_UNSUPPORTED, saying so. A single process started without mpirun is a job of one. */
+hcg_status hcg_dist_init(void);
+/* This process's rank and the number of ranks (0 and 1 before hcg_dist_init). */
+int hcg_dist_rank(void);
+int hcg_dist_size(void);
+/* Ends every rank of the job at once (MPI_Abort): what a rank does after an error that the others
+ * cannot know about, so that none of them waits forever. Never returns. */
+void hcg_dist_abort(int code);
+/* Leaves the MPI job (every rank must call it; also done at exit). */
+void hcg_dist_finalize(void);
 
 /* ---------------------------------------------------------------- ensembles and distillation */
 

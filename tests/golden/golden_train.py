@@ -66,6 +66,7 @@ def add_cases(case, error_case):
     kl_div(case, error_case)
     mse_loss(case, error_case)
     optimizers(error_case)
+    between_ranks(error_case)
 
 
 # ------------------------------------------------------------------ one_hot, argmax
@@ -594,3 +595,21 @@ def optimizers(error_case):
     error_case("err_assign_not_state", "assign", [p, g], "must be a state tensor", status="invalid graph")
     error_case("err_assign_shape", "assign", [p, z(4, np.float32)], "same shape")
     error_case("err_assign_dtype", "assign", [p, z(3, np.int32)], "same dtype")
+
+
+# ------------------------------------------------------------------ ops between ranks
+
+def between_ranks(error_case):
+    """allreduce_start, allreduce_wait, send and recv move data between the ranks of an MPI job:
+    one process cannot run them (tests/test_train_dist.c and test_workloads_dist.c do, under
+    mpirun); their shape rules are checked here."""
+    f = np.zeros(3, np.float32)
+    error_case("err_allreduce_start_int", "allreduce_start", [f, np.zeros(3, np.int32)], "must be f32")
+    error_case("err_allreduce_wait_not_start", "allreduce_wait", [f], "must be an allreduce_start node",
+               attrs={"offset": 0, "shape": [3]}, status="invalid graph")
+    error_case("err_send_tag", "send", [f], "outside [0, 32767]", attrs={"to": 1, "tag": 40000},
+               status="invalid argument")
+    error_case("err_send_rank", "send", [f], "is not a rank", attrs={"to": -1, "tag": 0}, status="invalid argument")
+    error_case("err_recv_dtype", "recv", [], "is not a dtype",
+               attrs={"from": 1, "tag": 0, "dtype": "f99", "shape": [3]}, status="invalid argument")
+    error_case("err_recv_shape", "recv", [], "is negative", attrs={"from": 1, "tag": 0, "dtype": "f32", "shape": [-3]})

@@ -970,7 +970,7 @@ def attention_ref(q, k, v, mask, scale, bshd):
     return o.astype(np.float32)
 
 
-def attention_case(tag, qshape, sk, dv=None, mask_shape=None, scale=0.5, bshd=False, mask_fill=None):
+def attention_case(tag, qshape, sk, dv=None, mask_shape=None, scale=0.5, bshd=False, mask_fill=None, mask_edit=None):
     d = qshape[-1]
     dv = dv or d
     if bshd:
@@ -986,6 +986,8 @@ def attention_case(tag, qshape, sk, dv=None, mask_shape=None, scale=0.5, bshd=Fa
         mask = normal(*mask_shape)
         if mask_fill is not None:
             mask = np.where(rng.random(mask_shape) < 0.3, np.float32(mask_fill), mask).astype(np.float32)
+        if mask_edit is not None:
+            mask_edit(mask)
         ins.append(mask)
     attrs = {"scale": scale, "layout": "bshd" if bshd else "bhsd"}
     case(f"attention_{tag}", "attention", ins, attention_ref(q, k, v, mask, scale, bshd), attrs=attrs, atol=2e-6)
@@ -1002,6 +1004,26 @@ attention_case("many_rows", (1, 70, 2, 8), 20, mask_shape=(1, 2, 70, 20), bshd=T
 attention_case("minus_inf_mask", (2, 6, 4), 9, mask_shape=(2, 6, 9), mask_fill=-np.inf)
 attention_case("large_mask", (1, 2, 4, 8), 12, mask_shape=(1, 1, 1, 12), mask_fill=-3.4028235e38)
 attention_case("bshd_heads_mask", (2, 3, 4, 8), 5, mask_shape=(1, 4, 3, 5), bshd=True, scale=0.125)
+
+
+def mask_key_blocks(mask):
+    """The CPU kernel streams keys in blocks of 256 and query rows in units of 64: row 0 sees no
+    key of the first block, row 1 none of the second, row 65 (in the second unit) only key 299,
+    and row 3 has its largest score in the last block (its maximum rises late)."""
+    mask[..., 0, :256] = -np.inf
+    mask[..., 1, 256:] = -np.inf
+    mask[..., 65, :299] = -np.inf
+    mask[..., 3, 290] = 40.0
+
+
+attention_case("key_blocks", (1, 2, 70, 8), 300, mask_shape=(1, 1, 70, 300), scale=0.35, mask_edit=mask_key_blocks)
+
+# Rows longer than the OpenCL row kernels keep in registers (4 vectors per item: 4096 floats with
+# 64 items of 16): those read the row once per pass. (Here, after the others, so that their
+# random inputs stay as they were.)
+for op in ("softmax", "log_softmax"):
+    x = normal(2, 5000, scale=3)
+    case(f"{op}_rows_2x5000", op, [x], softmax_ref(op, x, -1))
 
 
 # ------------------------------------------------------------------ decoding ops (golden_decode.py)

@@ -14,9 +14,15 @@ float64 parameters are the reference; the tolerance per parameter is derived fro
 float32-vs-float64 difference on that run: tol = 4 * max|p32 - p64| + ulp(max|p64|) (the ulp covers
 storing the reference in float32, the factor 4 a different but equally valid summation order).
 
+Data-parallel training (tests/test_train_dist.c) splits every global batch between 2 or 3 MPI
+ranks, so its cases (cases_dist.json, <case>_b6.expected.safetensors) train the .hcg models the same
+way with a global batch of DIST_BATCH = 6 rows, which both rank counts divide. The reference is still
+one PyTorch process on the whole batch: the parity test shows that the ranks together compute it.
+
 Run: /usr/bin/python3 tests/train/make_train_golden.py   (Debian's python3-torch 1.13, numpy, onnx)
-Writes into tests/train/: *.onnx, *.hcg, *.safetensors (initial weights), data_*.npy, cases.json and
-one <case>.expected.safetensors per case (final float64 parameters, stored as float32).
+Writes into tests/train/: *.onnx, *.hcg, *.safetensors (initial weights), data_*.npy, cases.json,
+cases_dist.json and one <case>.expected.safetensors per case (final float64 parameters, stored as
+float32).
 """
 import json
 import math
@@ -31,6 +37,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "scripts", "pyref"))
 from hcg_ref import save_safetensors  # noqa: E402
 STEPS, BATCH, ROWS = 8, 8, 32
+DIST_BATCH = 6
 
 
 
@@ -173,16 +180,16 @@ OPTIMIZERS = {
 }
 
 
-def train(model, inputs, opt, dtype):
+def train(model, inputs, opt, dtype, n_rows=BATCH):
     m = model.to(dtype)
     params = list(m.parameters())
     if opt["optimizer"] == "sgd":
         o = torch.optim.SGD(params, lr=opt["lr"], momentum=opt["momentum"])
     else:
         o = torch.optim.AdamW(params, lr=opt["lr"], weight_decay=opt["weight_decay"])
-    per_epoch = ROWS // BATCH
+    per_epoch = ROWS // n_rows
     for k in range(STEPS):
-        r = slice((k % per_epoch) * BATCH, (k % per_epoch) * BATCH + BATCH)
+        r = slice((k % per_epoch) * n_rows, (k % per_epoch) * n_rows + n_rows)
         batch = [torch.tensor(a[r]).to(dtype) if a.dtype == np.float32 else torch.tensor(a[r]) for a in inputs]
         loss, _ = m(*batch)
         o.zero_grad()
@@ -207,7 +214,7 @@ def main():
         "enc": (Encoder(), ENC_HCG, [ids, y4], {"ids": "data_ids.npy", "y": "data_y4.npy"}, ["ids", "y"],
                 {"ids": {0: "B"}, "y": {0: "B"}}),
     }
-    cases = []
+    cases, dist_cases = [], []
     for name, (model, hcg_text, inputs, data, in_names, axes) in models.items():
         init = {n: p.detach().numpy().copy() for n, p in model.named_parameters()}
         save_safetensors(os.path.join(HERE, name + ".safetensors"), init)
@@ -236,8 +243,26 @@ def main():
                               "batch": BATCH, "steps": STEPS, "options": opt,
                               "expected": case + ".expected.safetensors", "tolerance": tols})
             print(case, "max tol %.3g" % max(tols.values()))
+            # the same training with the data-parallel tests' global batch
+            runs = {}
+            for dtype in (torch.float32, torch.float64):
+                model.load_state_dict({n: torch.tensor(v) for n, v in init.items()})
+                runs[dtype] = train(model.to(torch.float32), inputs, opt, dtype, DIST_BATCH)
+            p32, p64 = runs[torch.float32], runs[torch.float64]
+            expected, tols = {}, {}
+            for n in p64:
+                big = float(np.abs(p64[n]).max())
+                tols[n] = 4.0 * float(np.abs(p32[n] - p64[n]).max()) + float(np.spacing(np.float32(big)))
+                expected[n] = p64[n].astype(np.float32)
+            save_safetensors(os.path.join(HERE, case + "_b6.expected.safetensors"), expected)
+            dist_cases.append({"name": case + "_b6", "model": name + ".hcg", "loss": "loss", "data": data,
+                               "batch": DIST_BATCH, "steps": STEPS, "options": opt,
+                               "expected": case + "_b6.expected.safetensors", "tolerance": tols})
+            print(case + "_b6", "max tol %.3g" % max(tols.values()))
     with open(os.path.join(HERE, "cases.json"), "w") as f:
         json.dump(cases, f, indent=1, sort_keys=True)
+    with open(os.path.join(HERE, "cases_dist.json"), "w") as f:
+        json.dump(dist_cases, f, indent=1, sort_keys=True)
 
 
 if __name__ == "__main__":

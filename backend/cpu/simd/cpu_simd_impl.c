@@ -1,6 +1,7 @@
 /* cpu_simd_impl.c — the CPU's vectorised inner loops (see backend/cpu/cpu_simd.h), compiled once
  * per instruction set with HCG_SIMD_NAME set (avx512, avx2, baseline) and the matching -m flags.
  * Everything here is branch-free scalar C over arrays that GCC vectorises: exp by range reduction
+ * (results that would be subnormal flushed to zero)
  * and a degree-6 polynomial (Cephes), erf by two minimax polynomials (|x| below and above 0.9277,
  * the latter through exp; about 1 ulp), tanh by an odd polynomial below 0.625 and through exp
  * above. Selections replace branches, so NaN and the infinities are handled explicitly. */
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include "backend/cpu/cpu_simd.h"
+#include "graph/compiler.h"
 
 #ifndef HCG_SIMD_NAME
 #error "compile with -DHCG_SIMD_NAME=avx512|avx2|baseline"
@@ -31,9 +33,13 @@ static inline float pow2i(int32_t n) /* 2^n for n in [-126, 127] */
     return b.f;
 }
 
+/* exp(x). Results below float's smallest normal (x < -87: e^-87 = 1.6e-38) are flushed to zero:
+ * arithmetic on subnormal numbers costs some processors a hundred cycles a lane, and they arise
+ * in every masked attention score and far in a GELU's tail. */
+#define EXP_FLUSH_BELOW -87.0f
 static inline float v_exp(float x)
 {
-    float xc = x < -104.0f ? -104.0f : x > 88.8f ? 88.8f : x;
+    float xc = x < EXP_FLUSH_BELOW ? EXP_FLUSH_BELOW : x > 88.8f ? 88.8f : x;
     float t = xc * 1.44269504088896341f;
     float fx = (t + 12582912.0f) - 12582912.0f; /* round to nearest (|t| < 2^22) */
     float r = xc - fx * 0.693359375f;
@@ -43,9 +49,9 @@ static inline float v_exp(float x)
                1.6666665459E-1f) * r + 5.0000001201E-1f;
     y = y * z + r + 1.0f;
     int32_t n = (int32_t)fx, h = n >> 1;
-    float e = y * pow2i(h) * pow2i(n - h); /* two factors: n may reach 128 or -150 */
+    float e = y * pow2i(h) * pow2i(n - h); /* two factors: n may reach 128 */
     e = x > 88.72283935546875f ? INFINITY : e;
-    e = x < -103.97f ? 0.0f : e;
+    e = x < EXP_FLUSH_BELOW ? 0.0f : e;
     return x != x ? x : e;
 }
 
@@ -150,17 +156,127 @@ ALIAS_SAFE(a_gelu)
 ALIAS_SAFE(a_gelu_tanh)
 ALIAS_SAFE(a_sigmoid)
 
-static float row_max(const float *x, int64_t n)
+/* Row reductions: the maximum (NaN ignored), the sum in double, and the sum and sum of squares in
+ * double. With the compiler's vector types each is a loop over whole registers of the ISA this
+ * file is built for (GCC does not vectorise reductions over lane arrays by itself); without them,
+ * 8 scalar lanes. */
+#if HCG_HAVE_VECTOR_EXT
+#if defined(__AVX512F__)
+#define VBYTES 64
+#elif defined(__AVX__)
+#define VBYTES 32
+#else
+#define VBYTES 16
+#endif
+#define NL (VBYTES / 4)
+HCG_VECTOR_TYPE(vf, float, VBYTES);
+HCG_VECTOR_TYPE(vi, int32_t, VBYTES);
+HCG_VECTOR_TYPE(vd, double, VBYTES * 2);
+
+static inline vf vf_load(const float *p)
 {
-    float m[16];
+    vf v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* The maximum ignoring NaN; *nan tells whether there was one. */
+static float row_max_nan(const float *x, int64_t n, bool *nan)
+{
+    vf m = {0};
+    vi bad = {0};
+    m -= INFINITY;
     int64_t i = 0;
-    for (int l = 0; l < 16; l++) m[l] = -INFINITY;
-    for (; i + 16 <= n; i += 16)
-        for (int l = 0; l < 16; l++) m[l] = x[i + l] > m[l] ? x[i + l] : m[l];
+    for (; i + NL <= n; i += NL) {
+        vf v = vf_load(x + i);
+        vi gt = v > m;
+        m = (vf)(((vi)v & gt) | ((vi)m & ~gt));
+        bad |= v != v;
+    }
     float r = -INFINITY;
-    for (int l = 0; l < 16; l++) r = m[l] > r ? m[l] : r;
-    for (; i < n; i++) r = x[i] > r ? x[i] : r;
+    bool any = false;
+    for (int l = 0; l < NL; l++) {
+        r = m[l] > r ? m[l] : r;
+        any |= bad[l] != 0;
+    }
+    for (; i < n; i++) {
+        r = x[i] > r ? x[i] : r;
+        any |= x[i] != x[i];
+    }
+    *nan = any;
     return r;
+}
+
+static double row_sum_d(const float *x, int64_t n)
+{
+    vd s = {0};
+    int64_t i = 0;
+    for (; i + NL <= n; i += NL) s += HCG_VEC_CONVERT(vf_load(x + i), vd);
+    double r = 0;
+    for (int l = 0; l < NL; l++) r += s[l];
+    for (; i < n; i++) r += x[i];
+    return r;
+}
+
+static void row_sums_d(const float *x, int64_t n, double *sum, double *sq)
+{
+    vd s = {0}, q = {0};
+    int64_t i = 0;
+    for (; i + NL <= n; i += NL) {
+        vd v = HCG_VEC_CONVERT(vf_load(x + i), vd);
+        s += v;
+        q += v * v;
+    }
+    double rs = 0, rq = 0;
+    for (int l = 0; l < NL; l++) {
+        rs += s[l];
+        rq += q[l];
+    }
+    for (; i < n; i++) {
+        rs += x[i];
+        rq += (double)x[i] * x[i];
+    }
+    *sum = rs;
+    *sq = rq;
+}
+#else
+static float row_max_nan(const float *x, int64_t n, bool *nan)
+{
+    float m[8];
+    bool any = false;
+    int64_t i = 0;
+    for (int l = 0; l < 8; l++) m[l] = -INFINITY;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++) m[l] = x[i + l] > m[l] ? x[i + l] : m[l];
+    float r = -INFINITY;
+    for (int l = 0; l < 8; l++) r = m[l] > r ? m[l] : r;
+    for (; i < n; i++) r = x[i] > r ? x[i] : r;
+    for (i = 0; i < n; i++) any |= x[i] != x[i];
+    *nan = any;
+    return r;
+}
+
+static void row_sums_d(const float *x, int64_t n, double *sum, double *sq)
+{
+    double s[8] = {0}, q[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++) {
+            double v = x[i + l];
+            s[l] += v;
+            q[l] += v * v;
+        }
+    double rs = 0, rq = 0;
+    for (int l = 0; l < 8; l++) {
+        rs += s[l];
+        rq += q[l];
+    }
+    for (; i < n; i++) {
+        rs += x[i];
+        rq += (double)x[i] * x[i];
+    }
+    *sum = rs;
+    *sq = rq;
 }
 
 static double row_sum_d(const float *x, int64_t n)
@@ -172,6 +288,13 @@ static double row_sum_d(const float *x, int64_t n)
     double r = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
     for (; i < n; i++) r += x[i];
     return r;
+}
+#endif
+
+static float row_max(const float *x, int64_t n)
+{
+    bool nan;
+    return row_max_nan(x, n, &nan);
 }
 
 /* Softmax blocks: each block's exponentials are taken against the block's own maximum while the
@@ -199,8 +322,9 @@ static void softmax_row(const float *x, float *o, int64_t n, int log_out)
         int64_t i0 = b * SM_BLOCK, w = n - i0 < SM_BLOCK ? n - i0 : SM_BLOCK;
         const float *xb = x + i0;
         float *eb = log_out ? tmp : o + i0;
-        float mb = row_max(xb, w);
-        for (int64_t j = 0; j < w; j++) nan |= xb[j] != xb[j];
+        bool nan_b;
+        float mb = row_max_nan(xb, w, &nan_b);
+        nan |= nan_b;
         for (int64_t j = 0; j < w; j++) eb[j] = v_exp(xb[j] - mb);
         bm[b] = mb;
         bs[b] = row_sum_d(eb, w);
@@ -227,23 +351,8 @@ static void softmax_row(const float *x, float *o, int64_t n, int log_out)
  * products of floats), then the output with the mean as a float pair hi + lo. */
 static void norm_row(const float *x, float *o, int64_t n, float eps, int rms, const float *scale, const float *bias)
 {
-    double s[8] = {0}, q[8] = {0};
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int l = 0; l < 8; l++) {
-            double v = x[i + l];
-            s[l] += v;
-            q[l] += v * v;
-        }
-    double sum = 0, sq = 0;
-    for (int l = 0; l < 8; l++) {
-        sum += s[l];
-        sq += q[l];
-    }
-    for (; i < n; i++) {
-        sum += x[i];
-        sq += (double)x[i] * x[i];
-    }
+    double sum, sq;
+    row_sums_d(x, n, &sum, &sq);
     double mean = rms ? 0.0 : sum / (double)n;
     double var = sq / (double)n - mean * mean;
     if (var < 0) var = 0;
@@ -260,86 +369,64 @@ static void norm_row(const float *x, float *o, int64_t n, float eps, int rms, co
 }
 
 /* c = act(c + bias), row by row while each row is in cache. act: 0 none, 1 gelu, 2 gelu_tanh, 3 relu. */
+/* One row of the epilogue: the bias add and the activation in one loop (bias never aliases c). */
+#define EPILOGUE_ROW(row, bias, cols, f)                                                           \
+    do {                                                                                           \
+        if (bias)                                                                                  \
+            for (int64_t j = 0; j < (cols); j++) (row)[j] = f((row)[j] + (bias)[j]);               \
+        else                                                                                       \
+            for (int64_t j = 0; j < (cols); j++) (row)[j] = f((row)[j]);                           \
+    } while (0)
+
+static inline float v_relu(float x) { return x > 0 ? x : (x != x ? x : 0.0f); }
+static inline float v_identity(float x) { return x; }
+
 static void epilogue(float *c, int64_t rows, int64_t cols, int64_t ld, const float *bias, int act)
 {
     for (int64_t r = 0; r < rows; r++) {
-        float *row = c + r * ld;
-        if (bias)
-            for (int64_t j = 0; j < cols; j++) row[j] += bias[j];
+        float *restrict row = c + r * ld;
+        const float *restrict b = bias;
         switch (act) {
-        case 1: a_gelu_inplace(row, cols); break;
-        case 2: a_gelu_tanh_inplace(row, cols); break;
-        case 3:
-            for (int64_t j = 0; j < cols; j++) row[j] = row[j] > 0 ? row[j] : (row[j] != row[j] ? row[j] : 0.0f);
-            break;
-        default: break;
+        case 1: EPILOGUE_ROW(row, b, cols, v_gelu); break;
+        case 2: EPILOGUE_ROW(row, b, cols, v_gelu_tanh); break;
+        case 3: EPILOGUE_ROW(row, b, cols, v_relu); break;
+        default: EPILOGUE_ROW(row, b, cols, v_identity); break;
         }
     }
 }
 
 /* ---------------------------------------------------------------- attention */
 
-/* Streaming attention for up to HCG_ATTN_ROWS query rows: the keys go by in blocks of
- * HCG_ATTN_KEYS; each block's scores (q . k * scale + mask) update every row's running maximum m,
- * its running sum l and its context accumulator (rescaled by exp(m_old - m_new)), so the scores
- * never exist beyond one block (flash-attention's loop, on the CPU's caches). */
-static void attention_rows(const hcg_attn_rows *a)
+/* One block of attention scores s [rows][n] (rows ld apart), in place: the mask is added, each
+ * row's running maximum m and running sum l take the block in (online softmax), s becomes
+ * exp(s - m_new) and corr = exp(m_old - m_new) is what the row's context so far must be scaled
+ * by. A row whose keys so far are all masked out (-inf) contributes zeros. NaN anywhere in a row
+ * makes its maximum NaN, so the row's result is NaN, as softmax gives. */
+static void attn_softmax_block(float *s, int64_t rows, int64_t n, int64_t ld, const float *mask, int64_t mask_ld,
+                               int64_t mask_cs, float *m, float *l, float *corr)
 {
-    const int64_t KB = HCG_ATTN_KEYS, d = a->d, dv = a->dv;
-    float *kt = a->scratch;                  /* [d][KB]: the key block transposed */
-    float *s = kt + KB * d;                  /* [rows][KB] scores, then probabilities */
-    float *acc = s + HCG_ATTN_ROWS * KB;     /* [rows][dv] */
-    float *m = acc + HCG_ATTN_ROWS * dv, *l = m + HCG_ATTN_ROWS;
-    for (int64_t i = 0; i < a->rows; i++) {
-        m[i] = -INFINITY;
-        l[i] = 0;
-        for (int64_t e = 0; e < dv; e++) acc[i * dv + e] = 0;
-    }
-    for (int64_t kb = 0; kb < a->sk; kb += KB) {
-        int64_t n = a->sk - kb < KB ? a->sk - kb : KB;
-        for (int64_t j = 0; j < n; j++) {
-            const float *kr = a->k + (kb + j) * a->k_ld;
-            for (int64_t t = 0; t < d; t++) kt[t * KB + j] = kr[t];
+    for (int64_t i = 0; i < rows; i++) {
+        float *restrict si = s + i * ld;
+        if (mask) {
+            const float *mr = mask + i * mask_ld;
+            if (mask_cs == 1)
+                for (int64_t j = 0; j < n; j++) si[j] += mr[j];
+            else
+                for (int64_t j = 0; j < n; j++) si[j] += mr[0];
         }
-        for (int64_t i = 0; i < a->rows; i++) {
-            float *restrict si = s + i * KB;
-            const float *qi = a->q + i * a->q_ld;
+        bool nan;
+        float mb = row_max_nan(si, n, &nan), mnew = mb > m[i] ? mb : m[i];
+        if (nan) mnew = NAN;
+        if (mnew == -INFINITY) { /* every key so far masked out: nothing to add */
             for (int64_t j = 0; j < n; j++) si[j] = 0;
-            for (int64_t t = 0; t < d; t++) {
-                float qd = qi[t] * a->scale;
-                const float *restrict kr = kt + t * KB;
-                for (int64_t j = 0; j < n; j++) si[j] += qd * kr[j];
-            }
-            if (a->mask) {
-                const float *mr = a->mask + i * a->mask_ld + kb * a->mask_cs;
-                if (a->mask_cs == 1)
-                    for (int64_t j = 0; j < n; j++) si[j] += mr[j];
-                else
-                    for (int64_t j = 0; j < n; j++) si[j] += mr[0];
-            }
-            float mb = row_max(si, n), mnew = mb > m[i] ? mb : m[i];
-            bool nan = false;
-            for (int64_t j = 0; j < n; j++) nan |= si[j] != si[j];
-            if (nan) mnew = NAN;
-            if (mnew == -INFINITY) continue; /* every key so far masked out: nothing to add */
-            float corr = v_exp(m[i] - mnew);
-            for (int64_t j = 0; j < n; j++) si[j] = v_exp(si[j] - mnew);
-            double sum = row_sum_d(si, n);
-            l[i] = l[i] * corr + (float)sum;
-            float *restrict ai = acc + i * dv;
-            for (int64_t e = 0; e < dv; e++) ai[e] *= corr;
-            for (int64_t j = 0; j < n; j++) {
-                float p = si[j];
-                const float *restrict vr = a->v + (kb + j) * a->v_ld;
-                for (int64_t e = 0; e < dv; e++) ai[e] += p * vr[e];
-            }
-            m[i] = mnew;
+            corr[i] = 1;
+            continue;
         }
-    }
-    for (int64_t i = 0; i < a->rows; i++) {
-        float *oi = a->o + i * a->o_ld;
-        float inv = 1.0f / l[i]; /* every key masked: 0 / 0, NaN, as softmax gives */
-        for (int64_t e = 0; e < dv; e++) oi[e] = acc[i * dv + e] * inv;
+        float c = v_exp(m[i] - mnew);
+        for (int64_t j = 0; j < n; j++) si[j] = v_exp(si[j] - mnew);
+        l[i] = l[i] * c + (float)row_sum_d(si, n);
+        corr[i] = c;
+        m[i] = mnew;
     }
 }
 
@@ -354,5 +441,5 @@ const hcg_simd_fns CAT(hcg_simd_, HCG_SIMD_NAME) = {
     .softmax_row = softmax_row,
     .norm_row = norm_row,
     .epilogue = epilogue,
-    .attention_rows = attention_rows,
+    .attn_softmax_block = attn_softmax_block,
 };

@@ -1,0 +1,14 @@
+/* rank_split.h — splitting a bound graph between the ranks of an MPI job (graph/rank_split.c). */
+#ifndef HCG_RANK_SPLIT_H
+#define HCG_RANK_SPLIT_H
+
+#include "graph/graph.h"
+
+/* Whether some node of g is pinned to a rank ("rankN:DEVICE"). */
+bool hcg_graph_names_ranks(const hcg_graph *g);
+/* Keeps rank me's part of bound graph b (of a job of `ranks` ranks): its nodes, with their pins
+ * made local, a send for every value another rank reads, and a recv in place of every value it
+ * reads from another rank; the graph's outputs reach every rank. */
+hcg_status hcg_graph_split_ranks(hcg_graph *b, int me, int ranks);
+
+#endif
