@@ -77,6 +77,25 @@ static hcg_buffer *weight_buffer(hcg_session *s, const hcg_node *n, int dev_inde
 /* Gives every weight and state home its buffer (weights uploaded once per device, states from the
  * state store), then views of them the same memory, then points the exec inputs that read them
  * there; finally lets backends prepare their nodes (kernels, programs). */
+/* A state's name in the store: its node's name, and for a state whose declared shape has symbolic
+ * dims (scratch that follows the batch, such as pipelined soft targets), the bound shape too, so
+ * plans for other sizes get their own tensor instead of a conflicting one. */
+static void state_key(const hcg_session *s, const hcg_graph *b, hcg_id id, char *key, size_t n)
+{
+    const hcg_node *node = &b->nodes[id];
+    hcg_id o = b->origin ? b->origin[id] : -1;
+    bool symbolic = false;
+    if (o >= 0 && o < s->g->n_nodes && s->g->nodes[o].op == HCG_OP_STATE)
+        for (int d = 0; d < s->g->nodes[o].shape.rank; d++) symbolic |= HCG_DIM_IS_SYM(s->g->nodes[o].shape.dims[d]);
+    if (!symbolic) {
+        snprintf(key, n, "%s", node->name);
+        return;
+    }
+    char shape[256];
+    hcg_shape_format(&node->shape, shape, sizeof shape);
+    snprintf(key, n, "%s@%s", node->name, shape);
+}
+
 static hcg_status bind_weights_and_prepare(hcg_session *s, hcg_plan *p)
 {
     const hcg_graph *g = p->bound;
@@ -90,7 +109,9 @@ static hcg_status bind_weights_and_prepare(hcg_session *s, hcg_plan *p)
                 if (!(b = weight_buffer(s, n, d, p, &st))) return st;
             } else if (h->kind == HCG_MEM_STATE && n->op == HCG_OP_STATE) {
                 if (!s->ext.states) return hcg_node_error(g, n, HCG_ERR_INTERNAL, "a state tensor in a session without a store");
-                if ((st = hcg_state_bind(s->ext.states, n->name, n->dtype, &n->shape, n->value, p->devs[d], &b))) return st;
+                char key[1024];
+                state_key(s, g, id, key, sizeof key);
+                if ((st = hcg_state_bind(s->ext.states, key, n->dtype, &n->shape, n->value, p->devs[d], &b))) return st;
             } else if ((h->kind == HCG_MEM_WEIGHT || h->kind == HCG_MEM_STATE) && n->n_inputs > 0) {
                 const hcg_home *src = &p->home[(size_t)n->inputs[0] * p->n_dev + d]; /* a view */
                 h->t.buf = src->t.buf;
