@@ -246,7 +246,9 @@ static hcg_status pin_existing_states(hcg_session *s, hcg_graph *bound)
     for (hcg_id id = 0; s->ext.states && id < bound->n_nodes; id++) {
         hcg_node *n = &bound->nodes[id];
         if (n->op != HCG_OP_STATE || n->pin) continue;
-        hcg_state_entry *e = hcg_state_find(s->ext.states, n->name);
+        char key[1024];
+        state_key(s, bound, id, key, sizeof key);
+        hcg_state_entry *e = hcg_state_find(s->ext.states, key);
         if (e && e->device && !(n->pin = hcg_strdup(e->device->name))) return hcg_error(HCG_ERR_NOMEM, "out of memory");
     }
     return HCG_OK;
@@ -561,8 +563,18 @@ hcg_status hcg_session_get_state(hcg_session *s, const char *name, hcg_tensor **
     hcg_state_store *store = NULL;
     hcg_status st = session_store(s, &store);
     if (st) return st;
-    hcg_state_entry *e = name ? hcg_state_find(store, name) : NULL;
-    if (!e) return hcg_error(HCG_ERR_NOT_FOUND, "no state '%s' (a state exists once a run has used it)", name ? name : "");
+    if (!name) return hcg_error(HCG_ERR_ARG, "get_state: no name");
+    hcg_state_entry *e = hcg_state_find(store, name);
+    size_t n = strlen(name);
+    for (int i = 0; !e && i < store->n; i++) { /* a state with a symbolic shape: "name@[dims]", if one */
+        if (strncmp(store->e[i]->name, name, n) != 0 || store->e[i]->name[n] != '@') continue;
+        for (int j = i + 1; j < store->n; j++)
+            if (strncmp(store->e[j]->name, name, n) == 0 && store->e[j]->name[n] == '@')
+                return hcg_error(HCG_ERR_ARG, "state '%s' exists for several shapes ('%s', '%s', ...): name one", name,
+                                 store->e[i]->name, store->e[j]->name);
+        e = store->e[i];
+    }
+    if (!e) return hcg_error(HCG_ERR_NOT_FOUND, "no state '%s' (a state exists once a run has used it)", name);
     return hcg_state_read(e, out);
 }
 

@@ -266,6 +266,26 @@ static void test_cached(const char *devices, bool pipeline, const char *passes, 
         if (ses && !pipeline)
             CHECK(ses->plans_built == plans[i], "%s on %s: %d plans for 80 tokens, want %d", label[i], devices,
                   ses->plans_built, plans[i]);
+        if (d && !pipeline && i == 0) {
+            /* the cache on the device: positions 0 .. 90 (12 + 80 - 1 fed) written, the rest zeros */
+            hcg_tensor *kc = NULL;
+            if (CHECK_OK(hcg_session_get_state(hcg_decoder_get_session(d), "h0.k_cache", &kc))) {
+                const float *c = kc->data;
+                bool shape = kc->shape.rank == 4 && kc->shape.dims[0] == 2 && kc->shape.dims[2] == 128;
+                int64_t p = shape ? kc->shape.dims[2] : 0, dh = shape ? kc->shape.dims[3] : 0, written = 0, zero = 0;
+                for (int64_t bh = 0; shape && bh < kc->shape.dims[0] * kc->shape.dims[1]; bh++)
+                    for (int64_t t = 0; t < p; t++) {
+                        bool any = false;
+                        for (int64_t e = 0; e < dh; e++) any |= c[(bh * p + t) * dh + e] != 0;
+                        written += t < 91 && any;
+                        zero += t >= 91 && !any;
+                    }
+                CHECK(shape && written == 8 * 91 && zero == 8 * 37,
+                      "%s on %s: the key cache holds positions 0 .. 90 of every row and head (%lld written, %lld zero)",
+                      label[i], devices, (long long)written, (long long)zero);
+            }
+            hcg_tensor_free(kc);
+        }
         if (d && pipeline && runs[i].kind != HCG_DECODER_RECOMPUTE) {
             /* each layer's cache on its layer's device: the first and the last differ */
             hcg_session *s = hcg_decoder_get_session(d);

@@ -297,7 +297,9 @@ hcg_status hcg_session_run_into(hcg_session *s, const hcg_tensor *const *inputs,
  * key/value cache is written by one run and read by the next without leaving the device.
  * get copies a state's current value to a new host tensor; set replaces it (before any run: its
  * starting value); reset forgets every state and the plans that used them, so the next run starts
- * from zeros, possibly with other shapes (another batch size). */
+ * from zeros. A state whose declared shape has symbols (a cache [B, ...]) exists once per bound
+ * shape, named "name@[2, 4, 128, 24]": get finds it by its plain name when there is one shape;
+ * set needs the full name. */
 hcg_status hcg_session_get_state(hcg_session *s, const char *name, hcg_tensor **out);
 hcg_status hcg_session_set_state(hcg_session *s, const char *name, const hcg_tensor *t);
 hcg_status hcg_session_reset_states(hcg_session *s);
