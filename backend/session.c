@@ -77,6 +77,25 @@ static hcg_buffer *weight_buffer(hcg_session *s, const hcg_node *n, int dev_inde
 /* Gives every weight and state home its buffer (weights uploaded once per device, states from the
  * state store), then views of them the same memory, then points the exec inputs that read them
  * there; finally lets backends prepare their nodes (kernels, programs). */
+/* A state's name in the store: its node's name, and for a state whose declared shape has symbolic
+ * dims (scratch that follows the batch, such as pipelined soft targets), the bound shape too, so
+ * plans for other sizes get their own tensor instead of a conflicting one. */
+static void state_key(const hcg_session *s, const hcg_graph *b, hcg_id id, char *key, size_t n)
+{
+    const hcg_node *node = &b->nodes[id];
+    hcg_id o = b->origin ? b->origin[id] : -1;
+    bool symbolic = false;
+    if (o >= 0 && o < s->g->n_nodes && s->g->nodes[o].op == HCG_OP_STATE)
+        for (int d = 0; d < s->g->nodes[o].shape.rank; d++) symbolic |= HCG_DIM_IS_SYM(s->g->nodes[o].shape.dims[d]);
+    if (!symbolic) {
+        snprintf(key, n, "%s", node->name);
+        return;
+    }
+    char shape[256];
+    hcg_shape_format(&node->shape, shape, sizeof shape);
+    snprintf(key, n, "%s@%s", node->name, shape);
+}
+
 static hcg_status bind_weights_and_prepare(hcg_session *s, hcg_plan *p)
 {
     const hcg_graph *g = p->bound;
@@ -90,7 +109,9 @@ static hcg_status bind_weights_and_prepare(hcg_session *s, hcg_plan *p)
                 if (!(b = weight_buffer(s, n, d, p, &st))) return st;
             } else if (h->kind == HCG_MEM_STATE && n->op == HCG_OP_STATE) {
                 if (!s->ext.states) return hcg_node_error(g, n, HCG_ERR_INTERNAL, "a state tensor in a session without a store");
-                if ((st = hcg_state_bind(s->ext.states, n->name, n->dtype, &n->shape, n->value, p->devs[d], &b))) return st;
+                char key[1024];
+                state_key(s, g, id, key, sizeof key);
+                if ((st = hcg_state_bind(s->ext.states, key, n->dtype, &n->shape, n->value, p->devs[d], &b))) return st;
             } else if ((h->kind == HCG_MEM_WEIGHT || h->kind == HCG_MEM_STATE) && n->n_inputs > 0) {
                 const hcg_home *src = &p->home[(size_t)n->inputs[0] * p->n_dev + d]; /* a view */
                 h->t.buf = src->t.buf;
@@ -164,6 +185,16 @@ hcg_status hcg_session_new_ex(const hcg_graph *g, const hcg_session_options *opt
         return hcg_error(HCG_ERR_NOMEM, "out of memory");
     }
     for (size_t i = 0; i < (size_t)g->n_nodes * s->n_dev; i++) s->measured.seconds[i] = NAN;
+    bool has_states = false;
+    for (hcg_id id = 0; id < g->n_nodes && !has_states; id++) has_states = g->nodes[id].op == HCG_OP_STATE;
+    if (has_states && !s->ext.states) {
+        if (!(s->own_states = calloc(1, sizeof *s->own_states))) {
+            hcg_session_free(s);
+            return hcg_error(HCG_ERR_NOMEM, "out of memory");
+        }
+        s->ext.states = s->own_states;
+        s->no_fallback = true; /* its states (a decoder's caches) cannot move either */
+    }
     *out = s;
     return HCG_OK;
 }
@@ -198,12 +229,29 @@ void hcg_session_free(hcg_session *s)
 {
     if (!s) return;
     drop_plans(s);
+    hcg_state_store_free(s->own_states);
+    free(s->own_states);
     for (int i = 0; i < s->n_weights; i++) free_weight(&s->weights[i]);
     free(s->weights);
     free(s->measured.seconds);
     free(s->warnings);
     free(s->passes);
     free(s);
+}
+
+/* A state that already lives on a device (an earlier plan placed it) stays there: every plan of
+ * the session pins it to that device, so plans for other shapes (a prompt, then one token) agree. */
+static hcg_status pin_existing_states(hcg_session *s, hcg_graph *bound)
+{
+    for (hcg_id id = 0; s->ext.states && id < bound->n_nodes; id++) {
+        hcg_node *n = &bound->nodes[id];
+        if (n->op != HCG_OP_STATE || n->pin) continue;
+        char key[1024];
+        state_key(s, bound, id, key, sizeof key);
+        hcg_state_entry *e = hcg_state_find(s->ext.states, key);
+        if (e && e->device && !(n->pin = hcg_strdup(e->device->name))) return hcg_error(HCG_ERR_NOMEM, "out of memory");
+    }
+    return HCG_OK;
 }
 
 const char *hcg_session_warnings(const hcg_session *s) { return s && s->warnings ? s->warnings : ""; }
@@ -285,6 +333,10 @@ hcg_status hcg_session_plan(hcg_session *s, const hcg_shape *shapes, hcg_plan **
     hcg_status st = hcg_graph_bind(g, shapes, &bo, &bound);
     if (st) return st;
     if (s->ext.transform && (st = s->ext.transform(s->ext.transform_ctx, bound))) {
+        hcg_graph_free(bound);
+        return st;
+    }
+    if ((st = pin_existing_states(s, bound))) {
         hcg_graph_free(bound);
         return st;
     }
@@ -493,5 +545,54 @@ hcg_status hcg_session_replan(hcg_session *s)
         drop_plans(s);
         s->measurements_pending = false;
     }
+    return HCG_OK;
+}
+
+/* ---------------------------------------------------------------- state tensors */
+
+static hcg_status session_store(hcg_session *s, hcg_state_store **out)
+{
+    if (!s) return hcg_error(HCG_ERR_ARG, "no session");
+    if (!s->ext.states) return hcg_error(HCG_ERR_NOT_FOUND, "the session's graph has no state tensors");
+    *out = s->ext.states;
+    return HCG_OK;
+}
+
+hcg_status hcg_session_get_state(hcg_session *s, const char *name, hcg_tensor **out)
+{
+    hcg_state_store *store = NULL;
+    hcg_status st = session_store(s, &store);
+    if (st) return st;
+    if (!name) return hcg_error(HCG_ERR_ARG, "get_state: no name");
+    hcg_state_entry *e = hcg_state_find(store, name);
+    size_t n = strlen(name);
+    for (int i = 0; !e && i < store->n; i++) { /* a state with a symbolic shape: "name@[dims]", if one */
+        if (strncmp(store->e[i]->name, name, n) != 0 || store->e[i]->name[n] != '@') continue;
+        for (int j = i + 1; j < store->n; j++)
+            if (strncmp(store->e[j]->name, name, n) == 0 && store->e[j]->name[n] == '@')
+                return hcg_error(HCG_ERR_ARG, "state '%s' exists for several shapes ('%s', '%s', ...): name one", name,
+                                 store->e[i]->name, store->e[j]->name);
+        e = store->e[i];
+    }
+    if (!e) return hcg_error(HCG_ERR_NOT_FOUND, "no state '%s' (a state exists once a run has used it)", name);
+    return hcg_state_read(e, out);
+}
+
+hcg_status hcg_session_set_state(hcg_session *s, const char *name, const hcg_tensor *t)
+{
+    hcg_state_store *store = NULL;
+    hcg_status st = session_store(s, &store);
+    if (st) return st;
+    if (!name || !t) return hcg_error(HCG_ERR_ARG, "set_state: no name or no tensor");
+    return hcg_state_write(store, name, t);
+}
+
+hcg_status hcg_session_reset_states(hcg_session *s)
+{
+    if (!s) return hcg_error(HCG_ERR_ARG, "no session");
+    if (!s->own_states) return s->ext.states ? hcg_error(HCG_ERR_ARG, "the session's states belong to another owner")
+                                             : HCG_OK;
+    drop_plans(s); /* plans point at the entries' buffers */
+    hcg_state_store_free(s->own_states);
     return HCG_OK;
 }

@@ -64,6 +64,7 @@ struct hcg_session {
     double last_setup_seconds, last_bind_seconds; /* binding + planning + preparing the last new plan */
     int plans_built, runs;
     hcg_session_ext ext;
+    hcg_state_store *own_states; /* the session's own store when ext gave none and the graph has states */
 };
 
 /* A session with internal extensions (ext is copied; its store must outlive the session). */

@@ -163,43 +163,6 @@ static hcg_status attr_from_input(const hcg_graph *b, hcg_node *n, int slot, int
     return st;
 }
 
-/* ---------------------------------------------------------------- copying nodes */
-
-static hcg_id append_copy(hcg_graph *b, const hcg_node *src, const hcg_id *remap)
-{
-    if (b->n_nodes == b->cap_nodes) {
-        int cap = b->cap_nodes ? b->cap_nodes * 2 : 64;
-        hcg_node *p = realloc(b->nodes, sizeof(hcg_node) * (size_t)cap);
-        if (!p) return -hcg_error(HCG_ERR_NOMEM, "out of memory");
-        b->nodes = p;
-        b->cap_nodes = cap;
-    }
-    hcg_node *n = &b->nodes[b->n_nodes];
-    memset(n, 0, sizeof *n);
-    n->op = src->op;
-    n->dtype = src->dtype;
-    n->shape = src->shape;
-    n->line = src->line;
-    n->col = src->col;
-    n->name = hcg_strdup(src->name);
-    n->pin = hcg_strdup(src->pin);
-    n->weight_key = hcg_strdup(src->weight_key);
-    n->weight_file = hcg_strdup(src->weight_file);
-    n->inputs = malloc(sizeof(hcg_id) * (size_t)(src->n_inputs ? src->n_inputs : 1));
-    bool ok = n->name && n->inputs && (!src->pin || n->pin) && (!src->weight_key || n->weight_key) &&
-              (!src->weight_file || n->weight_file);
-    for (int a = 0; ok && a < HCG_MAX_ATTRS; a++) ok = hcg_attr_value_copy(&n->attrs[a], &src->attrs[a]) == HCG_OK;
-    if (ok) {
-        for (int i = 0; i < src->n_inputs; i++) n->inputs[i] = remap[src->inputs[i]];
-        n->n_inputs = src->n_inputs;
-        ok = hcg_strmap_put(&b->names, n->name, b->n_nodes);
-    }
-    /* Count the node even on failure so hcg_graph_free releases what was allocated. */
-    b->n_nodes++;
-    if (!ok) return -hcg_error(HCG_ERR_NOMEM, "out of memory");
-    return b->n_nodes - 1;
-}
-
 /* ---------------------------------------------------------------- folding */
 
 /* A cast that widens an f16 weight matrix (a param of rank >= 2): stored small on purpose (hcg
@@ -408,7 +371,7 @@ hcg_status hcg_graph_bind(const hcg_graph *g, const hcg_shape *input_shapes, con
 
     for (hcg_id id = 0; id < g->n_nodes; id++) {
         const hcg_node *src = &g->nodes[id];
-        hcg_id nid = append_copy(b, src, remap);
+        hcg_id nid = hcg_graph_copy_node(b, src, remap);
         if (nid < 0) {
             st = (hcg_status)-nid;
             goto done;

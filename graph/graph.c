@@ -383,22 +383,73 @@ static hcg_id add_source(hcg_graph *g, hcg_op op, const char *name, hcg_dtype dt
     return id;
 }
 
-hcg_id hcg_input(hcg_graph *g, const char *name, hcg_dtype dtype, int rank, const int64_t *dims)
+/* A declared type (an input's or a state's): rank, dtype and dims (sizes or symbols) checked. */
+static hcg_status declared_type(const char *kind, const char *name, hcg_dtype dtype, int rank, const int64_t *dims,
+                                hcg_shape *out)
 {
     if (rank < 0 || rank > HCG_MAX_RANK)
-        return -hcg_error(HCG_ERR_ARG, "input '%s': rank %d is not in 0..%d", name ? name : "?", rank,
-                          HCG_MAX_RANK);
-    if ((unsigned)dtype >= HCG_DTYPE_COUNT) return -hcg_error(HCG_ERR_ARG, "input '%s': invalid dtype", name);
+        return hcg_error(HCG_ERR_ARG, "%s '%s': rank %d is not in 0..%d", kind, name ? name : "?", rank, HCG_MAX_RANK);
+    if ((unsigned)dtype >= HCG_DTYPE_COUNT) return hcg_error(HCG_ERR_ARG, "%s '%s': invalid dtype", kind, name ? name : "?");
     for (int i = 0; i < rank; i++)
         if (dims[i] < 0 && !HCG_DIM_IS_SYM(dims[i]))
-            return -hcg_error(HCG_ERR_ARG, "input '%s': dim %d is negative", name ? name : "?", i);
-    hcg_shape s = hcg_shape_make(rank, dims);
+            return hcg_error(HCG_ERR_ARG, "%s '%s': dim %d is negative", kind, name ? name : "?", i);
+    *out = hcg_shape_make(rank, dims);
+    return HCG_OK;
+}
+
+hcg_id hcg_graph_copy_node(hcg_graph *b, const hcg_node *src, const hcg_id *remap)
+{
+    if (b->n_nodes == b->cap_nodes) {
+        int cap = b->cap_nodes ? b->cap_nodes * 2 : 64;
+        hcg_node *p = realloc(b->nodes, sizeof(hcg_node) * (size_t)cap);
+        if (!p) return -hcg_error(HCG_ERR_NOMEM, "out of memory");
+        b->nodes = p;
+        b->cap_nodes = cap;
+    }
+    hcg_node *n = &b->nodes[b->n_nodes];
+    memset(n, 0, sizeof *n);
+    n->op = src->op;
+    n->dtype = src->dtype;
+    n->shape = src->shape;
+    n->line = src->line;
+    n->col = src->col;
+    n->name = hcg_strdup(src->name);
+    n->pin = hcg_strdup(src->pin);
+    n->weight_key = hcg_strdup(src->weight_key);
+    n->weight_file = hcg_strdup(src->weight_file);
+    n->inputs = malloc(sizeof(hcg_id) * (size_t)(src->n_inputs ? src->n_inputs : 1));
+    bool ok = n->name && n->inputs && (!src->pin || n->pin) && (!src->weight_key || n->weight_key) &&
+              (!src->weight_file || n->weight_file);
+    for (int a = 0; ok && a < HCG_MAX_ATTRS; a++) ok = hcg_attr_value_copy(&n->attrs[a], &src->attrs[a]) == HCG_OK;
+    if (ok) {
+        for (int i = 0; i < src->n_inputs; i++) n->inputs[i] = remap[src->inputs[i]];
+        n->n_inputs = src->n_inputs;
+        ok = hcg_strmap_put(&b->names, n->name, b->n_nodes);
+    }
+    /* Count the node even on failure so hcg_graph_free releases what was allocated. */
+    b->n_nodes++;
+    if (!ok) return -hcg_error(HCG_ERR_NOMEM, "out of memory");
+    return b->n_nodes - 1;
+}
+
+hcg_id hcg_input(hcg_graph *g, const char *name, hcg_dtype dtype, int rank, const int64_t *dims)
+{
+    hcg_shape s;
+    hcg_status st = declared_type("input", name, dtype, rank, dims, &s);
+    if (st) return -(hcg_id)st;
     hcg_id id = add_source(g, HCG_OP_INPUT, name, dtype, &s, NULL);
     if (id < 0) return id;
     if (!grow_array((void **)&g->inputs, &g->cap_inputs, g->n_inputs + 1, sizeof(hcg_id)))
         return -hcg_error(HCG_ERR_NOMEM, "out of memory");
     g->inputs[g->n_inputs++] = id;
     return id;
+}
+
+hcg_id hcg_state(hcg_graph *g, const char *name, hcg_dtype dtype, int rank, const int64_t *dims)
+{
+    hcg_shape s;
+    hcg_status st = declared_type("state", name, dtype, rank, dims, &s);
+    return st ? -(hcg_id)st : add_source(g, HCG_OP_STATE, name, dtype, &s, NULL);
 }
 
 hcg_id hcg_param(hcg_graph *g, const char *name, hcg_tensor *value)

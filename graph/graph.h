@@ -117,6 +117,10 @@ void hcg_format_type(const hcg_graph *g, hcg_dtype t, const hcg_shape *s, char *
  * that have checked already. Returns the id or negative. */
 hcg_id hcg_graph_add_node(hcg_graph *g, hcg_op op, const char *name, const hcg_id *inputs,
                           int n_inputs, const hcg_attr *attrs, int n_attrs);
+/* Appends a copy of node src (from another graph) to g: op, name, attributes, pin, weight
+ * reference, declared dtype and shape, position; inputs mapped through remap (src's graph id ->
+ * g's). The value is not copied (the caller decides: borrow or own). Returns the id or negative. */
+hcg_id hcg_graph_copy_node(hcg_graph *g, const hcg_node *src, const hcg_id *remap);
 /* Releases what a node owns (name, inputs, attributes, owned value, pin, ...); the node's memory
  * itself belongs to the graph. */
 void hcg_node_clear(hcg_node *n);

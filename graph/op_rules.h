@@ -1,5 +1,6 @@
 /* op_rules.h — the rules the op table (graph/op_table.c) points to that live outside it: the
- * shape and cost rules of the training ops (graph/op_shapes_train.c), the gradient rules of every
+ * shape and cost rules of the training ops (graph/op_shapes_train.c) and of the decoding ops
+ * (graph/op_shapes_decode.c), the gradient rules of every
  * differentiable op (graph/op_grad.c), and the checking helpers op_table.c lends them. Internal to
  * graph/. */
 #ifndef HCG_OP_RULES_H
@@ -79,6 +80,13 @@ hcg_reduction hcg_loss_reduction(const hcg_node *n);
 
 /* The state inputs of an optimizer node: param, then its slots (momentum buffer; Adam's m and v). */
 int hcg_optimizer_state_inputs(const hcg_node *n, int idx[3]);
+
+/* ---------------------------------------------------------------- decoding ops (op_shapes_decode.c) */
+
+hcg_status hcg_infer_kv_attention(const hcg_graph *g, hcg_node *n);
+hcg_status hcg_infer_cache_write(const hcg_graph *g, hcg_node *n);
+void hcg_cost_kv_attention(const hcg_graph *g, const hcg_node *n, double *flops, double *bytes);
+void hcg_cost_cache_write(const hcg_graph *g, const hcg_node *n, double *flops, double *bytes);
 
 /* ---------------------------------------------------------------- gradient rules (op_grad.c) */
 

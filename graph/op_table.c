@@ -1064,11 +1064,25 @@ static const hcg_op_info op_table[HCG_OP_COUNT] = {
                             .doc = "sets x[.., i, j] = value where j > i + (cols - rows): a causal mask "
                                    "that also fits a KV cache"},
 
+    /* decoding: updates of a key/value cache (a state tensor) in place; rules in op_shapes_decode.c */
+    [HCG_OP_KV_ATTENTION] = {.name = "kv_attention", .min_inputs = 6, .max_inputs = 6, .attrs = {A_FLOAT("scale", 1.0)},
+                             .infer = hcg_infer_kv_attention, .cost = hcg_cost_kv_attention, .inplace_inputs = 0x18,
+                             .doc = "attention with a key/value cache: (q, k, v [B, T, H, D], k_cache, v_cache [B, H, "
+                                    "P, D] states, pos i64) writes k and v into the caches at positions pos .. pos + "
+                                    "T - 1, then query t attends over cache positions 0 .. pos + t: softmax(scale * q "
+                                    "k^T) v, [B, T, H, Dv]"},
+    [HCG_OP_CACHE_WRITE] = {.name = "cache_write", .min_inputs = 3, .max_inputs = 3, .attrs = {A_INT("axis", -2)},
+                            .infer = hcg_infer_cache_write, .cost = hcg_cost_cache_write, .inplace_inputs = 0x1,
+                            .doc = "writes values into the state cache at positions pos .. pos + T - 1 along axis "
+                                   "(cache, values, pos i64); the values have the cache's dims but T along axis; the "
+                                   "output is a scalar 0 (the write is the effect)"},
+
     /* training: state, one_hot and argmax, gradient ops (emitted by graph/autodiff.c), losses and
      * optimizer updates; shape rules in op_shapes_train.c, gradient rules in op_grad.c */
     [HCG_OP_STATE] = {.name = "state", .cost = cost_free, .flags = HCG_OPF_SOURCE | HCG_OPF_NO_FOLD,
                       .doc = "a tensor that stays on one device across runs of a session (trained parameters, "
-                             "optimizer moments), updated in place by optimizer ops"},
+                             "optimizer moments, key/value caches), starting at zeros, updated in place by optimizer "
+                             "and cache ops"},
     [HCG_OP_ONE_HOT] = {.name = "one_hot", .min_inputs = 1, .max_inputs = 1,
                         .attrs = {A_REQ("depth", HCG_ATTR_INT), A_INT("axis", -1)}, .infer = hcg_infer_one_hot,
                         .doc = "f32 one-hot rows of integer indices, the new dim of size depth at axis; an index "

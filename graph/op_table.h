@@ -106,6 +106,19 @@ bool hcg_attention_dims(const hcg_graph *g, const hcg_node *n, hcg_attention_geo
 /* The logical shape of the scores (what a mask broadcasts to): [.., Sq, Sk], or [B, H, Sq, Sk]. */
 void hcg_attention_scores_shape(const hcg_graph *g, const hcg_node *n, const hcg_attention_geom *a, hcg_shape *s);
 
+/* A kv_attention node's geometry: q [batch, t, heads, d], v [.., dv], caches [batch, heads,
+ * positions, d or dv]. */
+typedef struct hcg_kv_geom {
+    int64_t batch, t, heads, d, dv, positions;
+    float scale;
+} hcg_kv_geom;
+/* Fills a from the node's input shapes; false if they do not fit. */
+bool hcg_kv_attention_dims(const hcg_graph *g, const hcg_node *n, hcg_kv_geom *a);
+/* A cache_write node's geometry: the cache as [outer, positions, inner], the values as [outer, t,
+ * inner] (the axis in the middle); false if the shapes do not fit. */
+bool hcg_cache_write_dims(const hcg_graph *g, const hcg_node *n, int64_t *outer, int64_t *t, int64_t *inner,
+                          int64_t *positions);
+
 /* Predicted work of a bound node. */
 void hcg_node_cost(const hcg_graph *g, const hcg_node *n, double *flops, double *bytes);
 

@@ -1,5 +1,5 @@
-/* text_read.c — the .hcg text reader: statements (version, weights, input, param, const, node,
- * output) parsed into a graph through the builder, with every error reported as
+/* text_read.c — the .hcg text reader: statements (version, weights, input, param, const, state,
+ * node, output) parsed into a graph through the builder, with every error reported as
  * "file:line:column: message", weights read from safetensors files inside the graph's folder,
  * and all memory freed on failure. The grammar is in docs/graph-format.md. */
 #include <errno.h>
@@ -182,7 +182,7 @@ static hcg_status apply_pin(parser *p, hcg_id id, const char *pin, int line, int
     return st ? prefix_at(p, st, line, col) : HCG_OK;
 }
 
-/* A source node (input, param, constant) just added as id: reports a builder failure at the
+/* A source node (input, state, param, constant) just added as id: reports a builder failure at the
  * statement's position, else records that position on the node. */
 static hcg_status placed(parser *p, hcg_id id, int line, int col)
 {
@@ -420,19 +420,24 @@ static hcg_status parse_weights(parser *p)
     return advance(p);
 }
 
-static hcg_status parse_input(parser *p)
+/* "input" name ":" type [ pin ]  and  "state" name ":" type [ pin ]: the same shape of statement. */
+static hcg_status parse_declared(parser *p, bool is_state)
 {
-    char *name = NULL, *pin = NULL;
+    const char *what = is_state ? "state" : "input";
+    char *name = NULL, *pin = NULL, expecting[64];
     int line, col, pl = 0, pc = 0;
     hcg_dtype dtype;
     hcg_shape shape;
     hcg_status st = advance(p);
-    if (st || (st = parse_name(p, "the input's name", &name, &line, &col))) goto done;
+    snprintf(expecting, sizeof expecting, "the %s's name", what);
+    if (st || (st = parse_name(p, expecting, &name, &line, &col))) goto done;
     if ((st = check_new_name(p, name, line, col))) goto done;
-    if ((st = expect(p, HCG_TOK_COLON, "':' and the input's type"))) goto done;
-    if ((st = parse_type(p, true, "an input", &dtype, &shape))) goto done;
+    snprintf(expecting, sizeof expecting, "':' and the %s's type", what);
+    if ((st = expect(p, HCG_TOK_COLON, expecting))) goto done;
+    if ((st = parse_type(p, true, is_state ? "a state" : "an input", &dtype, &shape))) goto done;
     if ((st = parse_pin(p, &pin, &pl, &pc))) goto done;
-    hcg_id id = hcg_input(p->g, name, dtype, shape.rank, shape.dims);
+    hcg_id id = is_state ? hcg_state(p->g, name, dtype, shape.rank, shape.dims)
+                         : hcg_input(p->g, name, dtype, shape.rank, shape.dims);
     if ((st = placed(p, id, line, col))) goto done;
     st = apply_pin(p, id, pin, pl, pc);
 done:
@@ -1156,7 +1161,8 @@ static hcg_status parse_statement(parser *p)
         const char *w = p->tok.text;
         if (keyword && strcmp(w, "hcg") == 0) st = parse_version(p);
         else if (keyword && strcmp(w, "weights") == 0) st = parse_weights(p);
-        else if (keyword && strcmp(w, "input") == 0) st = parse_input(p);
+        else if (keyword && strcmp(w, "input") == 0) st = parse_declared(p, false);
+        else if (keyword && strcmp(w, "state") == 0) st = parse_declared(p, true);
         else if (keyword && strcmp(w, "param") == 0) st = parse_source(p, true);
         else if (keyword && strcmp(w, "const") == 0) st = parse_source(p, false);
         else if (keyword && strcmp(w, "output") == 0) st = parse_output(p);
@@ -1164,7 +1170,7 @@ static hcg_status parse_statement(parser *p)
     } else if (p->tok.kind == HCG_TOK_STRING) {
         st = parse_node(p);
     } else {
-        return unexpected(p, "a statement (input, param, const, output, weights, or name = op(...))");
+        return unexpected(p, "a statement (input, param, const, state, output, weights, or name = op(...))");
     }
     if (st) return st;
     if (p->tok.kind != HCG_TOK_NEWLINE && p->tok.kind != HCG_TOK_EOF) return unexpected(p, "the end of the line");

@@ -417,11 +417,17 @@ static hcg_status write_text(const hcg_graph *g, const weights_out *w, const cha
     tb_printf(b, "\n");
     for (hcg_id id = 0; id < g->n_nodes; id++) {
         const hcg_node *n = &g->nodes[id];
-        if (n->op == HCG_OP_INPUT || n->op == HCG_OP_PARAM || n->op == HCG_OP_CONSTANT) {
-            bool has_value = n->op != HCG_OP_INPUT;
+        if (n->op == HCG_OP_INPUT || n->op == HCG_OP_STATE || n->op == HCG_OP_PARAM || n->op == HCG_OP_CONSTANT) {
+            bool has_value = n->op == HCG_OP_PARAM || n->op == HCG_OP_CONSTANT;
             if (has_value && !n->value)
                 return hcg_error(HCG_ERR_GRAPH, "node '%s' (%s) has no value to save", n->name, hcg_op_name(n->op));
-            tb_printf(b, "%s ", n->op == HCG_OP_INPUT ? "input" : n->op == HCG_OP_PARAM ? "param" : "const");
+            if (n->op == HCG_OP_STATE && n->value) /* states start at zero in the format */
+                return hcg_error(HCG_ERR_GRAPH, "state '%s' has an initial value, which the text format cannot hold",
+                                 n->name);
+            tb_printf(b, "%s ", n->op == HCG_OP_INPUT   ? "input"
+                                : n->op == HCG_OP_STATE ? "state"
+                                : n->op == HCG_OP_PARAM ? "param"
+                                                        : "const");
             tb_name(b, n->name);
             tb_printf(b, ": ");
             if (has_value) tb_type(b, g, n->value->dtype, &n->value->shape);

@@ -46,7 +46,27 @@ static bool load_case(const cJSON *j, gc_case *c)
         if (!cJSON_IsString(in) || c->n_inputs == GC_MAX_INPUTS) return false;
         c->inputs[c->n_inputs++] = in->valuestring;
     }
+    const cJSON *states = cJSON_GetObjectItemCaseSensitive(j, "states");
+    const cJSON *finals = cJSON_GetObjectItemCaseSensitive(j, "state_outputs"), *f = NULL;
+    if (!states) return true;
+    if (!cJSON_IsArray(states) || (c->output && cJSON_GetArraySize(finals) != cJSON_GetArraySize(states))) return false;
+    if (finals) f = finals->child;
+    cJSON_ArrayForEach(in, states)
+    {
+        if (!cJSON_IsNumber(in) || in->valueint < 0 || in->valueint >= c->n_inputs) return false;
+        if (f && !cJSON_IsString(f)) return false;
+        c->states[c->n_states] = in->valueint;
+        c->state_outputs[c->n_states++] = f ? f->valuestring : NULL;
+        if (f) f = f->next;
+    }
     return true;
+}
+
+static int state_index(const gc_case *c, int input)
+{
+    for (int k = 0; k < c->n_states; k++)
+        if (c->states[k] == input) return k;
+    return -1;
 }
 
 bool gc_load(const char *dir, gc_suite *out)
@@ -198,7 +218,9 @@ hcg_status gc_build(const gc_suite *s, const gc_case *c, hcg_graph **gout, hcg_t
         snprintf(path, sizeof path, "%s/%s", s->dir, c->inputs[i]);
         if ((st = hcg_npy_load(path, &inputs[i]))) goto fail;
         snprintf(name, sizeof name, "x%d", i);
-        ids[i] = hcg_input(g, name, inputs[i]->dtype, inputs[i]->shape.rank, inputs[i]->shape.dims);
+        ids[i] = state_index(c, i) >= 0
+                     ? hcg_state(g, name, inputs[i]->dtype, inputs[i]->shape.rank, inputs[i]->shape.dims)
+                     : hcg_input(g, name, inputs[i]->dtype, inputs[i]->shape.rank, inputs[i]->shape.dims);
     }
     const cJSON *j;
     cJSON_ArrayForEach(j, c->attrs)
@@ -215,6 +237,11 @@ hcg_status gc_build(const gc_suite *s, const gc_case *c, hcg_graph **gout, hcg_t
         goto fail;
     }
     if ((st = hcg_output(g, y, "y"))) goto fail;
+    for (int k = 0; k < c->n_states; k++) {
+        char name[16];
+        snprintf(name, sizeof name, "x%d", c->states[k]);
+        if ((st = hcg_output(g, ids[c->states[k]], name))) goto fail;
+    }
     for (int i = 0; i < n_attrs; i++) free(storage[i]);
     *gout = g;
     *inputs_out = inputs;
@@ -227,6 +254,20 @@ fail:
 }
 
 /* ---------------------------------------------------------------- running */
+
+hcg_status gc_session_run(const gc_case *c, hcg_session *s, hcg_tensor **inputs, hcg_tensor **outputs)
+{
+    const hcg_tensor *run_inputs[GC_MAX_INPUTS];
+    int n = 0;
+    for (int i = 0; i < c->n_inputs; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "x%d", i);
+        hcg_status st = state_index(c, i) >= 0 ? hcg_session_set_state(s, name, inputs[i]) : HCG_OK;
+        if (st) return st;
+        if (state_index(c, i) < 0) run_inputs[n++] = inputs[i];
+    }
+    return hcg_session_run(s, run_inputs, outputs);
+}
 
 /* Whether msg contains one of the '|'-separated alternatives of want. */
 static bool message_matches(const char *msg, const char *want)
@@ -255,7 +296,7 @@ static gc_outcome expect_error(const gc_case *c, hcg_status st, const char *stag
 gc_outcome gc_run(const gc_suite *s, const gc_case *c, const gc_options *opt)
 {
     hcg_graph *g = NULL;
-    hcg_tensor **inputs = NULL, *got = NULL, *want = NULL;
+    hcg_tensor **inputs = NULL, *got[1 + GC_MAX_INPUTS] = {NULL}, *want = NULL;
     hcg_session *sess = NULL;
     gc_outcome out = GC_FAIL;
     const char *stage = "build";
@@ -270,7 +311,7 @@ gc_outcome gc_run(const gc_suite *s, const gc_case *c, const gc_options *opt)
     }
     if (!st) {
         stage = "run";
-        st = hcg_session_run(sess, (const hcg_tensor *const *)inputs, &got);
+        st = gc_session_run(c, sess, inputs, got);
     }
     if (st == HCG_ERR_UNSUPPORTED && opt->skip_unsupported) {
         out = GC_SKIP;
@@ -279,17 +320,25 @@ gc_outcome gc_run(const gc_suite *s, const gc_case *c, const gc_options *opt)
     } else if (st) {
         CHECK(false, "%s: %s failed: %s: %s", c->name, stage, hcg_status_name(st), hcg_last_error());
     } else {
-        char path[1400];
-        snprintf(path, sizeof path, "%s/%s", s->dir, c->output);
-        if (CHECK_OK(hcg_npy_load(path, &want))) {
+        out = GC_PASS;
+        for (int k = -1; k < c->n_states; k++) { /* y, then the states' final values */
+            char path[1400], what[300];
+            snprintf(path, sizeof path, "%s/%s", s->dir, k < 0 ? c->output : c->state_outputs[k]);
+            snprintf(what, sizeof what, "%s%s", c->name, k < 0 ? "" : " (final state)");
+            hcg_tensor_free(want);
+            want = NULL;
+            if (!CHECK_OK(hcg_npy_load(path, &want))) {
+                out = GC_FAIL;
+                break;
+            }
             double rtol, atol;
             gc_default_tolerance(want->dtype, &rtol, &atol);
             if (c->rtol >= 0) rtol = c->rtol;
             if (c->atol >= 0) atol = c->atol;
-            out = tl_tensor_close(got, want, rtol, atol, c->name) ? GC_PASS : GC_FAIL;
+            if (!tl_tensor_close(got[k + 1], want, rtol, atol, what)) out = GC_FAIL;
         }
     }
-    hcg_tensor_free(got);
+    for (int k = 0; k <= c->n_states; k++) hcg_tensor_free(got[k]);
     hcg_tensor_free(want);
     hcg_session_free(sess);
     gc_free_tensors(inputs, c->n_inputs);

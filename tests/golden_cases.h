@@ -22,6 +22,12 @@ typedef struct gc_case {
     const char *error;                 /* error cases: a substring of the expected message ('|' separates alternatives) */
     const char *status;                /* error cases: hcg_status_name of the expected status */
     double rtol, atol;                 /* negative: the defaults for the output dtype */
+    /* Inputs that are state tensors (ops that update them in place): declared with hcg_state,
+     * started at their .npy value, and also outputs (named x<i>) compared after the run with
+     * state_outputs[k] (the expected final value). */
+    int states[GC_MAX_INPUTS];
+    const char *state_outputs[GC_MAX_INPUTS];
+    int n_states;
 } gc_case;
 
 typedef struct gc_suite {
@@ -56,9 +62,13 @@ void gc_default_tolerance(hcg_dtype dt, double *rtol, double *atol);
 gc_outcome gc_run(const gc_suite *s, const gc_case *c, const gc_options *opt);
 
 /* Builds case c's graph (for callers that want to run it their own way). *inputs receives
- * c->n_inputs loaded tensors (free with gc_free_tensors). Returns HCG_OK or the builder's error. */
+ * c->n_inputs loaded tensors (free with gc_free_tensors). Returns HCG_OK or the builder's error.
+ * A case with states has 1 + n_states outputs and must be run with gc_session_run. */
 hcg_status gc_build(const gc_suite *s, const gc_case *c, hcg_graph **g, hcg_tensor ***inputs);
 void gc_free_tensors(hcg_tensor **t, int n);
+/* Runs case c's graph in session s: sets the states' starting values, passes the other inputs,
+ * and fills outputs[0] (y) and outputs[1 + k] (state k after the run). */
+hcg_status gc_session_run(const gc_case *c, hcg_session *s, hcg_tensor **inputs, hcg_tensor **outputs);
 /* One JSON attribute as an hcg_attr of the kind op's schema gives it; *storage (free it) holds a
  * list's values. False if the JSON does not fit. */
 bool gc_convert_attr(hcg_op op, const cJSON *j, hcg_attr *a, void **storage);

@@ -1,6 +1,7 @@
 /* test_text_format.c — the .hcg text format: a graph that uses every statement parsed and its
  * structure checked through the API (weights against tests/data/formats/make_format_files.py's
- * formulas); every class of syntax and semantic error reported at its exact file:line:column;
+ * formulas); state declarations; every class of syntax and semantic error reported at its exact
+ * file:line:column;
  * weights paths that leave the graph's folder refused; hcg_save round trips (same nodes,
  * attributes, bytes) and a saved model computing PyTorch's reference output; and a few thousand
  * mutated files that must load or fail cleanly. */
@@ -292,6 +293,10 @@ static const error_case syntax_errors[] = {
     {"input x: f32[99999999999999999999]\n", HCG_ERR_PARSE, "1:14", "dimension out of range"},
     {"input x: f32[1, 1, 1, 1, 1, 1, 1, 1, 1]\n", HCG_ERR_PARSE, "1:38", "more than 8 dims"},
     {"input x: f32[2] extra\n", HCG_ERR_PARSE, "1:17", "expected the end of the line"},
+    {"state s f32[2]\n", HCG_ERR_PARSE, "1:9", "expected ':' and the state's type"},
+    {"state : f32[2]\n", HCG_ERR_PARSE, "1:7", "expected the state's name"},
+    {"state s: f64[2]\n", HCG_ERR_PARSE, "1:10", "unknown dtype 'f64'"},
+    {"state s: f32[2] = 1\n", HCG_ERR_PARSE, "1:17", "expected the end of the line"},
     {X "\n\ny relu(x)\n", HCG_ERR_PARSE, "4:3", "expected '='"},
     {X "y = relu x\n", HCG_ERR_PARSE, "2:10", "expected '('"},
     {X "y = 5(x)\n", HCG_ERR_PARSE, "2:5", "expected an op name"},
@@ -351,6 +356,7 @@ static const error_case semantic_errors[] = {
     {X "y = relu(y)\n", HCG_ERR_GRAPH, "2:10", "'y' is not defined"},
     {X "x = relu(x)\n", HCG_ERR_GRAPH, "2:1", "'x' is already defined at line 1"},
     {X "input x: f32[2]\n", HCG_ERR_GRAPH, "2:7", "'x' is already defined at line 1"},
+    {X "state x: f32[2]\n", HCG_ERR_GRAPH, "2:7", "'x' is already defined at line 1"},
     {X "a, a = split(x, parts=2)\n", HCG_ERR_GRAPH, "2:4", "'a' is named twice"},
     {X "a, b = relu(x)\n", HCG_ERR_GRAPH, "2:4", "only split gives several results; relu gives one"},
     {X "a, b = split(x, parts=3)\n", HCG_ERR_GRAPH, "2:17", "parts=3, but 2 results are named"},
@@ -873,9 +879,69 @@ static void test_mutations(void)
     CHECK(clean == total, "hostile inputs fail cleanly (%d of %d)", clean, total);
 }
 
+/* State declarations: the node, its symbolic shape bound with the inputs, the pin, a save round
+ * trip, and a symbol no input binds reported at the state's line. */
+static void test_states(void)
+{
+    static const char src[] = "input x: f32[B, 4]\n"
+                              "state cache: f32[B, 3, 4] @cpu\n"
+                              "input pos: i64[]\n"
+                              "w = cache_write(cache, x3, pos, axis=1)\n"
+                              "x3 = unsqueeze(x, axes=[1])\n"
+                              "output w\n";
+    hcg_graph *g = NULL;
+    /* x3 is used before it is defined: the file is in topological order */
+    CHECK_FAILS(hcg_text_parse(src, sizeof src - 1, "s.hcg", NULL, &g), HCG_ERR_GRAPH, "s.hcg:4:24: 'x3' is not defined");
+    static const char ok[] = "input x: f32[B, 4]\n"
+                             "state cache: f32[B, 3, 4] @cpu\n"
+                             "input pos: i64[]\n"
+                             "x3 = unsqueeze(x, axes=[1])\n"
+                             "w = cache_write(cache, x3, pos, axis=1)\n"
+                             "output w, cache\n";
+    if (!CHECK_OK(hcg_text_parse(ok, sizeof ok - 1, "s.hcg", NULL, &g))) return;
+    const hcg_node *c = node(g, "cache");
+    if (c) {
+        CHECK(c->op == HCG_OP_STATE && c->dtype == HCG_F32 && c->shape.rank == 3 && c->line == 2 && c->col == 7,
+              "the state node: op, dtype, rank and position");
+        CHECK(sym_name(g, c->shape.dims[0]) && strcmp(sym_name(g, c->shape.dims[0]), "B") == 0 && c->shape.dims[2] == 4,
+              "the state's dims: [B, 3, 4]");
+        CHECK(c->pin && strcmp(c->pin, "cpu") == 0, "the state is pinned to the cpu");
+    }
+    CHECK(hcg_graph_num_inputs(g) == 2, "a state is not an input");
+    /* bound: B from x */
+    hcg_shape shapes[2] = {hcg_shape_make(2, (int64_t[]){5, 4}), hcg_shape_make(0, NULL)};
+    hcg_graph *b = NULL;
+    if (CHECK_OK(hcg_graph_bind(g, shapes, &(hcg_bind_options){0}, &b))) {
+        const hcg_node *bc = node(b, "cache");
+        CHECK(bc && bc->shape.dims[0] == 5 && bc->shape.dims[1] == 3, "the bound state is f32[5, 3, 4]");
+        hcg_graph_free(b);
+    }
+    /* saved and read back */
+    char path[600];
+    snprintf(path, sizeof path, "%s/states.hcg", tl_tmpdir());
+    hcg_graph *back = NULL;
+    if (CHECK_OK(hcg_save(g, path)) && CHECK_OK(hcg_load(path, &back))) {
+        const hcg_node *bc = node(back, "cache");
+        CHECK(bc && bc->op == HCG_OP_STATE && bc->pin && sym_name(back, bc->shape.dims[0]) &&
+                  hcg_graph_num_inputs(back) == 2 && hcg_graph_num_outputs(back) == 2,
+              "the state survives a save");
+        hcg_graph_free(back);
+    }
+    hcg_graph_free(g);
+    /* a symbol only the state has */
+    static const char unbound[] = "input x: f32[2]\nstate s: f32[T, 2]\ny = relu(x)\noutput y, s\n";
+    if (CHECK_OK(hcg_text_parse(unbound, sizeof unbound - 1, "u.hcg", NULL, &g))) {
+        hcg_shape one = hcg_shape_make(1, (int64_t[]){2});
+        CHECK_FAILS(hcg_graph_bind(g, &one, &(hcg_bind_options){0}, &b), HCG_ERR_SHAPE,
+                    "u.hcg:2:7: node 's' (state): uses the symbol 'T', which no input's shape binds");
+        hcg_graph_free(g);
+    }
+}
+
 int main(void)
 {
     test_full_graph();
+    test_states();
     test_errors();
     test_symlinks();
     test_load_dispatch();

@@ -108,6 +108,20 @@ static void test_distill_command(void)
     CHECK(strstr(out, "teacher0 on fake:0 beside model on fake:1") != NULL,
           "--explain shows the teachers on fake:0 overlapping the student on fake:1: %s", out);
     check_student(tmp("student_pinned.safetensors"));
+    /* evaluation in batches of 12 (the last one 8 rows: its soft targets get their own state), with
+     * and without the pipeline: the same figures */
+    char evals[2][512];
+    for (int pipe = 0; pipe < 2; pipe++) {
+        snprintf(a, sizeof a, "distill --student student.hcg --teacher teacher0.onnx --teacher teacher1.onnx --data x=x.npy "
+                              "--labels y.npy --eval x=x.npy --eval-labels y.npy --eval-every 2 --temperature 2 --alpha 0.5 "
+                              "--optimizer sgd --lr 0.05 --batch 12 --steps 4 --devices cpu %s --save %s",
+                 pipe ? "" : "--no-pipeline", tmp("eval.safetensors"));
+        CHECK(hcg(a) == 0, "hcg distill with --eval (pipeline %d): %s", pipe, out);
+        const char *e = strstr(out, "eval after step 4:");
+        snprintf(evals[pipe], sizeof evals[pipe], "%.*s", e ? (int)strcspn(e, "\n") : 0, e ? e : "");
+    }
+    CHECK(evals[0][0] && strcmp(evals[0], evals[1]) == 0, "pipelined evaluation gives the same figures: '%s' vs '%s'",
+          evals[0], evals[1]);
     const char *common = "distill --student student.hcg --teacher teacher0.onnx:0.5 --teacher teacher1.onnx:0.3 "
                          "--teacher teacher2.onnx:0.2 --data x=x.npy --labels y.npy --temperature 4 --alpha 0.7 "
                          "--optimizer adam --lr 0.01 --batch 8 --steps 9 --shuffle 3 --devices cpu --quiet";

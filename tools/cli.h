@@ -18,10 +18,10 @@ int cmd_ops(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
-extern const char cmd_quantize_usage[];
-/* The full usage of hcg train (hcg train --help). */
-extern const char cmd_train_usage[];
+/* The full usages of hcg train, hcg generate and hcg quantize (--help). */
+extern const char cmd_train_usage[], cmd_generate_usage[], cmd_quantize_usage[];
 /* hcg train's loop on a given graph (NULL: the MODEL argument), for commands that build the
  * graph themselves (hcg distill); cmd names the command in messages. */
 int cli_train(int argc, char **argv, hcg_graph *given, const char *cmd);
@@ -33,6 +33,9 @@ extern const char cmd_ensemble_usage[], cmd_distill_usage[];
 int cli_fail(const char *cmd, const char *fmt, ...) HCG_PRINTF(2, 3);
 /* If argv[*i] is "--name" (value in argv[*i+1]) or "--name=value", sets *value and advances *i. */
 bool cli_opt(int argc, char **argv, int *i, const char *name, const char **value);
+/* A whole string as a decimal integer / a finite number (false if anything else is in it). */
+bool cli_parse_int(const char *s, int64_t *out);
+bool cli_parse_double(const char *s, double *out);
 /* Splits "MODEL@DEVICE": cuts spec at its last '@' and returns the device (NULL if none). */
 const char *cli_split_device(char *spec);
 /* Parses "2x16x64" (or "" for a scalar) into a shape. */

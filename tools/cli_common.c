@@ -1,4 +1,6 @@
 /* cli_common.c — helpers shared by the hcg subcommands. */
+#include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +52,25 @@ bool cli_parse_dims(const char *s, hcg_shape *out)
         else if (*p) return false;
     }
     return true;
+}
+
+bool cli_parse_int(const char *s, int64_t *out)
+{
+    char *end;
+    if (!s || !*s) return false;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    *out = v;
+    return !*end && errno == 0;
+}
+
+bool cli_parse_double(const char *s, double *out)
+{
+    char *end;
+    if (!s || !*s) return false;
+    errno = 0;
+    *out = strtod(s, &end);
+    return !*end && errno == 0 && isfinite(*out);
 }
 
 const char *cli_split_device(char *spec)

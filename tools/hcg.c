@@ -34,6 +34,9 @@ static const struct {
      "usage: hcg ops\n\n  Lists every op hcg knows with its arity and a one-line description (docs/ops.md has the details).\n"},
     {"compare", cmd_compare, "compare two .npy files: hcg compare GOT.npy WANT.npy [--rtol R] [--atol A]",
      "usage: hcg compare GOT.npy WANT.npy [--rtol R] [--atol A]\n\n  Compares two .npy files elementwise: |got - want| <= atol + rtol * |want| (defaults 1e-5, 1e-6);\n  prints the largest difference and exits 1 when any element is outside.\n"},
+    {"generate", cmd_generate,
+     "generate text with a decoder: hcg generate MODEL (--prompt FILE.npy | --prompt-text TEXT) --max-new-tokens N",
+     cmd_generate_usage},
     {"bench", cmd_bench, "time warm runs: hcg bench MODEL --input NAME=FILE.npy... [--devices LIST] [--json]",
      "usage: hcg bench MODEL --input NAME=FILE.npy... [--devices LIST] [--warmup N] [--repeat N] [--passes LIST]\n                 [--json]\n\n  Times warm runs of one session: N warm-up runs (default 3), then N timed runs (default 20) into\n  preallocated outputs; prints min, median and p90 milliseconds.\n  --json   one JSON object: model, devices, passes, warmup, repeat, min_ms, median_ms, p90_ms, nodes\n"},
 };

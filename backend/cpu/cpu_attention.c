@@ -17,8 +17,9 @@
 #include "backend/cpu/cpu_simd.h"
 #include "graph/op_table.h"
 
-/* Query rows per unit and keys per block: one block's scores fit in L2 with room for k and v. */
-#define ATTN_ROWS 64
+/* Query rows per unit (HCG_ATTN_ROWS, cpu_kernels.h) and keys per block: one block's scores fit in
+ * L2 with room for k and v. */
+#define ATTN_ROWS HCG_ATTN_ROWS
 #define ATTN_KEYS 256
 
 typedef struct attn_ctx {
@@ -31,32 +32,24 @@ typedef struct attn_ctx {
     const int64_t *mask_batch_off;
 } attn_ctx;
 
-static size_t scratch_floats(void) { return (size_t)ATTN_ROWS * ATTN_KEYS + 3 * ATTN_ROWS; }
+size_t hcg_attn_scratch_floats(void) { return (size_t)ATTN_ROWS * ATTN_KEYS + 3 * ATTN_ROWS; }
 
-/* One unit: `rows` query rows against every key. */
-typedef struct unit {
-    const float *q, *k, *v, *mask;
-    float *o;
-    int64_t q_ld, k_ld, v_ld, o_ld, mask_ld, mask_cs, rows;
-} unit;
-
-static void run_unit(const attn_ctx *c, const unit *u, float *scratch)
+void hcg_attn_run_unit(const hcg_attn_unit *u, float *scratch)
 {
-    const hcg_attention_geom *a = &c->a;
     float *s = scratch, *m = s + ATTN_ROWS * ATTN_KEYS, *l = m + ATTN_ROWS, *corr = l + ATTN_ROWS;
-    if (a->sk == 0) { /* softmax over no keys: 0 / 0 */
+    if (u->sk == 0) { /* softmax over no keys: 0 / 0 */
         for (int64_t i = 0; i < u->rows; i++)
-            for (int64_t e = 0; e < a->dv; e++) u->o[i * u->o_ld + e] = NAN;
+            for (int64_t e = 0; e < u->dv; e++) u->o[i * u->o_ld + e] = NAN;
         return;
     }
     for (int64_t i = 0; i < u->rows; i++) {
         m[i] = -INFINITY;
         l[i] = 0;
     }
-    for (int64_t kb = 0; kb < a->sk; kb += ATTN_KEYS) {
-        int64_t n = a->sk - kb < ATTN_KEYS ? a->sk - kb : ATTN_KEYS;
-        if (a->d > 0)
-            hcg_cpu_sgemm(false, true, u->rows, n, a->d, a->scale, u->q, u->q_ld, u->k + kb * u->k_ld, u->k_ld, 0.0f, s,
+    for (int64_t kb = 0; kb < u->sk; kb += ATTN_KEYS) {
+        int64_t n = u->sk - kb < ATTN_KEYS ? u->sk - kb : ATTN_KEYS;
+        if (u->d > 0)
+            hcg_cpu_sgemm(false, true, u->rows, n, u->d, u->scale, u->q, u->q_ld, u->k + kb * u->k_ld, u->k_ld, 0.0f, s,
                           ATTN_KEYS, false);
         else
             for (int64_t i = 0; i < u->rows; i++) memset(s + i * ATTN_KEYS, 0, sizeof(float) * (size_t)n);
@@ -65,13 +58,13 @@ static void run_unit(const attn_ctx *c, const unit *u, float *scratch)
         if (kb > 0) /* a later block may have raised a row's maximum: rescale what the row has */
             for (int64_t i = 0; i < u->rows; i++)
                 if (corr[i] != 1.0f)
-                    for (int64_t e = 0; e < a->dv; e++) u->o[i * u->o_ld + e] *= corr[i];
-        hcg_cpu_sgemm(false, false, u->rows, a->dv, n, 1.0f, s, ATTN_KEYS, u->v + kb * u->v_ld, u->v_ld,
+                    for (int64_t e = 0; e < u->dv; e++) u->o[i * u->o_ld + e] *= corr[i];
+        hcg_cpu_sgemm(false, false, u->rows, u->dv, n, 1.0f, s, ATTN_KEYS, u->v + kb * u->v_ld, u->v_ld,
                       kb > 0 ? 1.0f : 0.0f, u->o, u->o_ld, false);
     }
     for (int64_t i = 0; i < u->rows; i++) {
         float inv = 1.0f / l[i]; /* every key masked: 0 / 0, NaN, as softmax gives */
-        for (int64_t e = 0; e < a->dv; e++) u->o[i * u->o_ld + e] *= inv;
+        for (int64_t e = 0; e < u->dv; e++) u->o[i * u->o_ld + e] *= inv;
     }
 }
 
@@ -79,13 +72,14 @@ static void attn_units(void *ctx, int64_t begin, int64_t end)
 {
     const attn_ctx *c = ctx;
     const hcg_attention_geom *a = &c->a;
-    float *scratch = malloc(sizeof(float) * scratch_floats());
+    float *scratch = malloc(sizeof(float) * hcg_attn_scratch_floats());
     if (!scratch) return; /* checked by the caller beforehand: cannot happen but for a race on memory */
     int64_t H = a->heads;
     for (int64_t w = begin; w < end; w++) {
         int64_t bh = w / c->row_blocks, r0 = (w % c->row_blocks) * ATTN_ROWS;
         int64_t b = bh / H, h = bh % H;
-        unit u = {.rows = a->sq - r0 < ATTN_ROWS ? a->sq - r0 : ATTN_ROWS};
+        hcg_attn_unit u = {.rows = a->sq - r0 < ATTN_ROWS ? a->sq - r0 : ATTN_ROWS, .sk = a->sk, .d = a->d,
+                           .dv = a->dv, .scale = a->scale};
         if (a->bshd) { /* [B, S, H, D] */
             u.q_ld = H * a->d;
             u.k_ld = H * a->d;
@@ -114,7 +108,7 @@ static void attn_units(void *ctx, int64_t begin, int64_t end)
             u.mask_ld = c->mstride[2];
             u.mask_cs = c->mstride[3];
         }
-        run_unit(c, &u, scratch);
+        hcg_attn_run_unit(&u, scratch);
     }
     free(scratch);
 }
@@ -165,7 +159,7 @@ hcg_status hcg_k_attention(hcg_exec_node *en)
             c.mask_batch_off = offs;
         }
     }
-    void *probe = malloc(sizeof(float) * scratch_floats());
+    void *probe = malloc(sizeof(float) * hcg_attn_scratch_floats());
     if (!probe) {
         free(offs);
         return hcg_node_error(en->g, en->node, HCG_ERR_NOMEM, "out of memory for attention scratch");

@@ -46,6 +46,10 @@ const hcg_cpu_kernel hcg_cpu_kernels[HCG_OP_COUNT] = {
     [HCG_OP_FUSED_MATMUL] = hcg_k_fused_matmul,
     [HCG_OP_ATTENTION] = hcg_k_attention,
 
+    /* decoding: key/value caches updated in place */
+    [HCG_OP_KV_ATTENTION] = hcg_k_kv_attention,
+    [HCG_OP_CACHE_WRITE] = hcg_k_cache_write,
+
     /* reductions and normalisations */
     [HCG_OP_REDUCE_SUM] = hcg_k_reduce,
     [HCG_OP_REDUCE_MEAN] = hcg_k_reduce,

@@ -132,6 +132,24 @@ hcg_status hcg_k_quantize(hcg_exec_node *en);
 
 /* cpu_attention.c */
 hcg_status hcg_k_attention(hcg_exec_node *en);
+/* One unit of attention: `rows` (at most HCG_ATTN_ROWS) query rows against sk keys, each operand
+ * a list of rows *_ld floats apart, the mask (NULL: none) through row and key strides (0:
+ * broadcast); streamed over blocks of keys with an online softmax. kv_attention runs its blocks of
+ * query rows over the cache through it. */
+#define HCG_ATTN_ROWS 64
+typedef struct hcg_attn_unit {
+    const float *q, *k, *v, *mask;
+    float *o;
+    int64_t q_ld, k_ld, v_ld, o_ld, mask_ld, mask_cs, rows, sk, d, dv;
+    float scale;
+} hcg_attn_unit;
+/* The scratch floats a unit needs (one per thread). */
+size_t hcg_attn_scratch_floats(void);
+void hcg_attn_run_unit(const hcg_attn_unit *u, float *scratch);
+
+/* cpu_cache.c: the decoding ops (key/value caches updated in place) */
+hcg_status hcg_k_kv_attention(hcg_exec_node *en);
+hcg_status hcg_k_cache_write(hcg_exec_node *en);
 
 /* cpu_reduce.c */
 hcg_status hcg_k_reduce(hcg_exec_node *en); /* reduce_sum reduce_mean reduce_max reduce_prod */

@@ -251,6 +251,8 @@ extern const ocl_op_family ocl_fam_qelem, ocl_fam_matmul_integer, ocl_fam_quant_
 hcg_status ocl_qmm_prepare(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns);
 /* ocl_attention.c: attention (cl/fused.cl) */
 extern const ocl_op_family ocl_fam_attention;
+/* ocl_cache.c: kv_attention, cache_write (cl/cache.cl) */
+extern const ocl_op_family ocl_fam_kv_attention, ocl_fam_cache_write;
 /* ocl_train.c: one_hot, argmax, unary_grad, gather_grad, slice_grad, the losses, the optimizer updates */
 extern const ocl_op_family ocl_fam_one_hot, ocl_fam_argmax, ocl_fam_unary_grad, ocl_fam_gather_grad,
     ocl_fam_slice_grad, ocl_fam_class_loss, ocl_fam_kl_div, ocl_fam_mse_loss, ocl_fam_sgd_update,

@@ -42,6 +42,7 @@ static const ocl_op_family *const families[HCG_OP_COUNT] = {
 
     [HCG_OP_MATMUL] = &ocl_fam_matmul,   [HCG_OP_GEMM] = &ocl_fam_gemm,
     [HCG_OP_FUSED_MATMUL] = &ocl_fam_fused_matmul, [HCG_OP_ATTENTION] = &ocl_fam_attention,
+    [HCG_OP_KV_ATTENTION] = &ocl_fam_kv_attention, [HCG_OP_CACHE_WRITE] = &ocl_fam_cache_write,
 
     [HCG_OP_REDUCE_SUM] = &ocl_fam_reduce, [HCG_OP_REDUCE_MEAN] = &ocl_fam_reduce,
     [HCG_OP_REDUCE_MAX] = &ocl_fam_reduce, [HCG_OP_REDUCE_PROD] = &ocl_fam_reduce, [HCG_OP_SOFTMAX] = &ocl_fam_softmax,
@@ -263,6 +264,15 @@ static hcg_status check_errors(ocl_dev *dev, hcg_exec_node *nodes, int n)
         return hcg_node_error(en->g, en->node, HCG_ERR_RUNTIME,
                               "index %lld (at position %d) is out of range for axis %lld of size %lld",
                               (long long)value, e[1], (long long)ns->p[4], (long long)ns->p[2]);
+    }
+    if (en->node->op == HCG_OP_KV_ATTENTION || en->node->op == HCG_OP_CACHE_WRITE) {
+        int64_t pos = (int64_t)(((uint64_t)(uint32_t)e[3] << 32) | (uint32_t)e[2]);
+        const hcg_shape *cache = &en->in[en->node->op == HCG_OP_CACHE_WRITE ? 0 : 3].shape;
+        int axis = en->node->op == HCG_OP_KV_ATTENTION ? 2 : 0;
+        if (en->node->op == HCG_OP_CACHE_WRITE) hcg_norm_axis(hcg_attr_int(en->node, "axis"), cache->rank, &axis);
+        return hcg_node_error(en->g, en->node, HCG_ERR_RUNTIME,
+                              "position %lld with %d new entries does not fit the cache's %lld positions", (long long)pos,
+                              e[1], (long long)cache->dims[axis]);
     }
     if (en->node->op == HCG_OP_DIV)
         return hcg_node_error(en->g, en->node, HCG_ERR_RUNTIME, "integer division by zero");

@@ -132,6 +132,7 @@ hcg_status hcg_npy_save(const char *path, const hcg_tensor *t);
     X(KL_DIV, "kl_div") X(MSE_LOSS, "mse_loss")                                                \
     X(SGD_UPDATE, "sgd_update") X(ADAM_UPDATE, "adam_update")                                                        \
     X(FUSED_MATMUL, "fused_matmul") X(ATTENTION, "attention") X(ASSIGN, "assign")              \
+    X(KV_ATTENTION, "kv_attention") X(CACHE_WRITE, "cache_write")                              \
     X(ALLREDUCE_START, "allreduce_start") X(ALLREDUCE_WAIT, "allreduce_wait") X(SEND, "send")  \
     X(RECV, "recv")                                                                            \
     X(DEQUANTIZE, "dequantize") X(QUANTIZE, "quantize") X(MATMUL_INTEGER, "matmul_integer")    \
@@ -189,6 +190,10 @@ int64_t hcg_sym(hcg_graph *g, const char *name);
 
 /* A graph input; dims may hold symbols from hcg_sym. */
 hcg_id hcg_input(hcg_graph *g, const char *name, hcg_dtype dtype, int rank, const int64_t *dims);
+/* A state tensor: it lives on one device across the runs of a session, starting at zeros, and ops
+ * that update it in place (kv_attention's caches, cache_write, optimizer updates) change it for
+ * later runs (a decoder's key/value cache). dims may hold symbols bound by the inputs' shapes. */
+hcg_id hcg_state(hcg_graph *g, const char *name, hcg_dtype dtype, int rank, const int64_t *dims);
 /* A trained parameter. The graph takes ownership of the tensor. */
 hcg_id hcg_param(hcg_graph *g, const char *name, hcg_tensor *value);
 /* A constant. The graph takes ownership of the tensor. */
@@ -290,6 +295,17 @@ hcg_status hcg_session_run(hcg_session *s, const hcg_tensor *const *inputs, hcg_
  * output's dtype and shape), so repeated runs allocate nothing. */
 hcg_status hcg_session_run_into(hcg_session *s, const hcg_tensor *const *inputs, hcg_tensor *const *outputs);
 
+/* State tensors (hcg_state, `state` in a .hcg file) live on the device that updates them, from the
+ * first run that uses them (zeros, or a value set before) to the end of the session: a decoder's
+ * key/value cache is written by one run and read by the next without leaving the device.
+ * get copies a state's current value to a new host tensor; set replaces it (before any run: its
+ * starting value); reset forgets every state and the plans that used them, so the next run starts
+ * from zeros. A state whose declared shape has symbols (a cache [B, ...]) exists once per bound
+ * shape, named "name@[2, 4, 128, 24]": get finds it by its plain name when there is one shape;
+ * set needs the full name. */
+hcg_status hcg_session_get_state(hcg_session *s, const char *name, hcg_tensor **out);
+hcg_status hcg_session_set_state(hcg_session *s, const char *name, const hcg_tensor *t);
+hcg_status hcg_session_reset_states(hcg_session *s);
 /* A device that fails during a run (an allocation, a program build, a transfer, a kernel) is
  * dropped from the session with a warning, and the run is planned again on the remaining
  * selected devices and repeated from its inputs, so its outputs are what a clean run gives.
@@ -437,6 +453,67 @@ typedef struct hcg_distill_options {
 hcg_status hcg_distill_build(const hcg_graph *student, const hcg_graph *const *teachers, const char *const *names,
                              const double *weights, int n, const hcg_distill_options *opt, hcg_graph **out);
 
+/* ---------------------------------------------------------------- text generation */
+
+/* How a graph decodes (docs/generate.md). Every kind takes token ids as its first input and gives
+ * logits [B, T, V] as its first output. */
+typedef enum hcg_decoder_kind {
+    /* ids [B, T] -> logits [B, T, V] (optionally attention_mask, position_ids): each step runs the
+     * whole sequence again */
+    HCG_DECODER_RECOMPUTE = 1,
+    /* ONNX decoders with explicit caches (past_key_values.* inputs, present.* outputs, as Hugging
+     * Face exports): the presents are written into device-resident caches (state tensors) and
+     * fed back from there */
+    HCG_DECODER_PAST_KV = 2,
+    /* hcg decoders with state caches: (ids [B, T], pos i64) -> logits, kv_attention over caches
+     * that stay on the device between runs; a step costs O(T) */
+    HCG_DECODER_STATE_KV = 3
+} hcg_decoder_kind;
+
+typedef struct hcg_decoder_options {
+    const char *devices; /* a device spec, as for sessions */
+    const char *passes;  /* the rewrite passes, as for sessions */
+    /* With several devices: split the layers over them in order, each layer's cache where the
+     * layer runs (else the scheduler places every node). */
+    bool pipeline;
+    bool profile;
+} hcg_decoder_options;
+
+typedef struct hcg_generate_options {
+    int64_t max_new_tokens;
+    bool greedy;        /* the largest logit; else seeded sampling: */
+    double temperature; /* > 0 */
+    int64_t top_k;      /* 0: every token */
+    double top_p;       /* (0, 1] */
+    uint64_t seed;
+    bool has_eos;       /* a row that produces eos is finished: the rest of it is eos */
+    int64_t eos;
+    /* Run the whole sequence each step even where the decoder has a cache (for comparison). */
+    bool recompute;
+    /* Sequence lengths (kind 1, recompute) and cache lengths (kind 2) are rounded up to a multiple
+     * of this, so one plan serves that many steps (0: 32; 1: exact lengths, a plan per length). */
+    int64_t bucket;
+    /* Called after every step with the token each row got ([batch]); a non-zero status stops. */
+    hcg_status (*on_step)(void *ctx, int64_t step, const int64_t *tokens, int64_t batch);
+    void *ctx;
+} hcg_generate_options;
+
+typedef struct hcg_decoder hcg_decoder;
+
+/* A decoder over graph g (which must outlive it): its kind is found from the graph. */
+hcg_status hcg_decoder_new(const hcg_graph *g, const hcg_decoder_options *opt, hcg_decoder **out);
+void hcg_decoder_free(hcg_decoder *d);
+hcg_decoder_kind hcg_decoder_get_kind(const hcg_decoder *d);
+/* The positions the model has (its position table, its caches' length), or -1 if unknown. */
+int64_t hcg_decoder_max_positions(const hcg_decoder *d);
+/* Generates up to max_new_tokens after prompt (i64 [B, S]): *tokens gets i64 [B, S + N], rows that
+ * hit eos padded with it. */
+hcg_status hcg_decoder_generate(hcg_decoder *d, const hcg_tensor *prompt, const hcg_generate_options *opt,
+                                hcg_tensor **tokens);
+/* Seconds of each step of the last generation: [0] the prompt, then one per new token. */
+int64_t hcg_decoder_step_times(const hcg_decoder *d, const double **seconds);
+/* The session that runs the steps (placement, traces, states); NULL before the first generation. */
+hcg_session *hcg_decoder_get_session(hcg_decoder *d);
 /* Pins every compute node of a workload's part to a device: group "teacher<i>" or "m<i>" (the
  * teacher or member i of a graph these functions built) or "student" (all but the teachers). */
 hcg_status hcg_workload_pin(hcg_graph *g, const char *group, const char *device);

@@ -12,11 +12,14 @@ op takes them, negative axes. Error cases carry "error" (a substring of the expe
 Case format (tests/golden_cases.h reads it):
   {"name", "op", "attrs": {...}, "inputs": ["file.npy", ...], "output": "file.npy", "rtol", "atol"}
 Inputs are all graph inputs named x0, x1, ...; rtol/atol are omitted where the defaults apply
-(f32: rtol 1e-5, atol 1e-6; integers and bools: exact).
+(f32: rtol 1e-5, atol 1e-6; integers and bools: exact). A case with "states" (input indices) makes
+those inputs state tensors that start at the input's value, and "state_outputs" lists their
+expected values after the run (ops that update a state in place: golden_decode.py's cache ops).
 
 The ops training adds (one_hot, argmax, gradient ops, losses, optimizer updates) have their cases
 in golden_train.py; the quantization ops (dequantize, quantize, matmul_integer, quant_matmul) and
-fused_matmul with an f16 weight theirs in golden_quant.py, which this script runs last.
+fused_matmul with an f16 weight theirs in golden_quant.py, and the decoding ops theirs in golden_decode.py;
+each of these has a random generator of its own, so cases added there never move the others' data.
 
 Run: /usr/bin/python3 tests/golden/make_golden.py   (numpy and torch needed; never needed by the tests)
 """
@@ -27,6 +30,7 @@ import os
 import numpy as np
 import torch
 
+import golden_decode
 import golden_quant
 import golden_train
 
@@ -79,6 +83,26 @@ def case(name, op, inputs, output, attrs=None, rtol=None, atol=None):
     c = {"name": name, "op": op, "attrs": attrs or {},
          "inputs": [save(f"{name}.{i}.npy", x) for i, x in enumerate(inputs)],
          "output": save(f"{name}.out.npy", output)}
+    if rtol is not None:
+        c["rtol"] = rtol
+    if atol is not None:
+        c["atol"] = atol
+    cases.append(c)
+
+
+def state_case(name, op, inputs, states, output=None, finals=None, attrs=None, rtol=None, atol=None, error=None,
+               status="runtime error"):
+    """A case whose inputs listed in states (indices) are state tensors the op updates in place:
+    they start at their given values and must end at finals (or, with error, the run must fail)."""
+    assert name not in names, name
+    names.add(name)
+    c = {"name": name, "op": op, "attrs": attrs or {},
+         "inputs": [save(f"{name}.{i}.npy", x) for i, x in enumerate(inputs)], "states": list(states)}
+    if error is None:
+        c["output"] = save(f"{name}.out.npy", output)
+        c["state_outputs"] = [save(f"{name}.s{i}.npy", x) for i, x in zip(states, finals)]
+    else:
+        c["error"], c["status"] = error, status
     if rtol is not None:
         c["rtol"] = rtol
     if atol is not None:
@@ -1008,6 +1032,11 @@ for op in ("softmax", "log_softmax"):
 # a generator of its own, so the cases above keep their data)
 
 golden_quant.add_cases(case, error_case)
+
+
+# ------------------------------------------------------------------ decoding ops (golden_decode.py)
+
+golden_decode.add_cases(case, state_case, error_case)
 
 
 def main():
