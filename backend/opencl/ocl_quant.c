@@ -2,8 +2,10 @@
  * (one work-item per element, the scale layouts of graph/quant.h), matmul_integer (one work-item
  * per output element; batches that do not stack into rows are launched one matrix at a time), and
  * the products with a weight stored small, which CLBlast cannot do: quant_matmul (int8 weight and
- * scales) and fused_matmul with an f16 weight, both through hcg's tiled qmm_* kernel with the
- * epilogue inside. */
+ * scales) and fused_matmul with an f16 weight, both through hcg's own kernels with the epilogue
+ * inside: the tiled qmm_* on GPUs and accelerators, and on CPU devices (POCL), whose work-items
+ * run their loops as scalar code unless written with vectors, qmm_rows_* / qmm_cols_* (a block of C
+ * per item, VEC floats at a time along K or N). */
 #include <string.h>
 
 #include "backend/opencl/ocl.h"
@@ -177,7 +179,36 @@ typedef struct qmm_params {
     int64_t m, n, k, batches, a_bs, a_ms, a_ks, w_ks, w_ns;
     int block, blocks, act, has_scale, has_bias, bias_input;
     float alpha;
+    bool cpu_kernel; /* qmm_rows_* / qmm_cols_* */
 } qmm_params;
+
+#define QMM_CPU_ROWS 4 /* CM and CN of cl/quant.cl */
+
+static hcg_status qmm_cpu_run(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns, ocl_run *rc)
+{
+    const qmm_params *q = ns->host;
+    ocl_args a;
+    ocl_args_begin(&a, ns->kernel, ns->kname);
+    ocl_arg_int(&a, (cl_int)q->m);
+    ocl_arg_int(&a, (cl_int)q->n);
+    ocl_arg_int(&a, (cl_int)q->k);
+    ocl_arg_tensor(&a, &en->out);
+    ocl_arg_long(&a, (cl_long)(q->m * q->n));
+    ocl_arg_tensor(&a, &en->in[0]);
+    ocl_arg_long(&a, (cl_long)q->a_bs);
+    ocl_arg_long(&a, (cl_long)q->a_ms);
+    ocl_arg_tensor(&a, &en->in[1]);
+    ocl_arg_tensor(&a, q->has_scale ? &en->in[2] : &en->in[1]);
+    ocl_arg_int(&a, q->has_scale);
+    ocl_arg_int(&a, q->has_scale && en->in[2].dtype == HCG_F16);
+    ocl_arg_int(&a, q->block);
+    ocl_arg_int(&a, q->blocks);
+    ocl_arg_tensor(&a, q->has_bias ? &en->in[q->bias_input] : &en->in[0]);
+    ocl_arg_int(&a, q->has_bias);
+    ocl_arg_int(&a, q->act);
+    ocl_arg_float(&a, q->alpha);
+    return ocl_launch(dev, en, &a, 3, ns->global, ns->local, rc);
+}
 
 static hcg_status qmm_run(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns, ocl_run *rc)
 {
@@ -242,7 +273,20 @@ hcg_status ocl_qmm_prepare(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns)
     q->alpha = (float)hcg_attr_float(en->node, "alpha");
     if (q->m > INT32_MAX || q->n > INT32_MAX || q->k > INT32_MAX || q->batches > INT32_MAX)
         return hcg_node_error(en->g, en->node, HCG_ERR_UNSUPPORTED, "a matrix dim exceeds the kernel's int range");
-    hcg_status st = ocl_node_kernel(dev, en, "quant", int8 ? "qmm_i8" : "qmm_f16", &ns->kernel, &ns->kname, &ns->kwg);
+    hcg_status st;
+    if (dev->d->type == HCG_DEVICE_CPU && !ta) { /* rows of A along K: the CPU device's kernels */
+        char name[32];
+        snprintf(name, sizeof name, "qmm_%s_%s", tb ? "rows" : "cols", int8 ? "i8" : "f16");
+        if ((st = ocl_node_kernel(dev, en, "quant", name, &ns->kernel, &ns->kname, &ns->kwg))) return st;
+        q->cpu_kernel = true;
+        int64_t cols = tb ? (q->n + QMM_CPU_ROWS - 1) / QMM_CPU_ROWS : (q->n + dev->vec - 1) / dev->vec;
+        ocl_grid_geometry(dev, ns->kwg, cols, (q->m + QMM_CPU_ROWS - 1) / QMM_CPU_ROWS, q->batches, ns->global,
+                          ns->local);
+        ns->dim = 3;
+        ns->run = qmm_cpu_run;
+        return HCG_OK;
+    }
+    st = ocl_node_kernel(dev, en, "quant", int8 ? "qmm_i8" : "qmm_f16", &ns->kernel, &ns->kname, &ns->kwg);
     if (st) return st;
     if (ns->kwg < QMM_ITEMS * QMM_ITEMS)
         return hcg_node_error(en->g, en->node, HCG_ERR_UNSUPPORTED,
