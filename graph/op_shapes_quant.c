@@ -211,6 +211,12 @@ hcg_status hcg_infer_quant_matmul(const hcg_graph *g, hcg_node *n)
                                   (long long)want[0], (long long)want[1]);
     }
     if ((st = hcg_check_scales(g, n, s))) return st;
+    const char *acts = hcg_attr_string(n, "activations");
+    if (strcmp(acts, "f32") != 0 && strcmp(acts, "int8") != 0)
+        return hcg_node_error(g, n, HCG_ERR_GRAPH, "activations must be f32 or int8, got '%s'", acts);
+    if (strcmp(acts, "int8") == 0 && (block > 0 || hcg_attr_int(n, "transpose_a")))
+        return hcg_node_error(g, n, HCG_ERR_GRAPH, "activations=int8 takes a untransposed and scales per output "
+                              "column (block_size 0)");
     n->dtype = HCG_F32;
     n->shape = out;
     return hcg_rule_epilogue(g, n, 3);

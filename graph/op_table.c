@@ -1198,11 +1198,12 @@ static const hcg_op_info op_table[HCG_OP_COUNT] = {
                                       "MatMulInteger)"},
     [HCG_OP_QUANT_MATMUL] = {.name = "quant_matmul", .min_inputs = 3, .max_inputs = 4,
                              .attrs = {A_INT("transpose_a", 0), A_INT("transpose_b", 0), A_FLOAT("alpha", 1.0),
-                                       A_STR("activation", "none"), A_INT("block_size", 0)},
+                                       A_STR("activation", "none"), A_INT("block_size", 0), A_STR("activations", "f32")},
                              .infer = hcg_infer_quant_matmul, .cost = hcg_cost_quant_matmul,
                              .doc = "activation(alpha * a @ (b * scale) + bias) with b an int8 matrix and f32 or f16 "
                                     "scales per output column (block_size 0) or per block_size rows of K, f32 "
-                                    "accumulation (made by the rewrite passes)"},
+                                    "accumulation (made by the rewrite passes); activations=int8: a's rows quantized "
+                                    "to uint8 on the fly and int32 accumulation (the CPU only)"},
 };
 
 const hcg_op_info *hcg_op_info_get(hcg_op op) { return &op_table[op]; }

@@ -39,7 +39,7 @@ static bool bare_product(const hcg_pass_ctx *c, hcg_id id)
            hcg_activation_parse(hcg_attr_string(NODE(id), "activation")) == HCG_ACT_NONE;
 }
 
-int hcg_pass_product_attrs(const hcg_pass_ctx *c, hcg_id id, hcg_attr at[5])
+int hcg_pass_product_attrs(const hcg_pass_ctx *c, hcg_id id, hcg_attr at[6])
 {
     const hcg_node *m = NODE(id);
     bool fused = m->op != HCG_OP_MATMUL;
@@ -49,7 +49,8 @@ int hcg_pass_product_attrs(const hcg_pass_ctx *c, hcg_id id, hcg_attr at[5])
     at[3] = HCG_ATTR_S("activation", fused ? hcg_attr_string(m, "activation") : "none");
     if (m->op != HCG_OP_QUANT_MATMUL) return 4;
     at[4] = HCG_ATTR_I("block_size", hcg_attr_int(m, "block_size"));
-    return 5;
+    at[5] = HCG_ATTR_S("activations", hcg_attr_string(m, "activations"));
+    return 6;
 }
 
 /* ---------------------------------------------------------------- transposes into flags */
@@ -76,7 +77,7 @@ hcg_status hcg_pass_transpose_matmul(hcg_pass_ctx *c)
         hcg_node *m = NODE(id);
         hcg_id in[3];
         for (int i = 0; i < m->n_inputs; i++) in[i] = m->inputs[i];
-        hcg_attr at[5];
+        hcg_attr at[6];
         hcg_pass_product_attrs(c, id, at);
         bool changed = false;
         for (int side = 0; side < 2; side++) {
@@ -110,7 +111,7 @@ hcg_status hcg_pass_matmul_scale(hcg_pass_ctx *c)
                 NODE(k)->dtype != HCG_F32 || !hcg_shape_equal(&NODE(p)->shape, &NODE(id)->shape))
                 continue;
             if (div && v == 0) break;
-            hcg_attr at[5];
+            hcg_attr at[6];
             int n_at = hcg_pass_product_attrs(c, p, at);
             at[2].f = div ? at[2].f / v : at[2].f * v;
             char what[96];
@@ -135,7 +136,7 @@ hcg_status hcg_pass_matmul_bias(hcg_pass_ctx *c)
                 !hcg_pass_const_vector(c, b, ps->dims[ps->rank - 1]) || NODE(b)->shape.rank != 1 ||
                 !hcg_shape_equal(ps, &NODE(id)->shape))
                 continue;
-            hcg_attr at[5];
+            hcg_attr at[6];
             int n_at = hcg_pass_product_attrs(c, p, at), k = operands(c, p);
             hcg_id in[4] = {IN(p, 0), IN(p, 1), k > 2 ? IN(p, 2) : b, b};
             hcg_status st = hcg_pass_rewrite(c, id, fused_op(c, p), in, k + 1, at, n_at, "bias add in the epilogue");
@@ -156,7 +157,7 @@ hcg_status hcg_pass_matmul_activation(hcg_pass_ctx *c)
         if (NODE(p)->op != HCG_OP_MATMUL &&
             hcg_activation_parse(hcg_attr_string(NODE(p), "activation")) != HCG_ACT_NONE)
             continue;
-        hcg_attr at[5];
+        hcg_attr at[6];
         int n_at = hcg_pass_product_attrs(c, p, at);
         const char *act = relu ? "relu" : strcmp(hcg_attr_string(NODE(id), "approximate"), "tanh") == 0 ? "gelu_tanh" : "gelu";
         at[3] = HCG_ATTR_S("activation", act);

@@ -88,7 +88,7 @@ hcg_status hcg_pass_dequantize_matmul(hcg_pass_ctx *c)
     for (hcg_id id = 0; id < c->g->n_nodes; id++) {
         if (!hcg_pass_is(c, id, HCG_OP_MATMUL) && !hcg_pass_is(c, id, HCG_OP_FUSED_MATMUL)) continue;
         hcg_id b = IN(id, 1);
-        hcg_attr at[5];
+        hcg_attr at[6];
         hcg_pass_product_attrs(c, id, at);
         hcg_id in[4] = {IN(id, 0), -1, -1, -1};
         int n_in = NODE(id)->n_inputs;

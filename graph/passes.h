@@ -52,9 +52,9 @@ bool hcg_pass_const_vector(const hcg_pass_ctx *c, hcg_id id, int64_t n);
 hcg_id hcg_pass_append(hcg_pass_ctx *c, hcg_op op, const char *hint, const hcg_id *inputs, int n_inputs,
                        const hcg_attr *attrs, int n_attrs);
 /* A product's attributes (matmul, fused_matmul, quant_matmul) as fused_matmul's: transpose_a,
- * transpose_b, alpha, activation (matmul: alpha 1, none), then quant_matmul's block_size; returns
- * how many (4 or 5). */
-int hcg_pass_product_attrs(const hcg_pass_ctx *c, hcg_id id, hcg_attr at[5]);
+ * transpose_b, alpha, activation (matmul: alpha 1, none), then quant_matmul's block_size and
+ * activations; returns how many (4 or 6). */
+int hcg_pass_product_attrs(const hcg_pass_ctx *c, hcg_id id, hcg_attr at[6]);
 /* Rewrites node root into op(inputs, attrs) in place, keeping use counts right; notes line. */
 hcg_status hcg_pass_rewrite(hcg_pass_ctx *c, hcg_id root, hcg_op op, const hcg_id *inputs, int n_inputs,
                             const hcg_attr *attrs, int n_attrs, const char *what);

@@ -7,7 +7,9 @@
  *         of each output column or row, or of each block of `group` along K), and
  *         NAME = dequantize(NAME.int8, NAME.scale, axis, block_size),
  * so every reader still sees NAME; the rewrite passes (graph/pass_quant.c) then fold the widening
- * into the reader. The copy is made by hcg_graph_import with a hook for the weights. */
+ * into the reader. The copy is made by hcg_graph_import with a hook for the weights. With int8
+ * activations the products reading such a weight are written as quant_matmul(a, NAME.int8,
+ * NAME.scale, activations=int8) themselves (the passes would not know to quantize activations). */
 #include "graph/quantize.h"
 
 #include <fnmatch.h>
@@ -17,6 +19,7 @@
 #include <string.h>
 
 #include "backend/cpu/cpu.h" /* hcg_float_to_half, hcg_half_to_float */
+#include "graph/bind.h"
 #include "graph/compose.h"
 #include "graph/op_table.h"
 
@@ -303,6 +306,29 @@ static hcg_status plan_weights(qctx *c)
     return st;
 }
 
+/* Products whose b is an int8 weight dequantized per output column become quant_matmul with int8
+ * activations; the dequantize nodes left without readers are dropped. */
+static hcg_status int8_activation_products(hcg_graph *g)
+{
+    for (hcg_id id = 0; id < g->n_nodes; id++) {
+        hcg_node *p = &g->nodes[id];
+        if ((p->op != HCG_OP_MATMUL && p->op != HCG_OP_FUSED_MATMUL) || hcg_attr_int(p, "transpose_a")) continue;
+        const hcg_node *d = &g->nodes[p->inputs[1]];
+        if (d->op != HCG_OP_DEQUANTIZE || hcg_attr_int(d, "block_size") != 0 ||
+            g->nodes[d->inputs[0]].op != HCG_OP_PARAM)
+            continue;
+        bool fused = p->op == HCG_OP_FUSED_MATMUL;
+        hcg_attr at[6] = {HCG_ATTR_I("transpose_a", 0), HCG_ATTR_I("transpose_b", hcg_attr_int(p, "transpose_b")),
+                          HCG_ATTR_F("alpha", fused ? hcg_attr_float(p, "alpha") : 1.0),
+                          HCG_ATTR_S("activation", fused ? hcg_attr_string(p, "activation") : "none"),
+                          HCG_ATTR_I("block_size", 0), HCG_ATTR_S("activations", "int8")};
+        hcg_id in[4] = {p->inputs[0], d->inputs[0], d->inputs[1], p->n_inputs > 2 ? p->inputs[2] : -1};
+        hcg_status st = hcg_node_retarget(g, p, HCG_OP_QUANT_MATMUL, in, p->n_inputs > 2 ? 4 : 3, at, 6);
+        if (st) return st;
+    }
+    return hcg_graph_prune(g);
+}
+
 static size_t value_bytes(const hcg_graph *g)
 {
     size_t b = 0;
@@ -323,6 +349,8 @@ hcg_status hcg_quantize_graph(const hcg_graph *g, const hcg_quantize_options *op
         return hcg_error(HCG_ERR_ARG, opt->group < 0 ? "--group must be positive, got %lld"
                                                      : "--group applies to int8 weights only (got %lld with f16)",
                          (long long)opt->group);
+    if (opt->int8_activations && (opt->weights != HCG_WEIGHTS_INT8 || opt->group))
+        return hcg_error(HCG_ERR_ARG, "int8 activations need int8 weights with a scale per output column (no --group)");
     if (opt->scale_dtype != HCG_F32 && opt->scale_dtype != HCG_F16)
         return hcg_error(HCG_ERR_ARG, "scales are f32 or f16, not %s", hcg_dtype_name(opt->scale_dtype));
     qctx c = {.src = g, .opt = opt, .report = report};
@@ -335,6 +363,7 @@ hcg_status hcg_quantize_graph(const hcg_graph *g, const hcg_quantize_options *op
                      .source_ctx = &c};
     if (!st) st = hcg_graph_import(dst, g, &im, outs);
     for (int i = 0; i < g->n_outputs && !st; i++) st = hcg_output(dst, outs[i], g->output_names[i]);
+    if (!st && opt->int8_activations) st = int8_activation_products(dst);
     if (!st) {
         report->weights_before = value_bytes(g);
         report->weights_after = value_bytes(dst);

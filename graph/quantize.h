@@ -21,6 +21,10 @@ typedef struct hcg_quantize_options {
     const char *const *only;
     int n_only;
     int64_t min_elements; /* smaller weights stay (0: 1024; biases and norms are tiny anyway) */
+    /* int8 with a scale per output column: the products quantize their activations too (rows to
+     * uint8 on the fly, int32 sums: quant_matmul's activations=int8, a CPU feature), written as
+     * quant_matmul nodes. */
+    bool int8_activations;
 } hcg_quantize_options;
 
 /* What happened to one weight of at least min_elements (or one an --only pattern names). */

@@ -269,6 +269,31 @@ static void test_quantized_models(const hcg_graph *f, const char *model)
     }
     hcg_graph_free(q);
     q = NULL;
+    rc = quantize(model, tl_tmp("a8.hcg"), "--weights int8 --activations int8 --min-elements 200");
+    if (CHECK(rc == 0, "--activations int8: %s", out) && CHECK_OK(hcg_load(tl_tmp("a8.hcg"), &q))) {
+        int products = 0, dequantized = 0;
+        for (int i = 0; i < q->n_nodes; i++) {
+            products += q->nodes[i].op == HCG_OP_QUANT_MATMUL &&
+                        strcmp(hcg_attr_string(&q->nodes[i], "activations"), "int8") == 0;
+            dequantized += q->nodes[i].op == HCG_OP_DEQUANTIZE;
+        }
+        CHECK(products == 2 && dequantized == 1,
+              "--activations int8: both products are quant_matmul with int8 activations (%d), E stays dequantized (%d)",
+              products, dequantized);
+        hcg_tensor *fy = run(f, "cpu"), *qy = run(q, "cpu");
+        if (fy && qy) {
+            double dot = 0, aa = 0, bb = 0;
+            for (int i = 0; i < B * S * O; i++) {
+                double a = ((float *)qy->data)[i], b = ((float *)fy->data)[i];
+                dot += a * b, aa += a * a, bb += b * b;
+            }
+            CHECK(dot / sqrt(aa * bb) >= 0.999, "int8 activations: cosine with the f32 model %.6f", dot / sqrt(aa * bb));
+        }
+        hcg_tensor_free(fy);
+        hcg_tensor_free(qy);
+    }
+    hcg_graph_free(q);
+    q = NULL;
     rc = quantize(model, tl_tmp("h.hcg"), "--weights f16 --skip 'W2' --min-elements 200");
     CHECK(rc == 0 && strstr(out, "kept      W2") && strstr(out, "--skip 'W2'"), "--weights f16 --skip W2: %s", out);
     if (rc == 0 && CHECK_OK(hcg_load(tl_tmp("h.hcg"), &q)) && CHECK(hcg_graph_find(q, "E.f16") >= 0, "E.f16 exists")) {
@@ -483,9 +508,74 @@ static void test_half_cost(void)
     hcg_graph_free(g);
 }
 
+/* quant_matmul with activations=int8 against its definition, computed here: each row of x to uint8
+ * over [min(row, 0), max(row, 0)] in 255 steps (float32 arithmetic, rounding half to even), the
+ * integer sums, then scaled back in double; K = 37 leaves a tail after every vector width. On the
+ * CPU (oneDNN's VNNI GEMM where the processor has it, the loop elsewhere: the same integers). */
+static void test_int8_activations(void)
+{
+    enum { M = 5, K = 37, N = 11 };
+    for (int tb = 0; tb < 2; tb++) {
+        hcg_graph *g = hcg_graph_new();
+        int64_t xd[2] = {M, K}, wd[2] = {tb ? N : K, tb ? K : N}, n = N;
+        hcg_tensor *x = rand_f32(2, xd, 2.0f), *w = tensor(HCG_I8, 2, wd), *s = rand_f32(1, &n, 0.02f);
+        hcg_tensor *bias = rand_f32(1, &n, 1.0f);
+        for (int i = 0; i < N * K; i++) ((int8_t *)w->data)[i] = (int8_t)((i * 37 + 11) % 255 - 127);
+        for (int i = 0; i < N; i++) ((float *)s->data)[i] = fabsf(((float *)s->data)[i]) + 0.001f;
+        ((float *)x->data)[3] = 0.5f * (2.0f / 255.0f); /* (a value near a rounding tie) */
+        hcg_id in[4] = {hcg_input(g, "x", HCG_F32, 2, xd), hcg_param(g, "w", w), hcg_param(g, "s", s),
+                        hcg_param(g, "b", bias)};
+        hcg_attr at[4] = {HCG_ATTR_I("transpose_b", tb), HCG_ATTR_S("activations", "int8"),
+                          HCG_ATTR_S("activation", "gelu"), HCG_ATTR_F("alpha", 0.5)};
+        hcg_output(g, hcg_add_node(g, HCG_OP_QUANT_MATMUL, "y", in, 4, at, 4), "y");
+        int64_t yd[2] = {M, N};
+        hcg_tensor *want = tensor(HCG_F32, 2, yd);
+        const float *xv = x->data, *sv = s->data, *bv = bias->data;
+        const int8_t *wv = w->data;
+        for (int r = 0; r < M; r++) {
+            float lo = 0, hi = 0;
+            for (int k = 0; k < K; k++) lo = fminf(lo, xv[r * K + k]), hi = fmaxf(hi, xv[r * K + k]);
+            float sc = (hi - lo) / 255.0f, z = fminf(fmaxf(rintf(-lo / sc), 0), 255);
+            for (int j = 0; j < N; j++) {
+                int64_t acc = 0;
+                for (int k = 0; k < K; k++) {
+                    float q = fminf(fmaxf(rintf(xv[r * K + k] / sc) + z, 0), 255);
+                    acc += ((int64_t)q - (int64_t)z) * wv[tb ? j * K + k : k * N + j];
+                }
+                double v = 0.5 * (double)acc * sc * sv[j] + bv[j];
+                ((float *)want->data)[r * N + j] = (float)(0.5 * v * (1.0 + erf(v / sqrt(2.0))));
+            }
+        }
+        hcg_session *se = NULL;
+        hcg_session_options opt = {.devices = "cpu"};
+        hcg_tensor *got = NULL;
+        char what[128];
+        snprintf(what, sizeof what, "quant_matmul activations=int8 (transpose_b=%d) vs its definition", tb);
+        if (CHECK_OK(hcg_session_new(g, &opt, &se)) && CHECK_OK(hcg_session_run(se, (const hcg_tensor *const *)&x, &got)))
+            tl_tensor_close(got, want, 1e-5, 1e-5, what);
+        hcg_tensor_free(got);
+        hcg_session_free(se);
+        se = NULL;
+        got = NULL;
+        if (tb && hcg_device_find("opencl:0")) { /* a CPU feature: refused where only OpenCL may run it */
+            opt.devices = "opencl:0";
+            hcg_status st = hcg_session_new(g, &opt, &se);
+            if (!st) st = hcg_session_run(se, (const hcg_tensor *const *)&x, &got);
+            CHECK(st == HCG_ERR_UNSUPPORTED && strstr(hcg_last_error(), "quant_matmul"),
+                  "int8 activations on opencl:0 alone: %s: %s", hcg_status_name(st), hcg_last_error());
+            hcg_tensor_free(got);
+            hcg_session_free(se);
+        }
+        hcg_tensor_free(want);
+        hcg_tensor_free(x);
+        hcg_graph_free(g);
+    }
+}
+
 int main(void)
 {
     test_half_cost();
+    test_int8_activations();
     hcg_graph *f = make_model(false);
     char model[1024]; /* (tl_tmp's buffers are reused) */
     snprintf(model, sizeof model, "%s", tl_tmp("model.hcg"));

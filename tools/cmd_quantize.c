@@ -15,8 +15,8 @@
 #include "tools/cli.h"
 
 const char cmd_quantize_usage[] =
-    "usage: hcg quantize IN OUT.hcg --weights f16|int8 [--group G] [--scales f32|f16] [--skip PATTERN]...\n"
-    "                    [--only PATTERN]... [--min-elements N]\n\n"
+    "usage: hcg quantize IN OUT.hcg --weights f16|int8 [--group G] [--scales f32|f16] [--activations int8]\n"
+    "                    [--skip PATTERN]... [--only PATTERN]... [--min-elements N]\n\n"
     "  Reads a model (.hcg or .onnx) and writes OUT.hcg and OUT.safetensors with its weights stored\n"
     "  small: every matrix a product reads as its b (matmul) or a gather reads rows of (an embedding\n"
     "  table), of at least N elements (default 1024). The model computes as before, in f32: the\n"
@@ -25,6 +25,8 @@ const char cmd_quantize_usage[] =
     "  --weights int8      symmetric int8 (-127..127) with a scale per output column (or row)\n"
     "  --group G           int8: a scale per G elements along K instead (G must divide every K)\n"
     "  --scales f32|f16    the int8 scales' dtype (default f32)\n"
+    "  --activations int8  int8 weights: the products also quantize their inputs, a row at a time, and\n"
+    "                      sum in int32 (faster on CPUs with VNNI; less exact; the cpu device only)\n"
     "  --skip PATTERN      keep the weights whose names (or weights-file keys) match (fnmatch)\n"
     "  --only PATTERN      quantize only the weights that match; each must match one that can be\n"
     "  --min-elements N    keep weights smaller than N elements\n"
@@ -94,6 +96,10 @@ int cmd_quantize(int argc, char **argv)
         } else if (cli_opt(argc, argv, &i, "--only", &v)) {
             if (!v || o.n_only == 64) return cli_fail("quantize", v ? "too many --only patterns (64)" : "--only needs a pattern");
             only[o.n_only++] = v;
+        } else if (cli_opt(argc, argv, &i, "--activations", &v)) {
+            if (!v || (strcmp(v, "int8") != 0 && strcmp(v, "f32") != 0))
+                return cli_fail("quantize", "--activations must be f32 or int8, got '%s'", v ? v : "");
+            o.int8_activations = strcmp(v, "int8") == 0;
         } else if (cli_opt(argc, argv, &i, "--min-elements", &v)) {
             char *end = NULL;
             long long m = v ? strtoll(v, &end, 10) : 0;

@@ -1,6 +1,7 @@
 /* cpu_matmul.c — matmul (numpy semantics: 1-D operands, broadcast batch dims, transpose flags),
  * fused_matmul (the same product with alpha and an epilogue: bias, gelu, relu; b may be an f16
- * weight), quant_matmul (the same with an int8 weight and its scales) and gemm
+ * weight), quant_matmul (the same with an int8 weight and its scales; with activations=int8 it is
+ * cpu_qgemm.c's integer product) and gemm
  * (alpha * op(a) @ op(b) + beta * c) on the CPU, and hcg_cpu_sgemm, the one product routine they
  * (and the attention kernel, and the cpu's calibration) use. Matrix products go through oneDNN's
  * sgemm when hcg is built with it (its AVX-512 kernels run 2-4x OpenBLAS's AVX2 ones here:
@@ -27,18 +28,7 @@
 #ifdef HCG_HAVE_BLAS
 #include <cblas.h>
 #endif
-#ifdef HCG_HAVE_DNNL
-#include <dnnl.h>
-#if DNNL_CPU_THREADING_RUNTIME == DNNL_RUNTIME_OMP
-#ifdef HCG_HAVE_OPENMP
-#include <omp.h>
-#define DNNL_TILES 1 /* oneDNN can be held to the calling thread: the pool runs its tiles */
-#endif
-#else
-#define DNNL_TILES 1 /* a sequential or threadpool oneDNN: nothing to hold back */
-#endif
-#endif
-
+#include "backend/cpu/cpu_dnnl.h"
 #include "backend/cpu/cpu_kernels.h"
 #include "backend/cpu/cpu_simd.h"
 #include "graph/op_table.h"
@@ -126,15 +116,10 @@ static void sgemm_call(const sgemm_args *g, const float *a, const float *b, floa
 {
     if (g->m == 0 || g->n == 0) return;
 #ifdef HCG_HAVE_DNNL
-#if defined(DNNL_TILES) && defined(HCG_HAVE_OPENMP)
-    int saved = omp_get_max_threads();
-    if (saved != 1) omp_set_num_threads(1);
-#endif
+    int saved = hcg_dnnl_single_begin();
     dnnl_status_t st = dnnl_sgemm(g->ta ? 'T' : 'N', g->tb ? 'T' : 'N', g->m, g->n, g->k, g->alpha, a, g->lda, b, g->ldb,
                                   g->beta, c, g->ldc);
-#if defined(DNNL_TILES) && defined(HCG_HAVE_OPENMP)
-    if (saved != 1) omp_set_num_threads(saved);
-#endif
+    hcg_dnnl_single_end(saved);
     if (st == dnnl_success) return;
 #endif
 #ifdef HCG_HAVE_BLAS
@@ -191,8 +176,6 @@ static void tile_range(void *ctx, int64_t begin, int64_t end)
             hcg_simd()->epilogue(c, s.m, s.n, g->ldc, t->e->bias ? t->e->bias + c0 : NULL, t->e->act);
     }
 }
-
-static int64_t round_up(int64_t v, int64_t to) { return (v + to - 1) / to * to; }
 #else
 /* Without tiles: rows of C for the loop product and the epilogue. */
 typedef struct rows_ctx {
@@ -225,26 +208,33 @@ static void sgemm_parallel(const sgemm_args *g, const float *a, const float *b, 
     sgemm_parallel_small(g, a, b, NULL, c, e);
 }
 
-static bool sgemm_parallel_small(const sgemm_args *g, const float *a, const float *b, const small_b *sb, float *c,
-                                 const epilogue *e)
+static int64_t round_up(int64_t v, int64_t to) { return (v + to - 1) / to * to; }
+
+void hcg_cpu_tile_plan(int64_t m, int64_t n, int64_t k, int64_t *tm, int64_t *tn)
 {
-    if (g->m == 0 || g->n == 0) return true;
-    int64_t threads = hcg_cpu_threads();
-    double flops = 2.0 * (double)g->m * (double)g->n * (double)g->k;
-#ifdef DNNL_TILES
     /* About four tiles per thread, so a thread the OS holds back leaves little for the others to
      * wait for (oneDNN runs as fast on a 128 x 96 tile as on the whole product here), across the
      * columns while they stay at least 64 wide, then across rows of at least 16; each tile at least
      * half a MFLOP. A product too small to share runs in one piece on this thread. */
+    int64_t threads = hcg_cpu_threads();
+    double flops = 2.0 * (double)m * (double)n * (double)k;
     int64_t want = threads <= 1 || flops < 8.0 * (double)hcg_cpu_grain_elems() ? 1 : 4 * threads;
     if ((double)want > flops / 5e5) want = (int64_t)(flops / 5e5) > 1 ? (int64_t)(flops / 5e5) : 1;
-    int64_t pn = g->n / 64 < want ? g->n / 64 : want;
+    int64_t pn = n / 64 < want ? n / 64 : want;
     if (pn < 1) pn = 1;
-    int64_t pm = want / pn < g->m / 16 ? want / pn : g->m / 16;
+    int64_t pm = want / pn < m / 16 ? want / pn : m / 16;
     if (pm < 1) pm = 1;
+    *tn = round_up((n + pn - 1) / pn, 16);
+    *tm = round_up((m + pm - 1) / pm, 8);
+}
+
+static bool sgemm_parallel_small(const sgemm_args *g, const float *a, const float *b, const small_b *sb, float *c,
+                                 const epilogue *e)
+{
+    if (g->m == 0 || g->n == 0) return true;
+#ifdef DNNL_TILES
     tiles t = {.g = g, .a = a, .b = b, .c = c, .e = e, .sb = sb};
-    t.tn = round_up((g->n + pn - 1) / pn, 16);
-    t.tm = round_up((g->m + pm - 1) / pm, 8);
+    hcg_cpu_tile_plan(g->m, g->n, g->k, &t.tm, &t.tn);
     t.n_cols = (g->n + t.tn - 1) / t.tn;
     t.n_rows = (g->m + t.tm - 1) / t.tm;
     hcg_parallel_for(t.n_cols * t.n_rows, 1, tile_range, &t);
@@ -252,9 +242,11 @@ static bool sgemm_parallel_small(const sgemm_args *g, const float *a, const floa
 #else
     rows_ctx r = {.g = g, .a = a, .b = b, .c = c, .e = e};
     int64_t row_cost = has_epilogue(e) ? 24 * g->n : 0;
+    int64_t threads = hcg_cpu_threads();
+    double flops = 2.0 * (double)g->m * (double)g->n * (double)g->k;
 #ifdef HCG_HAVE_BLAS
     sgemm_call(g, a, b, c); /* OpenBLAS threads it */
-    if (!has_epilogue(e)) return;
+    if (!has_epilogue(e)) return true;
 #else
     row_cost += 2 * g->n * (g->k + 1);
 #endif
@@ -420,7 +412,9 @@ hcg_status hcg_k_quant_matmul(hcg_exec_node *en)
         hcg_simd()->half_to_float(hcg_dev_tensor_ptr(S), wide_scales, n);
         sb.scales = wide_scales;
     }
-    hcg_status st = matmul_alpha(en, (float)hcg_attr_float(en->node, "alpha"), &e, &sb);
+    hcg_status st = strcmp(hcg_attr_string(en->node, "activations"), "int8") == 0
+                        ? hcg_cpu_quant_matmul_int8(en, sb.scales)
+                        : matmul_alpha(en, (float)hcg_attr_float(en->node, "alpha"), &e, &sb);
     free(wide_scales);
     return st;
 }
@@ -458,149 +452,5 @@ hcg_status hcg_k_gemm(hcg_exec_node *en)
     }
     if (g.k == 0) return HCG_OK; /* an empty sum adds nothing */
     sgemm_parallel(&g, hcg_dev_tensor_ptr(A), hcg_dev_tensor_ptr(B), out, NULL);
-    return HCG_OK;
-}
-
-/* ---------------------------------------------------------------- matmul_integer */
-
-/* (a - za) @ (b - zb) in int32. oneDNN's integer GEMMs are exact only where the processor has
- * VNNI (elsewhere their u8 x s8 pairs are summed in saturating int16: dev_guide_int8_computations),
- * so they run there, for u8 or s8 a, s8 b, one zero point each; everything else is the loop. */
-typedef struct int_mm {
-    const void *a, *b;
-    int32_t *c;
-    bool a_signed, b_signed;
-    int64_t m, n, k;                 /* per matrix */
-    const void *za, *zb;             /* zero points (NULL: 0) */
-    int64_t za_n, zb_n;              /* their element counts: 1, or m (rows of a) / n (columns of b) */
-    int batch_rank;                  /* batch dims of the result and each operand's strides (matrices) */
-    int64_t batch_dims[HCG_MAX_RANK], a_stride[HCG_MAX_RANK], b_stride[HCG_MAX_RANK];
-    bool dnnl;
-} int_mm;
-
-static int32_t int_at(const void *p, bool is_signed, int64_t i)
-{
-    return is_signed ? ((const int8_t *)p)[i] : ((const uint8_t *)p)[i];
-}
-
-/* c[j] += av * (b[j] - zb[j]) over a row of b of type T (zero points: none, one, or per column);
- * the sums wrap around in 32 bits as the result type does (unsigned: no undefined overflow). */
-#define INT_ROW(T)                                                                                 \
-    do {                                                                                           \
-        const T *br = (const T *)brow, *z = (const T *)t->zb;                                     \
-        if (!z)                                                                                    \
-            for (int64_t j = 0; j < t->n; j++) c[j] += (uint32_t)(av * (int32_t)br[j]);           \
-        else if (t->zb_n == 1)                                                                     \
-            for (int64_t j = 0; j < t->n; j++) c[j] += (uint32_t)(av * ((int32_t)br[j] - (int32_t)z[0])); \
-        else                                                                                       \
-            for (int64_t j = 0; j < t->n; j++) c[j] += (uint32_t)(av * ((int32_t)br[j] - (int32_t)z[j])); \
-    } while (0)
-
-/* The row of matrices (batch entry, row of a) item: c[row][j] = sum_k (a[row][k] - za) (b[k][j] - zb). */
-static void int_rows(void *ctx, int64_t begin, int64_t end)
-{
-    const int_mm *t = ctx;
-    for (int64_t item = begin; item < end; item++) {
-        int64_t mat = item / t->m, row = item % t->m, rest = mat, ai = 0, bi = 0;
-        for (int d = t->batch_rank - 1; d >= 0; d--) {
-            int64_t i = rest % t->batch_dims[d];
-            rest /= t->batch_dims[d];
-            ai += i * t->a_stride[d];
-            bi += i * t->b_stride[d];
-        }
-        const char *a = (const char *)t->a + (ai * t->m + row) * t->k;
-        const char *b = (const char *)t->b + bi * t->k * t->n;
-        uint32_t *c = (uint32_t *)(t->c + item * t->n);
-        int32_t za = t->za ? int_at(t->za, t->a_signed, t->za_n > 1 ? row : 0) : 0;
-        for (int64_t j = 0; j < t->n; j++) c[j] = 0;
-        for (int64_t p = 0; p < t->k; p++) {
-            int32_t av = int_at(a, t->a_signed, p) - za;
-            const char *brow = b + p * t->n;
-            if (av == 0) continue;
-            if (t->b_signed) INT_ROW(int8_t);
-            else INT_ROW(uint8_t);
-        }
-    }
-}
-
-#ifdef HCG_HAVE_DNNL
-/* Rows [begin, end) of the stacked product through oneDNN on this thread. */
-static void int_dnnl_rows(void *ctx, int64_t begin, int64_t end)
-{
-    const int_mm *t = ctx;
-    const int32_t zero = 0;
-#if defined(DNNL_TILES) && defined(HCG_HAVE_OPENMP)
-    int saved = omp_get_max_threads();
-    if (saved != 1) omp_set_num_threads(1);
-#endif
-    int8_t zb = t->zb ? ((const int8_t *)t->zb)[0] : 0;
-    if (t->a_signed)
-        dnnl_gemm_s8s8s32('N', 'N', 'F', end - begin, t->n, t->k, 1.0f, (const int8_t *)t->a + begin * t->k, t->k,
-                          t->za ? ((const int8_t *)t->za)[0] : 0, t->b, t->n, zb, 0.0f, t->c + begin * t->n, t->n,
-                          &zero);
-    else
-        dnnl_gemm_u8s8s32('N', 'N', 'F', end - begin, t->n, t->k, 1.0f, (const uint8_t *)t->a + begin * t->k, t->k,
-                          t->za ? ((const uint8_t *)t->za)[0] : 0, t->b, t->n, zb, 0.0f, t->c + begin * t->n, t->n,
-                          &zero);
-#if defined(DNNL_TILES) && defined(HCG_HAVE_OPENMP)
-    if (saved != 1) omp_set_num_threads(saved);
-#endif
-}
-#endif
-
-static bool int_dnnl_exact(void)
-{
-#if defined(HCG_HAVE_DNNL) && (defined(__x86_64__) || defined(__i386__))
-    return HCG_CPU_HAS("avx512vnni") || HCG_CPU_HAS("avxvnni");
-#else
-    return false;
-#endif
-}
-
-hcg_status hcg_k_matmul_integer(hcg_exec_node *en)
-{
-    const hcg_dev_tensor *A = &en->in[0], *B = &en->in[1];
-    hcg_shape a = A->shape, b = B->shape;
-    bool ta, tb;
-    hcg_matmul_operands(en->node, &a, &b, &ta, &tb);
-    int_mm t = {.a = hcg_dev_tensor_ptr(A), .b = hcg_dev_tensor_ptr(B), .c = hcg_dev_tensor_ptr(&en->out),
-                .a_signed = A->dtype == HCG_I8, .b_signed = B->dtype == HCG_I8, .m = a.dims[a.rank - 2],
-                .k = a.dims[a.rank - 1], .n = b.dims[b.rank - 1]};
-    if (en->n_in > 2) {
-        t.za = hcg_dev_tensor_ptr(&en->in[2]);
-        t.za_n = hcg_cpu_numel(&en->in[2]);
-    }
-    if (en->n_in > 3) {
-        t.zb = hcg_dev_tensor_ptr(&en->in[3]);
-        t.zb_n = hcg_cpu_numel(&en->in[3]);
-    }
-    int64_t out_numel = hcg_cpu_numel(&en->out);
-    if (out_numel == 0) return HCG_OK;
-    int a_brank = a.rank - 2, b_brank = b.rank - 2;
-    t.batch_rank = a_brank > b_brank ? a_brank : b_brank;
-    int64_t n_batch = 1, a_batch = hcg_dims_prod(&a, 0, a_brank), b_batch = hcg_dims_prod(&b, 0, b_brank);
-    for (int d = 0; d < t.batch_rank; d++) {
-        int ai = a_brank - t.batch_rank + d, bi = b_brank - t.batch_rank + d;
-        int64_t da = ai >= 0 ? a.dims[ai] : 1, db = bi >= 0 ? b.dims[bi] : 1;
-        t.batch_dims[d] = da == 1 ? db : da;
-        n_batch *= t.batch_dims[d];
-    }
-    hcg_matmul_batch_strides(t.batch_rank, t.batch_dims, a_brank, a.dims, t.a_stride);
-    hcg_matmul_batch_strides(t.batch_rank, t.batch_dims, b_brank, b.dims, t.b_stride);
-    int64_t rows = n_batch * t.m;
-#ifdef HCG_HAVE_DNNL
-    /* x[B, S, K] @ W[K, N] with one zero point each: the stacked rows are one product. */
-    if (b_batch == 1 && a_batch == n_batch && t.b_signed && (!t.za || t.za_n == 1) && (!t.zb || t.zb_n == 1) &&
-        t.k > 0 && fits_int(rows) && fits_int(t.n) && fits_int(t.k) && int_dnnl_exact()) {
-        double flops = 2.0 * (double)rows * (double)t.n * (double)t.k;
-        int64_t parts = flops < 8.0 * (double)hcg_cpu_grain_elems() ? 1 : 4 * hcg_cpu_threads();
-        int64_t per = (rows + parts - 1) / parts;
-        if (per < 16) per = 16;
-        hcg_parallel_for(rows, per, int_dnnl_rows, &t);
-        return HCG_OK;
-    }
-#endif
-    (void)b_batch;
-    hcg_parallel_for(rows, hcg_grain_for(2 * t.n * t.k + 1), int_rows, &t);
     return HCG_OK;
 }

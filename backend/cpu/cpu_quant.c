@@ -29,28 +29,37 @@ static int32_t q_at(hcg_dtype t, const void *p, int64_t i)
     }
 }
 
-/* The scale (and zero point) index of row r's first element. The walk's rows: runs of `inner`
- * elements (one index of the axis, one row of blocks), or with one scale for the tensor, runs of a
- * fixed length that threads share. */
-static int64_t row_scale_index(const qwalk *w, int64_t r)
+/* Row r of the walk: its first element *e0, its length *len, the scale (and zero point) index of
+ * its first element *s0, and whether the scales step with its elements (*each). The rows: runs of
+ * `inner` elements (one index of the axis, one row of blocks); blocks along the last axis (inner 1:
+ * a dequantized embedding's rows) one block each, its one scale; with one scale for the tensor,
+ * runs of a fixed length that threads share. */
+static void row_span(const qwalk *w, int64_t r, int64_t *e0, int64_t *len, int64_t *s0, bool *each)
 {
-    return hcg_qlayout_index(&w->l, r * w->row_len);
-}
-
-static int64_t row_length(const qwalk *w, int64_t r)
-{
-    int64_t left = w->numel - r * w->row_len;
-    return left < w->row_len ? left : w->row_len;
+    const hcg_qlayout *l = &w->l;
+    if (l->mode == HCG_Q_BLOCKED && l->inner == 1) {
+        int64_t o = r / l->blocks, j = r % l->blocks;
+        *e0 = o * l->dim + j * l->block;
+        *len = l->dim - j * l->block < l->block ? l->dim - j * l->block : l->block;
+        *s0 = r;
+        *each = false;
+        return;
+    }
+    *e0 = r * w->row_len;
+    *len = w->numel - *e0 < w->row_len ? w->numel - *e0 : w->row_len;
+    *s0 = hcg_qlayout_index(l, *e0);
+    *each = l->mode == HCG_Q_BLOCKED;
 }
 
 static void dequant_rows(void *ctx, int64_t begin, int64_t end)
 {
     const qwalk *w = ctx;
     float *o = w->dst;
-    bool per_element = w->l.mode == HCG_Q_BLOCKED; /* a row of scales along inner */
     const hcg_simd_fns *v = hcg_simd();
     for (int64_t r = begin; r < end; r++) {
-        int64_t s0 = row_scale_index(w, r), e0 = r * w->row_len, len = row_length(w, r);
+        int64_t s0, e0, len;
+        bool per_element;
+        row_span(w, r, &e0, &len, &s0, &per_element);
         if (w->qtype == HCG_I8 && !w->zero) { /* symmetric int8, the weights hcg quantize writes */
             if (per_element) v->dequant_i8_each((const int8_t *)w->src + e0, o + e0, len, w->scale + s0);
             else v->dequant_i8((const int8_t *)w->src + e0, o + e0, len, w->scale[s0]);
@@ -70,9 +79,10 @@ static void quant_rows(void *ctx, int64_t begin, int64_t end)
     const qwalk *w = ctx;
     const float *x = w->src;
     float lo = w->qtype == HCG_I8 ? -128.0f : 0.0f, hi = w->qtype == HCG_I8 ? 127.0f : 255.0f;
-    bool per_element = w->l.mode == HCG_Q_BLOCKED;
     for (int64_t r = begin; r < end; r++) {
-        int64_t s0 = row_scale_index(w, r), e0 = r * w->row_len, len = row_length(w, r);
+        int64_t s0, e0, len;
+        bool per_element;
+        row_span(w, r, &e0, &len, &s0, &per_element);
         for (int64_t i = 0; i < len; i++) {
             int64_t si = per_element ? s0 + i : s0;
             float z = w->zero ? (float)q_at(w->qtype, w->zero, si) : 0.0f;
@@ -108,6 +118,7 @@ static hcg_status walk_setup(hcg_exec_node *en, hcg_dtype qtype, qwalk *w, float
     w->numel = hcg_cpu_numel(&en->out);
     w->row_len = w->l.mode == HCG_Q_TENSOR ? 4096 : w->l.inner;
     w->rows = w->row_len ? (w->numel + w->row_len - 1) / w->row_len : 0;
+    if (w->l.mode == HCG_Q_BLOCKED && w->l.inner == 1) w->rows = w->l.outer * w->l.blocks;
     return HCG_OK;
 }
 

@@ -37,6 +37,13 @@ typedef struct hcg_simd_fns {
     void (*half_to_float)(const uint16_t *h, float *o, int64_t n);
     void (*dequant_i8)(const int8_t *q, float *o, int64_t n, float scale);
     void (*dequant_i8_each)(const int8_t *q, float *o, int64_t n, const float *scales);
+    /* Dynamic int8 activations (cpu_qgemm.c): a row to uint8 over its range [min(x, 0), max(x, 0)]
+     * in 255 steps (*scale, *zero; an all-zero row gets scale 1), rounding half to even; and a row
+     * of int32 sums, stored in c's floats' place, turned into floats in place:
+     * c[j] = (sum[j] - zero * colsum[j]) * rscale * wscale[j]. */
+    void (*quantize_row_u8)(const float *x, int64_t k, uint8_t *q, float *scale, int32_t *zero);
+    void (*int32_to_f32_row)(float *c, int64_t n, int32_t zero, const int32_t *colsum, float rscale,
+                             const float *wscale);
 } hcg_simd_fns;
 
 /* The table for this processor ($HCG_SIMD=avx512|avx2|baseline picks a lower one for tests). */

@@ -302,4 +302,11 @@ hcg_status ocl_qmm_prepare(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns)
     return HCG_OK;
 }
 
-const ocl_op_family ocl_fam_quant_matmul = {"quant", NULL, ocl_qmm_prepare};
+/* activations=int8 is the CPU's integer product (cpu_qgemm.c) */
+static bool qmm_supports(const hcg_graph *g, const hcg_node *n)
+{
+    (void)g;
+    return strcmp(hcg_attr_string(n, "activations"), "int8") != 0;
+}
+
+const ocl_op_family ocl_fam_quant_matmul = {"quant", qmm_supports, ocl_qmm_prepare};

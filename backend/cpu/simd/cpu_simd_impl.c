@@ -473,6 +473,53 @@ static void dequant_i8_each(const int8_t *restrict q, float *restrict o, int64_t
     for (int64_t i = 0; i < n; i++) o[i] = (float)q[i] * scales[i];
 }
 
+/* ---------------------------------------------------------------- dynamic int8 activations */
+
+static void quantize_row_u8(const float *restrict x, int64_t k, uint8_t *restrict q, float *scale, int32_t *zero)
+{
+    float lo = 0, hi = 0;
+    int64_t i = 0;
+#if HCG_HAVE_VECTOR_EXT
+    vf vlo = {0}, vhi = {0};
+    for (; i + NL <= k; i += NL) {
+        vf v = vf_load(x + i);
+        vi lt = v < vlo, gt = v > vhi;
+        vlo = (vf)(((vi)v & lt) | ((vi)vlo & ~lt));
+        vhi = (vf)(((vi)v & gt) | ((vi)vhi & ~gt));
+    }
+    for (int l = 0; l < NL; l++) {
+        lo = vlo[l] < lo ? vlo[l] : lo;
+        hi = vhi[l] > hi ? vhi[l] : hi;
+    }
+#endif
+    for (; i < k; i++) {
+        lo = x[i] < lo ? x[i] : lo;
+        hi = x[i] > hi ? x[i] : hi;
+    }
+    float s = (hi - lo) / 255.0f;
+    if (!(s > 0) || !(s < INFINITY)) s = 1.0f;
+    float z = rintf(-lo / s);
+    z = z < 0 ? 0 : z > 255 ? 255 : z;
+    for (int64_t j = 0; j < k; j++) {
+        float v = rintf(x[j] / s) + z;
+        v = v < 0 ? 0 : v > 255 ? 255 : v;
+        v = v == v ? v : z; /* NaN: the zero point */
+        q[j] = (uint8_t)(int32_t)v;
+    }
+    *scale = s;
+    *zero = (int32_t)z;
+}
+
+static void int32_to_f32_row(float *c, int64_t n, int32_t zero, const int32_t *restrict colsum, float rscale,
+                             const float *restrict wscale)
+{
+    for (int64_t j = 0; j < n; j++) {
+        int32_t s;
+        memcpy(&s, &c[j], sizeof s);
+        c[j] = (float)(s - zero * colsum[j]) * rscale * wscale[j];
+    }
+}
+
 const hcg_simd_fns CAT(hcg_simd_, HCG_SIMD_NAME) = {
     .isa = STR(HCG_SIMD_NAME),
     .exp = a_exp_any,
@@ -488,4 +535,6 @@ const hcg_simd_fns CAT(hcg_simd_, HCG_SIMD_NAME) = {
     .half_to_float = half_to_float,
     .dequant_i8 = dequant_i8,
     .dequant_i8_each = dequant_i8_each,
+    .quantize_row_u8 = quantize_row_u8,
+    .int32_to_f32_row = int32_to_f32_row,
 };
