@@ -45,8 +45,10 @@ def load():
 
 def mib(path):
     size = os.path.getsize(path)
-    if path.endswith(".hcg"):
-        size += os.path.getsize(path[:-4] + ".safetensors")
+    if path.endswith(".hcg"):  # and its weights file
+        weights = path[:-4] + ".safetensors"
+        size += os.path.getsize(weights if os.path.exists(weights) else os.path.join(os.path.dirname(path),
+                                                                                     "model.safetensors"))
     return size / 2**20
 
 
@@ -69,7 +71,7 @@ sessions = {"ort f32": ort.InferenceSession(f32_onnx, so, providers=["CPUExecuti
 
 print(f"load before: {load():.2f} (2 cores); ORT {ort.__version__} (CPUExecutionProvider, 2 threads)")
 for d in json.loads(subprocess.run([hcg, "devices", "--json"], capture_output=True, text=True, env=env).stdout):
-    print(f"{d['name']}: {d['device']} ({d['version']}); fp16 {d.get('fp16', d.get('extensions', {}))}")
+    print(f"{d['name']}: {d['device']} ({d['version']}); features {d.get('features')}")
 print("files: " + ", ".join(f"{k} {mib(v):.1f} MiB" for k, v in models.items()) +
       f", ORT f32 {mib(f32_onnx):.1f} MiB, ORT int8 {mib(ort_int8):.1f} MiB")
 
