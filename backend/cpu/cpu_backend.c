@@ -231,7 +231,7 @@ hcg_status hcg_cpu_register(void)
     d->compute_units = hcg_cpu_threads();
     /* f16 is widened in hardware (F16C: the vectorised loops, cpu_simd.h) where the processor has it */
 #if defined(__x86_64__) || defined(__i386__)
-    d->fp16 = HCG_CPU_HAS("f16c");
+    d->fp16 = hcg_cpu_has_f16c();
 #else
     d->fp16 = false;
 #endif

@@ -107,7 +107,7 @@ bool hcg_cpu_int8_gemm_exact(void)
     /* $HCG_SIMD (a lower instruction set for tests) also keeps to the loop, so tests reach it */
     const char *isa = getenv("HCG_SIMD");
     if (isa && *isa && strcmp(isa, "avx512") != 0) return false;
-    return HCG_CPU_HAS("avx512vnni") || HCG_CPU_HAS("avxvnni");
+    return HCG_CPU_HAS("avx512vnni") || hcg_cpu_has_avx_vnni();
 #else
     return false;
 #endif

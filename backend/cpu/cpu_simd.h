@@ -6,6 +6,7 @@
 #ifndef HCG_CPU_SIMD_H
 #define HCG_CPU_SIMD_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef struct hcg_simd_fns {
@@ -45,6 +46,12 @@ typedef struct hcg_simd_fns {
     void (*int32_to_f32_row)(float *c, int64_t n, int32_t zero, const int32_t *colsum, float rscale,
                              const float *wscale);
 } hcg_simd_fns;
+
+/* Processor features the compilers' __builtin_cpu_supports does not name everywhere (clang 14 knows
+ * neither "f16c" nor "avxvnni"), read from CPUID: F16C (half <-> float conversions; with AVX's OS
+ * support) and AVX-VNNI (the VEX form of the int8 dot products). */
+bool hcg_cpu_has_f16c(void);
+bool hcg_cpu_has_avx_vnni(void);
 
 /* The table for this processor ($HCG_SIMD=avx512|avx2|baseline picks a lower one for tests). */
 const hcg_simd_fns *hcg_simd(void);
