@@ -17,10 +17,10 @@ set(HCG_CL_PROGRAMS
   "norm|{softmax,log_softmax}_f32 {softmax,log_softmax}_inner_f32 layer_norm_f32 rms_norm_f32 {softmax,log_softmax,layer_norm,rms_norm}_item_f32 {softmax,log_softmax}_grad_f32 {softmax,log_softmax}_grad_inner_f32 {layer_norm,rms_norm}_grad_f32 softmax_cross_entropy_rows_{i32,i64,f32} kl_div_rows_f32"
   "layout|copy_{1,2,4,8} transpose_{1,2,4,8} gather_{1,2,4,8}_{i32,i64}"
   "fill|fill_{1,2,4,8} trilu_{1,2,4,8} causal_mask_f32"
-  "fused|epilogue_f32 attention_f32"
+  "fused|epilogue_f32 attention_f32 qmm_{i8,f16} qmm_{rows,cols}_{i8,f16}"
   "cache|cache_write_f32 kv_store_f32 kv_attention_f32"
   "grad|one_hot_{i32,i64} argmax_{f32,i32,i64}_{row,col} unary_grad_{exp,log,sqrt,rsqrt,tanh,sigmoid,relu,gelu,gelu_tanh,silu,erf,abs,reciprocal}_f32 gather_grad_{i32,i64} gather_grad_check_{i32,i64}"
-  "quant|dequantize_{i8,u8,i32} quantize_{i8,u8} matmul_integer_{u8,i8}_{u8,i8} qmm_{i8,f16} qmm_{rows,cols}_{i8,f16}"
+  "quant|dequantize_{i8,u8,i32} quantize_{i8,u8} matmul_integer_{u8,i8}_{u8,i8}"
   "train|loss_total class_check_{i32,i64} nll_loss_rows_{i32,i64} mse_loss_{none,partial} sgd_update_f32 adam_update_f32"
 )
 

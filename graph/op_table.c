@@ -210,6 +210,23 @@ void hcg_matmul_batch_strides(int br, const int64_t *bd, int orank, const int64_
     }
 }
 
+void hcg_matmul_batch_plan(const hcg_shape *a, const hcg_shape *b, hcg_matmul_batch *out)
+{
+    int a_brank = a->rank - 2, b_brank = b->rank - 2;
+    out->rank = a_brank > b_brank ? a_brank : b_brank;
+    out->count = out->a_count = out->b_count = 1;
+    for (int d = 0; d < out->rank; d++) {
+        int ai = a_brank - out->rank + d, bi = b_brank - out->rank + d;
+        int64_t da = ai >= 0 ? a->dims[ai] : 1, db = bi >= 0 ? b->dims[bi] : 1;
+        out->dims[d] = da == 1 ? db : da;
+        out->count *= out->dims[d];
+    }
+    for (int d = 0; d < a_brank; d++) out->a_count *= a->dims[d];
+    for (int d = 0; d < b_brank; d++) out->b_count *= b->dims[d];
+    hcg_matmul_batch_strides(out->rank, out->dims, a_brank, a->dims, out->a_stride);
+    hcg_matmul_batch_strides(out->rank, out->dims, b_brank, b->dims, out->b_stride);
+}
+
 int64_t hcg_clip_int_bound(double v, bool is_lo, int64_t tmin, int64_t tmax)
 {
     if (isnan(v)) return is_lo ? tmin : tmax;

@@ -275,10 +275,7 @@ typedef struct batch_ctx {
     sgemm_args g;
     const float *a, *b;
     float *c;
-    /* Batch index -> matrix index of a and b (broadcast dims step 0). */
-    int batch_rank;
-    int64_t batch_dims[HCG_MAX_RANK];
-    int64_t a_stride[HCG_MAX_RANK], b_stride[HCG_MAX_RANK]; /* in matrices */
+    hcg_matmul_batch batch; /* batch index -> matrix index of a and b (broadcast dims step 0) */
     int64_t a_mat, b_mat, c_mat;                            /* elements per matrix */
     bool parallel_inside;
     const epilogue *e;
@@ -288,13 +285,8 @@ static void batch_range(void *ctx, int64_t begin, int64_t end)
 {
     const batch_ctx *bc = ctx;
     for (int64_t t = begin; t < end; t++) {
-        int64_t rest = t, ai = 0, bi = 0;
-        for (int d = bc->batch_rank - 1; d >= 0; d--) {
-            int64_t i = rest % bc->batch_dims[d];
-            rest /= bc->batch_dims[d];
-            ai += i * bc->a_stride[d];
-            bi += i * bc->b_stride[d];
-        }
+        int64_t ai, bi;
+        hcg_matmul_batch_at(&bc->batch, t, &ai, &bi);
         const float *a = bc->a + ai * bc->a_mat, *b = bc->b + bi * bc->b_mat;
         float *c = bc->c + t * bc->c_mat;
         if (bc->parallel_inside) {
@@ -337,17 +329,8 @@ static hcg_status matmul_alpha(hcg_exec_node *en, float alpha, const epilogue *e
     /* Batch dims: the output's, minus its matrix dims. */
     batch_ctx bc = {.g = g, .a = hcg_dev_tensor_ptr(A), .b = sb ? NULL : hcg_dev_tensor_ptr(B), .c = out,
                     .a_mat = ar * ac, .b_mat = br_ * bcols, .c_mat = g.m * g.n, .e = e};
-    int a_brank = a.rank - 2, b_brank = b.rank - 2;
-    bc.batch_rank = a_brank > b_brank ? a_brank : b_brank;
-    int64_t n_batch = 1, a_batch = hcg_dims_prod(&a, 0, a_brank), b_batch = hcg_dims_prod(&b, 0, b_brank);
-    for (int d = 0; d < bc.batch_rank; d++) {
-        int ai = a_brank - bc.batch_rank + d, bi = b_brank - bc.batch_rank + d;
-        int64_t da = ai >= 0 ? a.dims[ai] : 1, db = bi >= 0 ? b.dims[bi] : 1;
-        bc.batch_dims[d] = da == 1 ? db : da;
-        n_batch *= bc.batch_dims[d];
-    }
-    hcg_matmul_batch_strides(bc.batch_rank, bc.batch_dims, a_brank, a.dims, bc.a_stride);
-    hcg_matmul_batch_strides(bc.batch_rank, bc.batch_dims, b_brank, b.dims, bc.b_stride);
+    hcg_matmul_batch_plan(&a, &b, &bc.batch);
+    int64_t n_batch = bc.batch.count, a_batch = bc.batch.a_count, b_batch = bc.batch.b_count;
 
     /* The common x[B, S, K] @ W[K, N]: a stack of untransposed rows times one matrix is a single
      * product with B * S rows, which BLAS runs far better than B small ones. */

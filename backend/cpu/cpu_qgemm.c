@@ -32,8 +32,7 @@ typedef struct int_mm {
     int64_t m, n, k;                 /* per matrix */
     const void *za, *zb;             /* zero points (NULL: 0) */
     int64_t za_n, zb_n;              /* their element counts: 1, or m (rows of a) / n (columns of b) */
-    int batch_rank;                  /* batch dims of the result and each operand's strides (matrices) */
-    int64_t batch_dims[HCG_MAX_RANK], a_stride[HCG_MAX_RANK], b_stride[HCG_MAX_RANK];
+    hcg_matmul_batch batch;
 } int_mm;
 
 static int32_t int_at(const void *p, bool is_signed, int64_t i)
@@ -59,13 +58,8 @@ static void int_rows(void *ctx, int64_t begin, int64_t end)
 {
     const int_mm *t = ctx;
     for (int64_t item = begin; item < end; item++) {
-        int64_t mat = item / t->m, row = item % t->m, rest = mat, ai = 0, bi = 0;
-        for (int d = t->batch_rank - 1; d >= 0; d--) {
-            int64_t i = rest % t->batch_dims[d];
-            rest /= t->batch_dims[d];
-            ai += i * t->a_stride[d];
-            bi += i * t->b_stride[d];
-        }
+        int64_t mat = item / t->m, row = item % t->m, ai, bi;
+        hcg_matmul_batch_at(&t->batch, mat, &ai, &bi);
         const char *a = (const char *)t->a + (ai * t->m + row) * t->k;
         const char *b = (const char *)t->b + bi * t->k * t->n;
         uint32_t *c = (uint32_t *)(t->c + item * t->n);
@@ -132,17 +126,8 @@ hcg_status hcg_k_matmul_integer(hcg_exec_node *en)
     }
     int64_t out_numel = hcg_cpu_numel(&en->out);
     if (out_numel == 0) return HCG_OK;
-    int a_brank = a.rank - 2, b_brank = b.rank - 2;
-    t.batch_rank = a_brank > b_brank ? a_brank : b_brank;
-    int64_t n_batch = 1, a_batch = hcg_dims_prod(&a, 0, a_brank), b_batch = hcg_dims_prod(&b, 0, b_brank);
-    for (int d = 0; d < t.batch_rank; d++) {
-        int ai = a_brank - t.batch_rank + d, bi = b_brank - t.batch_rank + d;
-        int64_t da = ai >= 0 ? a.dims[ai] : 1, db = bi >= 0 ? b.dims[bi] : 1;
-        t.batch_dims[d] = da == 1 ? db : da;
-        n_batch *= t.batch_dims[d];
-    }
-    hcg_matmul_batch_strides(t.batch_rank, t.batch_dims, a_brank, a.dims, t.a_stride);
-    hcg_matmul_batch_strides(t.batch_rank, t.batch_dims, b_brank, b.dims, t.b_stride);
+    hcg_matmul_batch_plan(&a, &b, &t.batch);
+    int64_t n_batch = t.batch.count, a_batch = t.batch.a_count, b_batch = t.batch.b_count;
     int64_t rows = n_batch * t.m;
 #ifdef HCG_HAVE_DNNL
     /* x[B, S, K] @ W[K, N] with one zero point each: the stacked rows are one product. */
@@ -156,6 +141,7 @@ hcg_status hcg_k_matmul_integer(hcg_exec_node *en)
         return HCG_OK;
     }
 #endif
+    (void)a_batch;
     (void)b_batch;
     hcg_parallel_for(rows, hcg_grain_for(2 * t.n * t.k + 1), int_rows, &t);
     return HCG_OK;

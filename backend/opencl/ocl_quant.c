@@ -77,7 +77,7 @@ const ocl_op_family ocl_fam_qelem = {"quant", qelem_supports, qelem_prepare};
 /* ---------------------------------------------------------------- matmul_integer */
 
 /* p: [0] m, [1] n, [2] k, [3] stacked (one launch over every row), [4] zero points of a, [5] of b;
- * gemm.outer_*: the batch loop when the batches do not stack. */
+ * host: the batches (hcg_matmul_batch), looped when they do not stack. */
 static hcg_status mmi_launch(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns, int64_t rows, int64_t a_el, int64_t b_el,
                              int64_t c_el, ocl_run *rc)
 {
@@ -105,18 +105,13 @@ static hcg_status mmi_launch(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns, int6
 
 static hcg_status mmi_run(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns, ocl_run *rc)
 {
-    const ocl_gemm *g = &ns->gemm;
-    if (ns->p[3]) return mmi_launch(dev, en, ns, g->n_outer * ns->p[0], 0, 0, 0, rc);
-    for (int64_t t = 0; t < g->n_outer; t++) {
-        int64_t rest = t, ai = 0, bi = 0;
-        for (int d = g->outer_rank - 1; d >= 0; d--) {
-            int64_t i = rest % g->outer_dims[d];
-            rest /= g->outer_dims[d];
-            ai += i * g->outer_a[d];
-            bi += i * g->outer_b[d];
-        }
-        hcg_status st = mmi_launch(dev, en, ns, ns->p[0], ai * (int64_t)g->a_mat, bi * (int64_t)g->b_mat,
-                                   t * (int64_t)g->c_mat, rc);
+    const hcg_matmul_batch *b = ns->host;
+    int64_t m = ns->p[0], n = ns->p[1], k = ns->p[2];
+    if (ns->p[3]) return mmi_launch(dev, en, ns, b->count * m, 0, 0, 0, rc);
+    for (int64_t t = 0; t < b->count; t++) {
+        int64_t ai, bi;
+        hcg_matmul_batch_at(b, t, &ai, &bi);
+        hcg_status st = mmi_launch(dev, en, ns, m, ai * m * k, bi * k * n, t * m * n, rc);
         if (st) return st;
     }
     return HCG_OK;
@@ -132,26 +127,12 @@ static hcg_status mmi_prepare(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns)
     ns->p[1] = n;
     ns->p[2] = k;
     for (int z = 0; z < 2; z++) ns->p[4 + z] = en->n_in > 2 + z ? ocl_numel(&en->in[2 + z].shape) : 0;
-    ocl_gemm *g = &ns->gemm;
-    memset(g, 0, sizeof *g);
-    g->a_mat = (size_t)(m * k);
-    g->b_mat = (size_t)(k * n);
-    g->c_mat = (size_t)(m * n);
-    int a_brank = a.rank - 2, b_brank = b.rank - 2, br = a_brank > b_brank ? a_brank : b_brank;
-    int64_t n_batch = 1, a_batch = 1, b_batch = 1;
-    for (int d = 0; d < br; d++) {
-        int ai = a_brank - br + d, bi = b_brank - br + d;
-        int64_t da = ai >= 0 ? a.dims[ai] : 1, db = bi >= 0 ? b.dims[bi] : 1;
-        g->outer_dims[d] = da == 1 ? db : da;
-        n_batch *= g->outer_dims[d];
-    }
-    for (int d = 0; d < a_brank; d++) a_batch *= a.dims[d];
-    for (int d = 0; d < b_brank; d++) b_batch *= b.dims[d];
-    g->outer_rank = br;
-    g->n_outer = n_batch;
-    hcg_matmul_batch_strides(br, g->outer_dims, a_brank, a.dims, g->outer_a);
-    hcg_matmul_batch_strides(br, g->outer_dims, b_brank, b.dims, g->outer_b);
-    ns->p[3] = b_batch == 1 && a_batch == n_batch; /* rows of a stack over one b */
+    hcg_matmul_batch *batch = calloc(1, sizeof *batch);
+    if (!batch) return hcg_error(HCG_ERR_NOMEM, "out of memory");
+    ns->host = batch;
+    ns->host_bytes = sizeof *batch;
+    hcg_matmul_batch_plan(&a, &b, batch);
+    ns->p[3] = batch->b_count == 1 && batch->a_count == batch->count; /* rows of a stack over one b */
     char name[64];
     snprintf(name, sizeof name, "matmul_integer_%s_%s", q_name(en->in[0].dtype), q_name(en->in[1].dtype));
     hcg_status st = ocl_node_kernel(dev, en, "quant", name, &ns->kernel, &ns->kname, &ns->kwg);
@@ -184,19 +165,25 @@ typedef struct qmm_params {
 
 #define QMM_CPU_ROWS 4 /* CM and CN of cl/quant.cl */
 
+/* The arguments both forms start with: m, n, k, C and its batch stride, A, its batch and row strides. */
+static void qmm_args_begin(ocl_args *a, const hcg_exec_node *en, const ocl_node *ns, const qmm_params *q)
+{
+    ocl_args_begin(a, ns->kernel, ns->kname);
+    ocl_arg_int(a, (cl_int)q->m);
+    ocl_arg_int(a, (cl_int)q->n);
+    ocl_arg_int(a, (cl_int)q->k);
+    ocl_arg_tensor(a, &en->out);
+    ocl_arg_long(a, (cl_long)(q->m * q->n));
+    ocl_arg_tensor(a, &en->in[0]);
+    ocl_arg_long(a, (cl_long)q->a_bs);
+    ocl_arg_long(a, (cl_long)q->a_ms);
+}
+
 static hcg_status qmm_cpu_run(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns, ocl_run *rc)
 {
     const qmm_params *q = ns->host;
     ocl_args a;
-    ocl_args_begin(&a, ns->kernel, ns->kname);
-    ocl_arg_int(&a, (cl_int)q->m);
-    ocl_arg_int(&a, (cl_int)q->n);
-    ocl_arg_int(&a, (cl_int)q->k);
-    ocl_arg_tensor(&a, &en->out);
-    ocl_arg_long(&a, (cl_long)(q->m * q->n));
-    ocl_arg_tensor(&a, &en->in[0]);
-    ocl_arg_long(&a, (cl_long)q->a_bs);
-    ocl_arg_long(&a, (cl_long)q->a_ms);
+    qmm_args_begin(&a, en, ns, q);
     ocl_arg_tensor(&a, &en->in[1]);
     ocl_arg_tensor(&a, q->has_scale ? &en->in[2] : &en->in[1]);
     ocl_arg_int(&a, q->has_scale);
@@ -214,15 +201,7 @@ static hcg_status qmm_run(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns, ocl_run
 {
     const qmm_params *q = ns->host;
     ocl_args a;
-    ocl_args_begin(&a, ns->kernel, ns->kname);
-    ocl_arg_int(&a, (cl_int)q->m);
-    ocl_arg_int(&a, (cl_int)q->n);
-    ocl_arg_int(&a, (cl_int)q->k);
-    ocl_arg_tensor(&a, &en->out);
-    ocl_arg_long(&a, (cl_long)(q->m * q->n));
-    ocl_arg_tensor(&a, &en->in[0]);
-    ocl_arg_long(&a, (cl_long)q->a_bs);
-    ocl_arg_long(&a, (cl_long)q->a_ms);
+    qmm_args_begin(&a, en, ns, q);
     ocl_arg_long(&a, (cl_long)q->a_ks);
     ocl_arg_tensor(&a, &en->in[1]);
     ocl_arg_long(&a, (cl_long)q->w_ks);
@@ -277,7 +256,7 @@ hcg_status ocl_qmm_prepare(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns)
     if (dev->d->type == HCG_DEVICE_CPU && !ta) { /* rows of A along K: the CPU device's kernels */
         char name[32];
         snprintf(name, sizeof name, "qmm_%s_%s", tb ? "rows" : "cols", int8 ? "i8" : "f16");
-        if ((st = ocl_node_kernel(dev, en, "quant", name, &ns->kernel, &ns->kname, &ns->kwg))) return st;
+        if ((st = ocl_node_kernel(dev, en, "fused", name, &ns->kernel, &ns->kname, &ns->kwg))) return st;
         q->cpu_kernel = true;
         int64_t cols = tb ? (q->n + QMM_CPU_ROWS - 1) / QMM_CPU_ROWS : (q->n + dev->vec - 1) / dev->vec;
         ocl_grid_geometry(dev, ns->kwg, cols, (q->m + QMM_CPU_ROWS - 1) / QMM_CPU_ROWS, q->batches, ns->global,
@@ -286,7 +265,7 @@ hcg_status ocl_qmm_prepare(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns)
         ns->run = qmm_cpu_run;
         return HCG_OK;
     }
-    st = ocl_node_kernel(dev, en, "quant", int8 ? "qmm_i8" : "qmm_f16", &ns->kernel, &ns->kname, &ns->kwg);
+    st = ocl_node_kernel(dev, en, "fused", int8 ? "qmm_i8" : "qmm_f16", &ns->kernel, &ns->kname, &ns->kwg);
     if (st) return st;
     if (ns->kwg < QMM_ITEMS * QMM_ITEMS)
         return hcg_node_error(en->g, en->node, HCG_ERR_UNSUPPORTED,
@@ -309,4 +288,4 @@ static bool qmm_supports(const hcg_graph *g, const hcg_node *n)
     return strcmp(hcg_attr_string(n, "activations"), "int8") != 0;
 }
 
-const ocl_op_family ocl_fam_quant_matmul = {"quant", qmm_supports, ocl_qmm_prepare};
+const ocl_op_family ocl_fam_quant_matmul = {"fused", qmm_supports, ocl_qmm_prepare};
