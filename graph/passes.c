@@ -23,6 +23,9 @@ static const hcg_pass passes[] = {
      "weight, quant_matmul with the int8 weight and its scales"},
     {"dequantize_gather", hcg_pass_dequantize_gather,
      "rows gathered from a table stored small (f16, int8) before they are widened, so only those rows are converted"},
+    {"transpose_weights", hcg_pass_transpose_weights,
+     "a fixed weight read only with transpose_b (PyTorch's [out, in]) stored transposed once, so products read it "
+     "[in, out] (inference only: not while params vary)"},
     {"matmul_scale", hcg_pass_matmul_scale, "a scalar multiply or divide folded into the matmul's alpha"},
     {"matmul_bias", hcg_pass_matmul_bias, "a bias vector added in the matmul's epilogue"},
     {"matmul_activation", hcg_pass_matmul_activation, "gelu or relu after a matmul done in its epilogue"},
@@ -95,23 +98,47 @@ bool hcg_pass_const_vector(const hcg_pass_ctx *c, hcg_id id, int64_t n)
     return true;
 }
 
-hcg_id hcg_pass_append(hcg_pass_ctx *c, hcg_op op, const char *hint, const hcg_id *inputs, int n_inputs,
-                       const hcg_attr *attrs, int n_attrs)
+/* Room in the use counts for one more node, and a free name made from hint. */
+static hcg_status room_for_node(hcg_pass_ctx *c, const char *hint, char *name, size_t size)
 {
-    hcg_graph *g = c->g;
-    if (g->n_nodes + 1 > c->cap) {
+    if (c->g->n_nodes + 1 > c->cap) {
         int cap = c->cap * 2 + 16;
         int *uses = realloc(c->uses, sizeof(int) * (size_t)cap);
         if (uses) c->uses = uses;
         hcg_id *single = realloc(c->single, sizeof(hcg_id) * (size_t)cap);
         if (single) c->single = single;
-        if (!uses || !single) return -hcg_error(HCG_ERR_NOMEM, "out of memory");
+        if (!uses || !single) return hcg_error(HCG_ERR_NOMEM, "out of memory");
         c->cap = cap;
     }
-    char name[256];
     int k = 0;
-    do snprintf(name, sizeof name, k ? "%s_%d" : "%s", hint, k);
-    while (hcg_graph_find(g, name) >= 0 && ++k < 1000000);
+    do snprintf(name, size, k ? "%s_%d" : "%s", hint, k);
+    while (hcg_graph_find(c->g, name) >= 0 && ++k < 1000000);
+    return HCG_OK;
+}
+
+hcg_id hcg_pass_add_constant(hcg_pass_ctx *c, const char *hint, hcg_tensor *value)
+{
+    char name[256];
+    hcg_status st = room_for_node(c, hint, name, sizeof name);
+    if (st) {
+        hcg_tensor_free(value);
+        return -st;
+    }
+    hcg_id id = hcg_constant(c->g, name, value);
+    if (id < 0) return id;
+    c->uses[id] = 0;
+    c->single[id] = -1;
+    c->appended = true;
+    return id;
+}
+
+hcg_id hcg_pass_append(hcg_pass_ctx *c, hcg_op op, const char *hint, const hcg_id *inputs, int n_inputs,
+                       const hcg_attr *attrs, int n_attrs)
+{
+    hcg_graph *g = c->g;
+    char name[256];
+    hcg_status room = room_for_node(c, hint, name, sizeof name);
+    if (room) return -room;
     hcg_id id = hcg_graph_add_node(g, op, name, inputs, n_inputs, attrs, n_attrs);
     if (id < 0) return id;
     hcg_status st = hcg_op_info_get(op)->infer(g, &g->nodes[id]);
@@ -170,7 +197,7 @@ static const hcg_pass *find_pass(const char *name, size_t len)
     return NULL;
 }
 
-hcg_status hcg_run_passes(hcg_graph *g, const char *spec)
+hcg_status hcg_run_passes(hcg_graph *g, const char *spec, bool weights_fixed)
 {
     int n_pass = (int)(sizeof passes / sizeof passes[0]);
     bool want[sizeof passes / sizeof passes[0]];
@@ -193,7 +220,7 @@ hcg_status hcg_run_passes(hcg_graph *g, const char *spec)
         p += len;
         if (*p == ',') p++;
     }
-    hcg_pass_ctx c = {.g = g, .cap = g->n_nodes + 1};
+    hcg_pass_ctx c = {.g = g, .cap = g->n_nodes + 1, .weights_fixed = weights_fixed};
     c.uses = malloc(sizeof(int) * (size_t)c.cap);
     c.single = malloc(sizeof(hcg_id) * (size_t)c.cap);
     hcg_status st = c.uses && c.single ? HCG_OK : hcg_error(HCG_ERR_NOMEM, "out of memory");

@@ -14,6 +14,7 @@ typedef struct hcg_pass_ctx {
     int cap;        /* entries uses and single have room for */
     int rewrites;   /* rewrites made by the pass running now */
     bool appended;  /* a pass added nodes (at the end): the graph is sorted again afterwards */
+    bool weights_fixed; /* params keep their values (inference): passes may store them otherwise */
 } hcg_pass_ctx;
 
 typedef hcg_status (*hcg_pass_fn)(hcg_pass_ctx *c);
@@ -29,8 +30,9 @@ const hcg_pass *hcg_pass_list(int *n);
 
 /* Runs the passes named by spec on bound graph g: NULL, "" or "all" every pass; "none" none; else
  * a comma list of pass names (unknown names are an error that lists the known ones). Dead nodes
- * are left for the caller to drop. Notes of what was fused go to g->notes. */
-hcg_status hcg_run_passes(hcg_graph *g, const char *spec);
+ * are left for the caller to drop. Notes of what was fused go to g->notes. weights_fixed: the
+ * params' values are those the graph holds (not bound with params_variable, as training is). */
+hcg_status hcg_run_passes(hcg_graph *g, const char *spec, bool weights_fixed);
 
 /* ---------------------------------------------------------------- helpers for passes */
 
@@ -51,6 +53,9 @@ bool hcg_pass_const_vector(const hcg_pass_ctx *c, hcg_id id, int64_t n);
  * runner sorts the graph again (hcg_graph_toposort) once the passes are done. */
 hcg_id hcg_pass_append(hcg_pass_ctx *c, hcg_op op, const char *hint, const hcg_id *inputs, int n_inputs,
                        const hcg_attr *attrs, int n_attrs);
+/* Adds a constant holding value (the graph owns it from here, also on failure), named from hint;
+ * returns its id or a negative status. */
+hcg_id hcg_pass_add_constant(hcg_pass_ctx *c, const char *hint, hcg_tensor *value);
 /* A product's attributes (matmul, fused_matmul, quant_matmul) as fused_matmul's: transpose_a,
  * transpose_b, alpha, activation (matmul: alpha 1, none), then quant_matmul's block_size and
  * activations; returns how many (4 or 6). */
@@ -69,5 +74,6 @@ hcg_status hcg_pass_matmul_bias(hcg_pass_ctx *c);
 hcg_status hcg_pass_matmul_activation(hcg_pass_ctx *c);
 hcg_status hcg_pass_dequantize_matmul(hcg_pass_ctx *c); /* graph/pass_quant.c */
 hcg_status hcg_pass_dequantize_gather(hcg_pass_ctx *c);
+hcg_status hcg_pass_transpose_weights(hcg_pass_ctx *c); /* graph/pass_weights.c */
 
 #endif
