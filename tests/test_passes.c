@@ -9,6 +9,7 @@
 
 #include "backend/cpu/cpu.h" /* hcg_float_to_half */
 #include "backend/session_impl.h"
+#include "graph/bind.h"
 #include "graph/graph.h"
 #include "testlib.h"
 
@@ -284,6 +285,106 @@ static void test_small_table(void)
     hcg_tensor_free(ids);
 }
 
+/* ---------------------------------------------------------------- weights stored transposed */
+
+/* The bound graph of g for input shape xd with passes; params fixed unless params_variable. */
+static hcg_graph *bound(const hcg_graph *g, const int64_t *xd, const char *passes, bool params_variable)
+{
+    hcg_shape s = hcg_shape_make(3, xd);
+    hcg_bind_options bo = {.eval = hcg_cpu_eval, .passes = passes, .params_variable = params_variable};
+    hcg_graph *b = NULL;
+    CHECK_OK(hcg_graph_bind(g, &s, &bo, &b));
+    return b;
+}
+
+/* The product in bound graph b (the one of op), or NULL. */
+static const hcg_node *product_of(const hcg_graph *b, hcg_op op)
+{
+    for (int i = 0; b && i < b->n_nodes; i++)
+        if (b->nodes[i].op == op) return &b->nodes[i];
+    return NULL;
+}
+
+/* x @ W^T with W [12, 16] a param: transpose_weights stores W [16, 12] as a constant (checked
+ * element by element against W), the product reads it untransposed, the param is gone, and the
+ * values are the unrewritten graph's on each device. Left alone: a graph bound with params_variable
+ * (training), and a weight that another node also reads as it is (here as a product's a). */
+static void test_transpose_weights(void)
+{
+    int64_t xd[3] = {2, 5, 16}, wd[2] = {12, 16};
+    hcg_tensor *in[1] = {rand_tensor(3, xd, 41, -1, 1)};
+    for (int shared = 0; shared < 2; shared++) {
+        hcg_graph *g = hcg_graph_new();
+        hcg_id x = hcg_input(g, "x", HCG_F32, 3, xd);
+        hcg_tensor *wt = rand_tensor(2, wd, 42, -1, 1);
+        const float *w = wt->data;
+        hcg_id wp = hcg_param(g, "w", wt);
+        hcg_id y = hcg_matmul(g, x, wp, false, true);
+        hcg_output(g, y, "y");
+        if (shared) hcg_output(g, hcg_matmul(g, wp, x, false, true), "w_x"); /* W read as a, as it is */
+        hcg_graph *b = bound(g, xd, "transpose_weights", false);
+        const hcg_node *p = product_of(b, HCG_OP_MATMUL);
+        if (CHECK(p, "the product is still there")) {
+            const hcg_node *bw = &b->nodes[p->inputs[1]];
+            if (shared) {
+                CHECK(hcg_attr_int(p, "transpose_b") == 1 && bw->op == HCG_OP_PARAM,
+                      "a weight also read as a product's a is left as it is");
+            } else if (CHECK(hcg_attr_int(p, "transpose_b") == 0 && bw->op == HCG_OP_CONSTANT && bw->value &&
+                                 bw->shape.rank == 2 && bw->shape.dims[0] == 16 && bw->shape.dims[1] == 12,
+                             "the product reads a [16, 12] constant untransposed")) {
+                const float *t = bw->value->data;
+                int bad = 0;
+                for (int r = 0; r < 16; r++)
+                    for (int c = 0; c < 12; c++) bad += t[r * 12 + c] != w[c * 16 + r];
+                CHECK(bad == 0, "the constant is W transposed (%d elements differ)", bad);
+                bool param_left = false;
+                for (int i = 0; i < b->n_nodes; i++) param_left |= b->nodes[i].op == HCG_OP_PARAM;
+                CHECK(!param_left, "the original weight is not kept in the bound graph");
+            }
+        }
+        hcg_graph_free(b);
+        b = bound(g, xd, "transpose_weights", true);
+        p = product_of(b, HCG_OP_MATMUL);
+        CHECK(p && hcg_attr_int(p, "transpose_b") == 1 && b->nodes[p->inputs[1]].op == HCG_OP_PARAM,
+              "params that vary (training) keep their layout");
+        hcg_graph_free(b);
+        if (!shared) check_pass(g, in, "transpose_weights", HCG_OP_MATMUL, 0);
+        hcg_graph_free(g);
+    }
+    /* Weights stored small, read by the products themselves: f16 (fused_matmul) and int8 with a
+     * scale per output column (quant_matmul) are stored transposed; int8 with scales per block along
+     * K (whose scales would need transposing too) is left as it is. */
+    int64_t sxd[3] = {2, 5, 40};
+    hcg_tensor *sin[1] = {rand_tensor(3, sxd, 26, -1, 1)};
+    for (int layout = 0; layout < 3; layout++) {
+        hcg_op want = layout == 0 ? HCG_OP_FUSED_MATMUL : HCG_OP_QUANT_MATMUL;
+        hcg_graph *g = small_weight_graph(layout, true, true, sxd);
+        hcg_graph *b = bound(g, sxd, "dequantize_matmul,transpose_weights", false);
+        const hcg_node *p = product_of(b, want);
+        if (CHECK(p, "layout %d: the product reads the small weight", layout)) {
+            bool flipped = hcg_attr_int(p, "transpose_b") == 0;
+            const hcg_node *bw = &b->nodes[p->inputs[1]];
+            CHECK(flipped == (layout != 2), "layout %d: transposed %s", layout, flipped ? "yes" : "no");
+            if (flipped && CHECK(bw->op == HCG_OP_CONSTANT && bw->shape.dims[0] == 40 && bw->shape.dims[1] == 24,
+                                 "layout %d: the weight is stored [40, 24]", layout)) {
+                const hcg_tensor *orig = g->nodes[hcg_graph_find(g, layout == 0 ? "w16" : "wq")].value;
+                size_t es = hcg_dtype_size(orig->dtype);
+                int bad = 0;
+                for (int r = 0; r < 40; r++)
+                    for (int c = 0; c < 24; c++)
+                        bad += memcmp((const char *)bw->value->data + (size_t)(r * 24 + c) * es,
+                                      (const char *)orig->data + (size_t)(c * 40 + r) * es, es) != 0;
+                CHECK(bad == 0, "layout %d: the stored weight is the original transposed (%d differ)", layout, bad);
+            }
+        }
+        hcg_graph_free(b);
+        check_pass(g, sin, "dequantize_matmul,transpose_weights,matmul_bias,matmul_activation", want, 3);
+        hcg_graph_free(g);
+    }
+    hcg_tensor_free(sin[0]);
+    hcg_tensor_free(in[0]);
+}
+
 static void test_spec(void)
 {
     int64_t ad[3] = {1, 2, 4}, bd[2] = {3, 4};
@@ -307,6 +408,7 @@ int main(void)
     test_attention(true);
     test_small_weights();
     test_small_table();
+    test_transpose_weights();
     test_spec();
     return tl_finish();
 }
