@@ -25,7 +25,6 @@ double hcg_now(void)
 
 double hcg_device_estimate(hcg_device *d, const hcg_graph *g, const hcg_node *n)
 {
-    if (d->iface->estimate) return d->iface->estimate(d, g, n);
     double flops, bytes;
     hcg_node_cost(g, n, &flops, &bytes);
     if (flops == 0 && bytes == 0) return 0; /* views and sources cost nothing */

@@ -402,8 +402,8 @@ hcg_status hcg_train_step(hcg_train_session *t, const hcg_tensor *const *inputs,
 
 hcg_status hcg_train_prepare(hcg_train_session *t, const hcg_shape *shapes)
 {
-    hcg_plan *p = NULL;
-    return hcg_session_plan(t->step_s, shapes, &p);
+    if (!t) return hcg_error(HCG_ERR_ARG, "train_prepare: no training session");
+    return hcg_session_prepare(t->step_s, shapes); /* the step's plan becomes its session's current plan */
 }
 
 hcg_status hcg_train_eval(hcg_train_session *t, const hcg_tensor *const *inputs, hcg_tensor **outputs)

@@ -74,12 +74,8 @@ struct hcg_graph {
 /* The longest error message kept (longer ones are cut): room for several paths of PATH_MAX. */
 #define HCG_ERROR_LEN 16384
 
-/* Sets the thread's error message and returns code. */
-hcg_status hcg_error(hcg_status code, const char *fmt, ...)
-    HCG_PRINTF(2, 3);
-/* Prepends context ("model.hcg:3:5: ") to the current message; returns code. */
-hcg_status hcg_error_prefix(hcg_status code, const char *fmt, ...)
-    HCG_PRINTF(2, 3);
+/* hcg_error (sets the thread's message and returns code) and hcg_error_prefix (prepends context
+ * such as "model.hcg:3:5: ") are public: hcg.h. */
 /* An error about a node: "node 'name' (op): message", with the node's file position if known. */
 hcg_status hcg_node_error(const hcg_graph *g, const hcg_node *n, hcg_status code, const char *fmt,
                           ...) HCG_PRINTF(4, 5);

@@ -49,8 +49,8 @@ typedef void (*hcg_cost_rule)(const hcg_graph *g, const hcg_node *n, double *flo
 typedef struct hcg_grad_ctx hcg_grad_ctx;
 typedef hcg_status (*hcg_grad_rule)(hcg_grad_ctx *c, hcg_id node, hcg_id dy, const bool *wants, hcg_id *dx);
 
+/* An op's name is not here: it is the name column of HCG_OP_LIST (hcg.h), read by hcg_op_name. */
 typedef struct hcg_op_info {
-    const char *name;
     int min_inputs, max_inputs; /* data inputs; max_inputs -1: any number */
     hcg_attr_spec attrs[HCG_MAX_ATTRS];
     hcg_shape_rule infer;

@@ -833,7 +833,7 @@ static hcg_status convert_attr(parser *p, hcg_op op, const parsed_attr *a, attr_
             int w = snprintf(known + used, sizeof known - used, "%s%s", i ? ", " : "", info->attrs[i].name);
             if (w > 0 && (size_t)w < sizeof known - used) used += (size_t)w;
         }
-        return perr(p, HCG_ERR_GRAPH, a->line, a->col, "%s has no attribute '%s' (%s%s)", info->name, a->name,
+        return perr(p, HCG_ERR_GRAPH, a->line, a->col, "%s has no attribute '%s' (%s%s)", hcg_op_name(op), a->name,
                     used ? "it takes: " : "it takes none", known);
     }
     hcg_attr_kind kind = info->attrs[slot].kind;
@@ -918,10 +918,10 @@ static hcg_status unknown_op(const parser *p, const char *name, int line, int co
     for (int i = 0; i < HCG_OP_COUNT; i++) {
         const hcg_op_info *info = hcg_op_info_get((hcg_op)i);
         if (info->flags & HCG_OPF_SOURCE) continue;
-        int d = edit_distance(name, info->name);
+        int d = edit_distance(name, hcg_op_name((hcg_op)i));
         if (d < best_d) {
             best_d = d;
-            best = info->name;
+            best = hcg_op_name((hcg_op)i);
         }
     }
     if (best) return perr(p, HCG_ERR_GRAPH, line, col, "unknown op '%s' (did you mean '%s'?)", name, best);

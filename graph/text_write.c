@@ -321,7 +321,7 @@ static void tb_node(text_buf *b, const hcg_graph *g, hcg_id id, int count)
         if (k) tb_printf(b, ", ");
         tb_name(b, g->nodes[id + k].name);
     }
-    tb_printf(b, " = %s(", info->name);
+    tb_printf(b, " = %s(", hcg_op_name(n->op));
     bool any = false;
     for (int i = 0; i < n->n_inputs; i++) {
         tb_printf(b, "%s", any ? ", " : "");

@@ -788,7 +788,7 @@ int main(void)
         if (strcmp(d->iface->name, "opencl") == 0 && n_ocl < 16) snprintf(names[n_ocl++], 32, "%s", d->name);
     }
     if (n_ocl == 0) {
-        printf("no OpenCL device (%s): nothing to test\n", hcg_registry_notes());
+        printf("no OpenCL device (%s): nothing to test\n", hcg_device_notes());
         return tl_finish();
     }
     gc_suite suite;

@@ -21,6 +21,9 @@ typedef void (*hcg_range_fn)(void *ctx, int64_t begin, int64_t end);
 void hcg_parallel_for(int64_t n, int64_t grain, hcg_range_fn fn, void *ctx);
 /* Threads in the pool (including the caller): $HCG_CPU_THREADS, else the number of cores. */
 int hcg_cpu_threads(void);
+/* Stops the pool's threads (the cpu device's destroy, at hcg_shutdown); the next parallel loop
+ * starts them again. */
+void hcg_cpu_pool_stop(void);
 
 /* C[m, n] = alpha * op(A) @ op(B) + beta * C, row-major with leading dims, as the matmul kernels
  * compute it (oneDNN, else OpenBLAS, else a loop). parallel: over the pool (from a thread outside

@@ -274,5 +274,7 @@ void ocl_tuning_apply(ocl_dev *dev);
  * (ocl_gemm.c). */
 void ocl_clblast_lock(void);
 void ocl_clblast_unlock(void);
+/* Drops CLBlast's cache of compiled routines (a device's destroy). */
+void ocl_clblast_forget(void);
 
 #endif

@@ -27,6 +27,13 @@ static hcg_status clblast_fail(const hcg_exec_node *en, const ocl_dev *dev, CLBl
  * enqueue: the products still run on the devices at the same time. */
 static pthread_mutex_t clblast_mutex = PTHREAD_MUTEX_INITIALIZER;
 void ocl_clblast_lock(void) { pthread_mutex_lock(&clblast_mutex); }
+
+void ocl_clblast_forget(void)
+{
+    ocl_clblast_lock();
+    CLBlastClearCache(); /* its compiled routines hold the contexts being released */
+    ocl_clblast_unlock();
+}
 void ocl_clblast_unlock(void) { pthread_mutex_unlock(&clblast_mutex); }
 
 /* Every product of g: C (at element c0) from A (a0) and B (b0). */
