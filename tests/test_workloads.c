@@ -103,19 +103,32 @@ static void train_and_compare(hcg_graph *g, const hcg_train_options *opt, const 
                               const char *tol_key, const char *what)
 {
     hcg_train_session *t = NULL;
-    hcg_tensor *x = npy("x.npy"), *y = npy("y.npy"), *in[2] = {NULL, NULL};
+    hcg_tensor *x = npy("x.npy"), *y = npy("y.npy"), *in[3] = {NULL, NULL, NULL};
     int64_t b = cJSON_GetObjectItem(cases, "batch")->valueint, steps = cJSON_GetObjectItem(cases, "steps")->valueint;
-    int64_t dx[2] = {b, 16}, dy[1] = {b};
+    int64_t dx[2] = {b, 16}, dy[1] = {b}, per_epoch = x->shape.dims[0] / b;
     hcg_shape sx = hcg_shape_make(2, dx), sy = hcg_shape_make(1, dy);
-    hcg_tensor *bx = NULL, *by = NULL;
+    hcg_tensor *bx = NULL, *by = NULL, *bnext = NULL; /* bnext: a pipelined teacher's next batch */
     hcg_tensor_new(HCG_F32, &sx, &bx);
     hcg_tensor_new(HCG_I64, &sy, &by);
-    for (int i = 0; i < hcg_graph_num_inputs(g); i++)
-        in[i] = strcmp(hcg_graph_input_name(g, i), labels_input) == 0 ? by : bx;
-    bool ok = CHECK_OK(hcg_train_session_new(g, opt, &t));
+    hcg_tensor_new(HCG_F32, &sx, &bnext);
+    for (int i = 0; i < hcg_graph_num_inputs(g) && i < 3; i++) {
+        const char *name = hcg_graph_input_name(g, i);
+        in[i] = strcmp(name, labels_input) == 0 ? by : strncmp(name, HCG_PIPELINE_INPUT_PREFIX, 9) == 0 ? bnext : bx;
+    }
+    bool ok = CHECK_OK(hcg_train_session_new(g, opt, &t)), pipelined = hcg_graph_find(g, "hcg:next/x") >= 0;
+    if (ok && pipelined) { /* the soft targets of batch 0 first: one evaluation with it as both batches */
+        memcpy(bx->data, x->data, bx->nbytes);
+        memcpy(bnext->data, x->data, bnext->nbytes);
+        memcpy(by->data, y->data, by->nbytes);
+        hcg_tensor *outs[16] = {NULL};
+        ok = CHECK(hcg_graph_num_outputs(g) <= 16, "outputs") &&
+             CHECK_OK(hcg_train_eval(t, (const hcg_tensor *const *)in, outs));
+        for (int j = 0; j < 16; j++) hcg_tensor_free(outs[j]);
+    }
     for (int64_t k = 0; k < steps && ok; k++) {
-        int64_t first = (k % (x->shape.dims[0] / b)) * b;
+        int64_t first = (k % per_epoch) * b, next = ((k + 1) % per_epoch) * b;
         memcpy(bx->data, (float *)x->data + first * 16, bx->nbytes);
+        memcpy(bnext->data, (float *)x->data + next * 16, bnext->nbytes);
         memcpy(by->data, (int64_t *)y->data + first, by->nbytes);
         ok = CHECK_OK(hcg_train_step(t, (const hcg_tensor *const *)in, NULL));
     }
@@ -146,6 +159,7 @@ static void train_and_compare(hcg_graph *g, const hcg_train_options *opt, const 
     hcg_tensor_free(y);
     hcg_tensor_free(bx);
     hcg_tensor_free(by);
+    hcg_tensor_free(bnext);
 }
 
 /* The pipelined distillation graph's step needs its soft-targets state primed: one evaluation run
@@ -165,6 +179,29 @@ static void test_distillation(void)
     }
     hcg_graph_free(g);
     g = NULL;
+    /* With several devices: the teachers pinned across them and the student on the last, each part
+     * where it is told (pipelined, so the teachers' forward overlaps the student's step) */
+    int n_dev = 1;
+    for (const char *c = devices; *c; c++) n_dev += *c == ',';
+    o.pipeline = true;
+    if (n_dev > 1 && CHECK_OK(hcg_distill_build(student, (const hcg_graph *const *)t, NULL, w, 3, &o, &g))) {
+        char list[256], *dev[8];
+        int k = 0;
+        snprintf(list, sizeof list, "%s", devices);
+        for (char *tok = strtok(list, ","); tok && k < 8; tok = strtok(NULL, ",")) dev[k++] = tok;
+        for (int i = 0; i < 3; i++) {
+            char group[16];
+            snprintf(group, sizeof group, "teacher%d", i);
+            CHECK_OK(hcg_workload_pin(g, group, dev[i % k]));
+        }
+        CHECK_OK(hcg_workload_pin(g, "student", dev[k - 1]));
+        hcg_train_options opt = {.loss = "loss", .optimizer = HCG_OPTIM_SGD, .lr = 0.05, .momentum = 0.9, .devices = devices};
+        train_and_compare(g, &opt, "labels", "expected_distill.safetensors", "distill_tolerance",
+                          "pinned, pipelined distilled student");
+    }
+    hcg_graph_free(g);
+    g = NULL;
+    o.pipeline = false;
     /* bad input */
     o.temperature = 0;
     CHECK_FAILS(hcg_distill_build(student, (const hcg_graph *const *)t, NULL, w, 3, &o, &g), HCG_ERR_ARG, "temperature must be > 0");

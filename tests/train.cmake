@@ -15,3 +15,10 @@ foreach(t test_train_parity test_grad test_workloads)
       TIMEOUT 600)
   endif()
 endforeach()
+# Distillation with the teachers pinned across two POCL devices and the student on the cpu.
+if(TARGET test_workloads AND HCG_OPENCL)
+  add_test(NAME test_workloads_three_devices COMMAND test_workloads)
+  set_tests_properties(test_workloads_three_devices PROPERTIES
+    ENVIRONMENT "HCG_SOURCE_DIR=${CMAKE_SOURCE_DIR};HCG_BIN=$<TARGET_FILE:hcg-cli>;HCG_TEST_DEVICES=opencl:0,opencl:1,cpu;POCL_DEVICES=pthread pthread"
+    TIMEOUT 600)
+endif()
