@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/cpu/cpu.h" /* hcg_half_to_float */
 #include "graph/fileio.h"
 #include "graph/graph.h"
+#include "graph/half.h"
 #include "graph/op_table.h"
 #include "graph/safetensors.h"
 #include "graph/text_format.h"

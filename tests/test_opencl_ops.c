@@ -28,6 +28,7 @@
 #include "backend/cpu/cpu.h"
 #include "golden_cases.h"
 #include "graph/bind.h"
+#include "graph/half.h"
 #include "graph/op_table.h"
 
 #ifdef HCG_HAVE_OPENCL
@@ -788,8 +789,7 @@ int main(void)
         if (strcmp(d->iface->name, "opencl") == 0 && n_ocl < 16) snprintf(names[n_ocl++], 32, "%s", d->name);
     }
     if (n_ocl == 0) {
-        printf("no OpenCL device (%s): nothing to test\n", hcg_device_notes());
-        return tl_finish();
+        return tl_skip("no OpenCL device (%s)", hcg_device_notes());
     }
     gc_suite suite;
     bool have_golden = CHECK(gc_load(tl_src("tests/golden"), &suite), "loading the golden cases");

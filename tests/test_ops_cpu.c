@@ -9,6 +9,7 @@
 
 #include "backend/cpu/cpu.h"
 #include "golden_cases.h"
+#include "graph/half.h"
 #include "graph/op_table.h"
 
 typedef struct op_count {

@@ -1,5 +1,5 @@
 /* cpu.h — the CPU backend's internal interface: the kernel table (one kernel per op, the
- * reference semantics of hcg), the thread pool for large loops, f16 conversion, and node
+ * reference semantics of hcg), the thread pool for large loops, and node
  * evaluation on host tensors (used by constant folding). */
 #ifndef HCG_CPU_H
 #define HCG_CPU_H
@@ -31,9 +31,7 @@ void hcg_cpu_pool_stop(void);
 void hcg_cpu_sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
                    const float *b, int64_t ldb, float beta, float *c, int64_t ldc, bool parallel);
 
-/* IEEE half <-> float. */
-float hcg_half_to_float(uint16_t h);
-uint16_t hcg_float_to_half(float f);
+/* f16 <-> f32 conversion is graph/half.h's. */
 
 /* Evaluates bound node n (every input has a value, or the op needs only shapes) on host
  * tensors; *out is a new tensor. */

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/cpu/cpu.h"
 #include "backend/opencl/ocl.h"
+#include "graph/half.h"
 #include "graph/op_table.h"
 
 #define IN(g, n, i) (&(g)->nodes[(n)->inputs[(i)]])
