@@ -88,9 +88,12 @@ static inline hcg_node *hcg_input_node(const hcg_graph *g, const hcg_node *n, in
     return &g->nodes[n->inputs[i]];
 }
 
-/* Attribute access by name (defaults applied). Asking for a name the op's schema lacks is a bug
- * and returns the zero value. */
+/* Attribute access by name (defaults applied). Asking for a name the op's schema lacks is a bug in
+ * hcg: it returns the zero value, prints "hcg: internal error: ..." once and is counted, and every
+ * test fails when its process made one (tl_finish asks hcg_attr_misuses). */
 const hcg_attr_value *hcg_attr_get(const hcg_node *n, const char *name);
+/* How many lookups named an attribute their op lacks; first (may be NULL) gets the first one. */
+int hcg_attr_misuses(char *first, size_t n);
 int64_t hcg_attr_int(const hcg_node *n, const char *name);
 double hcg_attr_float(const hcg_node *n, const char *name);
 const int64_t *hcg_attr_ints(const hcg_node *n, const char *name, int *count);

@@ -367,11 +367,11 @@ static hcg_status infer_gemm(const hcg_graph *g, hcg_node *n)
     fmt_type(g, IN(1), sb, sizeof sb);
     if (a->rank != 2 || b->rank != 2)
         return hcg_node_error(g, n, HCG_ERR_SHAPE, "inputs must be matrices, got %s and %s", sa, sb);
-    bool ta = hcg_attr_int(n, "trans_a") != 0, tb = hcg_attr_int(n, "trans_b") != 0;
+    bool ta = hcg_attr_int(n, "transpose_a") != 0, tb = hcg_attr_int(n, "transpose_b") != 0;
     int64_t m = a->dims[ta ? 1 : 0], k = a->dims[ta ? 0 : 1];
     int64_t k2 = b->dims[tb ? 1 : 0], nn = b->dims[tb ? 0 : 1];
     if (k != k2)
-        return hcg_node_error(g, n, HCG_ERR_SHAPE, "inner dimensions differ: %s and %s (trans_a=%d, trans_b=%d)",
+        return hcg_node_error(g, n, HCG_ERR_SHAPE, "inner dimensions differ: %s and %s (transpose_a=%d, transpose_b=%d)",
                               sa, sb, (int)ta, (int)tb);
     int64_t dims[2] = {m, nn};
     hcg_shape out = hcg_shape_make(2, dims), bc;
@@ -838,7 +838,7 @@ static double io_bytes(const hcg_graph *g, const hcg_node *n)
 static void cost_matmul(const hcg_graph *g, const hcg_node *n, double *flops, double *bytes)
 {
     const hcg_shape *a = &IN(0)->shape;
-    bool ta = n->op == HCG_OP_GEMM ? hcg_attr_int(n, "trans_a") != 0 : hcg_attr_int(n, "transpose_a") != 0;
+    bool ta = hcg_attr_int(n, "transpose_a") != 0; /* matmul, fused_matmul and gemm alike */
     double k = a->rank == 1 ? (double)a->dims[0] : (double)a->dims[a->rank - (ta ? 2 : 1)];
     *flops = 2.0 * numel_of(n) * k;
     *bytes = io_bytes(g, n);
@@ -939,7 +939,9 @@ static const hcg_op_info op_table[HCG_OP_COUNT] = {
                        .cost = cost_matmul, .grad = hcg_grad_matmul,
                        .doc = "batched matrix product with numpy batch broadcasting and 1-D rules"},
     [HCG_OP_GEMM] = {.min_inputs = 2, .max_inputs = 3,
-                     .attrs = {A_FLOAT("alpha", 1.0), A_FLOAT("beta", 1.0), A_INT("trans_a", 0), A_INT("trans_b", 0)},
+                     .attrs = {A_FLOAT("alpha", 1.0), A_FLOAT("beta", 1.0),
+                               {.name = "transpose_a", .kind = HCG_ATTR_INT, .alias = "trans_a"},
+                               {.name = "transpose_b", .kind = HCG_ATTR_INT, .alias = "trans_b"}},
                      .infer = infer_gemm, .cost = cost_matmul, .grad = hcg_grad_gemm,
                      .doc = "alpha * op(a) @ op(b) + beta * c for matrices, c broadcast to the result"},
 
@@ -1192,10 +1194,29 @@ const char *hcg_op_doc(hcg_op op) { return (unsigned)op < HCG_OP_COUNT && op_tab
 
 int hcg_attr_slot(hcg_op op, const char *name)
 {
-    if ((unsigned)op >= HCG_OP_COUNT) return -1;
+    if ((unsigned)op >= HCG_OP_COUNT || !name) return -1;
     for (int i = 0; i < HCG_MAX_ATTRS && op_table[op].attrs[i].name; i++)
         if (strcmp(op_table[op].attrs[i].name, name) == 0) return i;
     return -1;
+}
+
+int hcg_attr_slot_accepting(hcg_op op, const char *name)
+{
+    int slot = hcg_attr_slot(op, name);
+    for (int i = 0; slot < 0 && name && (unsigned)op < HCG_OP_COUNT && i < HCG_MAX_ATTRS && op_table[op].attrs[i].name; i++)
+        if (op_table[op].attrs[i].alias && strcmp(op_table[op].attrs[i].alias, name) == 0) slot = i;
+    return slot;
+}
+
+void hcg_op_attr_list(hcg_op op, char *buf, size_t n)
+{
+    size_t used = 0;
+    buf[0] = 0;
+    for (int i = 0; (unsigned)op < HCG_OP_COUNT && i < HCG_MAX_ATTRS && op_table[op].attrs[i].name; i++) {
+        int w = snprintf(buf + used, n - used, "%s%s", i ? ", " : "", op_table[op].attrs[i].name);
+        if (w < 0 || (size_t)w >= n - used) break;
+        used += (size_t)w;
+    }
 }
 
 int hcg_op_max_total_inputs(hcg_op op)

@@ -825,16 +825,12 @@ static void attr_store_free(attr_store *s)
 static hcg_status convert_attr(parser *p, hcg_op op, const parsed_attr *a, attr_store *s, int k)
 {
     const hcg_op_info *info = hcg_op_info_get(op);
-    int slot = hcg_attr_slot(op, a->name);
+    int slot = hcg_attr_slot_accepting(op, a->name);
     if (slot < 0) {
-        char known[256] = "";
-        size_t used = 0;
-        for (int i = 0; i < HCG_MAX_ATTRS && info->attrs[i].name; i++) {
-            int w = snprintf(known + used, sizeof known - used, "%s%s", i ? ", " : "", info->attrs[i].name);
-            if (w > 0 && (size_t)w < sizeof known - used) used += (size_t)w;
-        }
+        char known[256];
+        hcg_op_attr_list(op, known, sizeof known);
         return perr(p, HCG_ERR_GRAPH, a->line, a->col, "%s has no attribute '%s' (%s%s)", hcg_op_name(op), a->name,
-                    used ? "it takes: " : "it takes none", known);
+                    known[0] ? "it takes: " : "it takes none", known);
     }
     hcg_attr_kind kind = info->attrs[slot].kind;
     hcg_attr *out = &s->attrs[k];

@@ -325,9 +325,9 @@ static const edge_case edge_cases[] = {
     E("matmul_wide", MATMUL, "", "f32[65,129] f32[129,257]"),
     E("gemm", GEMM, "", "f32[7,13] f32[13,5]"),
     E("gemm_bias_row", GEMM, "alpha=0.5 beta=2", "f32[7,13] f32[13,5] f32[5]"),
-    E("gemm_bias_col", GEMM, "trans_a=1", "f32[13,7] f32[13,5] f32[7,1]"),
-    E("gemm_bias_scalar", GEMM, "trans_b=1 beta=-1", "f32[7,13] f32[5,13] f32[]"),
-    E("gemm_bias_full", GEMM, "trans_a=1 trans_b=1", "f32[13,7] f32[5,13] f32[7,5]"),
+    E("gemm_bias_col", GEMM, "transpose_a=1", "f32[13,7] f32[13,5] f32[7,1]"),
+    E("gemm_bias_scalar", GEMM, "transpose_b=1 beta=-1", "f32[7,13] f32[5,13] f32[]"),
+    E("gemm_bias_full", GEMM, "transpose_a=1 transpose_b=1", "f32[13,7] f32[5,13] f32[7,5]"),
     E("gemm_k0_bias", GEMM, "beta=3", "f32[4,0] f32[0,6] f32[6]"),
 
     /* data movement, every element size */
@@ -470,7 +470,7 @@ static int parse_attrs(hcg_op op, const char *text, hcg_attr *attrs, int64_t int
         snprintf(names[n], 32, "%.*s", (int)(eq - p), p);
         char value[64];
         snprintf(value, sizeof value, "%.*s", (int)(end - eq - 1), eq + 1);
-        int slot = hcg_attr_slot(op, names[n]);
+        int slot = hcg_attr_slot_accepting(op, names[n]);
         hcg_attr_kind kind = slot >= 0 ? hcg_op_info_get(op)->attrs[slot].kind : HCG_ATTR_STRING;
         hcg_attr *a = &attrs[n];
         if (kind == HCG_ATTR_INT) {

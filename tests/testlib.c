@@ -1,6 +1,8 @@
 /* testlib.c — the test harness: counting checks, comparing tensors, paths and subprocesses. */
 #include "testlib.h"
 
+#include "graph/graph.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -66,8 +68,17 @@ const char *tl_tmpdir(void)
     return tmpdir_path;
 }
 
+/* An attribute looked up by a name its op lacks is a bug that reads as zero: it fails the test. */
+static void check_attr_lookups(void)
+{
+    char first[256];
+    int misuses = hcg_attr_misuses(first, sizeof first);
+    if (misuses) CHECK(false, "hcg looked up attributes their ops lack %d times; the first: %s", misuses, first);
+}
+
 int tl_finish(void)
 {
+    check_attr_lookups();
     printf("%d passed, %d failed\n", tl_passed, tl_failed);
     return tl_failed ? 1 : (tl_passed ? 0 : 1);
 }
@@ -80,6 +91,7 @@ int tl_skip(const char *fmt, ...)
     vprintf(fmt, ap);
     va_end(ap);
     printf("\n");
+    check_attr_lookups();
     if (tl_failed) return tl_finish();
     printf("%d passed, %d failed before skipping\n", tl_passed, tl_failed);
     return TL_SKIP;
