@@ -1,7 +1,8 @@
 /* test_opencl_ops.c — the OpenCL backend, on every OpenCL device present, against the CPU backend
  * (the reference semantics) and against the golden references:
- *   - every program of cl/ builds on the device and defines exactly the kernels the table of
- *     cl/embed.cmake lists;
+ *   - every program of cl/ builds on the device and defines exactly the kernels the embedded table
+ *     holds (cl/embed.cmake reads them from the preprocessed source: the device's compiler must
+ *     find the same ones);
  *   - every golden op case (tests/golden/cases.json) runs through a session on the device: its
  *     output must match the golden reference within the case's tolerance and the CPU's output
  *     within per-op, per-dtype thresholds on the normalised mean squared error and the maximum
@@ -657,7 +658,7 @@ static void generators_on(hcg_device *d)
 
 /* ---------------------------------------------------------------- programs */
 
-/* Every program builds on d and defines exactly the kernels its table row lists. */
+/* Every program builds on d and defines exactly the kernels its table row holds. */
 static void programs_on(hcg_device *d)
 {
     ocl_dev *dev = ocl_of(d);
@@ -673,7 +674,7 @@ static void programs_on(hcg_device *d)
         cl_uint n = 0;
         CHECK(clCreateKernelsInProgram(dev->progs[p].program, 0, NULL, &n) == CL_SUCCESS &&
                   n == (cl_uint)src->n_kernels,
-              "%s defines %u kernels, cl/embed.cmake lists %d", src->path, n, src->n_kernels);
+              "%s defines %u kernels, the table (cl/embed.cmake) has %d", src->path, n, src->n_kernels);
     }
     /* a program that does not compile: the error names it and the device and carries the log */
     static const char broken[] = "__kernel void broken(__global float *x) { x[0] = undeclared; }\n";
