@@ -8,7 +8,8 @@
  * to the caller (free it with the matching *_free; strings returned as `char *` with hcg_free or
  * free()). A `const char *` result is borrowed: it lives as long as the object it describes (a
  * graph's names as long as the graph; a session's plan strings until its next run, prepare,
- * replan or free). Inputs are borrowed for the call, except where a call says it takes ownership:
+ * replan or free). Inputs are borrowed for the call (options structs and their strings too: what
+ * an object keeps of them it copies), except where a call says it takes ownership:
  * hcg_param and hcg_constant take their tensor *even when they fail* (the tensor is freed then),
  * so a chain of builder calls needs no clean-up of values. A graph must outlive the sessions,
  * training sessions and decoders made from it.
