@@ -80,6 +80,8 @@ struct hcg_device {
     char platform[128], vendor[128], device_name[128], version[128], driver[64];
     uint64_t global_mem, local_mem, max_alloc;
     int compute_units;
+    /* fp16: the device converts f16 in hardware (F16C; OpenCL's cl_khr_fp16): the cost model charges
+     * widening f16 operands less (backend/cost.c) */
     bool fp16, fp64, subgroups;
     size_t align; /* alignment of buffer offsets, bytes */
     bool host_memory; /* buffers are host memory (hcg_buffer.host): moves to or from the host are free */

@@ -23,10 +23,34 @@ double hcg_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* Operations per f16 element a kernel widens to f32: a conversion instruction where the device
+ * converts halves in hardware (hcg_device.fp16: F16C on the CPU, cl_khr_fp16 on OpenCL), a dozen
+ * integer steps where it does so in software (the exponent and mantissa moved and rebiased,
+ * subnormals, infinities and NaNs handled). */
+#define HALF_WIDEN_HARDWARE 1.0
+#define HALF_WIDEN_SOFTWARE 12.0
+
+/* The f16 elements node n widens as it computes: a cast from f16, an f16 weight a product reads,
+ * f16 scales. (Ops that only move f16 data, such as gather or transpose, convert nothing.) */
+static double half_elements(const hcg_graph *g, const hcg_node *n)
+{
+    if (n->op != HCG_OP_CAST && n->op != HCG_OP_FUSED_MATMUL && n->op != HCG_OP_QUANT_MATMUL &&
+        n->op != HCG_OP_DEQUANTIZE)
+        return 0;
+    double elems = 0;
+    for (int i = 0; i < n->n_inputs; i++) {
+        const hcg_node *x = &g->nodes[n->inputs[i]];
+        int64_t numel;
+        if (x->dtype == HCG_F16 && hcg_shape_numel(&x->shape, &numel)) elems += (double)numel;
+    }
+    return elems;
+}
+
 double hcg_device_estimate(hcg_device *d, const hcg_graph *g, const hcg_node *n)
 {
     double flops, bytes;
     hcg_node_cost(g, n, &flops, &bytes);
+    flops += half_elements(g, n) * (d->fp16 ? HALF_WIDEN_HARDWARE : HALF_WIDEN_SOFTWARE);
     if (flops == 0 && bytes == 0) return 0; /* views and sources cost nothing */
     const hcg_cost_profile *c = &d->cost;
     double t_compute = c->gflops > 0 ? flops / (c->gflops * 1e9) : 0;

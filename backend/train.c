@@ -95,6 +95,17 @@ static hcg_status find_trainable(hcg_train_session *t)
     }
     for (hcg_id id = 0; id < g->n_nodes; id++) {
         const hcg_node *n = &g->nodes[id];
+        /* Weights stored small (hcg quantize) have no gradient to follow: int8 values, f16 ones. */
+        if (n->op == HCG_OP_PARAM && reach[id] && (n->value->dtype == HCG_I8 || n->value->dtype == HCG_F16) &&
+            !frozen(t, n->name)) {
+            char ty[256];
+            hcg_format_type(g, n->value->dtype, &n->value->shape, ty, sizeof ty);
+            free(reach);
+            return hcg_error(HCG_ERR_UNSUPPORTED,
+                             "the model's weights are quantized (param '%s' is %s): quantized models are for inference; "
+                             "train the f32 model and quantize it after (hcg quantize), or freeze the quantized weights "
+                             "(--freeze) to train the rest", n->name, ty);
+        }
         if (n->op != HCG_OP_PARAM || !reach[id] || n->value->dtype != HCG_F32 || frozen(t, n->name)) continue;
         if (!(t->params[t->n_params++] = hcg_strdup(n->name))) {
             free(reach);

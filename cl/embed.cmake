@@ -13,7 +13,7 @@
 # (backend/opencl/cl_sources.h), and appends that file to HCG_EXTRA_SOURCES. The step reruns when
 # a .cl file or this file changes. A kernel name defined by two programs is an error.
 
-set(HCG_CL_PROGRAMS binary unary cast reduce norm layout fill fused cache grad train)
+set(HCG_CL_PROGRAMS binary unary cast reduce norm layout fill fused cache grad quant train)
 
 # The kernels cl/<name>.cl defines, in file order, into the list named by out.
 function(hcg_cl_kernels name out)

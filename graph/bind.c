@@ -100,6 +100,7 @@ static bool tensor_value_i64(const hcg_tensor *t, int64_t i, int64_t *out)
     case HCG_I32: *out = ((const int32_t *)t->data)[i]; return true;
     case HCG_U8:
     case HCG_BOOL: *out = ((const uint8_t *)t->data)[i]; return true;
+    case HCG_I8: *out = ((const int8_t *)t->data)[i]; return true;
     default: return false;
     }
 }
@@ -164,10 +165,19 @@ static hcg_status attr_from_input(const hcg_graph *b, hcg_node *n, int slot, int
 
 /* ---------------------------------------------------------------- folding */
 
+/* A cast that widens an f16 weight matrix (a param of rank >= 2): stored small on purpose (hcg
+ * quantize), it stays a node, which the rewrite passes fold into the product or gather reading it. */
+static bool widens_weight(const hcg_graph *b, const hcg_node *n)
+{
+    if (n->op != HCG_OP_CAST || n->dtype != HCG_F32) return false;
+    const hcg_node *in = &b->nodes[n->inputs[0]];
+    return in->op == HCG_OP_PARAM && in->dtype == HCG_F16 && in->shape.rank >= 2;
+}
+
 static bool should_fold(const hcg_graph *b, const hcg_node *n, const hcg_bind_options *opt)
 {
     const hcg_op_info *info = hcg_op_info_get(n->op);
-    if (!opt || !opt->eval || (info->flags & (HCG_OPF_SOURCE | HCG_OPF_NO_FOLD))) return false;
+    if (!opt || !opt->eval || (info->flags & (HCG_OPF_SOURCE | HCG_OPF_NO_FOLD)) || widens_weight(b, n)) return false;
     size_t in_bytes = 0;
     if (!(info->flags & HCG_OPF_SHAPE_ONLY)) {
         for (int i = 0; i < n->n_inputs; i++) {
@@ -248,6 +258,80 @@ hcg_status hcg_graph_prune_dropping(hcg_graph *b, const bool *drop)
     free(live);
     free(newid);
     return HCG_OK;
+}
+
+/* ---------------------------------------------------------------- reordering */
+
+hcg_status hcg_graph_toposort(hcg_graph *b)
+{
+    int n = b->n_nodes;
+    hcg_id *order = malloc(sizeof(hcg_id) * ((size_t)n + 1)), *newid = malloc(sizeof(hcg_id) * ((size_t)n + 1));
+    hcg_id *stack = malloc(sizeof(hcg_id) * ((size_t)n + 1));
+    int *next = calloc((size_t)n + 1, sizeof *next); /* per node on the stack: the next dependency to visit */
+    hcg_node *nodes = malloc(sizeof(hcg_node) * ((size_t)b->cap_nodes + 1));
+    hcg_id *origin = b->origin ? malloc(sizeof(hcg_id) * ((size_t)b->cap_nodes + 1)) : NULL;
+    hcg_status st = HCG_OK;
+    if (!order || !newid || !stack || !next || !nodes || (b->origin && !origin)) {
+        st = hcg_error(HCG_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < n; i++) newid[i] = -1; /* -1: not placed; -2: on the stack */
+    int placed = 0;
+    /* Depth first from each node in its current order: a node is placed once its inputs and
+     * control dependencies are, so nodes already in order keep it. */
+    for (hcg_id root = 0; root < n; root++) {
+        if (newid[root] != -1) continue;
+        int top = 0;
+        stack[top++] = root;
+        newid[root] = -2;
+        next[root] = 0;
+        while (top > 0) {
+            hcg_id id = stack[top - 1];
+            const hcg_node *nd = &b->nodes[id];
+            int deps = nd->n_inputs + nd->n_after;
+            hcg_id dep = -1;
+            while (next[id] < deps && dep < 0) {
+                int k = next[id]++;
+                hcg_id d = k < nd->n_inputs ? nd->inputs[k] : nd->after[k - nd->n_inputs];
+                if (newid[d] == -2) {
+                    st = hcg_node_error(b, nd, HCG_ERR_INTERNAL, "the rewritten graph has a cycle");
+                    goto done;
+                }
+                if (newid[d] == -1) dep = d;
+            }
+            if (dep >= 0) {
+                newid[dep] = -2;
+                next[dep] = 0;
+                stack[top++] = dep;
+                continue;
+            }
+            top--;
+            newid[id] = placed;
+            order[placed++] = id;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        hcg_node *nd = &b->nodes[order[i]];
+        for (int k = 0; k < nd->n_inputs; k++) nd->inputs[k] = newid[nd->inputs[k]];
+        for (int k = 0; k < nd->n_after; k++) nd->after[k] = newid[nd->after[k]];
+        nodes[i] = *nd;
+        if (origin) origin[i] = b->origin[order[i]];
+    }
+    memcpy(b->nodes, nodes, sizeof(hcg_node) * (size_t)n);
+    if (origin) memcpy(b->origin, origin, sizeof(hcg_id) * (size_t)n);
+    hcg_strmap_free(&b->names);
+    hcg_strmap_init(&b->names);
+    for (int i = 0; i < n; i++) hcg_strmap_put(&b->names, b->nodes[i].name, i);
+    for (int i = 0; i < b->n_outputs; i++) b->outputs[i] = newid[b->outputs[i]];
+    for (int i = 0; i < b->n_inputs; i++) b->inputs[i] = newid[b->inputs[i]];
+done:
+    free(order);
+    free(newid);
+    free(stack);
+    free(next);
+    free(nodes);
+    free(origin);
+    return st;
 }
 
 /* ---------------------------------------------------------------- binding */
@@ -332,15 +416,16 @@ hcg_status hcg_graph_bind(const hcg_graph *g, const hcg_shape *input_shapes, con
     }
     for (int i = 0; i < g->n_outputs; i++)
         if ((st = hcg_output(b, remap[g->outputs[i]], g->output_names[i]))) goto done;
-    if (opt && opt->passes && (st = hcg_run_passes(b, opt->passes))) goto done;
-    if ((st = hcg_graph_prune(b))) goto done;
-    /* Passes that add nodes to the bound graph grow origin with the node array (graph.c). */
+    /* Passes (and the training transform) that add nodes to the bound graph grow origin with the node
+     * array (graph.c), from the array's capacity on. */
     hcg_id *origin = realloc(b->origin, sizeof(hcg_id) * ((size_t)b->cap_nodes + 1));
     if (!origin) {
         st = hcg_error(HCG_ERR_NOMEM, "out of memory");
         goto done;
     }
     b->origin = origin;
+    if (opt && opt->passes && (st = hcg_run_passes(b, opt->passes))) goto done;
+    if ((st = hcg_graph_prune(b))) goto done;
     *out = b;
     b = NULL;
 done:

@@ -33,6 +33,11 @@ hcg_status hcg_graph_prune(hcg_graph *b);
 /* The same, where nodes with drop[id] set are not kept for their effects (another rank runs them). */
 hcg_status hcg_graph_prune_dropping(hcg_graph *b, const bool *drop);
 
+/* Puts the nodes of a bound graph in an order where every node comes after its inputs (and its
+ * control dependencies), keeping the order nodes already have wherever it is one: a node a pass
+ * added at the end moves to just before its first reader. Ids are renumbered as by prune. */
+hcg_status hcg_graph_toposort(hcg_graph *b);
+
 /* Binds with trial values for every symbol, to report shape errors early (used by `hcg plan`
  * without --shape, and by loaders that want to validate). */
 hcg_status hcg_graph_check(const hcg_graph *g, const hcg_bind_options *opt);

@@ -119,7 +119,8 @@ hcg_status hcg_graph_import(hcg_graph *dst, const hcg_graph *src, const hcg_impo
         if ((st = prefixed(o->prefix, n->name, name, sizeof name))) break;
         hcg_id nid;
         if (hcg_op_info_get(n->op)->flags & HCG_OPF_SOURCE) {
-            nid = import_source(dst, n, name, o);
+            nid = o->source ? o->source(o->source_ctx, dst, n, name) : HCG_IMPORT_DEFAULT;
+            if (nid == HCG_IMPORT_DEFAULT) nid = import_source(dst, n, name, o);
         } else {
             hcg_id in[64], *ins = n->n_inputs <= 64 ? in : malloc(sizeof(hcg_id) * (size_t)n->n_inputs);
             if (!ins) {

@@ -15,7 +15,14 @@ typedef struct hcg_import {
     /* >= 0: import only what src's output `only_output` needs (its inputs included); the other
      * outputs' ids are -1. Set it to -1 (or use HCG_IMPORT_ALL) to import everything. */
     int only_output;
+    /* (optional) Imports a source node (param, constant, state) its own way: returns the id in dst
+     * that stands for it (named name), a negative status, or HCG_IMPORT_DEFAULT to copy it as usual.
+     * `hcg quantize` replaces weights by their small form and the node that widens it. */
+    hcg_id (*source)(void *ctx, hcg_graph *dst, const hcg_node *n, const char *name);
+    void *source_ctx;
 } hcg_import;
+
+#define HCG_IMPORT_DEFAULT INT32_MIN
 
 #define HCG_IMPORT_ALL (-1)
 

@@ -572,6 +572,12 @@ const char *hcg_graph_node_pin(const hcg_graph *g, hcg_id id)
     return n ? n->pin : NULL;
 }
 
+const char *hcg_graph_node_weight_file(const hcg_graph *g, hcg_id id)
+{
+    const hcg_node *n = node_or_null(g, id);
+    return n ? n->weight_file : NULL;
+}
+
 hcg_status hcg_graph_input_type(const hcg_graph *g, int i, hcg_dtype *dtype, hcg_shape *shape)
 {
     if (!g || i < 0 || i >= g->n_inputs) return hcg_error(HCG_ERR_ARG, "input %d: the graph has no such input", i);

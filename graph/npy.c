@@ -20,6 +20,7 @@ static const char npy_magic[6] = {'\x93', 'N', 'U', 'M', 'P', 'Y'};
 /* The descr strings of hcg's dtypes, as numpy writes them. */
 static const char *const npy_descr[HCG_DTYPE_COUNT] = {
     [HCG_F32] = "<f4", [HCG_F16] = "<f2", [HCG_I32] = "<i4", [HCG_I64] = "<i8", [HCG_U8] = "|u1", [HCG_BOOL] = "|b1",
+    [HCG_I8] = "|i1",
 };
 
 static bool host_is_little_endian(void)

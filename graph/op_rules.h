@@ -43,6 +43,21 @@ hcg_status hcg_infer_optimizer(const hcg_graph *g, hcg_node *n); /* sgd_update, 
 hcg_status hcg_infer_assign(const hcg_graph *g, hcg_node *n);
 void hcg_cost_assign(const hcg_graph *g, const hcg_node *n, double *flops, double *bytes);
 
+/* The result shape of a product of inputs 0 and 1 (numpy's matmul rules, the node's transpose
+ * flags), whatever their dtypes. */
+hcg_status hcg_rule_matmul_shape(const hcg_graph *g, hcg_node *n, hcg_shape *out);
+/* fused_matmul's epilogue on node n (its shape set): the activation attribute, and the bias at
+ * input bias_input (if given) a vector of the result's columns. */
+hcg_status hcg_rule_epilogue(const hcg_graph *g, hcg_node *n, int bias_input);
+
+/* ---------------------------------------------------------------- quantization ops (op_shapes_quant.c) */
+
+hcg_status hcg_infer_dequantize(const hcg_graph *g, hcg_node *n);
+hcg_status hcg_infer_quantize(const hcg_graph *g, hcg_node *n);
+hcg_status hcg_infer_matmul_integer(const hcg_graph *g, hcg_node *n);
+hcg_status hcg_infer_quant_matmul(const hcg_graph *g, hcg_node *n);
+void hcg_cost_quant_matmul(const hcg_graph *g, const hcg_node *n, double *flops, double *bytes);
+
 /* ---------------------------------------------------------------- ops between ranks (op_shapes_dist.c) */
 
 hcg_status hcg_infer_allreduce_start(const hcg_graph *g, hcg_node *n);

@@ -183,8 +183,9 @@ static hcg_status infer_cast(const hcg_graph *g, hcg_node *n)
 
 void hcg_matmul_operands(const hcg_node *n, hcg_shape *a, hcg_shape *b, bool *ta, bool *tb)
 {
-    *ta = hcg_attr_int(n, "transpose_a") != 0;
-    *tb = hcg_attr_int(n, "transpose_b") != 0;
+    /* matmul_integer (ONNX's MatMulInteger) has no transposes */
+    *ta = hcg_attr_slot(n->op, "transpose_a") >= 0 && hcg_attr_int(n, "transpose_a") != 0;
+    *tb = hcg_attr_slot(n->op, "transpose_b") >= 0 && hcg_attr_int(n, "transpose_b") != 0;
     /* numpy: a 1-D a is a row vector [1, K], a 1-D b a column vector [K, 1] (flags ignored). */
     if (a->rank == 1) {
         a->rank = 2;
@@ -210,6 +211,23 @@ void hcg_matmul_batch_strides(int br, const int64_t *bd, int orank, const int64_
     }
 }
 
+void hcg_matmul_batch_plan(const hcg_shape *a, const hcg_shape *b, hcg_matmul_batch *out)
+{
+    int a_brank = a->rank - 2, b_brank = b->rank - 2;
+    out->rank = a_brank > b_brank ? a_brank : b_brank;
+    out->count = out->a_count = out->b_count = 1;
+    for (int d = 0; d < out->rank; d++) {
+        int ai = a_brank - out->rank + d, bi = b_brank - out->rank + d;
+        int64_t da = ai >= 0 ? a->dims[ai] : 1, db = bi >= 0 ? b->dims[bi] : 1;
+        out->dims[d] = da == 1 ? db : da;
+        out->count *= out->dims[d];
+    }
+    for (int d = 0; d < a_brank; d++) out->a_count *= a->dims[d];
+    for (int d = 0; d < b_brank; d++) out->b_count *= b->dims[d];
+    hcg_matmul_batch_strides(out->rank, out->dims, a_brank, a->dims, out->a_stride);
+    hcg_matmul_batch_strides(out->rank, out->dims, b_brank, b->dims, out->b_stride);
+}
+
 int64_t hcg_clip_int_bound(double v, bool is_lo, int64_t tmin, int64_t tmax)
 {
     if (isnan(v)) return is_lo ? tmin : tmax;
@@ -219,10 +237,10 @@ int64_t hcg_clip_int_bound(double v, bool is_lo, int64_t tmin, int64_t tmax)
     return (int64_t)v;
 }
 
-static hcg_status infer_matmul(const hcg_graph *g, hcg_node *n)
+/* The result shape of a product of inputs 0 and 1 (numpy's matmul with the node's transpose flags;
+ * matmul_integer has none, so they read as 0), whatever their dtypes. */
+static hcg_status matmul_shape(const hcg_graph *g, hcg_node *n, hcg_shape *result)
 {
-    hcg_status st;
-    if ((st = want_dtype(g, n, 0, M_F32)) || (st = want_dtype(g, n, 1, M_F32))) return st;
     hcg_shape a = IN(0)->shape, b = IN(1)->shape;
     bool ta, tb;
     char sa[256], sb[256];
@@ -248,29 +266,57 @@ static hcg_status infer_matmul(const hcg_graph *g, hcg_node *n)
     if (!a_vec) out.dims[out.rank++] = m;
     if (!b_vec) out.dims[out.rank++] = nn;
     if (out.rank > HCG_MAX_RANK) return hcg_node_error(g, n, HCG_ERR_SHAPE, "result rank exceeds %d", HCG_MAX_RANK);
+    *result = out;
+    return HCG_OK;
+}
+
+static hcg_status infer_matmul(const hcg_graph *g, hcg_node *n)
+{
+    hcg_status st;
+    hcg_shape out;
+    if ((st = want_dtype(g, n, 0, M_F32)) || (st = want_dtype(g, n, 1, M_F32)) || (st = matmul_shape(g, n, &out)))
+        return st;
     return set_out(n, HCG_F32, &out);
 }
 
-/* matmul's rule, then the epilogue's: activation one of none, gelu, gelu_tanh, relu, and a bias
- * that is a vector of the result's last dim. */
-static hcg_status infer_fused_matmul(const hcg_graph *g, hcg_node *n)
+hcg_status hcg_rule_matmul_shape(const hcg_graph *g, hcg_node *n, hcg_shape *out) { return matmul_shape(g, n, out); }
+
+hcg_status hcg_rule_epilogue(const hcg_graph *g, hcg_node *n, int bias_input)
 {
-    hcg_status st = infer_matmul(g, n);
-    if (st) return st;
     if (hcg_activation_parse(hcg_attr_string(n, "activation")) < 0)
         return hcg_node_error(g, n, HCG_ERR_GRAPH, "activation must be none, gelu, gelu_tanh or relu, got '%s'",
                               hcg_attr_string(n, "activation"));
-    if (n->n_inputs < 3) return HCG_OK;
-    if ((st = want_dtype(g, n, 2, M_F32))) return st;
-    const hcg_shape *bs = &IN(2)->shape;
+    if (n->n_inputs <= bias_input) return HCG_OK;
+    hcg_status st = want_dtype(g, n, bias_input, M_F32);
+    if (st) return st;
+    const hcg_shape *bs = &IN(bias_input)->shape;
     int64_t cols = n->shape.rank ? n->shape.dims[n->shape.rank - 1] : 1;
     if (bs->rank != 1 || bs->dims[0] != cols) {
         char t[256];
-        fmt_type(g, IN(2), t, sizeof t);
+        fmt_type(g, IN(bias_input), t, sizeof t);
         return hcg_node_error(g, n, HCG_ERR_SHAPE, "bias '%s' is %s but must be a vector of the result's %lld columns",
-                              IN(2)->name, t, (long long)cols);
+                              IN(bias_input)->name, t, (long long)cols);
     }
     return HCG_OK;
+}
+
+/* matmul's rule, then the epilogue's: activation one of none, gelu, gelu_tanh, relu, and a bias
+ * that is a vector of the result's last dim. b may also be an f16 matrix (a weight stored in half
+ * precision: the product reads it converted, accumulating in f32). */
+static hcg_status infer_fused_matmul(const hcg_graph *g, hcg_node *n)
+{
+    hcg_status st;
+    hcg_shape out;
+    if ((st = want_dtype(g, n, 0, M_F32)) || (st = want_dtype(g, n, 1, M_F32 | (1u << HCG_F16))) ||
+        (st = matmul_shape(g, n, &out)))
+        return st;
+    if (IN(1)->dtype == HCG_F16 && IN(1)->shape.rank != 2) {
+        char t[256];
+        fmt_type(g, IN(1), t, sizeof t);
+        return hcg_node_error(g, n, HCG_ERR_SHAPE, "an f16 b ('%s', %s) must be a matrix (a weight)", IN(1)->name, t);
+    }
+    set_out(n, HCG_F32, &out);
+    return hcg_rule_epilogue(g, n, 2);
 }
 
 int hcg_activation_parse(const char *s)
@@ -838,7 +884,8 @@ static double io_bytes(const hcg_graph *g, const hcg_node *n)
 static void cost_matmul(const hcg_graph *g, const hcg_node *n, double *flops, double *bytes)
 {
     const hcg_shape *a = &IN(0)->shape;
-    bool ta = hcg_attr_int(n, "transpose_a") != 0; /* matmul, fused_matmul and gemm alike */
+    /* matmul, fused_matmul and gemm alike; matmul_integer has no transposes */
+    bool ta = hcg_attr_slot(n->op, "transpose_a") >= 0 && hcg_attr_int(n, "transpose_a") != 0;
     double k = a->rank == 1 ? (double)a->dims[0] : (double)a->dims[a->rank - (ta ? 2 : 1)];
     *flops = 2.0 * numel_of(n) * k;
     *bytes = io_bytes(g, n);
@@ -1152,6 +1199,32 @@ static const hcg_op_info op_table[HCG_OP_COUNT] = {
                                A_REQ("shape", HCG_ATTR_INTS)},
                      .infer = hcg_infer_recv, .cost = hcg_cost_dist, .flags = HCG_OPF_NO_FOLD | HCG_OPF_HOST_ONLY,
                      .doc = "receives a tensor of `dtype` and `shape` sent by rank `from` (message `tag`)"},
+
+    /* quantization (shape rules in op_shapes_quant.c; scale layouts in graph/quant.h) */
+    [HCG_OP_DEQUANTIZE] = {.min_inputs = 2, .max_inputs = 3,
+                           .attrs = {A_INT("axis", 1), A_INT("block_size", 0)}, .infer = hcg_infer_dequantize,
+                           .flags = HCG_OPF_NO_FOLD,
+                           .doc = "(x - zero_point) * scale as f32, x i8, u8 or i32; one scale (and zero point) for "
+                                  "x, one per index of `axis`, or one per `block_size` indices along it (ONNX's "
+                                  "DequantizeLinear); never folded, so that quantized weights stay small"},
+    [HCG_OP_QUANTIZE] = {.min_inputs = 2, .max_inputs = 3,
+                         .attrs = {A_INT("axis", 1), A_INT("block_size", 0), A_STR("dtype", "u8")},
+                         .infer = hcg_infer_quantize,
+                         .doc = "saturate(round(x / scale) + zero_point), rounding half to even, to the zero point's "
+                                "dtype or `dtype` (i8, u8); scales laid out as dequantize's (ONNX's QuantizeLinear)"},
+    [HCG_OP_MATMUL_INTEGER] = {.min_inputs = 2, .max_inputs = 4, .infer = hcg_infer_matmul_integer,
+                               .cost = cost_matmul,
+                               .doc = "(a - a_zero_point) @ (b - b_zero_point) in i32 for i8 / u8 operands, matmul's "
+                                      "batch rules; zero points one value, per row of a or per column of b (ONNX's "
+                                      "MatMulInteger)"},
+    [HCG_OP_QUANT_MATMUL] = {.min_inputs = 3, .max_inputs = 4,
+                             .attrs = {A_INT("transpose_a", 0), A_INT("transpose_b", 0), A_FLOAT("alpha", 1.0),
+                                       A_STR("activation", "none"), A_INT("block_size", 0), A_STR("activations", "f32")},
+                             .infer = hcg_infer_quant_matmul, .cost = hcg_cost_quant_matmul,
+                             .doc = "activation(alpha * a @ (b * scale) + bias) with b an int8 matrix and f32 or f16 "
+                                    "scales per output column (block_size 0) or per block_size rows of K, f32 "
+                                    "accumulation (made by the rewrite passes); activations=int8: a's rows quantized "
+                                    "to uint8 on the fly and int32 accumulation (the CPU only)"},
 };
 
 /* Every op's name, from the name column of HCG_OP_LIST (hcg.h): the one place it is written. */

@@ -95,6 +95,27 @@ void hcg_matmul_operands(const hcg_node *n, hcg_shape *a, hcg_shape *b, bool *ta
 /* Strides (in matrices) of an operand's batch dims od[0..orank) against the broadcast batch dims
  * bd[0..br), right-aligned: a dim the operand broadcasts gets stride 0. */
 void hcg_matmul_batch_strides(int br, const int64_t *bd, int orank, const int64_t *od, int64_t *out);
+
+/* The batches of a product of operands a and b (shapes after hcg_matmul_operands: rank >= 2): the
+ * broadcast batch dims, each operand's strides along them in matrices, and the counts. */
+typedef struct hcg_matmul_batch {
+    int rank;
+    int64_t dims[HCG_MAX_RANK], a_stride[HCG_MAX_RANK], b_stride[HCG_MAX_RANK];
+    int64_t count, a_count, b_count; /* result matrices; a's and b's own matrices */
+} hcg_matmul_batch;
+void hcg_matmul_batch_plan(const hcg_shape *a, const hcg_shape *b, hcg_matmul_batch *out);
+/* The matrices of a and b that result matrix t reads. */
+static inline void hcg_matmul_batch_at(const hcg_matmul_batch *m, int64_t t, int64_t *ai, int64_t *bi)
+{
+    int64_t rest = t;
+    *ai = *bi = 0;
+    for (int d = m->rank - 1; d >= 0; d--) {
+        int64_t i = rest % m->dims[d];
+        rest /= m->dims[d];
+        *ai += i * m->a_stride[d];
+        *bi += i * m->b_stride[d];
+    }
+}
 /* clip on integers: a float bound as an integer bound of the type's range [tmin, tmax] (lo rounds
  * up, hi down, both saturate; NaN gives no bound). */
 int64_t hcg_clip_int_bound(double v, bool is_lo, int64_t tmin, int64_t tmax);

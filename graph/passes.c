@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "graph/bind.h"
 #include "graph/op_table.h"
 
 static const hcg_pass passes[] = {
@@ -17,6 +18,11 @@ static const hcg_pass passes[] = {
     {"transpose_matmul", hcg_pass_transpose_matmul, "a transpose of the last two dims folded into matmul's flags"},
     {"attention", hcg_pass_attention,
      "scores -> scale -> mask -> softmax -> context as one attention op (head transposes folded into its layout)"},
+    {"dequantize_matmul", hcg_pass_dequantize_matmul,
+     "a weight stored small (an f16 cast, an int8 dequantize) read by the product itself: fused_matmul with the f16 "
+     "weight, quant_matmul with the int8 weight and its scales"},
+    {"dequantize_gather", hcg_pass_dequantize_gather,
+     "rows gathered from a table stored small (f16, int8) before they are widened, so only those rows are converted"},
     {"matmul_scale", hcg_pass_matmul_scale, "a scalar multiply or divide folded into the matmul's alpha"},
     {"matmul_bias", hcg_pass_matmul_bias, "a bias vector added in the matmul's epilogue"},
     {"matmul_activation", hcg_pass_matmul_activation, "gelu or relu after a matmul done in its epilogue"},
@@ -89,6 +95,37 @@ bool hcg_pass_const_vector(const hcg_pass_ctx *c, hcg_id id, int64_t n)
     return true;
 }
 
+hcg_id hcg_pass_append(hcg_pass_ctx *c, hcg_op op, const char *hint, const hcg_id *inputs, int n_inputs,
+                       const hcg_attr *attrs, int n_attrs)
+{
+    hcg_graph *g = c->g;
+    if (g->n_nodes + 1 > c->cap) {
+        int cap = c->cap * 2 + 16;
+        int *uses = realloc(c->uses, sizeof(int) * (size_t)cap);
+        if (uses) c->uses = uses;
+        hcg_id *single = realloc(c->single, sizeof(hcg_id) * (size_t)cap);
+        if (single) c->single = single;
+        if (!uses || !single) return -hcg_error(HCG_ERR_NOMEM, "out of memory");
+        c->cap = cap;
+    }
+    char name[256];
+    int k = 0;
+    do snprintf(name, sizeof name, k ? "%s_%d" : "%s", hint, k);
+    while (hcg_graph_find(g, name) >= 0 && ++k < 1000000);
+    hcg_id id = hcg_graph_add_node(g, op, name, inputs, n_inputs, attrs, n_attrs);
+    if (id < 0) return id;
+    hcg_status st = hcg_op_info_get(op)->infer(g, &g->nodes[id]);
+    if (st) return -st;
+    c->uses[id] = 0;
+    c->single[id] = -1;
+    for (int i = 0; i < n_inputs; i++) {
+        c->uses[inputs[i]]++;
+        c->single[inputs[i]] = c->uses[inputs[i]] == 1 ? id : -1;
+    }
+    c->appended = true;
+    return id;
+}
+
 hcg_status hcg_pass_rewrite(hcg_pass_ctx *c, hcg_id root, hcg_op op, const hcg_id *inputs, int n_inputs,
                             const hcg_attr *attrs, int n_attrs, const char *what)
 {
@@ -156,9 +193,9 @@ hcg_status hcg_run_passes(hcg_graph *g, const char *spec)
         p += len;
         if (*p == ',') p++;
     }
-    hcg_pass_ctx c = {.g = g};
-    c.uses = malloc(sizeof(int) * ((size_t)g->n_nodes + 1));
-    c.single = malloc(sizeof(hcg_id) * ((size_t)g->n_nodes + 1));
+    hcg_pass_ctx c = {.g = g, .cap = g->n_nodes + 1};
+    c.uses = malloc(sizeof(int) * (size_t)c.cap);
+    c.single = malloc(sizeof(hcg_id) * (size_t)c.cap);
     hcg_status st = c.uses && c.single ? HCG_OK : hcg_error(HCG_ERR_NOMEM, "out of memory");
     for (int i = 0; !st && i < n_pass; i++) {
         if (!want[i]) continue;
@@ -168,5 +205,6 @@ hcg_status hcg_run_passes(hcg_graph *g, const char *spec)
     }
     free(c.uses);
     free(c.single);
+    if (!st && c.appended) st = hcg_graph_toposort(g);
     return st;
 }

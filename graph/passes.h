@@ -11,7 +11,9 @@ typedef struct hcg_pass_ctx {
     hcg_graph *g;
     int *uses;      /* per node: how many inputs of live nodes name it, + 1 if it is a graph output */
     hcg_id *single; /* per node: its one consumer when uses == 1 and it is not an output, else -1 */
+    int cap;        /* entries uses and single have room for */
     int rewrites;   /* rewrites made by the pass running now */
+    bool appended;  /* a pass added nodes (at the end): the graph is sorted again afterwards */
 } hcg_pass_ctx;
 
 typedef hcg_status (*hcg_pass_fn)(hcg_pass_ctx *c);
@@ -43,6 +45,16 @@ bool hcg_pass_scalar(const hcg_pass_ctx *c, hcg_id id, double *v);
 bool hcg_pass_scalar_is(const hcg_pass_ctx *c, hcg_id id, double want);
 /* Whether id is an f32 constant of n elements whose dims are all 1 but the last. */
 bool hcg_pass_const_vector(const hcg_pass_ctx *c, hcg_id id, int64_t n);
+/* Adds a node op(inputs, attrs) at the end of the graph (a name made up from hint), infers its
+ * type, and counts its uses of its inputs; returns its id or a negative status. The pattern's root,
+ * rewritten after, makes it live. Nodes added this way may be read by nodes before them: the
+ * runner sorts the graph again (hcg_graph_toposort) once the passes are done. */
+hcg_id hcg_pass_append(hcg_pass_ctx *c, hcg_op op, const char *hint, const hcg_id *inputs, int n_inputs,
+                       const hcg_attr *attrs, int n_attrs);
+/* A product's attributes (matmul, fused_matmul, quant_matmul) as fused_matmul's: transpose_a,
+ * transpose_b, alpha, activation (matmul: alpha 1, none), then quant_matmul's block_size and
+ * activations; returns how many (4 or 6). */
+int hcg_pass_product_attrs(const hcg_pass_ctx *c, hcg_id id, hcg_attr at[6]);
 /* Rewrites node root into op(inputs, attrs) in place, keeping use counts right; notes line. */
 hcg_status hcg_pass_rewrite(hcg_pass_ctx *c, hcg_id root, hcg_op op, const hcg_id *inputs, int n_inputs,
                             const hcg_attr *attrs, int n_attrs, const char *what);
@@ -55,5 +67,7 @@ hcg_status hcg_pass_attention(hcg_pass_ctx *c);
 hcg_status hcg_pass_matmul_scale(hcg_pass_ctx *c);
 hcg_status hcg_pass_matmul_bias(hcg_pass_ctx *c);
 hcg_status hcg_pass_matmul_activation(hcg_pass_ctx *c);
+hcg_status hcg_pass_dequantize_matmul(hcg_pass_ctx *c); /* graph/pass_quant.c */
+hcg_status hcg_pass_dequantize_gather(hcg_pass_ctx *c);
 
 #endif

@@ -30,6 +30,7 @@ struct hcg_st_file {
 /* The safetensors dtype names hcg reads, by hcg dtype. */
 static const char *const st_dtype_names[HCG_DTYPE_COUNT] = {
     [HCG_F32] = "F32", [HCG_F16] = "F16", [HCG_I32] = "I32", [HCG_I64] = "I64", [HCG_U8] = "U8", [HCG_BOOL] = "BOOL",
+    [HCG_I8] = "I8",
 };
 
 /* Integers in the JSON header are doubles to cJSON; beyond 2^53 they are not exact. */
@@ -95,7 +96,7 @@ static hcg_status parse_entry(const hcg_st_file *f, const cJSON *j, hcg_st_entry
     static const struct {
         const char *name;
         size_t size;
-    } other_dtypes[] = {{"BF16", 2}, {"F64", 8}, {"I8", 1}, {"I16", 2}, {"U16", 2}, {"U32", 4}, {"U64", 8},
+    } other_dtypes[] = {{"BF16", 2}, {"F64", 8}, {"I16", 2}, {"U16", 2}, {"U32", 4}, {"U64", 8},
                         {"F8_E5M2", 1}, {"F8_E4M3", 1}};
     size_t esize = 0;
     e->supported = false;
@@ -321,7 +322,7 @@ hcg_status hcg_st_tensor(const hcg_st_file *f, const hcg_st_entry *e, hcg_tensor
     *out = NULL;
     if (!e->supported)
         return hcg_error(HCG_ERR_UNSUPPORTED, "%s: tensor '%s' has dtype %s, which hcg does not support (it reads F32, "
-                         "F16, I32, I64, U8 and BOOL)", f->path, e->name, e->st_dtype);
+                         "F16, I32, I64, U8, I8 and BOOL)", f->path, e->name, e->st_dtype);
     if (e->dtype == HCG_BOOL) {
         const uint8_t *b = e->data;
         for (size_t i = 0; i < e->nbytes; i++)
@@ -348,12 +349,12 @@ typedef struct st_item {
 } st_item;
 
 /* The order the reference implementation (the Python/Rust safetensors package) lays data out
- * in: by dtype, widest first (I64, F32, I32, F16, U8, BOOL), then by name. Every tensor stays
+ * in: by dtype, widest first (I64, F32, I32, F16, I8, U8, BOOL), then by name. Every tensor stays
  * aligned without padding, and the same tensors give the same bytes as that package writes. */
 static int layout_rank(hcg_dtype t)
 {
     static const int rank[HCG_DTYPE_COUNT] = {
-        [HCG_I64] = 0, [HCG_F32] = 1, [HCG_I32] = 2, [HCG_F16] = 3, [HCG_U8] = 4, [HCG_BOOL] = 5,
+        [HCG_I64] = 0, [HCG_F32] = 1, [HCG_I32] = 2, [HCG_F16] = 3, [HCG_I8] = 4, [HCG_U8] = 5, [HCG_BOOL] = 6,
     };
     return rank[t];
 }

@@ -11,6 +11,7 @@ static const struct {
 } dtype_table[HCG_DTYPE_COUNT] = {
     [HCG_F32] = {"f32", 4}, [HCG_F16] = {"f16", 2}, [HCG_I32] = {"i32", 4},
     [HCG_I64] = {"i64", 8}, [HCG_U8] = {"u8", 1},   [HCG_BOOL] = {"bool", 1},
+    [HCG_I8] = {"i8", 1},
 };
 
 size_t hcg_dtype_size(hcg_dtype t) { return (unsigned)t < HCG_DTYPE_COUNT ? dtype_table[t].size : 0; }

@@ -346,7 +346,7 @@ static hcg_status weight_tensor(parser *p, const char *kind, const char *name, c
     if (!e->supported)
         return perr(p, HCG_ERR_UNSUPPORTED, at->key_line, at->key_col,
                     "%s '%s': the tensor '%s' in '%s' has dtype %s, which hcg does not support (it reads F32, F16, I32, "
-                    "I64, U8 and BOOL)", kind, name, key, file, e->st_dtype);
+                    "I64, U8, I8 and BOOL)", kind, name, key, file, e->st_dtype);
     if (e->dtype != dtype || !hcg_shape_equal(&e->shape, shape)) {
         char want[300], got[300];
         hcg_format_type(p->g, dtype, shape, want, sizeof want);
@@ -605,14 +605,16 @@ static hcg_status fill_constant(const parser *p, const leaves *l, hcg_tensor *t)
         }
         case HCG_I32:
         case HCG_I64:
-        case HCG_U8: {
+        case HCG_U8:
+        case HCG_I8: {
             if (!is_int || v->is_bool) return perr(p, HCG_ERR_PARSE, v->line, v->col, "a %s constant needs integers", dn);
-            int64_t lo = t->dtype == HCG_I32 ? INT32_MIN : t->dtype == HCG_U8 ? 0 : INT64_MIN;
-            int64_t hi = t->dtype == HCG_I32 ? INT32_MAX : t->dtype == HCG_U8 ? 255 : INT64_MAX;
+            int64_t lo = t->dtype == HCG_I32 ? INT32_MIN : t->dtype == HCG_U8 ? 0 : t->dtype == HCG_I8 ? INT8_MIN : INT64_MIN;
+            int64_t hi = t->dtype == HCG_I32 ? INT32_MAX : t->dtype == HCG_U8 ? 255 : t->dtype == HCG_I8 ? INT8_MAX : INT64_MAX;
             if (v->i < lo || v->i > hi)
                 return perr(p, HCG_ERR_PARSE, v->line, v->col, "%lld does not fit in %s", (long long)v->i, dn);
             if (t->dtype == HCG_I32) ((int32_t *)t->data)[i] = (int32_t)v->i;
             else if (t->dtype == HCG_I64) ((int64_t *)t->data)[i] = v->i;
+            else if (t->dtype == HCG_I8) ((int8_t *)t->data)[i] = (int8_t)v->i;
             else ((uint8_t *)t->data)[i] = (uint8_t)v->i;
             break;
         }

@@ -196,6 +196,7 @@ static void tb_element(text_buf *b, const hcg_tensor *t, int64_t i)
         break;
     }
     case HCG_U8: tb_printf(b, "%u", (unsigned)(unsigned char)d[i]); break;
+    case HCG_I8: tb_printf(b, "%d", (int)(signed char)d[i]); break;
     case HCG_BOOL: tb_printf(b, "%s", d[i] ? "true" : "false"); break;
     default: tb_printf(b, "0"); break;
     }

@@ -8,3 +8,9 @@ if(TARGET test_minilm)
   set_tests_properties(test_minilm PROPERTIES FIXTURES_REQUIRED minilm LABELS "minilm;no_sanitizer"
     ENVIRONMENT "HCG_SOURCE_DIR=${CMAKE_SOURCE_DIR};HCG_MINILM_ONNX=${CMAKE_BINARY_DIR}/minilm/minilm.onnx;HCG_MINILM_HCG=${CMAKE_BINARY_DIR}/minilm/hcg/minilm.hcg")
 endif()
+# test_minilm_quant: the same model with f16 and int8 weights (hcg quantize's library call, written and
+# loaded back), against the same PyTorch embeddings, with file sizes and resident weight memory.
+if(TARGET test_minilm_quant)
+  set_tests_properties(test_minilm_quant PROPERTIES FIXTURES_REQUIRED minilm LABELS "minilm;no_sanitizer"
+    ENVIRONMENT "HCG_SOURCE_DIR=${CMAKE_SOURCE_DIR};HCG_MINILM_ONNX=${CMAKE_BINARY_DIR}/minilm/minilm.onnx;HCG_MINILM_HCG=${CMAKE_BINARY_DIR}/minilm/hcg/minilm.hcg")
+endif()

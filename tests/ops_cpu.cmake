@@ -17,3 +17,11 @@ if(TARGET test_ops_cpu)
       ENVIRONMENT "HCG_SOURCE_DIR=${CMAKE_SOURCE_DIR};HCG_SIMD=${isa}" TIMEOUT 600)
   endforeach()
 endif()
+
+# test_quant with the baseline loops: the integer products (matmul_integer, int8 activations) then
+# take the plain loop instead of oneDNN's VNNI GEMM, which must give the same integers.
+if(TARGET test_quant)
+  add_test(NAME test_quant_baseline COMMAND test_quant)
+  set_tests_properties(test_quant_baseline PROPERTIES
+    ENVIRONMENT "HCG_SOURCE_DIR=${CMAKE_SOURCE_DIR};HCG_BIN=$<TARGET_FILE:hcg-cli>;HCG_SIMD=baseline" TIMEOUT 600)
+endif()

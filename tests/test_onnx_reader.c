@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backend/session_impl.h"
 #include "graph/graph.h"
 #include "graph/onnx/onnx.h"
 #include "testlib.h"
@@ -235,6 +236,52 @@ static void test_half(void)
     }
 }
 
+/* The op the bound graph computes output k with on devices (all passes). */
+static hcg_op bound_output_op(const hcg_graph *g, const char *devices, const char *input, int k)
+{
+    char rel[256];
+    hcg_tensor *x = NULL, *outs[8] = {NULL};
+    hcg_session *s = NULL;
+    hcg_session_options opt = {.devices = devices};
+    hcg_op op = HCG_OP_COUNT;
+    snprintf(rel, sizeof rel, DATA "%s_x.npy", input);
+    if (CHECK_OK(hcg_npy_load(tl_src(rel), &x)) && CHECK_OK(hcg_session_new(g, &opt, &s)) &&
+        CHECK_OK(hcg_session_run(s, (const hcg_tensor *const *)&x, outs))) {
+        const hcg_graph *b = s->last_plan->bound;
+        op = b->nodes[b->outputs[k]].op;
+    }
+    for (int i = 0; i < 8; i++) hcg_tensor_free(outs[i]);
+    hcg_session_free(s);
+    hcg_tensor_free(x);
+    return op;
+}
+
+/* ONNX Runtime's two quantized forms. QDQ: DequantizeLinear of an int8 weight (per column, with
+ * zero points of 0) feeding MatMul + Add becomes one quant_matmul; of a uint8 table (one scale and
+ * zero point) feeding Gather, a gather of the stored rows then dequantize. Dynamic:
+ * DynamicQuantizeLinear, MatMulInteger, Cast and the scales, exactly as numpy computes them. */
+static void test_quantized(void)
+{
+    hcg_graph *g = load("qdq");
+    if (g) {
+        const hcg_node *w = node(g, "w");
+        if (w) CHECK(w->op == HCG_OP_DEQUANTIZE && hcg_attr_int(w, "axis") == 1, "DequantizeLinear is dequantize");
+        run_against_ort_tol(g, "qdq", 1e-5, 1e-6);
+        CHECK(bound_output_op(g, "cpu", "qdq", 0) == HCG_OP_QUANT_MATMUL, "QDQ weights: quant_matmul with its bias");
+        CHECK(bound_output_op(g, "cpu", "qdq", 1) == HCG_OP_DEQUANTIZE, "QDQ table: its rows gathered, then dequantized");
+        if (hcg_device_find("opencl:0"))
+            CHECK(bound_output_op(g, "opencl:0", "qdq", 0) == HCG_OP_QUANT_MATMUL, "QDQ weights on opencl:0");
+        hcg_graph_free(g);
+    }
+    g = load("dynamic");
+    if (g) {
+        const hcg_node *acc = node(g, "acc");
+        if (acc) CHECK(acc->op == HCG_OP_MATMUL_INTEGER, "MatMulInteger is matmul_integer");
+        run_against_ort(g, "dynamic");
+        hcg_graph_free(g);
+    }
+}
+
 /* Opset 18 (reduction axes as inputs, Split num_outputs) and opset 20 (Gelu). */
 static void test_newer_opsets(void)
 {
@@ -300,7 +347,7 @@ static void test_malformed(void)
     expect_failure("bad_output_dtype", HCG_ERR_FORMAT, "declared INT64 but the graph computes FLOAT");
     expect_failure("bad_attr_type", HCG_ERR_FORMAT, "'axis' must be INT, got FLOAT");
     expect_failure("bad_op", HCG_ERR_UNSUPPORTED, "node 'conv1' (FancyConv, opset 17)");
-    expect_failure("bad_dtype", HCG_ERR_UNSUPPORTED, "'w_int8' has dtype INT8");
+    expect_failure("bad_dtype", HCG_ERR_UNSUPPORTED, "'w_int16' has dtype INT16");
     expect_failure("bad_opset", HCG_ERR_UNSUPPORTED, "opset 99");
     expect_failure("bad_rank", HCG_ERR_UNSUPPORTED, "rank 9");
 
@@ -407,6 +454,7 @@ int main(void)
     test_big_values();
     test_newer_opsets();
     test_half();
+    test_quantized();
     test_malformed();
     test_damaged_bytes();
     return tl_finish();

@@ -67,8 +67,10 @@ static tol tolerance_for(hcg_op op, hcg_dtype out)
         return (tol){1e-12, 1e-5, 0}; /* float products (the CPU's are in double): a rounding per factor */
     case HCG_OP_SOFTMAX: case HCG_OP_LOG_SOFTMAX: case HCG_OP_LAYER_NORM: case HCG_OP_RMS_NORM:
         return (tol){1e-11, 1e-5, 1e-5};
-    case HCG_OP_MATMUL: case HCG_OP_GEMM: case HCG_OP_FUSED_MATMUL:
-        return (tol){1e-11, 1e-4, 1e-5}; /* CLBlast's tiles sum in another order (then the epilogue's libm) */
+    case HCG_OP_MATMUL: case HCG_OP_GEMM: case HCG_OP_FUSED_MATMUL: case HCG_OP_QUANT_MATMUL:
+        /* CLBlast's tiles, or hcg's own (quant_matmul, an f16 weight), sum in another order (then the
+         * epilogue's libm) */
+        return (tol){1e-11, 1e-4, 1e-5};
     case HCG_OP_ATTENTION:
         return (tol){1e-11, 1e-5, 1e-5}; /* dot products and the online softmax in another order */
     case HCG_OP_UNARY_GRAD:
@@ -419,6 +421,7 @@ static bool make_input(const char *spec, hcg_tensor **out)
     bool positive = false, wide = false;
     long lo = -50, hi = 50;
     if (dt == HCG_U8) lo = 0, hi = 255;
+    if (dt == HCG_I8) lo = -128, hi = 127;
     if (dt == HCG_BOOL) lo = 0, hi = 1;
     const char *p = spec + i;
     if (*p == '+') positive = true, p++;
@@ -451,6 +454,7 @@ static bool make_input(const char *spec, hcg_tensor **out)
         case HCG_I64: ((int64_t *)(*out)->data)[k] = v; break;
         case HCG_U8:
         case HCG_BOOL: ((uint8_t *)(*out)->data)[k] = (uint8_t)v; break;
+        case HCG_I8: ((int8_t *)(*out)->data)[k] = (int8_t)v; break;
         default: break;
         }
     }

@@ -169,6 +169,7 @@ static void fill_random(hcg_tensor *t, bool index_like)
         case HCG_I64: ((int64_t *)t->data)[i] = v; break;
         case HCG_U8: ((uint8_t *)t->data)[i] = (uint8_t)(v & 0xff); break;
         case HCG_BOOL: ((uint8_t *)t->data)[i] = v > 0; break;
+        case HCG_I8: ((int8_t *)t->data)[i] = (int8_t)v; break;
         default: break;
         }
     }

@@ -7,9 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/cpu/cpu.h" /* hcg_float_to_half */
 #include "backend/session_impl.h"
 #include "graph/graph.h"
 #include "testlib.h"
+#include "graph/half.h"
 
 static hcg_tensor *rand_tensor(int rank, const int64_t *dims, unsigned seed, float lo, float hi)
 {
@@ -171,6 +173,118 @@ static void test_attention(bool shared_scores)
     hcg_graph_free(g);
 }
 
+/* ---------------------------------------------------------------- weights stored small */
+
+/* An int8 tensor of shape dims with values in [-127, 127]. */
+static hcg_tensor *rand_i8(int rank, const int64_t *dims, unsigned seed)
+{
+    hcg_shape s = hcg_shape_make(rank, dims);
+    hcg_tensor *t = NULL;
+    hcg_tensor_new(HCG_I8, &s, &t);
+    int8_t *p = t->data;
+    for (size_t i = 0; i < t->nbytes; i++) {
+        seed = seed * 1103515245u + 12345u;
+        p[i] = (int8_t)((int)((seed >> 8) % 255u) - 127);
+    }
+    return t;
+}
+
+static hcg_tensor *to_f16(hcg_tensor *t)
+{
+    hcg_tensor *h = NULL;
+    hcg_tensor_new(HCG_F16, &t->shape, &h);
+    for (size_t i = 0; i < t->nbytes / 4; i++) ((uint16_t *)h->data)[i] = hcg_float_to_half(((float *)t->data)[i]);
+    hcg_tensor_free(t);
+    return h;
+}
+
+/* x @ W(+ bias, gelu) with W a weight widened from small storage: layout 0 f16 (a cast), 1 int8 per
+ * output column, 2 int8 per block of 16 along K (K = 40: a short last block), 3 int8 with one scale;
+ * tb: W [N, K] read transposed. dequantize_matmul alone makes quant_matmul (fused_matmul for f16);
+ * with the epilogue passes the bias and the gelu fold into it. */
+static hcg_graph *small_weight_graph(int layout, bool tb, bool epilogue, int64_t *xd)
+{
+    hcg_graph *g = hcg_graph_new();
+    int64_t k = 40, n = 24, wd[2] = {tb ? n : k, tb ? k : n}, blocks = 3;
+    hcg_id x = hcg_input(g, "x", HCG_F32, 3, xd), w;
+    if (layout == 0) {
+        hcg_id w16 = hcg_param(g, "w16", to_f16(rand_tensor(2, wd, 21, -1, 1)));
+        w = hcg_add_node(g, HCG_OP_CAST, "w", &w16, 1, &HCG_ATTR_S("to", "f32"), 1);
+    } else {
+        hcg_id q = hcg_param(g, "wq", rand_i8(2, wd, 22));
+        int64_t sd[2] = {tb ? n : blocks, tb ? blocks : n};
+        hcg_id s = layout == 1 ? hcg_param(g, "ws", rand_tensor(1, &n, 23, 0.005f, 0.02f))
+                 : layout == 2 ? hcg_param(g, "ws", rand_tensor(2, sd, 24, 0.005f, 0.02f))
+                               : scalar(g, "ws", 0.01f);
+        hcg_attr at[2] = {HCG_ATTR_I("axis", layout == 1 ? (tb ? 0 : 1) : (tb ? 1 : 0)),
+                          HCG_ATTR_I("block_size", layout == 2 ? 16 : 0)};
+        hcg_id in[2] = {q, s};
+        w = hcg_add_node(g, HCG_OP_DEQUANTIZE, "w", in, 2, at, 2);
+    }
+    hcg_id y = hcg_matmul(g, x, w, false, tb);
+    if (epilogue) {
+        y = hcg_add(g, y, hcg_param(g, "bias", rand_tensor(1, &n, 25, -1, 1)));
+        y = hcg_unary(g, HCG_OP_GELU, y);
+    }
+    hcg_output(g, y, "y");
+    return g;
+}
+
+static void test_small_weights(void)
+{
+    int64_t xd[3] = {2, 5, 40};
+    hcg_tensor *in[1] = {rand_tensor(3, xd, 26, -1, 1)};
+    for (int layout = 0; layout < 4; layout++) {
+        for (int tb = 0; tb < 2; tb++) {
+            hcg_op want = layout == 0 ? HCG_OP_FUSED_MATMUL : HCG_OP_QUANT_MATMUL;
+            hcg_graph *g = small_weight_graph(layout, tb, false, xd);
+            check_pass(g, in, "dequantize_matmul", want, 1);
+            hcg_graph_free(g);
+            g = small_weight_graph(layout, tb, true, xd);
+            check_pass(g, in, "dequantize_matmul,matmul_bias,matmul_activation", want, 3);
+            hcg_graph_free(g);
+        }
+    }
+    hcg_tensor_free(in[0]);
+}
+
+/* gather(table widened from small storage, ids): layout 0 f16, 1 int8 per row, 2 int8 per block of 8
+ * along the rows (a short last block), 3 int8 with one scale. dequantize_gather gathers the stored
+ * rows and widens only those: a cast (f16) or a dequantize at the output. */
+static void test_small_table(void)
+{
+    int64_t v = 50, d = 20, td[2] = {v, d}, ids_d[2] = {2, 3};
+    hcg_shape is = hcg_shape_make(2, ids_d);
+    hcg_tensor *ids = NULL;
+    hcg_tensor_new(HCG_I64, &is, &ids);
+    int64_t pick[6] = {0, 49, 7, 7, 12, 33};
+    memcpy(ids->data, pick, sizeof pick);
+    hcg_tensor *in[1] = {ids};
+    for (int layout = 0; layout < 4; layout++) {
+        hcg_graph *g = hcg_graph_new();
+        hcg_id idx = hcg_input(g, "ids", HCG_I64, 2, ids_d), table;
+        if (layout == 0) {
+            hcg_id t16 = hcg_param(g, "t16", to_f16(rand_tensor(2, td, 31, -1, 1)));
+            table = hcg_add_node(g, HCG_OP_CAST, "table", &t16, 1, &HCG_ATTR_S("to", "f32"), 1);
+        } else {
+            int64_t sd[2] = {v, 3};
+            hcg_id q = hcg_param(g, "tq", rand_i8(2, td, 32));
+            hcg_id s = layout == 1 ? hcg_param(g, "ts", rand_tensor(1, &v, 33, 0.005f, 0.02f))
+                     : layout == 2 ? hcg_param(g, "ts", rand_tensor(2, sd, 34, 0.005f, 0.02f))
+                                   : scalar(g, "ts", 0.01f);
+            hcg_attr at[2] = {HCG_ATTR_I("axis", layout == 1 ? 0 : 1), HCG_ATTR_I("block_size", layout == 2 ? 8 : 0)};
+            hcg_id qs[2] = {q, s};
+            table = hcg_add_node(g, HCG_OP_DEQUANTIZE, "table", qs, 2, at, 2);
+        }
+        hcg_id gi[2] = {table, idx};
+        hcg_id rows = hcg_add_node(g, HCG_OP_GATHER, "rows", gi, 2, &HCG_ATTR_I("axis", 0), 1);
+        hcg_output(g, rows, "rows");
+        check_pass(g, in, "dequantize_gather", layout == 0 ? HCG_OP_CAST : HCG_OP_DEQUANTIZE, 1);
+        hcg_graph_free(g);
+    }
+    hcg_tensor_free(ids);
+}
+
 static void test_spec(void)
 {
     int64_t ad[3] = {1, 2, 4}, bd[2] = {3, 4};
@@ -192,6 +306,8 @@ int main(void)
     test_products();
     test_attention(false);
     test_attention(true);
+    test_small_weights();
+    test_small_table();
     test_spec();
     return tl_finish();
 }

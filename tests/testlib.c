@@ -125,6 +125,7 @@ double tl_get(const hcg_tensor *t, long i)
     case HCG_I64: return (double)((const int64_t *)t->data)[i];
     case HCG_U8:
     case HCG_BOOL: return ((const uint8_t *)t->data)[i];
+    case HCG_I8: return ((const int8_t *)t->data)[i];
     default: return NAN;
     }
 }

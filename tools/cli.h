@@ -19,8 +19,9 @@ int cmd_compare(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
-/* The full usages of hcg train and hcg generate (--help). */
-extern const char cmd_train_usage[], cmd_generate_usage[];
+int cmd_quantize(int argc, char **argv);
+/* The full usages of hcg train, hcg generate and hcg quantize (--help). */
+extern const char cmd_train_usage[], cmd_generate_usage[], cmd_quantize_usage[];
 /* hcg train's loop on a given graph (NULL: the MODEL argument), for commands that build the
  * graph themselves (hcg distill); cmd names the command in messages. */
 int cli_train(int argc, char **argv, hcg_graph *given, const char *cmd);

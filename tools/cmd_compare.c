@@ -16,6 +16,7 @@ static double element(const hcg_tensor *t, int64_t i)
     case HCG_I64: return (double)((const int64_t *)t->data)[i];
     case HCG_U8:
     case HCG_BOOL: return ((const uint8_t *)t->data)[i];
+    case HCG_I8: return ((const int8_t *)t->data)[i];
     default: return NAN;
     }
 }

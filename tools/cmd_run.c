@@ -30,6 +30,7 @@ static void summarize(const hcg_tensor *t, char *buf, size_t n)
         case HCG_I64: v = (double)((const int64_t *)t->data)[i]; break;
         case HCG_U8:
         case HCG_BOOL: v = ((const uint8_t *)t->data)[i]; break;
+        case HCG_I8: v = ((const int8_t *)t->data)[i]; break;
         default: v = NAN; break;
         }
         if (isnan(v)) {

@@ -24,6 +24,9 @@ int hcg_cpu_threads(void);
 /* Stops the pool's threads (the cpu device's destroy, at hcg_shutdown); the next parallel loop
  * starts them again. */
 void hcg_cpu_pool_stop(void);
+/* The calling thread's scratch buffer of at least bytes (64-byte aligned), valid until its next
+ * call on this thread; NULL when out of memory. */
+void *hcg_cpu_scratch(size_t bytes);
 
 /* C[m, n] = alpha * op(A) @ op(B) + beta * C, row-major with leading dims, as the matmul kernels
  * compute it (oneDNN, else OpenBLAS, else a loop). parallel: over the pool (from a thread outside

@@ -229,7 +229,12 @@ hcg_status hcg_cpu_register(void)
     }
     d->max_alloc = d->global_mem;
     d->compute_units = hcg_cpu_threads();
-    d->fp16 = true;
+    /* f16 is widened in hardware (F16C: the vectorised loops, cpu_simd.h) where the processor has it */
+#if defined(__x86_64__) || defined(__i386__)
+    d->fp16 = hcg_cpu_has_f16c();
+#else
+    d->fp16 = false;
+#endif
     d->fp64 = true;
     d->align = CPU_ALIGN;
     d->host_memory = true;

@@ -445,11 +445,12 @@ hcg_status hcg_k_clip(hcg_exec_node *en)
     case HCG_I32: CAST_LOOP(ST, int32_t, hcg_float_to_int(LOAD, INT32_MIN, INT32_MAX)); break;                 \
     case HCG_I64: CAST_LOOP(ST, int64_t, hcg_float_to_int(LOAD, INT64_MIN, INT64_MAX)); break;                 \
     case HCG_U8: CAST_LOOP(ST, uint8_t, hcg_float_to_int(LOAD, 0, UINT8_MAX)); break;                          \
+    case HCG_I8: CAST_LOOP(ST, int8_t, hcg_float_to_int(LOAD, INT8_MIN, INT8_MAX)); break;                     \
     case HCG_BOOL: CAST_LOOP(ST, uint8_t, (LOAD) != 0); break;                                    \
     default: break;                                                                               \
     }
 
-/* Reads an integer source (i32, i64, u8, bool) and writes any dtype. */
+/* Reads an integer source (i32, i64, u8, i8, bool) and writes any dtype. */
 #define CAST_FROM_INT(ST)                                                                         \
     switch (to) {                                                                                 \
     case HCG_F32: CAST_LOOP(ST, float, v); break;                                                 \
@@ -457,6 +458,7 @@ hcg_status hcg_k_clip(hcg_exec_node *en)
     case HCG_I32: CAST_LOOP(ST, int32_t, (uint32_t)(uint64_t)(int64_t)v); break;                  \
     case HCG_I64: CAST_LOOP(ST, int64_t, v); break;                                               \
     case HCG_U8: CAST_LOOP(ST, uint8_t, (uint8_t)(uint64_t)(int64_t)v); break;                    \
+    case HCG_I8: CAST_LOOP(ST, int8_t, (int8_t)(uint8_t)(uint64_t)(int64_t)v); break;             \
     case HCG_BOOL: CAST_LOOP(ST, uint8_t, v != 0); break;                                         \
     default: break;                                                                               \
     }
@@ -470,6 +472,7 @@ static void cast_run(hcg_dtype from, hcg_dtype to, const void *src, void *dst, i
     case HCG_I64: CAST_FROM_INT(int64_t); break;
     case HCG_U8:
     case HCG_BOOL: CAST_FROM_INT(uint8_t); break;
+    case HCG_I8: CAST_FROM_INT(int8_t); break;
     default: break;
     }
 }

@@ -104,4 +104,10 @@ const hcg_cpu_kernel hcg_cpu_kernels[HCG_OP_COUNT] = {
     [HCG_OP_ALLREDUCE_WAIT] = hcg_k_allreduce_wait,
     [HCG_OP_SEND] = hcg_k_send,
     [HCG_OP_RECV] = hcg_k_recv,
+
+    /* quantization (cpu_quant.c; the products in cpu_matmul.c) */
+    [HCG_OP_DEQUANTIZE] = hcg_k_dequantize,
+    [HCG_OP_QUANTIZE] = hcg_k_quantize,
+    [HCG_OP_MATMUL_INTEGER] = hcg_k_matmul_integer,
+    [HCG_OP_QUANT_MATMUL] = hcg_k_quant_matmul,
 };

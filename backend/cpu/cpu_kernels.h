@@ -122,7 +122,22 @@ hcg_status hcg_k_causal_mask(hcg_exec_node *en);
 /* cpu_matmul.c */
 hcg_status hcg_k_matmul(hcg_exec_node *en);
 hcg_status hcg_k_gemm(hcg_exec_node *en);
-hcg_status hcg_k_fused_matmul(hcg_exec_node *en);
+hcg_status hcg_k_fused_matmul(hcg_exec_node *en); /* b f32, or an f16 weight */
+hcg_status hcg_k_quant_matmul(hcg_exec_node *en);
+
+/* The tiles hcg's pool cuts a product's C [m, n] into (cpu_matmul.c): tm rows by tn columns. */
+void hcg_cpu_tile_plan(int64_t m, int64_t n, int64_t k, int64_t *tm, int64_t *tn);
+
+/* cpu_qgemm.c: integer products */
+hcg_status hcg_k_matmul_integer(hcg_exec_node *en);
+/* quant_matmul with activations=int8 (its weight scales per output column widened to f32). */
+hcg_status hcg_cpu_quant_matmul_int8(hcg_exec_node *en, const float *wscale);
+/* Whether oneDNN's integer GEMMs give exact sums here (the processor has VNNI). */
+bool hcg_cpu_int8_gemm_exact(void);
+
+/* cpu_quant.c */
+hcg_status hcg_k_dequantize(hcg_exec_node *en);
+hcg_status hcg_k_quantize(hcg_exec_node *en);
 
 /* cpu_attention.c */
 hcg_status hcg_k_attention(hcg_exec_node *en);

@@ -1,5 +1,7 @@
 /* cpu_matmul.c — matmul (numpy semantics: 1-D operands, broadcast batch dims, transpose flags),
- * fused_matmul (the same product with alpha and an epilogue: bias, gelu, relu) and gemm
+ * fused_matmul (the same product with alpha and an epilogue: bias, gelu, relu; b may be an f16
+ * weight), quant_matmul (the same with an int8 weight and its scales; with activations=int8 it is
+ * cpu_qgemm.c's integer product) and gemm
  * (alpha * op(a) @ op(b) + beta * c) on the CPU, and hcg_cpu_sgemm, the one product routine they
  * (and the attention kernel, and the cpu's calibration) use. Matrix products go through oneDNN's
  * sgemm when hcg is built with it (its AVX-512 kernels run 2-4x OpenBLAS's AVX2 ones here:
@@ -11,25 +13,22 @@
  * (the pool's) does all the work: oneDNN's OpenMP team, which spins for milliseconds after each
  * call, would otherwise fight the pool's threads for the same cores (bench/README.md). Batches
  * call sgemm once per matrix with pointer strides: nothing is copied, and a side whose batch dims
- * broadcast simply keeps its pointer (stride 0). */
+ * broadcast simply keeps its pointer (stride 0).
+ *
+ * Weights stored small (f16, int8 + scales) are widened to f32 one panel of columns at a time,
+ * inside the tile that uses it (a per-thread buffer, cpu_threads.c), so the full-size f32 weight
+ * never exists: a tile converts its columns of b (all of K, 100-600 KB for MiniLM's products,
+ * which stays in L2 for the product that follows) and oneDNN multiplies. Tiles run column panel by
+ * column panel, so a chunk of tiles converts each panel once. Converting costs one pass over the
+ * weight per product, against 2 M flops per weight element for the product itself. */
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 #ifdef HCG_HAVE_BLAS
 #include <cblas.h>
 #endif
-#ifdef HCG_HAVE_DNNL
-#include <dnnl.h>
-#if DNNL_CPU_THREADING_RUNTIME == DNNL_RUNTIME_OMP
-#ifdef HCG_HAVE_OPENMP
-#include <omp.h>
-#define DNNL_TILES 1 /* oneDNN can be held to the calling thread: the pool runs its tiles */
-#endif
-#else
-#define DNNL_TILES 1 /* a sequential or threadpool oneDNN: nothing to hold back */
-#endif
-#endif
-
+#include "backend/cpu/cpu_dnnl.h"
 #include "backend/cpu/cpu_kernels.h"
 #include "backend/cpu/cpu_simd.h"
 #include "graph/op_table.h"
@@ -48,6 +47,48 @@ typedef struct epilogue {
 } epilogue;
 
 static bool has_epilogue(const epilogue *e) { return e && (e->bias || e->act != HCG_ACT_NONE); }
+
+/* A weight b stored small, which products widen to f32 as they go. */
+typedef struct small_b {
+    hcg_dtype dtype;       /* HCG_F16 or HCG_I8 */
+    const void *data;      /* b as stored: [n, k] when transposed, else [k, n] */
+    const float *scales;   /* int8: per column [n], or per block (graph/quant.h) */
+    int64_t block, blocks; /* int8: 0 (per column), or the block size along k and ceil(k / block) */
+} small_b;
+
+/* Widens columns [c0, c0 + w) of the product's b (all of its k rows) into panel: [w][k] when b is
+ * transposed (ldb k), else [k][w] (ldb w). */
+static void widen_panel(const small_b *sb, bool tb, int64_t n, int64_t k, int64_t c0, int64_t w, float *panel)
+{
+    const hcg_simd_fns *v = hcg_simd();
+    if (sb->dtype == HCG_F16) {
+        const uint16_t *h = sb->data;
+        if (tb) v->half_to_float(h + c0 * k, panel, w * k);
+        else
+            for (int64_t r = 0; r < k; r++) v->half_to_float(h + r * n + c0, panel + r * w, w);
+        return;
+    }
+    const int8_t *q = sb->data;
+    if (tb) {
+        for (int64_t c = 0; c < w; c++) {
+            const int8_t *row = q + (c0 + c) * k;
+            float *out = panel + c * k;
+            if (sb->block == 0) {
+                v->dequant_i8(row, out, k, sb->scales[c0 + c]);
+                continue;
+            }
+            for (int64_t j = 0; j < sb->blocks; j++) {
+                int64_t s = j * sb->block, len = k - s < sb->block ? k - s : sb->block;
+                v->dequant_i8(row + s, out + s, len, sb->scales[(c0 + c) * sb->blocks + j]);
+            }
+        }
+        return;
+    }
+    for (int64_t r = 0; r < k; r++) {
+        const float *sc = sb->block == 0 ? sb->scales + c0 : sb->scales + (r / sb->block) * n + c0;
+        v->dequant_i8_each(q + r * n + c0, panel + r * w, w, sc);
+    }
+}
 
 #ifndef HCG_HAVE_BLAS
 /* Rows [r0, r1) of C by the i-k-j loop (no BLAS). */
@@ -75,15 +116,10 @@ static void sgemm_call(const sgemm_args *g, const float *a, const float *b, floa
 {
     if (g->m == 0 || g->n == 0) return;
 #ifdef HCG_HAVE_DNNL
-#if defined(DNNL_TILES) && defined(HCG_HAVE_OPENMP)
-    int saved = omp_get_max_threads();
-    if (saved != 1) omp_set_num_threads(1);
-#endif
+    int saved = hcg_dnnl_single_begin();
     dnnl_status_t st = dnnl_sgemm(g->ta ? 'T' : 'N', g->tb ? 'T' : 'N', g->m, g->n, g->k, g->alpha, a, g->lda, b, g->ldb,
                                   g->beta, c, g->ldc);
-#if defined(DNNL_TILES) && defined(HCG_HAVE_OPENMP)
-    if (saved != 1) omp_set_num_threads(saved);
-#endif
+    hcg_dnnl_single_end(saved);
     if (st == dnnl_success) return;
 #endif
 #ifdef HCG_HAVE_BLAS
@@ -100,27 +136,46 @@ typedef struct tiles {
     const sgemm_args *g;
     const float *a, *b;
     float *c;
-    int64_t tm, tn, n_cols; /* tile size; tiles per row of tiles */
+    int64_t tm, tn, n_cols, n_rows; /* tile size; tiles per row and per column of tiles */
     const epilogue *e;
+    const small_b *sb; /* b stored small (then b is NULL): tiles go column panel by column panel */
+    bool failed;       /* a panel buffer could not be had */
 } tiles;
 
 static void tile_range(void *ctx, int64_t begin, int64_t end)
 {
-    const tiles *t = ctx;
+    tiles *t = ctx;
     const sgemm_args *g = t->g;
+    float *panel = NULL;
+    int64_t panel_c0 = -1;
     for (int64_t i = begin; i < end; i++) {
         int64_t r0 = (i / t->n_cols) * t->tm, c0 = (i % t->n_cols) * t->tn;
+        if (t->sb) {
+            r0 = (i % t->n_rows) * t->tm;
+            c0 = (i / t->n_rows) * t->tn;
+        }
         sgemm_args s = *g;
         s.m = g->m - r0 < t->tm ? g->m - r0 : t->tm;
         s.n = g->n - c0 < t->tn ? g->n - c0 : t->tn;
         float *c = t->c + r0 * g->ldc + c0;
-        sgemm_call(&s, g->ta ? t->a + r0 : t->a + r0 * g->lda, g->tb ? t->b + c0 * g->ldb : t->b + c0, c);
+        const float *b = g->tb ? t->b + c0 * g->ldb : t->b + c0;
+        if (t->sb) {
+            if (c0 != panel_c0) {
+                if (!(panel = hcg_cpu_scratch((size_t)(s.n * g->k) * sizeof(float)))) {
+                    t->failed = true;
+                    return;
+                }
+                widen_panel(t->sb, g->tb, g->n, g->k, c0, s.n, panel);
+                panel_c0 = c0;
+            }
+            b = panel;
+            s.ldb = g->tb ? g->k : s.n;
+        }
+        sgemm_call(&s, g->ta ? t->a + r0 : t->a + r0 * g->lda, b, c);
         if (has_epilogue(t->e))
             hcg_simd()->epilogue(c, s.m, s.n, g->ldc, t->e->bias ? t->e->bias + c0 : NULL, t->e->act);
     }
 }
-
-static int64_t round_up(int64_t v, int64_t to) { return (v + to - 1) / to * to; }
 #else
 /* Without tiles: rows of C for the loop product and the epilogue. */
 typedef struct rows_ctx {
@@ -143,41 +198,63 @@ static void rows_range(void *ctx, int64_t begin, int64_t end)
 #endif
 
 /* C = alpha op(A) op(B) + beta C, then the epilogue (may be NULL), with every thread the product
- * is worth. */
+ * is worth. With sb (builds with tiles only) b is NULL and the tiles widen sb as they go; false if
+ * a panel buffer could not be had. */
+static bool sgemm_parallel_small(const sgemm_args *g, const float *a, const float *b, const small_b *sb, float *c,
+                                 const epilogue *e);
+
 static void sgemm_parallel(const sgemm_args *g, const float *a, const float *b, float *c, const epilogue *e)
 {
-    if (g->m == 0 || g->n == 0) return;
-    int64_t threads = hcg_cpu_threads();
-    double flops = 2.0 * (double)g->m * (double)g->n * (double)g->k;
-#ifdef DNNL_TILES
+    sgemm_parallel_small(g, a, b, NULL, c, e);
+}
+
+static int64_t round_up(int64_t v, int64_t to) { return (v + to - 1) / to * to; }
+
+void hcg_cpu_tile_plan(int64_t m, int64_t n, int64_t k, int64_t *tm, int64_t *tn)
+{
     /* About four tiles per thread, so a thread the OS holds back leaves little for the others to
      * wait for (oneDNN runs as fast on a 128 x 96 tile as on the whole product here), across the
      * columns while they stay at least 64 wide, then across rows of at least 16; each tile at least
      * half a MFLOP. A product too small to share runs in one piece on this thread. */
+    int64_t threads = hcg_cpu_threads();
+    double flops = 2.0 * (double)m * (double)n * (double)k;
     int64_t want = threads <= 1 || flops < 8.0 * (double)hcg_cpu_grain_elems() ? 1 : 4 * threads;
     if ((double)want > flops / 5e5) want = (int64_t)(flops / 5e5) > 1 ? (int64_t)(flops / 5e5) : 1;
-    int64_t pn = g->n / 64 < want ? g->n / 64 : want;
+    int64_t pn = n / 64 < want ? n / 64 : want;
     if (pn < 1) pn = 1;
-    int64_t pm = want / pn < g->m / 16 ? want / pn : g->m / 16;
+    int64_t pm = want / pn < m / 16 ? want / pn : m / 16;
     if (pm < 1) pm = 1;
-    tiles t = {.g = g, .a = a, .b = b, .c = c, .e = e};
-    t.tn = round_up((g->n + pn - 1) / pn, 16);
-    t.tm = round_up((g->m + pm - 1) / pm, 8);
+    *tn = round_up((n + pn - 1) / pn, 16);
+    *tm = round_up((m + pm - 1) / pm, 8);
+}
+
+static bool sgemm_parallel_small(const sgemm_args *g, const float *a, const float *b, const small_b *sb, float *c,
+                                 const epilogue *e)
+{
+    if (g->m == 0 || g->n == 0) return true;
+#ifdef DNNL_TILES
+    tiles t = {.g = g, .a = a, .b = b, .c = c, .e = e, .sb = sb};
+    hcg_cpu_tile_plan(g->m, g->n, g->k, &t.tm, &t.tn);
     t.n_cols = (g->n + t.tn - 1) / t.tn;
-    int64_t n_tiles = t.n_cols * ((g->m + t.tm - 1) / t.tm);
-    hcg_parallel_for(n_tiles, 1, tile_range, &t);
+    t.n_rows = (g->m + t.tm - 1) / t.tm;
+    hcg_parallel_for(t.n_cols * t.n_rows, 1, tile_range, &t);
+    return !t.failed;
 #else
     rows_ctx r = {.g = g, .a = a, .b = b, .c = c, .e = e};
     int64_t row_cost = has_epilogue(e) ? 24 * g->n : 0;
+    int64_t threads = hcg_cpu_threads();
+    double flops = 2.0 * (double)g->m * (double)g->n * (double)g->k;
 #ifdef HCG_HAVE_BLAS
     sgemm_call(g, a, b, c); /* OpenBLAS threads it */
-    if (!has_epilogue(e)) return;
+    if (!has_epilogue(e)) return true;
 #else
     row_cost += 2 * g->n * (g->k + 1);
 #endif
     (void)threads;
     (void)flops;
+    (void)sb; /* (never given without tiles: the caller widens b first) */
     hcg_parallel_for(g->m, hcg_grain_for(row_cost), rows_range, &r);
+    return true;
 #endif
 }
 
@@ -198,10 +275,7 @@ typedef struct batch_ctx {
     sgemm_args g;
     const float *a, *b;
     float *c;
-    /* Batch index -> matrix index of a and b (broadcast dims step 0). */
-    int batch_rank;
-    int64_t batch_dims[HCG_MAX_RANK];
-    int64_t a_stride[HCG_MAX_RANK], b_stride[HCG_MAX_RANK]; /* in matrices */
+    hcg_matmul_batch batch; /* batch index -> matrix index of a and b (broadcast dims step 0) */
     int64_t a_mat, b_mat, c_mat;                            /* elements per matrix */
     bool parallel_inside;
     const epilogue *e;
@@ -211,13 +285,8 @@ static void batch_range(void *ctx, int64_t begin, int64_t end)
 {
     const batch_ctx *bc = ctx;
     for (int64_t t = begin; t < end; t++) {
-        int64_t rest = t, ai = 0, bi = 0;
-        for (int d = bc->batch_rank - 1; d >= 0; d--) {
-            int64_t i = rest % bc->batch_dims[d];
-            rest /= bc->batch_dims[d];
-            ai += i * bc->a_stride[d];
-            bi += i * bc->b_stride[d];
-        }
+        int64_t ai, bi;
+        hcg_matmul_batch_at(&bc->batch, t, &ai, &bi);
         const float *a = bc->a + ai * bc->a_mat, *b = bc->b + bi * bc->b_mat;
         float *c = bc->c + t * bc->c_mat;
         if (bc->parallel_inside) {
@@ -229,11 +298,13 @@ static void batch_range(void *ctx, int64_t begin, int64_t end)
     }
 }
 
-static hcg_status matmul_alpha(hcg_exec_node *en, float alpha, const epilogue *e)
+/* The product of a node's inputs 0 and 1 (b as stored, or small: sb, then a matrix), times alpha,
+ * then the epilogue e (may be NULL). */
+static hcg_status matmul_alpha(hcg_exec_node *en, float alpha, const epilogue *e, const small_b *sb)
 {
     const hcg_dev_tensor *A = &en->in[0], *B = &en->in[1];
-    if (A->dtype != HCG_F32 || B->dtype != HCG_F32)
-        return hcg_node_error(en->g, en->node, HCG_ERR_UNSUPPORTED, "matmul needs f32 operands");
+    if (A->dtype != HCG_F32 || (!sb && B->dtype != HCG_F32) || (sb && B->shape.rank != 2))
+        return hcg_node_error(en->g, en->node, HCG_ERR_UNSUPPORTED, "matmul needs f32 operands (or a small b matrix)");
     hcg_shape a = A->shape, b = B->shape;
     bool ta, tb;
     hcg_matmul_operands(en->node, &a, &b, &ta, &tb);
@@ -256,37 +327,44 @@ static hcg_status matmul_alpha(hcg_exec_node *en, float alpha, const epilogue *e
     if (g.ldc < 1) g.ldc = 1;
 
     /* Batch dims: the output's, minus its matrix dims. */
-    batch_ctx bc = {.g = g, .a = hcg_dev_tensor_ptr(A), .b = hcg_dev_tensor_ptr(B), .c = out,
+    batch_ctx bc = {.g = g, .a = hcg_dev_tensor_ptr(A), .b = sb ? NULL : hcg_dev_tensor_ptr(B), .c = out,
                     .a_mat = ar * ac, .b_mat = br_ * bcols, .c_mat = g.m * g.n, .e = e};
-    int a_brank = a.rank - 2, b_brank = b.rank - 2;
-    bc.batch_rank = a_brank > b_brank ? a_brank : b_brank;
-    int64_t n_batch = 1, a_batch = hcg_dims_prod(&a, 0, a_brank), b_batch = hcg_dims_prod(&b, 0, b_brank);
-    for (int d = 0; d < bc.batch_rank; d++) {
-        int ai = a_brank - bc.batch_rank + d, bi = b_brank - bc.batch_rank + d;
-        int64_t da = ai >= 0 ? a.dims[ai] : 1, db = bi >= 0 ? b.dims[bi] : 1;
-        bc.batch_dims[d] = da == 1 ? db : da;
-        n_batch *= bc.batch_dims[d];
-    }
-    hcg_matmul_batch_strides(bc.batch_rank, bc.batch_dims, a_brank, a.dims, bc.a_stride);
-    hcg_matmul_batch_strides(bc.batch_rank, bc.batch_dims, b_brank, b.dims, bc.b_stride);
+    hcg_matmul_batch_plan(&a, &b, &bc.batch);
+    int64_t n_batch = bc.batch.count, a_batch = bc.batch.a_count, b_batch = bc.batch.b_count;
 
     /* The common x[B, S, K] @ W[K, N]: a stack of untransposed rows times one matrix is a single
      * product with B * S rows, which BLAS runs far better than B small ones. */
     if (b_batch == 1 && !ta && a_batch == n_batch && fits_int(n_batch * g.m)) {
         sgemm_args big = g;
         big.m = n_batch * g.m;
-        sgemm_parallel(&big, bc.a, bc.b, out, e);
-        return HCG_OK;
+#ifdef DNNL_TILES
+        if (sb) return sgemm_parallel_small(&big, bc.a, NULL, sb, out, e)
+                           ? HCG_OK
+                           : hcg_node_error(en->g, en->node, HCG_ERR_NOMEM, "out of memory for a weight panel");
+#endif
+        if (!sb) {
+            sgemm_parallel(&big, bc.a, bc.b, out, e);
+            return HCG_OK;
+        }
+    }
+    /* Otherwise a small b is widened whole, once, and the product runs as an f32 one. */
+    float *wide = NULL;
+    if (sb) {
+        if (!(wide = malloc((size_t)(g.n * g.k) * sizeof(float))))
+            return hcg_node_error(en->g, en->node, HCG_ERR_NOMEM, "out of memory widening the weight");
+        widen_panel(sb, tb, g.n, g.k, 0, g.n, wide);
+        bc.b = wide;
     }
     /* Small matrices: one thread per batch entry; large ones: one at a time, each threaded. */
     int64_t flops = 2 * g.m * g.n * g.k;
     bc.parallel_inside = flops >= 4 * hcg_cpu_grain_elems() || n_batch == 1;
     if (bc.parallel_inside) batch_range(&bc, 0, n_batch);
     else hcg_parallel_for(n_batch, hcg_grain_for(flops), batch_range, &bc);
+    free(wide);
     return HCG_OK;
 }
 
-hcg_status hcg_k_matmul(hcg_exec_node *en) { return matmul_alpha(en, 1.0f, NULL); }
+hcg_status hcg_k_matmul(hcg_exec_node *en) { return matmul_alpha(en, 1.0f, NULL, NULL); }
 
 /* ---------------------------------------------------------------- fused_matmul */
 
@@ -294,7 +372,34 @@ hcg_status hcg_k_fused_matmul(hcg_exec_node *en)
 {
     epilogue e = {.bias = en->n_in > 2 ? hcg_dev_tensor_ptr(&en->in[2]) : NULL,
                   .act = hcg_activation_parse(hcg_attr_string(en->node, "activation"))};
-    return matmul_alpha(en, (float)hcg_attr_float(en->node, "alpha"), &e);
+    small_b half = {.dtype = HCG_F16, .data = hcg_dev_tensor_ptr(&en->in[1])};
+    return matmul_alpha(en, (float)hcg_attr_float(en->node, "alpha"), &e, en->in[1].dtype == HCG_F16 ? &half : NULL);
+}
+
+/* ---------------------------------------------------------------- quant_matmul */
+
+hcg_status hcg_k_quant_matmul(hcg_exec_node *en)
+{
+    const hcg_dev_tensor *B = &en->in[1], *S = &en->in[2];
+    epilogue e = {.bias = en->n_in > 3 ? hcg_dev_tensor_ptr(&en->in[3]) : NULL,
+                  .act = hcg_activation_parse(hcg_attr_string(en->node, "activation"))};
+    bool tb = hcg_attr_int(en->node, "transpose_b") != 0;
+    int64_t k = B->shape.dims[tb ? 1 : 0], block = hcg_attr_int(en->node, "block_size");
+    small_b sb = {.dtype = HCG_I8, .data = hcg_dev_tensor_ptr(B), .scales = hcg_dev_tensor_ptr(S), .block = block,
+                  .blocks = block > 0 ? (k + block - 1) / block : 0};
+    float *wide_scales = NULL;
+    if (S->dtype == HCG_F16) { /* f16 scales: widened once per run (one per column or block) */
+        int64_t n = hcg_cpu_numel(S);
+        if (!(wide_scales = malloc((size_t)(n ? n : 1) * sizeof(float))))
+            return hcg_node_error(en->g, en->node, HCG_ERR_NOMEM, "out of memory");
+        hcg_simd()->half_to_float(hcg_dev_tensor_ptr(S), wide_scales, n);
+        sb.scales = wide_scales;
+    }
+    hcg_status st = strcmp(hcg_attr_string(en->node, "activations"), "int8") == 0
+                        ? hcg_cpu_quant_matmul_int8(en, sb.scales)
+                        : matmul_alpha(en, (float)hcg_attr_float(en->node, "alpha"), &e, &sb);
+    free(wide_scales);
+    return st;
 }
 
 /* ---------------------------------------------------------------- gemm */

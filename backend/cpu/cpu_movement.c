@@ -301,6 +301,9 @@ hcg_status hcg_k_constant_of_shape(hcg_exec_node *en)
     case HCG_U8:
         memset(o, (int)hcg_float_to_int(v, 0, UINT8_MAX), (size_t)n);
         break;
+    case HCG_I8:
+        memset(o, (int)(uint8_t)(int8_t)hcg_float_to_int(v, INT8_MIN, INT8_MAX), (size_t)n);
+        break;
     case HCG_BOOL:
         memset(o, v != 0, (size_t)n);
         break;

@@ -6,6 +6,7 @@
 #ifndef HCG_CPU_SIMD_H
 #define HCG_CPU_SIMD_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef struct hcg_simd_fns {
@@ -31,7 +32,26 @@ typedef struct hcg_simd_fns {
      * be scaled by. */
     void (*attn_softmax_block)(float *s, int64_t rows, int64_t n, int64_t ld, const float *mask, int64_t mask_ld,
                                int64_t mask_cs, float *m, float *l, float *corr);
+    /* Weights stored small, widened for a product: IEEE half to float (F16C's vcvtph2ps where the
+     * table's ISA has it, else the same exact conversion in integer steps), and int8 times a scale,
+     * one for the run (scale) or one per element (scales). */
+    void (*half_to_float)(const uint16_t *h, float *o, int64_t n);
+    void (*dequant_i8)(const int8_t *q, float *o, int64_t n, float scale);
+    void (*dequant_i8_each)(const int8_t *q, float *o, int64_t n, const float *scales);
+    /* Dynamic int8 activations (cpu_qgemm.c): a row to uint8 over its range [min(x, 0), max(x, 0)]
+     * in 255 steps (*scale, *zero; an all-zero row gets scale 1), rounding half to even; and a row
+     * of int32 sums, stored in c's floats' place, turned into floats in place:
+     * c[j] = (sum[j] - zero * colsum[j]) * rscale * wscale[j]. */
+    void (*quantize_row_u8)(const float *x, int64_t k, uint8_t *q, float *scale, int32_t *zero);
+    void (*int32_to_f32_row)(float *c, int64_t n, int32_t zero, const int32_t *colsum, float rscale,
+                             const float *wscale);
 } hcg_simd_fns;
+
+/* Processor features the compilers' __builtin_cpu_supports does not name everywhere (clang 14 knows
+ * neither "f16c" nor "avxvnni"), read from CPUID: F16C (half <-> float conversions; with AVX's OS
+ * support) and AVX-VNNI (the VEX form of the int8 dot products). */
+bool hcg_cpu_has_f16c(void);
+bool hcg_cpu_has_avx_vnni(void);
 
 /* The table for this processor ($HCG_SIMD=avx512|avx2|baseline picks a lower one for tests). */
 const hcg_simd_fns *hcg_simd(void);

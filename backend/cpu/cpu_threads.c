@@ -276,3 +276,45 @@ void hcg_parallel_for(int64_t n, int64_t grain, hcg_range_fn fn, void *ctx)
     }
     pthread_mutex_unlock(&p->busy);
 }
+
+/* ---------------------------------------------------------------- per-thread scratch */
+
+/* A buffer per thread that grows as needed and is freed when its thread ends, so the kernels that
+ * widen a weight panel per tile (cpu_matmul.c) never allocate while they run. */
+typedef struct scratch {
+    void *p;
+    size_t cap;
+} scratch;
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_free(void *v)
+{
+    scratch *s = v;
+    free(s->p);
+    free(s);
+}
+
+static void scratch_init(void) { (void)pthread_key_create(&scratch_key, scratch_free); }
+
+void *hcg_cpu_scratch(size_t bytes)
+{
+    pthread_once(&scratch_once, scratch_init);
+    scratch *s = pthread_getspecific(scratch_key);
+    if (!s) {
+        if (!(s = calloc(1, sizeof *s))) return NULL;
+        if (pthread_setspecific(scratch_key, s)) {
+            free(s);
+            return NULL;
+        }
+    }
+    if (bytes > s->cap) {
+        void *p = NULL;
+        if (posix_memalign(&p, 64, bytes)) return NULL;
+        free(s->p);
+        s->p = p;
+        s->cap = bytes;
+    }
+    return s->p;
+}

@@ -245,6 +245,10 @@ extern const ocl_op_family ocl_fam_view, ocl_fam_transpose, ocl_fam_concat, ocl_
 extern const ocl_op_family ocl_fam_reduce, ocl_fam_softmax, ocl_fam_norm;
 /* ocl_gemm.c: matmul, gemm, fused_matmul through CLBlast (and cl/fused.cl's epilogue) */
 extern const ocl_op_family ocl_fam_matmul, ocl_fam_gemm, ocl_fam_fused_matmul;
+/* ocl_quant.c: dequantize, quantize, matmul_integer, quant_matmul (cl/quant.cl); ocl_qmm_prepare also
+ * prepares fused_matmul with an f16 weight */
+extern const ocl_op_family ocl_fam_qelem, ocl_fam_matmul_integer, ocl_fam_quant_matmul;
+hcg_status ocl_qmm_prepare(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns);
 /* ocl_attention.c: attention (cl/fused.cl) */
 extern const ocl_op_family ocl_fam_attention;
 /* ocl_cache.c: kv_attention, cache_write (cl/cache.cl) */

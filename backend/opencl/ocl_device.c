@@ -71,6 +71,9 @@ static const ocl_op_family *const families[HCG_OP_COUNT] = {
     [HCG_OP_NLL_LOSS] = &ocl_fam_class_loss, [HCG_OP_KL_DIV] = &ocl_fam_kl_div,
     [HCG_OP_MSE_LOSS] = &ocl_fam_mse_loss, [HCG_OP_SGD_UPDATE] = &ocl_fam_sgd_update,
     [HCG_OP_ADAM_UPDATE] = &ocl_fam_adam_update,
+
+    [HCG_OP_DEQUANTIZE] = &ocl_fam_qelem, [HCG_OP_QUANTIZE] = &ocl_fam_qelem,
+    [HCG_OP_MATMUL_INTEGER] = &ocl_fam_matmul_integer, [HCG_OP_QUANT_MATMUL] = &ocl_fam_quant_matmul,
 };
 
 /* hcg's kernels index elements with 32-bit ints. */

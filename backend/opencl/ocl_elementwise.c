@@ -23,6 +23,7 @@ static const char *dt_name(hcg_dtype t, bool bool_as_u8)
     case HCG_I32: return "i32";
     case HCG_I64: return "i64";
     case HCG_U8: return "u8";
+    case HCG_I8: return "i8";
     case HCG_BOOL: return bool_as_u8 ? "u8" : "bool";
     default: return "?";
     }
@@ -325,6 +326,7 @@ static uint64_t value_bits(hcg_dtype t, double v)
     case HCG_I32: return (uint32_t)(int32_t)float_to_int(v, INT32_MIN, INT32_MAX);
     case HCG_I64: return (uint64_t)float_to_int(v, INT64_MIN, INT64_MAX);
     case HCG_U8: return (uint8_t)float_to_int(v, 0, UINT8_MAX);
+    case HCG_I8: return (uint8_t)(int8_t)float_to_int(v, INT8_MIN, INT8_MAX);
     case HCG_BOOL: return v != 0;
     default: return 0;
     }

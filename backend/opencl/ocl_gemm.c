@@ -1,4 +1,5 @@
-/* ocl_gemm.c — matmul and gemm on OpenCL through CLBlast: one CLBlastSgemm for a matrix product
+/* ocl_gemm.c — matmul and gemm on OpenCL through CLBlast (fused_matmul with an f16 weight goes to
+ * ocl_quant.c's own product instead): one CLBlastSgemm for a matrix product
  * (and for x[B, S, K] @ W[K, N], whose rows stack into one product), CLBlastSgemmStridedBatched for
  * batches (attention: Q @ K^T, P @ V), with stride 0 for a side whose batch dims broadcast and a
  * host loop over the batch dims that no single stride describes. Transpose flags map onto
@@ -187,6 +188,7 @@ static hcg_status fused_run(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns, ocl_r
 
 static hcg_status fused_prepare(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns)
 {
+    if (en->in[1].dtype == HCG_F16) return ocl_qmm_prepare(dev, en, ns); /* an f16 weight: hcg's own product */
     hcg_status st = matmul_prepare(dev, en, ns);
     if (st) return st;
     ns->gemm.alpha = (float)hcg_attr_float(en->node, "alpha");

@@ -55,19 +55,21 @@ hcg_status onnx_want_dtype(onnx_ctx *c, int i, const onnx_value *v, unsigned mas
                           onnx_dtype_name(onnx_dtype_from_hcg(v->dtype)), c->node->op_type, allowed);
 }
 
-/* The dtype hcg computes a storage-only dtype in. */
-static hcg_dtype compute_dtype(hcg_dtype t) { return t == HCG_F16 ? HCG_F32 : t == HCG_U8 ? HCG_I32 : t; }
+hcg_dtype onnx_compute_dtype(hcg_dtype t)
+{
+    return t == HCG_F16 ? HCG_F32 : t == HCG_U8 || t == HCG_I8 ? HCG_I32 : t;
+}
 
 hcg_status onnx_want_computable(onnx_ctx *c, int i, const onnx_value *v, unsigned mask)
 {
     if (mask & ONNX_M_F32) mask |= ONNX_M_F16;
-    if (mask & ONNX_M_I32) mask |= ONNX_M_U8;
+    if (mask & ONNX_M_I32) mask |= ONNX_M_U8 | ONNX_M_I8;
     return onnx_want_dtype(c, i, v, mask);
 }
 
 hcg_id onnx_compute_in(onnx_ctx *c, const onnx_value *v)
 {
-    hcg_dtype to = compute_dtype(v->dtype);
+    hcg_dtype to = onnx_compute_dtype(v->dtype);
     if (to == v->dtype) return v->id;
     char hint[300];
     snprintf(hint, sizeof hint, "%s_%s", v->name, hcg_dtype_name(to));
@@ -80,7 +82,7 @@ hcg_id onnx_compute_in(onnx_ctx *c, const onnx_value *v)
 hcg_id onnx_emit_out(onnx_ctx *c, hcg_op op, const char *out, hcg_dtype result, const hcg_id *inputs, int n_inputs,
                      const hcg_attr *attrs, int n_attrs)
 {
-    hcg_dtype computed = compute_dtype(result);
+    hcg_dtype computed = onnx_compute_dtype(result);
     if (computed == result) return onnx_emit(c, op, out, NULL, inputs, n_inputs, attrs, n_attrs);
     hcg_id y = onnx_emit(c, op, NULL, hcg_dtype_name(computed), inputs, n_inputs, attrs, n_attrs);
     hcg_attr to = HCG_ATTR_S("to", hcg_dtype_name(result));
@@ -89,7 +91,7 @@ hcg_id onnx_emit_out(onnx_ctx *c, hcg_op op, const char *out, hcg_dtype result, 
 
 hcg_id onnx_cast_back(onnx_ctx *c, const char *out, hcg_dtype result, hcg_id y)
 {
-    if (y < 0 || compute_dtype(result) == result) return y;
+    if (y < 0 || onnx_compute_dtype(result) == result) return y;
     hcg_attr to = HCG_ATTR_S("to", hcg_dtype_name(result));
     return onnx_emit(c, HCG_OP_CAST, out, NULL, &y, 1, &to, 1);
 }
@@ -287,6 +289,7 @@ static void store(hcg_tensor *t, int64_t i, double v)
     case HCG_I32: ((int32_t *)t->data)[i] = (int32_t)v; break;
     case HCG_I64: ((int64_t *)t->data)[i] = (int64_t)v; break;
     case HCG_U8: ((uint8_t *)t->data)[i] = (uint8_t)v; break;
+    case HCG_I8: ((int8_t *)t->data)[i] = (int8_t)v; break;
     case HCG_BOOL: ((uint8_t *)t->data)[i] = v != 0; break;
     default: break; /* f16 constants are never made up */
     }

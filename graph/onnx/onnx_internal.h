@@ -17,6 +17,7 @@
 #define ONNX_M_I32 (1u << HCG_I32)
 #define ONNX_M_I64 (1u << HCG_I64)
 #define ONNX_M_U8 (1u << HCG_U8)
+#define ONNX_M_I8 (1u << HCG_I8)
 #define ONNX_M_BOOL (1u << HCG_BOOL)
 #define ONNX_M_INT (ONNX_M_I32 | ONNX_M_I64)
 #define ONNX_M_NUM (ONNX_M_F32 | ONNX_M_INT)
@@ -69,14 +70,16 @@ bool onnx_has_input(const Onnx__NodeProto *n, int i);
 hcg_status onnx_input(onnx_ctx *c, int i, const onnx_value **out);
 /* Checks that input i has a dtype in mask; otherwise HCG_ERR_UNSUPPORTED naming the dtype. */
 hcg_status onnx_want_dtype(onnx_ctx *c, int i, const onnx_value *v, unsigned mask);
-/* Storage-only dtypes: hcg stores f16 and u8 but computes on f32 and i32, so ops that ONNX runs
- * on FLOAT16 (UINT8) get those inputs cast to f32 (i32) and their result cast back: one rounding
+/* Storage-only dtypes: hcg stores f16, u8 and i8 but computes on f32 and i32, so ops that ONNX runs
+ * on FLOAT16 (UINT8, INT8) get those inputs cast to f32 (i32) and their result cast back: one rounding
  * per op for f16, like numpy's float16 arithmetic, and wrap-around for u8, like numpy's uint8.
- * onnx_want_computable accepts FLOAT16 wherever mask accepts FLOAT and UINT8 wherever it accepts
+ * onnx_want_computable accepts FLOAT16 wherever mask accepts FLOAT and UINT8, INT8 wherever it accepts
  * INT32; onnx_compute_in gives the id to feed the op (a cast node for f16 and u8 values);
- * onnx_emit_out emits the op and, when the ONNX result is FLOAT16 or UINT8, the cast back,
+ * onnx_emit_out emits the op and, when the ONNX result is FLOAT16, UINT8 or INT8, the cast back,
  * named out. */
 hcg_status onnx_want_computable(onnx_ctx *c, int i, const onnx_value *v, unsigned mask);
+/* The dtype hcg computes a storage-only dtype in (f16: f32; u8, i8: i32; others: themselves). */
+hcg_dtype onnx_compute_dtype(hcg_dtype t);
 hcg_id onnx_compute_in(onnx_ctx *c, const onnx_value *v);
 /* y (computed in the compute dtype) cast back to result when that differs (named out). */
 hcg_id onnx_cast_back(onnx_ctx *c, const char *out, hcg_dtype result, hcg_id y);
@@ -188,6 +191,11 @@ hcg_status onnx_map_shape(onnx_ctx *c, const Onnx__NodeProto *n);
 hcg_status onnx_map_constant(onnx_ctx *c, const Onnx__NodeProto *n);
 hcg_status onnx_map_constant_of_shape(onnx_ctx *c, const Onnx__NodeProto *n);
 hcg_status onnx_map_range(onnx_ctx *c, const Onnx__NodeProto *n);
+/* onnx_ops_quant.c */
+hcg_status onnx_map_dequantize_linear(onnx_ctx *c, const Onnx__NodeProto *n);
+hcg_status onnx_map_quantize_linear(onnx_ctx *c, const Onnx__NodeProto *n);
+hcg_status onnx_map_matmul_integer(onnx_ctx *c, const Onnx__NodeProto *n);
+hcg_status onnx_map_dynamic_quantize_linear(onnx_ctx *c, const Onnx__NodeProto *n);
 /* onnx_ops_loss.c */
 hcg_status onnx_map_class_loss(onnx_ctx *c, const Onnx__NodeProto *n); /* SoftmaxCrossEntropyLoss, NegativeLogLikelihoodLoss */
 

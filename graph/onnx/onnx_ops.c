@@ -82,6 +82,11 @@ static const onnx_op_map op_maps[] = {
     E("Constant", 1, onnx_map_constant, CONSTANT, M_ANY, 0),
     E("ConstantOfShape", 9, onnx_map_constant_of_shape, CONSTANT_OF_SHAPE, M_ANY, 0x1),
     E("Range", 11, onnx_map_range, RANGE, M_NUM, 0x7),
+    /* Quantization, as ONNX Runtime's quantizer writes it (onnx_ops_quant.c). */
+    E("DequantizeLinear", 10, onnx_map_dequantize_linear, DEQUANTIZE, ONNX_M_I8 | ONNX_M_U8 | ONNX_M_I32, 0),
+    E("QuantizeLinear", 10, onnx_map_quantize_linear, QUANTIZE, M_F32, 0),
+    E("MatMulInteger", 10, onnx_map_matmul_integer, MATMUL_INTEGER, ONNX_M_I8 | ONNX_M_U8, 0),
+    E("DynamicQuantizeLinear", 11, onnx_map_dynamic_quantize_linear, QUANTIZE, M_F32, 0),
     /* Training losses (onnx_ops_loss.c). */
     E("SoftmaxCrossEntropyLoss", 12, onnx_map_class_loss, SOFTMAX_CROSS_ENTROPY, M_F32, 0),
     E("NegativeLogLikelihoodLoss", 12, onnx_map_class_loss, NLL_LOSS, M_F32, 0),
@@ -262,7 +267,7 @@ hcg_status onnx_map_clip(onnx_ctx *c, const Onnx__NodeProto *n)
     if (onnx_has_input(n, 2) && ((st = onnx_input(c, 2, &hi)) || (st = same_dtype(c, 2, x, hi)))) return st;
     hcg_id in[3] = {onnx_compute_in(c, x), lo ? onnx_compute_in(c, lo) : -1, hi ? onnx_compute_in(c, hi) : -1};
     int k = hi ? 3 : lo ? 2 : 1;
-    hcg_dtype compute = x->dtype == HCG_F16 ? HCG_F32 : x->dtype == HCG_U8 ? HCG_I32 : x->dtype;
+    hcg_dtype compute = onnx_compute_dtype(x->dtype);
     if (hi && !lo) /* Clip(x, '', max): the default min takes the empty slot */
         in[1] = onnx_emit_scalar(c, "min_default", compute, lowest(compute));
     hcg_id id = onnx_emit_out(c, HCG_OP_CLIP, n->output[0], x->dtype, in, k, NULL, 0);

@@ -26,7 +26,7 @@ static const onnx_dtype_info dtype_table[] = {
     [ONNX__TENSOR_PROTO__DATA_TYPE__UNDEFINED] = {"UNDEFINED", -1, 0},
     [ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT] = {"FLOAT", HCG_F32, 4},
     [ONNX__TENSOR_PROTO__DATA_TYPE__UINT8] = {"UINT8", HCG_U8, 1},
-    [ONNX__TENSOR_PROTO__DATA_TYPE__INT8] = {"INT8", -1, 1},
+    [ONNX__TENSOR_PROTO__DATA_TYPE__INT8] = {"INT8", HCG_I8, 1},
     [ONNX__TENSOR_PROTO__DATA_TYPE__UINT16] = {"UINT16", -1, 2},
     [ONNX__TENSOR_PROTO__DATA_TYPE__INT16] = {"INT16", -1, 2},
     [ONNX__TENSOR_PROTO__DATA_TYPE__INT32] = {"INT32", HCG_I32, 4},
@@ -317,6 +317,7 @@ static hcg_status convert_typed(const Onnx__TensorProto *tp, int32_t t, const ch
         return HCG_OK;
     case ONNX__TENSOR_PROTO__DATA_TYPE__INT32:
     case ONNX__TENSOR_PROTO__DATA_TYPE__UINT8:
+    case ONNX__TENSOR_PROTO__DATA_TYPE__INT8:
     case ONNX__TENSOR_PROTO__DATA_TYPE__BOOL:
     case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16:
         if ((st = typed_count(what, "int32_data", tp->n_int32_data, numel))) return st;
@@ -325,6 +326,10 @@ static hcg_status convert_typed(const Onnx__TensorProto *tp, int32_t t, const ch
             if (dt == HCG_I32) ((int32_t *)dst)[i] = v;
             else if (dt == HCG_F16) ((uint16_t *)dst)[i] = (uint16_t)v; /* the bits, as ONNX stores them */
             else if (dt == HCG_BOOL) ((uint8_t *)dst)[i] = v != 0;
+            else if (dt == HCG_I8 && (v < INT8_MIN || v > INT8_MAX))
+                return hcg_error(HCG_ERR_FORMAT, "tensor '%s': value %d at %lld does not fit INT8", what, (int)v,
+                                 (long long)i);
+            else if (dt == HCG_I8) ((int8_t *)dst)[i] = (int8_t)v;
             else if (v < 0 || v > 255)
                 return hcg_error(HCG_ERR_FORMAT, "tensor '%s': value %d at %lld does not fit UINT8", what, (int)v,
                                  (long long)i);

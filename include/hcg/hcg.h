@@ -111,11 +111,12 @@ typedef enum hcg_dtype {
     HCG_I64,
     HCG_U8,
     HCG_BOOL, /* one byte, 0 or 1 */
+    HCG_I8,   /* storage and quantized weights: compute ops take f32 or i32; cast, dequantize convert */
     HCG_DTYPE_COUNT
 } hcg_dtype;
 
 HCG_API size_t hcg_dtype_size(hcg_dtype t);
-HCG_API const char *hcg_dtype_name(hcg_dtype t); /* "f32", "f16", "i32", "i64", "u8", "bool" */
+HCG_API const char *hcg_dtype_name(hcg_dtype t); /* "f32", "f16", "i32", "i64", "u8", "bool", "i8" */
 /* Parses a dtype name; returns false if unknown. */
 HCG_API bool hcg_dtype_parse(const char *name, hcg_dtype *out);
 
@@ -160,7 +161,7 @@ HCG_API hcg_status hcg_tensor_wrap(hcg_dtype dtype, const hcg_shape *shape, void
 HCG_API hcg_status hcg_tensor_clone(const hcg_tensor *t, hcg_tensor **out);
 HCG_API void hcg_tensor_free(hcg_tensor *t);
 
-/* .npy files: f32, f16, i32, i64, u8, bool, little-endian, C order. Saving writes a temporary
+/* .npy files: f32, f16, i32, i64, u8, bool, i8, little-endian, C order. Saving writes a temporary
  * file beside the target and renames it, so no half-written file is ever left. */
 HCG_API hcg_status hcg_npy_load(const char *path, hcg_tensor **out);
 HCG_API hcg_status hcg_npy_save(const char *path, const hcg_tensor *t);
@@ -198,7 +199,9 @@ HCG_API hcg_status hcg_npy_save(const char *path, const hcg_tensor *t);
     X(FUSED_MATMUL, "fused_matmul") X(ATTENTION, "attention") X(ASSIGN, "assign")              \
     X(KV_ATTENTION, "kv_attention") X(CACHE_WRITE, "cache_write")                              \
     X(ALLREDUCE_START, "allreduce_start") X(ALLREDUCE_WAIT, "allreduce_wait") X(SEND, "send")  \
-    X(RECV, "recv")
+    X(RECV, "recv")                                                                            \
+    X(DEQUANTIZE, "dequantize") X(QUANTIZE, "quantize") X(MATMUL_INTEGER, "matmul_integer")    \
+    X(QUANT_MATMUL, "quant_matmul")
 
 typedef enum hcg_op {
 #define HCG_OP_ENUM_(id, name) HCG_OP_##id,
@@ -301,6 +304,9 @@ HCG_API hcg_id hcg_graph_find(const hcg_graph *g, const char *name);
 HCG_API const char *hcg_graph_node_name(const hcg_graph *g, hcg_id id);
 HCG_API hcg_op hcg_graph_node_op(const hcg_graph *g, hcg_id id);
 HCG_API const char *hcg_graph_node_pin(const hcg_graph *g, hcg_id id);
+/* The weights file a param's value was read from, as the graph file names it (relative to the
+ * graph file's folder unless absolute); NULL for other nodes and params without one. */
+HCG_API const char *hcg_graph_node_weight_file(const hcg_graph *g, hcg_id id);
 /* Input i's declared dtype and shape (dims may be symbols: HCG_DIM_IS_SYM). */
 HCG_API hcg_status hcg_graph_input_type(const hcg_graph *g, int i, hcg_dtype *dtype, hcg_shape *shape);
 /* The name of a symbolic dim ("B"), or NULL if dim is not one of g's symbols. */
@@ -662,6 +668,56 @@ typedef struct hcg_distill_options {
  * student, names[1..n] the teachers (may be NULL). */
 HCG_API hcg_status hcg_distill_build(const hcg_graph *student, const hcg_graph *const *teachers, const char *const *names,
                              const double *weights, int n, const hcg_distill_options *opt, hcg_graph **out);
+
+/* ---------------------------------------------------------------- quantization */
+
+/* Making a model's weights smaller (`hcg quantize`): each weight a matrix product reads as b
+ * (matmul, fused_matmul) or a gather reads rows of (an embedding table) is stored as f16, or as
+ * symmetric int8 with f32 or f16 scales per output column / row or per block of K, followed by the
+ * node that widens it (cast, dequantize) under the weight's own name, which the rewrite passes then
+ * fold into the reader. hcg_save writes the result (.hcg + safetensors). */
+typedef enum hcg_weight_format { HCG_WEIGHTS_F16 = 1, HCG_WEIGHTS_INT8 } hcg_weight_format;
+
+typedef struct hcg_quantize_options {
+    hcg_weight_format weights;
+    int64_t group;         /* int8: one scale per `group` elements along K (0: one per output column / row) */
+    hcg_dtype scale_dtype; /* int8 scales: HCG_F32 (the default, 0) or HCG_F16 */
+    const char *const *skip; /* fnmatch patterns: matching weights stay as they are */
+    int n_skip;
+    /* fnmatch patterns: only the weights these match (each must match one, and each it matches must
+     * be quantizable: an error says why not). NULL: every weight that can be. */
+    const char *const *only;
+    int n_only;
+    int64_t min_elements; /* smaller weights stay (0: 1024; biases and norms are tiny anyway) */
+    /* int8 with a scale per output column: the products quantize their activations too (rows to
+     * uint8 on the fly, int32 sums: quant_matmul's activations=int8, a CPU feature), written as
+     * quant_matmul nodes. */
+    bool int8_activations;
+} hcg_quantize_options;
+
+/* What happened to one weight of at least min_elements (or one an --only pattern names). */
+typedef struct hcg_quantize_entry {
+    char name[256];
+    hcg_dtype dtype; /* as it was */
+    hcg_shape shape;
+    bool quantized;
+    size_t bytes_before, bytes_after; /* after: the small weight and its scales */
+    char how[128];                    /* "int8, a scale per output column (f32)", "f16", or why it stayed */
+} hcg_quantize_entry;
+
+typedef struct hcg_quantize_report {
+    hcg_quantize_entry *entries;
+    int n;
+    size_t weights_before, weights_after; /* bytes of every param and constant value */
+} hcg_quantize_report;
+
+/* A copy of g with its weights made small as opt says; *report lists what was done (free with
+ * hcg_quantize_report_free). Errors: a bad option (a group < 1, one that does not divide a weight's
+ * K), an --only pattern naming nothing or a weight that cannot be quantized (not f32, not read by a
+ * product or gather, ...), values f16 cannot hold or that are not finite. */
+HCG_API hcg_status hcg_quantize_graph(const hcg_graph *g, const hcg_quantize_options *opt, hcg_graph **out,
+                                      hcg_quantize_report *report);
+HCG_API void hcg_quantize_report_free(hcg_quantize_report *r);
 
 /* ---------------------------------------------------------------- text generation */
 

@@ -17,7 +17,9 @@ those inputs state tensors that start at the input's value, and "state_outputs" 
 expected values after the run (ops that update a state in place: golden_decode.py's cache ops).
 
 The ops training adds (one_hot, argmax, gradient ops, losses, optimizer updates) have their cases
-in golden_train.py, which this script runs last.
+in golden_train.py; the quantization ops (dequantize, quantize, matmul_integer, quant_matmul) and
+fused_matmul with an f16 weight theirs in golden_quant.py, and the decoding ops theirs in golden_decode.py;
+each of these has a random generator of its own, so cases added there never move the others' data.
 
 Run: /usr/bin/python3 tests/golden/make_golden.py   (numpy and torch needed; never needed by the tests)
 """
@@ -29,6 +31,7 @@ import numpy as np
 import torch
 
 import golden_decode
+import golden_quant
 import golden_train
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -1024,6 +1027,11 @@ attention_case("key_blocks", (1, 2, 70, 8), 300, mask_shape=(1, 1, 70, 300), sca
 for op in ("softmax", "log_softmax"):
     x = normal(2, 5000, scale=3)
     case(f"{op}_rows_2x5000", op, [x], softmax_ref(op, x, -1))
+
+# ------------------------------------------------------------------ quantization (golden_quant.py; last, with
+# a generator of its own, so the cases above keep their data)
+
+golden_quant.add_cases(case, error_case)
 
 
 # ------------------------------------------------------------------ decoding ops (golden_decode.py)

@@ -4,7 +4,8 @@ whose structure the test checks (typed initializer fields, external data, symbol
 input-as-attribute forms, aliases, multi-output and variadic ops), and malformed ones the reader
 must reject with an error (short raw_data, overflowing dims, external data outside the folder,
 undefined values, cycles, attributes of the wrong type, unsupported ops and dtypes).
-Byte-level damage (truncation, bit flips, wrong wire types) is done by the C test itself.
+Byte-level damage (truncation, bit flips, wrong wire types) is done by the C test itself. The
+quantized models (QDQ and dynamic, as ONNX Runtime's quantizer writes them) have numpy references.
 
 Run: python3 tests/onnx_data/make_models.py   (needs the onnx package; writes beside itself)
 """
@@ -213,9 +214,9 @@ def main():
     save("bad_op", [helper.make_node("FancyConv", ["x"], ["y"], name="conv1")], [vi("x", F, [3])],
          [vi("y", F, [3])], check=False)
 
-    int8 = helper.make_tensor("w_int8", TensorProto.INT8, [2], [1, 2])
-    save("bad_dtype", [helper.make_node("Add", ["x", "w_int8"], ["y"])], [vi("x", TensorProto.INT8, [2])],
-         [vi("y", TensorProto.INT8, [2])], [int8], check=False)
+    int16 = helper.make_tensor("w_int16", TensorProto.INT16, [2], [1, 2])
+    save("bad_dtype", [helper.make_node("Add", ["x", "w_int16"], ["y"])], [vi("x", TensorProto.INT16, [2])],
+         [vi("y", TensorProto.INT16, [2])], [int16], check=False)
 
     save("bad_opset", [helper.make_node("Relu", ["x"], ["y"])], [vi("x", F, [3])], [vi("y", F, [3])], opset=99,
          check=False)
@@ -224,5 +225,59 @@ def main():
          check=False)
 
 
+def quantized_models():
+    """The two forms ONNX Runtime's quantizer writes, with numpy references (float64 from the exact
+    stored values): QDQ (DequantizeLinear of int8 weights per column feeding MatMul, of a uint8
+    table with one scale and zero point feeding Gather) and dynamic (DynamicQuantizeLinear of the
+    activations, MatMulInteger with int8 weights, Cast, the two scales multiplied back, bias)."""
+    rng = np.random.default_rng(12)
+    I8, U8 = TensorProto.INT8, TensorProto.UINT8
+    x = rng.standard_normal((2, 3, 8)).astype(np.float32)
+    wq = rng.integers(-127, 128, size=(8, 6)).astype(np.int8)
+    ws = rng.uniform(0.005, 0.02, 6).astype(np.float32)
+    bias = rng.standard_normal(6).astype(np.float32)
+    tq = rng.integers(0, 256, size=(10, 8)).astype(np.uint8)
+    ids = np.array([[0, 9, 3], [3, 5, 1]], np.int64)
+    inits = [numpy_helper.from_array(wq, "w_q"), numpy_helper.from_array(ws, "w_scale"),
+             numpy_helper.from_array(np.zeros(6, np.int8), "w_zero"), numpy_helper.from_array(bias, "bias"),
+             numpy_helper.from_array(tq, "t_q"), numpy_helper.from_array(np.float32(0.05), "t_scale"),
+             numpy_helper.from_array(np.uint8(128), "t_zero"), numpy_helper.from_array(ids, "ids")]
+    save("qdq", [helper.make_node("DequantizeLinear", ["w_q", "w_scale", "w_zero"], ["w"], axis=1),
+                 helper.make_node("MatMul", ["x", "w"], ["mm"]), helper.make_node("Add", ["mm", "bias"], ["y"]),
+                 helper.make_node("DequantizeLinear", ["t_q", "t_scale", "t_zero"], ["table"]),
+                 helper.make_node("Gather", ["table", "ids"], ["rows"], axis=0)],
+         [vi("x", F, [2, 3, 8])], [vi("y", F, [2, 3, 6]), vi("rows", F, [2, 3, 8])], inits, opset=13)
+    w64 = wq.astype(np.float64) * ws.astype(np.float64)
+    y = (x.astype(np.float64) @ w64 + bias).astype(np.float32)
+    rows = ((tq.astype(np.float64) - 128) * np.float64(np.float32(0.05)))[ids].astype(np.float32)
+    numpy_reference("qdq", {"x": x}, [y, rows])
+
+    w_scale = np.float32(0.0123)
+    inits = [numpy_helper.from_array(wq, "w_q"), numpy_helper.from_array(w_scale, "w_scale"),
+             numpy_helper.from_array(np.int8(0), "w_zero"), numpy_helper.from_array(bias, "bias")]
+    save("dynamic", [helper.make_node("DynamicQuantizeLinear", ["x"], ["xq", "x_scale", "x_zero"]),
+                     helper.make_node("MatMulInteger", ["xq", "w_q", "x_zero", "w_zero"], ["acc"]),
+                     helper.make_node("Cast", ["acc"], ["acc_f"], to=F),
+                     helper.make_node("Mul", ["x_scale", "w_scale"], ["scale"]),
+                     helper.make_node("Mul", ["acc_f", "scale"], ["mm"]), helper.make_node("Add", ["mm", "bias"], ["y"])],
+         [vi("x", F, [2, 3, 8])], [vi("y", F, [2, 3, 6]), vi("xq", U8, [2, 3, 8])], inits, opset=13)
+    lo, hi = min(float(x.min()), 0.0), max(float(x.max()), 0.0)
+    scale = np.float32((np.float32(hi) - np.float32(lo)) / np.float32(255))
+    zero = np.clip(np.rint(np.float32(-lo) / scale), 0, 255)
+    xq = np.clip(np.rint(x / scale) + zero, 0, 255).astype(np.uint8)
+    acc = (xq.astype(np.int64) - int(zero)) @ wq.astype(np.int64)
+    y = (acc.astype(np.float32) * (scale * w_scale) + bias).astype(np.float32)
+    numpy_reference("dynamic", {"x": x}, [y, xq])
+
+
+def numpy_reference(name, feeds, outputs):
+    """Saves <name>_<input>.npy for the feeds and the given outputs as <name>_expected_<k>.npy."""
+    for key, value in feeds.items():
+        np.save(os.path.join(OUT, f"{name}_{key}.npy"), value)
+    for k, value in enumerate(outputs):
+        np.save(os.path.join(OUT, f"{name}_expected_{k}.npy"), value)
+
+
 if __name__ == "__main__":
     main()
+    quantized_models()

@@ -430,6 +430,96 @@ static void attn_softmax_block(float *s, int64_t rows, int64_t n, int64_t ld, co
     }
 }
 
+/* ---------------------------------------------------------------- weights stored small */
+
+#if defined(__AVX512F__) || defined(__F16C__)
+#include <immintrin.h>
+#endif
+
+/* Half to float without F16C: the half's exponent and mantissa bits placed in a float's and the
+ * result scaled by 2^112 (exact for normal and subnormal halves), infinities and NaNs given the
+ * float's top exponent; branch-free, so it vectorises. */
+static inline float half_bits_to_float(uint16_t h)
+{
+    uint32_t em = (uint32_t)(h & 0x7fffu), u = em << 13, r;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    f *= 0x1p112f;
+    memcpy(&r, &f, sizeof r);
+    r = em >= 0x7c00u ? (u | 0x7f800000u) : r;
+    r |= (uint32_t)(h & 0x8000u) << 16;
+    memcpy(&f, &r, sizeof f);
+    return f;
+}
+
+static void half_to_float(const uint16_t *restrict h, float *restrict o, int64_t n)
+{
+    int64_t i = 0;
+#if defined(__AVX512F__)
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(o + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(h + i))));
+#elif defined(__F16C__)
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(o + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + i))));
+#endif
+    for (; i < n; i++) o[i] = half_bits_to_float(h[i]);
+}
+
+static void dequant_i8(const int8_t *restrict q, float *restrict o, int64_t n, float scale)
+{
+    for (int64_t i = 0; i < n; i++) o[i] = (float)q[i] * scale;
+}
+
+static void dequant_i8_each(const int8_t *restrict q, float *restrict o, int64_t n, const float *restrict scales)
+{
+    for (int64_t i = 0; i < n; i++) o[i] = (float)q[i] * scales[i];
+}
+
+/* ---------------------------------------------------------------- dynamic int8 activations */
+
+static void quantize_row_u8(const float *restrict x, int64_t k, uint8_t *restrict q, float *scale, int32_t *zero)
+{
+    float lo = 0, hi = 0;
+    int64_t i = 0;
+#if HCG_HAVE_VECTOR_EXT
+    vf vlo = {0}, vhi = {0};
+    for (; i + NL <= k; i += NL) {
+        vf v = vf_load(x + i);
+        vi lt = v < vlo, gt = v > vhi;
+        vlo = (vf)(((vi)v & lt) | ((vi)vlo & ~lt));
+        vhi = (vf)(((vi)v & gt) | ((vi)vhi & ~gt));
+    }
+    for (int l = 0; l < NL; l++) {
+        lo = vlo[l] < lo ? vlo[l] : lo;
+        hi = vhi[l] > hi ? vhi[l] : hi;
+    }
+#endif
+    for (; i < k; i++) {
+        lo = x[i] < lo ? x[i] : lo;
+        hi = x[i] > hi ? x[i] : hi;
+    }
+    float s = (hi - lo) / 255.0f;
+    if (!(s > 0) || !(s < INFINITY)) s = 1.0f;
+    float z = rintf(-lo / s);
+    z = z < 0 ? 0 : z > 255 ? 255 : z;
+    for (int64_t j = 0; j < k; j++) {
+        float v = rintf(x[j] / s) + z;
+        v = v < 0 ? 0 : v > 255 ? 255 : v;
+        v = v == v ? v : z; /* NaN: the zero point */
+        q[j] = (uint8_t)(int32_t)v;
+    }
+    *scale = s;
+    *zero = (int32_t)z;
+}
+
+static void int32_to_f32_row(float *c, int64_t n, int32_t zero, const int32_t *restrict colsum, float rscale,
+                             const float *restrict wscale)
+{
+    for (int64_t j = 0; j < n; j++) {
+        int32_t s;
+        memcpy(&s, &c[j], sizeof s);
+        c[j] = (float)(s - zero * colsum[j]) * rscale * wscale[j];
+    }
+}
+
 const hcg_simd_fns CAT(hcg_simd_, HCG_SIMD_NAME) = {
     .isa = STR(HCG_SIMD_NAME),
     .exp = a_exp_any,
@@ -442,4 +532,9 @@ const hcg_simd_fns CAT(hcg_simd_, HCG_SIMD_NAME) = {
     .norm_row = norm_row,
     .epilogue = epilogue,
     .attn_softmax_block = attn_softmax_block,
+    .half_to_float = half_to_float,
+    .dequant_i8 = dequant_i8,
+    .dequant_i8_each = dequant_i8_each,
+    .quantize_row_u8 = quantize_row_u8,
+    .int32_to_f32_row = int32_to_f32_row,
 };
