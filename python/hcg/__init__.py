@@ -188,10 +188,23 @@ def _graph(model):
 
 
 class _Planned:
-    """What a session planned (shared by Session, TrainSession and Decoder)."""
+    """What a session planned (shared by Session, TrainSession and Decoder), and their lifetime:
+    close() frees the handle (also on leaving a with block, or when collected)."""
 
     def _session_handle(self):
         raise NotImplementedError
+
+    def close(self):
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        self.close()
 
     def plan(self):
         """The current plan: {"nodes": [rows], "devices": [per device], "predicted_seconds", ...}."""
@@ -293,15 +306,6 @@ class Session(_Planned):
             L.hcg_session_free(self._s)
             self._s = None
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        self.close()
-
 
 # ---------------------------------------------------------------- training
 
@@ -387,15 +391,6 @@ class TrainSession(_Planned):
             L.hcg_train_session_free(self._t)
             self._t = None
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        self.close()
-
 
 # ---------------------------------------------------------------- generation
 
@@ -477,5 +472,3 @@ class Decoder(_Planned):
             L.hcg_decoder_free(self._d)
             self._d = None
 
-    def __del__(self):
-        self.close()
