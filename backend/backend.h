@@ -1,10 +1,35 @@
 /* backend.h — the device interface every backend implements (a table of function pointers per
- * backend), the device object, device buffers and tensors, and the registry that backends add
- * their devices to.
+ * backend, its contract written member by member below), the device object, device buffers and
+ * tensors, and the registry that backends add their devices to.
  *
- * Threading contract: the scheduler gives each device one worker thread; buffer I/O, run and
- * synchronize for a device are only ever called from one thread at a time. supports() and
- * estimate() are called while planning, from the session's thread, and must only read. */
+ * Who calls a backend. Nothing outside backend/ calls a member directly: sessions, plans and the
+ * executor go through the hcg_dev_* wrappers of backend/fault.c (which record a device's faults)
+ * and the scheduler calls supports(). Calls come from two kinds of threads:
+ *   - a *session thread*: the application's thread inside hcg_session_run / prepare / free (also
+ *     training sessions and decoders, which are sessions inside): planning (supports), memory
+ *     (buffer_alloc, buffer_free), weights, states and outputs (write, read), prepare, release;
+ *   - an *executor worker* (backend/exec.c): one thread per device of a multi-device run (the
+ *     session thread is the worker of one of them; a single-device run has no other thread):
+ *     run and synchronize of its device, and the copies that arrive on it (write to it, read from
+ *     the source device, or copy).
+ * Within one run the executor holds a per-device lock around every call it makes for a device,
+ * so a device sees one call at a time from that run. But sessions are independent: two sessions
+ * on two threads (test_threads, hcg_session on several threads, a decoder beside a training
+ * session) may call the same device at the same time, so every member must be safe to call
+ * concurrently with any other member for different buffers and nodes, and must serialise
+ * internally what it shares (the OpenCL backend: one segment at a time per device, because kernel
+ * objects and the error buffer are shared; the CPU backend: one parallel loop at a time on the
+ * pool, others run inline). The only members that never overlap with anything on their device
+ * are calibrate (the application promises no session uses the device) and destroy.
+ *
+ * What a backend may assume: every buffer passed in is one its buffer_alloc made for that device
+ * (copy's source: one made for a device can_copy accepted), offsets and lengths lie inside it;
+ * an exec node's inputs and output live on the device it runs on, as dense row-major tensors of
+ * the bound graph's dtypes and shapes; prepare ran for a node (successfully) before it is run, and
+ * release runs after its plan's last run; a buffer is not freed while a call that uses it runs.
+ *
+ * Out-of-tree backends set .version = HCG_BACKEND_IFACE_VERSION; hcg_registry_add refuses a
+ * device whose backend was built against another version of this interface. */
 #ifndef HCG_BACKEND_H
 #define HCG_BACKEND_H
 
@@ -44,16 +69,8 @@ typedef struct hcg_exec_node {
     double start_s;    /* profiling: start relative to the run's start, if the backend knows */
 } hcg_exec_node;
 
-/* What a device costs: measured by `hcg devices --calibrate`, defaults before that. */
-typedef struct hcg_cost_profile {
-    double gflops;          /* sustained single-precision GEMM GFLOP/s */
-    double mem_gbps;        /* device memory bandwidth, GB/s */
-    double launch_us;       /* per-kernel launch latency, microseconds */
-    double h2d_gbps;        /* host to device bandwidth, GB/s (CPU: memcpy bandwidth) */
-    double d2h_gbps;        /* device to host bandwidth, GB/s */
-    double link_latency_us; /* latency of one transfer, microseconds */
-    bool calibrated;        /* measured (true) or defaults (false) */
-} hcg_cost_profile;
+/* hcg_cost_profile (what a device costs: measured by `hcg devices --calibrate`, defaults before
+ * that) is public: hcg.h. */
 
 struct hcg_device {
     const hcg_backend_iface *iface;
@@ -80,44 +97,72 @@ struct hcg_device {
     void *ctx; /* the backend's */
 };
 
+/* The version of the interface below. Raise it whenever a member is added, removed or changes its
+ * meaning (2: the version member, copy between devices with can_copy, estimate removed, prepare
+ * only at plan time). */
+#define HCG_BACKEND_IFACE_VERSION 2
+
 struct hcg_backend_iface {
-    const char *name; /* "cpu", "opencl" */
-    /* Whether d can run node n of bound graph g (op, dtypes, shapes). */
+    int version;      /* HCG_BACKEND_IFACE_VERSION, as the backend was built */
+    const char *name; /* "cpu", "opencl", "fake", "sim" */
+    /* Whether d can run node n of bound graph g (op, dtypes, shapes; sizes against the device's
+     * limits are the scheduler's). Called by the scheduler while planning, on a session thread,
+     * many times per plan: it must be quick, only read, and build nothing. */
     bool (*supports)(hcg_device *d, const hcg_graph *g, const hcg_node *n);
+    /* A buffer of size bytes (size may be 0: a valid, empty buffer). On a session thread: arenas
+     * when a plan is made, weights and state tensors when first used. A failure that is the
+     * device's (out of its memory, a lost device) returns HCG_ERR_DEVICE (or HCG_ERR_NOMEM for
+     * devices with memory of their own): the session drops the device and plans again. */
     hcg_status (*buffer_alloc)(hcg_device *d, size_t size, hcg_buffer *out);
+    /* Frees a buffer buffer_alloc made; on a session thread, when nothing uses it any more. */
     void (*buffer_free)(hcg_device *d, hcg_buffer *b);
-    /* Blocking transfers between host memory and a buffer; read waits for queued work. */
+    /* Blocking transfers between host memory and a buffer: when they return, the bytes are there
+     * (write) or in host memory (read). read waits for the device's queued work. On a session
+     * thread (weights, states, outputs) or an executor worker (copies between devices). */
     hcg_status (*write)(hcg_device *d, hcg_buffer *dst, size_t offset, const void *src, size_t n);
     hcg_status (*read)(hcg_device *d, const hcg_buffer *src, size_t offset, void *dst, size_t n);
-    /* Copy within the device (optional: NULL means through the host). */
-    hcg_status (*copy)(hcg_device *d, const hcg_buffer *src, size_t src_off, hcg_buffer *dst,
-                       size_t dst_off, size_t n);
-    /* (optional) Per-node set-up at plan time: pick kernels, build programs, compute constants. */
+    /* (optional, both or neither) Copies between two devices of this backend without the host:
+     * can_copy says whether dst can read src's buffers directly (OpenCL: the same context); the
+     * executor then calls copy on dst's worker, holding the run's locks of both devices, instead of
+     * a read into host memory and a write. copy is blocking like write. The source's producer
+     * has finished (its segment was synchronized) before copy is called. */
+    bool (*can_copy)(const hcg_device *dst, const hcg_device *src);
+    hcg_status (*copy)(hcg_device *dst, hcg_buffer *to, size_t to_offset, const hcg_buffer *from, size_t from_offset,
+                       size_t n);
+    /* (optional) Per-node set-up when a plan is made, on the session thread, after the node's
+     * weights and states have their buffers and before the plan's first run: pick kernels, build
+     * programs (a "build" fault), compute constants, allocate scratch. Sets en->state (the
+     * backend's). Never called from run. */
     hcg_status (*prepare)(hcg_device *d, hcg_exec_node *en);
-    /* (optional) Frees what prepare made. */
+    /* (optional) Frees what prepare made, when the plan is freed (session thread). */
     void (*release)(hcg_device *d, hcg_exec_node *en);
-    /* Runs (or enqueues) a segment of nodes in order. When profile is set, fills each node's
-     * measured_s (and start_s) before returning. */
+    /* Runs (or enqueues) a segment of prepared nodes in order, on the device's executor worker.
+     * When profile is set, fills each node's measured_s (and start_s) before returning. Bad data
+     * (an index out of range) is HCG_ERR_RUNTIME naming the node; the device's own failure is
+     * HCG_ERR_DEVICE. */
     hcg_status (*run)(hcg_device *d, hcg_exec_node *nodes, int n, bool profile);
-    /* Waits for everything enqueued on the device. */
+    /* Waits for everything enqueued on the device; called after run for devices whose buffers are
+     * not host memory, on the same thread. */
     hcg_status (*synchronize)(hcg_device *d);
-    /* (optional) Predicted seconds for node n; NULL: the cost model from d->cost. */
-    double (*estimate)(hcg_device *d, const hcg_graph *g, const hcg_node *n);
     /* (optional) Measures the device's cost profile (and tunes what it can), stores the results
-     * in the cache (hcg_cost_store) and applies them. Progress goes to log. */
+     * in the cache (hcg_cost_store) and applies them. Progress goes to log. Called by
+     * hcg_device_calibrate on the application's thread while no session uses the device. */
     hcg_status (*calibrate)(hcg_device *d, FILE *log);
-    /* Frees the device's context. */
+    /* (optional) Gives the device back: frees its context, queues, programs and threads, and the
+     * hcg_device itself if the backend allocated it. Called by hcg_shutdown (registry.c) once no
+     * session is left and no other call runs; the registry forgets the device afterwards. */
     void (*destroy)(hcg_device *d);
 };
 
-/* Adds a device to the registry (called by backends during discovery). Takes ownership. */
+/* Adds a device to the registry (called by backends during discovery): it is refused when its
+ * backend's interface version is not HCG_BACKEND_IFACE_VERSION or a required member is missing.
+ * The registry keeps it until hcg_shutdown, which calls iface->destroy. */
 hcg_status hcg_registry_add(hcg_device *d);
-/* Records a note about discovery ("no OpenCL platform found: running on the CPU"), printed once
- * by the CLI. */
+/* Records a note about discovery ("no OpenCL platform found: running on the CPU"); programs read
+ * them with hcg_device_notes (hcg.h). */
 void hcg_registry_note(const char *fmt, ...) HCG_PRINTF(1, 2);
-const char *hcg_registry_notes(void);
 
-/* Predicted seconds for node n on d: the backend's estimate, else
+/* Predicted seconds for node n on d from its cost profile:
  * launch latency + max(flops / GFLOP/s, bytes / bandwidth). */
 double hcg_device_estimate(hcg_device *d, const hcg_graph *g, const hcg_node *n);
 /* Whether a and b (a != b) share compute (`shares`) and together want more cores than it has, so
@@ -137,10 +182,8 @@ struct cJSON;
 void hcg_cost_add_json(struct cJSON *o, const hcg_cost_profile *c);
 /* Stores d->cost for later processes. */
 hcg_status hcg_cost_store(const hcg_device *d);
-/* Calibrates a device (iface->calibrate); devices without one keep their defaults. */
-hcg_status hcg_device_calibrate(hcg_device *d, FILE *log);
-/* Seconds on a monotonic clock. */
-double hcg_now(void);
+/* hcg_device_calibrate (iface->calibrate; devices without one keep their defaults) and hcg_now
+ * (seconds on a monotonic clock) are public: hcg.h. */
 
 /* The pointer to a tensor's first byte, for backends with host memory. */
 static inline void *hcg_dev_tensor_ptr(const hcg_dev_tensor *t)

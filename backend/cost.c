@@ -48,7 +48,6 @@ static double half_elements(const hcg_graph *g, const hcg_node *n)
 
 double hcg_device_estimate(hcg_device *d, const hcg_graph *g, const hcg_node *n)
 {
-    if (d->iface->estimate) return d->iface->estimate(d, g, n);
     double flops, bytes;
     hcg_node_cost(g, n, &flops, &bytes);
     flops += half_elements(g, n) * (d->fp16 ? HALF_WIDEN_HARDWARE : HALF_WIDEN_SOFTWARE);

@@ -1,6 +1,8 @@
 /* exec.c — running a plan: one worker per device walks that device's steps in plan order,
  * waiting for each step's cross-device dependencies; segments go to the backend's run(), copies
  * move a tensor from its source (host memory or another device) into the destination's arena.
+ * Two devices whose backend can copy between them (OpenCL devices of one context) copy directly;
+ * other copies between devices go through host memory.
  * Independent segments on different devices therefore run at the same time. The first failure
  * stops every worker and is reported on the caller's thread with its message and, when it was a
  * device's fault, the fault record (backend/fault.h) the session acts on. */
@@ -72,6 +74,15 @@ static hcg_status run_copy(run_state *rs, hcg_step *s)
         lock_dev(rs, s->src_device);
         st = hcg_dev_read(src, from->buf, from->offset, (char *)to->buf->host + to->offset, bytes);
         unlock_dev(rs, s->src_device);
+    } else if (hcg_dev_can_copy(dst, src)) {
+        /* both devices' locks, the lower index first (the only place a worker holds two) */
+        int lo = d < s->src_device ? d : s->src_device, hi = d < s->src_device ? s->src_device : d;
+        lock_dev(rs, lo);
+        lock_dev(rs, hi);
+        st = hcg_dev_copy(dst, to->buf, to->offset, from->buf, from->offset, bytes);
+        unlock_dev(rs, hi);
+        unlock_dev(rs, lo);
+        s->direct = true;
     } else {
         if (!s->staging && !(s->staging = malloc(bytes))) return hcg_error(HCG_ERR_NOMEM, "out of memory");
         lock_dev(rs, s->src_device);

@@ -15,6 +15,8 @@ const char *hcg_dev_call_name(hcg_dev_call c) { return (unsigned)c < HCG_CALL_CO
 
 static _Thread_local hcg_fault last_fault;
 static _Thread_local char noted_error[64];
+static _Thread_local hcg_device *blamed;
+static _Thread_local hcg_dev_call blamed_call;
 
 bool hcg_fault_last(hcg_fault *out)
 {
@@ -27,6 +29,12 @@ void hcg_fault_clear(void) { memset(&last_fault, 0, sizeof last_fault); }
 void hcg_fault_set(const hcg_fault *f) { last_fault = *f; }
 
 void hcg_fault_note(const char *error_name) { snprintf(noted_error, sizeof noted_error, "%s", error_name); }
+
+void hcg_fault_blame(hcg_device *d, hcg_dev_call call)
+{
+    blamed = d;
+    blamed_call = call;
+}
 
 /* Records a failed call when it is the device's fault. */
 static hcg_status classify(hcg_device *d, hcg_dev_call call, hcg_status st)
@@ -56,6 +64,24 @@ hcg_status hcg_dev_read(hcg_device *d, const hcg_buffer *src, size_t off, void *
 {
     noted_error[0] = 0;
     return classify(d, HCG_CALL_READ, d->iface->read(d, src, off, dst, n));
+}
+
+bool hcg_dev_can_copy(const hcg_device *dst, const hcg_device *src)
+{
+    return dst != src && dst->iface == src->iface && dst->iface->copy && dst->iface->can_copy &&
+           dst->iface->can_copy(dst, src);
+}
+
+hcg_status hcg_dev_copy(hcg_device *dst, hcg_buffer *to, size_t to_off, const hcg_buffer *from, size_t from_off,
+                        size_t n)
+{
+    noted_error[0] = 0;
+    blamed = NULL;
+    hcg_status st = dst->iface->copy(dst, to, to_off, from, from_off, n);
+    hcg_device *who = blamed ? blamed : dst;
+    hcg_dev_call call = blamed ? blamed_call : HCG_CALL_WRITE;
+    blamed = NULL;
+    return classify(who, call, st);
 }
 
 hcg_status hcg_dev_prepare(hcg_device *d, hcg_exec_node *en)

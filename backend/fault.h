@@ -38,6 +38,12 @@ typedef struct hcg_fault {
 hcg_status hcg_dev_alloc(hcg_device *d, size_t size, hcg_buffer *out);
 hcg_status hcg_dev_write(hcg_device *d, hcg_buffer *dst, size_t off, const void *src, size_t n);
 hcg_status hcg_dev_read(hcg_device *d, const hcg_buffer *src, size_t off, void *dst, size_t n);
+/* iface->copy from a device can_copy accepted: a write to dst for faults, unless the backend
+ * blames the source (hcg_fault_blame: the copy's read of src failed). */
+hcg_status hcg_dev_copy(hcg_device *dst, hcg_buffer *to, size_t to_off, const hcg_buffer *from, size_t from_off,
+                        size_t n);
+/* Whether dst can copy from src's buffers directly (both devices' backend has copy and accepts). */
+bool hcg_dev_can_copy(const hcg_device *dst, const hcg_device *src);
 /* iface->prepare, when the backend has one. */
 hcg_status hcg_dev_prepare(hcg_device *d, hcg_exec_node *en);
 /* iface->run, then synchronize for devices whose buffers are not host memory. */
@@ -50,6 +56,9 @@ void hcg_fault_clear(void);
 void hcg_fault_set(const hcg_fault *f);
 /* Backends name the error they are reporting (ocl_fail does), for the fault record. */
 void hcg_fault_note(const char *error_name);
+/* A backend's copy between devices says that the failure it reports is device d's, in call
+ * (the source's read), rather than the destination's write. */
+void hcg_fault_blame(hcg_device *d, hcg_dev_call call);
 
 /* Whether this call of kind call on d must fail ($HCG_FAULT). Counts the call. Thread-safe. */
 bool hcg_fault_inject(const hcg_device *d, hcg_dev_call call);

@@ -8,7 +8,7 @@
 
 #include "backend/backend.h"
 
-#define HCG_MAX_DEVICES 16
+/* HCG_MAX_DEVICES (devices one session or plan uses at most) is in hcg.h. */
 
 /* Where a tensor's memory comes from. */
 typedef enum hcg_mem_kind {
@@ -37,6 +37,7 @@ typedef struct hcg_step {
     hcg_id tensor;         /* COPY: the node whose output is copied */
     int src_device;        /* COPY: from (-1: from host memory, a graph input) */
     void *staging;         /* COPY between two non-host devices: host staging memory */
+    bool direct;           /* COPY: the last run copied device to device (iface->copy), no staging */
     int *deps, n_deps;     /* steps that must finish first */
     double pred_start, pred_end; /* predicted by the scheduler, seconds */
     double t_start, t_end;       /* measured in the last run, seconds from its start */
@@ -123,10 +124,5 @@ void hcg_plan_free(hcg_plan *plan);
 hcg_status hcg_memplan_assign(hcg_plan *plan);
 /* Allocates each device's arena chunks. */
 hcg_status hcg_memplan_allocate(hcg_plan *plan);
-/* "1.5 GiB", "300.0 MiB", "12.0 KiB", "100 B", for messages. */
-void hcg_format_bytes(double bytes, char *buf, size_t n);
-
-/* Writes a placement table (node, op, device, predicted and measured time). */
-void hcg_plan_explain(const hcg_plan *plan, FILE *f, bool with_measured);
 
 #endif

@@ -1,7 +1,9 @@
-/* registry.c — the device registry: discovery (once per process), lookup by name, device
- * selection from a spec ("opencl:1,cpu", "gpu", "opencl", "auto", $HCG_DEVICES), and the
- * device description as JSON. */
+/* registry.c — the device registry: discovery (on first use, again after hcg_shutdown), lookup
+ * by name, device selection from a spec ("opencl:1,cpu", "gpu", "opencl", "auto", $HCG_DEVICES),
+ * the device's public description (JSON, cost profile, shared compute), and the shutdown path
+ * that gives every device back to its backend (iface->destroy). */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +25,9 @@
 static hcg_device *devices[MAX_DEVICES];
 static int n_devices;
 static char notes[8192];
-static pthread_once_t discover_once = PTHREAD_ONCE_INIT;
+/* Discovery runs once under the lock; readers check the flag without it (set after the devices). */
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_bool discovered;
 
 static void discover(void)
 {
@@ -38,13 +42,46 @@ static void discover(void)
     hcg_fake_register();
 }
 
-static void ensure_discovered(void) { pthread_once(&discover_once, discover); }
+static void ensure_discovered(void)
+{
+    if (atomic_load_explicit(&discovered, memory_order_acquire)) return;
+    pthread_mutex_lock(&registry_lock);
+    if (!atomic_load_explicit(&discovered, memory_order_relaxed)) {
+        discover();
+        atomic_store_explicit(&discovered, true, memory_order_release);
+    }
+    pthread_mutex_unlock(&registry_lock);
+}
 
 hcg_status hcg_registry_add(hcg_device *d)
 {
+    if (!d || !d->iface) return hcg_error(HCG_ERR_INTERNAL, "a device without a backend interface");
+    if (d->iface->version != HCG_BACKEND_IFACE_VERSION)
+        return hcg_error(HCG_ERR_UNSUPPORTED,
+                         "device '%s': its backend '%s' implements the device interface version %d, and this hcg "
+                         "(%s) has version %d: rebuild the backend against this hcg's backend/backend.h",
+                         d->name, d->iface->name ? d->iface->name : "?", d->iface->version, hcg_version(),
+                         HCG_BACKEND_IFACE_VERSION);
+    if (!d->iface->supports || !d->iface->buffer_alloc || !d->iface->buffer_free || !d->iface->write ||
+        !d->iface->read || !d->iface->run || !d->iface->synchronize)
+        return hcg_error(HCG_ERR_UNSUPPORTED, "device '%s': its backend '%s' lacks a required interface member",
+                         d->name, d->iface->name ? d->iface->name : "?");
     if (n_devices >= MAX_DEVICES) return hcg_error(HCG_ERR_UNSUPPORTED, "more than %d devices", MAX_DEVICES);
     devices[n_devices++] = d;
     return HCG_OK;
+}
+
+void hcg_shutdown(void)
+{
+    pthread_mutex_lock(&registry_lock);
+    /* the last device first: a backend's later devices may lean on its first (a shared context) */
+    for (int i = n_devices - 1; i >= 0; i--)
+        if (devices[i]->iface->destroy) devices[i]->iface->destroy(devices[i]);
+    memset(devices, 0, sizeof devices);
+    n_devices = 0;
+    notes[0] = 0;
+    atomic_store_explicit(&discovered, false, memory_order_release);
+    pthread_mutex_unlock(&registry_lock);
 }
 
 void hcg_registry_note(const char *fmt, ...)
@@ -60,7 +97,7 @@ void hcg_registry_note(const char *fmt, ...)
     notes[used + 1] = 0;
 }
 
-const char *hcg_registry_notes(void)
+const char *hcg_device_notes(void)
 {
     ensure_discovered();
     return notes;
@@ -89,6 +126,20 @@ hcg_device *hcg_device_find(const char *name)
 const char *hcg_device_name(const hcg_device *d) { return d ? d->name : "?"; }
 hcg_device_type hcg_device_get_type(const hcg_device *d) { return d->type; }
 const char *hcg_device_description(const hcg_device *d) { return d ? d->description : ""; }
+const char *hcg_device_backend(const hcg_device *d) { return d && d->iface->name ? d->iface->name : "?"; }
+
+hcg_cost_profile hcg_device_cost(const hcg_device *d)
+{
+    hcg_cost_profile none = {0};
+    return d ? d->cost : none;
+}
+
+const char *hcg_device_shares(const hcg_device *d, int *cores, int *of)
+{
+    if (cores) *cores = d ? d->cores : 0;
+    if (of) *of = d ? d->shared_cores : 0;
+    return d ? d->shares : "";
+}
 
 const char *hcg_device_type_name(hcg_device_type t)
 {

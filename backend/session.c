@@ -498,27 +498,59 @@ static hcg_status run_once(hcg_session *s, const hcg_tensor *const *inputs, hcg_
     return HCG_OK;
 }
 
+/* After a failed attempt st: when it was a fault of one of the session's devices that the
+ * session may leave, drops the device and sets *again; else returns the error to report. */
+static hcg_status after_failure(hcg_session *s, hcg_status st, bool *again)
+{
+    *again = false;
+    hcg_fault f;
+    if (!st || !hcg_fault_last(&f)) return st;
+    int d = -1;
+    for (int i = 0; i < s->n_dev; i++)
+        if (s->devs[i] == f.device) d = i;
+    if (d < 0) return st;
+    if (s->no_fallback)
+        return hcg_error_prefix(st, "%s failed in %s (%s), and this session holds state there that cannot move to "
+                                "another device: ", f.device->name, hcg_dev_call_name(f.call), f.error);
+    if (s->n_dev == 1)
+        return hcg_error_prefix(st, "%s failed in %s (%s), and no other selected device is left: ", f.device->name,
+                                hcg_dev_call_name(f.call), f.error);
+    if ((st = drop_device(s, d, &f))) return st;
+    *again = true;
+    return HCG_OK;
+}
+
 /* Runs; a device's fault drops it and the run starts again from its inputs on the others. */
 static hcg_status run(hcg_session *s, const hcg_tensor *const *inputs, hcg_tensor **outputs, bool alloc)
 {
-    for (;;) {
+    for (bool again = true; again;) {
         hcg_fault_clear();
+        double t0 = hcg_now();
         hcg_status st = run_once(s, inputs, outputs, alloc);
-        hcg_fault f;
-        if (!st || !hcg_fault_last(&f)) return st;
-        int d = -1;
-        for (int i = 0; i < s->n_dev; i++)
-            if (s->devs[i] == f.device) d = i;
-        if (d < 0) return st;
-        if (s->no_fallback)
-            return hcg_error_prefix(st, "%s failed in %s (%s), and this session holds state there that cannot move to "
-                                    "another device: ", f.device->name, hcg_dev_call_name(f.call), f.error);
-        if (s->n_dev == 1)
-            return hcg_error_prefix(st, "%s failed in %s (%s), and no other selected device is left: ", f.device->name,
-                                    hcg_dev_call_name(f.call), f.error);
-        if ((st = drop_device(s, d, &f))) return st;
+        s->last_run_seconds = hcg_now() - t0;
+        if ((st = after_failure(s, st, &again)) || !again) return st;
     }
+    return HCG_OK;
 }
+
+hcg_status hcg_session_prepare(hcg_session *s, const hcg_shape *shapes)
+{
+    if (!s || !shapes) return hcg_error(HCG_ERR_ARG, "prepare: no session or no shapes");
+    for (bool again = true; again;) {
+        hcg_fault_clear();
+        hcg_plan *p = NULL;
+        hcg_status st = hcg_session_plan(s, shapes, &p);
+        if (!st) {
+            s->last_plan = p;
+            s->last_profiled = false;
+            return HCG_OK;
+        }
+        if ((st = after_failure(s, st, &again)) || !again) return st;
+    }
+    return HCG_OK;
+}
+
+const char *hcg_session_passes(const hcg_session *s) { return s ? s->passes : ""; }
 
 hcg_status hcg_session_run(hcg_session *s, const hcg_tensor *const *inputs, hcg_tensor **outputs)
 {
@@ -541,10 +573,9 @@ hcg_status hcg_session_run_ex(hcg_session *s, const hcg_tensor *const *inputs, h
 
 hcg_status hcg_session_replan(hcg_session *s)
 {
-    if (s->measurements_pending) {
-        drop_plans(s);
-        s->measurements_pending = false;
-    }
+    if (!s) return hcg_error(HCG_ERR_ARG, "replan: no session");
+    drop_plans(s); /* the measurements stay: the next plan is made with them */
+    s->measurements_pending = false;
     return HCG_OK;
 }
 

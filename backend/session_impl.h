@@ -61,6 +61,7 @@ struct hcg_session {
     hcg_plan *last_plan;
     double last_t0;
     bool last_profiled;
+    double last_run_seconds; /* wall time of the last run (hcg_session_run and friends) */
     double last_setup_seconds, last_bind_seconds; /* binding + planning + preparing the last new plan */
     int plans_built, runs;
     hcg_session_ext ext;
@@ -76,8 +77,6 @@ hcg_status hcg_session_run_ex(hcg_session *s, const hcg_tensor *const *inputs, h
 
 /* The plan for input shapes (built and cached on first use). */
 hcg_status hcg_session_plan(hcg_session *s, const hcg_shape *shapes, hcg_plan **out);
-/* Drops cached plans if a profiled run measured new node times, so the next run replans. */
-hcg_status hcg_session_replan(hcg_session *s);
 /* Chrome-trace JSON of a plan's predicted timeline. */
 hcg_status hcg_plan_write_trace(const hcg_plan *p, const char *path);
 

@@ -10,8 +10,10 @@
 
 #include <cjson/cJSON.h>
 
+#include "backend/cpu/cpu.h"
 #include "backend/sched.h"
 #include "backend/simulate.h"
+#include "graph/bind.h"
 #include "graph/fileio.h"
 #include "graph/op_table.h"
 
@@ -25,7 +27,8 @@ static bool sim_supports(hcg_device *d, const hcg_graph *g, const hcg_node *n)
     return ((sim_ctx *)d->ctx)->supported[n->op];
 }
 
-static const hcg_backend_iface sim_iface = {.name = "sim", .supports = sim_supports};
+/* Simulated devices are planned for, never registered or run: supports() is all they need. */
+static const hcg_backend_iface sim_iface = {.version = HCG_BACKEND_IFACE_VERSION, .name = "sim", .supports = sim_supports};
 
 static double num(const cJSON *o, const char *key, double def)
 {
@@ -142,5 +145,37 @@ hcg_status hcg_sim_evaluate(const hcg_graph *bound, hcg_device **devs, int n, hc
     free(p.place);
     free(p.pred_time);
     free(p.pred_start);
+    return st;
+}
+
+hcg_status hcg_simulate(const hcg_graph *g, const hcg_shape *shapes, const char *profiles_path, hcg_simulation *out)
+{
+    if (!g || !shapes || !profiles_path || !out) return hcg_error(HCG_ERR_ARG, "simulate: a graph, shapes, profiles and an output are needed");
+    memset(out, 0, sizeof *out);
+    hcg_device *devs[HCG_MAX_DEVICES];
+    int n = 0;
+    hcg_graph *bound = NULL;
+    hcg_bind_options bo = {.eval = hcg_cpu_eval};
+    hcg_status st = hcg_graph_bind(g, shapes, &bo, &bound);
+    if (st) return st;
+    if ((st = hcg_sim_load(profiles_path, devs, HCG_MAX_DEVICES, &n))) {
+        hcg_graph_free(bound);
+        return st;
+    }
+    hcg_sched_report r;
+    if (!(st = hcg_sim_evaluate(bound, devs, n, &r))) {
+        out->n_devices = n;
+        out->n_nodes = bound->n_nodes;
+        for (int d = 0; d < n; d++) {
+            snprintf(out->device[d], sizeof out->device[d], "%s", devs[d]->name);
+            out->single[d] = r.single[d];
+        }
+        out->chosen = r.chosen;
+        out->heft = r.heft;
+        out->greedy = r.greedy;
+        out->choice = r.choice;
+    }
+    hcg_sim_free(devs, n);
+    hcg_graph_free(bound);
     return st;
 }

@@ -31,8 +31,9 @@
 
 struct hcg_train_session {
     const hcg_graph *g;
-    hcg_train_options opt;
+    hcg_train_options opt; /* its strings point at the copies below: the caller's are borrowed for the call */
     char *loss_name;
+    char *devices;
     char **freeze;
     int loss_out;   /* the loss's index among the graph's outputs */
     char **params;  /* trainable parameter names */
@@ -257,6 +258,7 @@ void hcg_train_session_free(hcg_train_session *t)
     for (int i = 0; i < t->opt.n_freeze; i++) free(t->freeze[i]);
     free(t->freeze);
     free(t->loss_name);
+    free(t->devices);
     hcg_tensor_free(t->hyper);
     free(t);
 }
@@ -332,7 +334,10 @@ hcg_status hcg_train_session_new(const hcg_graph *g, const hcg_train_options *op
     if (!st && (!(t->loss_name = hcg_strdup(opt->loss)) || !t->freeze)) st = hcg_error(HCG_ERR_NOMEM, "out of memory");
     for (int i = 0; i < opt->n_freeze && !st; i++)
         if (!(t->freeze[i] = hcg_strdup(opt->freeze[i]))) st = hcg_error(HCG_ERR_NOMEM, "out of memory");
+    if (!st && opt->devices && !(t->devices = hcg_strdup(opt->devices))) st = hcg_error(HCG_ERR_NOMEM, "out of memory");
     t->opt.freeze = NULL;
+    t->opt.loss = t->loss_name;
+    t->opt.devices = t->devices;
     if (!st) st = find_trainable(t);
     if (!st && opt->distributed && hcg_graph_names_ranks(g))
         st = hcg_error(HCG_ERR_UNSUPPORTED, "data-parallel training and nodes placed on ranks (rankN:...) do not mix");
@@ -413,8 +418,8 @@ hcg_status hcg_train_step(hcg_train_session *t, const hcg_tensor *const *inputs,
 
 hcg_status hcg_train_prepare(hcg_train_session *t, const hcg_shape *shapes)
 {
-    hcg_plan *p = NULL;
-    return hcg_session_plan(t->step_s, shapes, &p);
+    if (!t) return hcg_error(HCG_ERR_ARG, "train_prepare: no training session");
+    return hcg_session_prepare(t->step_s, shapes); /* the step's plan becomes its session's current plan */
 }
 
 hcg_status hcg_train_eval(hcg_train_session *t, const hcg_tensor *const *inputs, hcg_tensor **outputs)

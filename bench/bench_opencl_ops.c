@@ -46,7 +46,7 @@ int main(int argc, char **argv)
     }
     hcg_device *d = hcg_device_find(name);
     if (!d || strcmp(d->iface->name, "opencl") != 0) {
-        fprintf(stderr, "no OpenCL device '%s' (%s)\n", name, hcg_registry_notes());
+        fprintf(stderr, "no OpenCL device '%s' (%s)\n", name, hcg_device_notes());
         return 1;
     }
     ocl_dev *dev = ocl_of(d);

@@ -269,6 +269,13 @@ VF q_scales(__global const uchar *s, int i, int f16)
 #endif
 }
 
+/* The parameters of both forms below (ocl_quant.c's qmm_args_begin / qmm_args_end_launch). */
+#define QMM_BLOCK_PARAMS(WT)                                                                       \
+    int m, int n, int k, __global float *c, ulong c_off, long c_bs, __global const float *a, ulong a_off, \
+        long a_bs, long a_ms, __global const WT *w, ulong w_off, __global const uchar *scale, ulong s_off, \
+        int has_scale, int scale_f16, int block, int blocks, __global const float *bias, ulong bias_off, \
+        int has_bias, int act, float alpha
+
 /* Stores C[row][col] = act(alpha * v + bias[col]) when the element exists. */
 void q_store(__global float *cb, int m, int n, int row, int col, float v, float alpha, __global const float *bias,
              int has_bias, int act)
@@ -280,12 +287,7 @@ void q_store(__global float *cb, int m, int n, int row, int col, float v, float 
 }
 
 #define QMM_ROWS(NAME, WT, WVLOAD, WLOAD1)                                                         \
-    __kernel void qmm_rows_##NAME(int m, int n, int k, __global float *c, ulong c_off, long c_bs,      \
-                                  __global const float *a, ulong a_off, long a_bs, long a_ms,          \
-                                  __global const WT *w, ulong w_off, __global const uchar *scale,      \
-                                  ulong s_off, int has_scale, int scale_f16, int block, int blocks,    \
-                                  __global const float *bias, ulong bias_off, int has_bias, int act,   \
-                                  float alpha)                                                     \
+    __kernel void qmm_rows_##NAME(QMM_BLOCK_PARAMS(WT))                                          \
     {                                                                                              \
         int n0 = get_global_id(0) * CN, m0 = get_global_id(1) * CM;                                \
         long bt = get_global_id(2);                                                                \
@@ -335,12 +337,7 @@ QMM_ROWS(f16, half, QVLOAD_F16, QLOAD1_F16)
 /* W [K, N]: an item computes CM rows x VEC columns, one widened (and, per block, scaled) row of W
  * per step along K; columns past N (the last item of a row) go one at a time. */
 #define QMM_COLS(NAME, WT, WVLOAD, WLOAD1)                                                         \
-    __kernel void qmm_cols_##NAME(int m, int n, int k, __global float *c, ulong c_off, long c_bs,      \
-                                  __global const float *a, ulong a_off, long a_bs, long a_ms,          \
-                                  __global const WT *w, ulong w_off, __global const uchar *scale,      \
-                                  ulong s_off, int has_scale, int scale_f16, int block, int blocks,    \
-                                  __global const float *bias, ulong bias_off, int has_bias, int act,   \
-                                  float alpha)                                                     \
+    __kernel void qmm_cols_##NAME(QMM_BLOCK_PARAMS(WT))                                          \
     {                                                                                              \
         int n0 = get_global_id(0) * VEC, m0 = get_global_id(1) * CM;                               \
         long bt = get_global_id(2);                                                                \

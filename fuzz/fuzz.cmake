@@ -13,6 +13,6 @@ add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-re
 add_link_options(-fsanitize=address,undefined)
 foreach(target fuzz_onnx fuzz_text fuzz_npy fuzz_safetensors)
   add_executable(${target} ${CMAKE_SOURCE_DIR}/fuzz/${target}.c)
-  target_link_libraries(${target} PRIVATE hcg)
+  target_link_libraries(${target} PRIVATE hcg_internal)
   target_link_options(${target} PRIVATE -fsanitize=fuzzer)
 endforeach()

@@ -179,7 +179,7 @@ hcg_status hcg_autodiff(hcg_graph *g, hcg_id loss, const hcg_id *wrt, int n_wrt,
         if (!info->grad) {
             st = hcg_node_error(g, n, HCG_ERR_UNSUPPORTED,
                                 "%s has no gradient rule, but the loss '%s' depends on a trainable parameter through it",
-                                info->name, g->nodes[loss].name);
+                                hcg_op_name(n->op), g->nodes[loss].name);
             goto done;
         }
         int n_in = n->n_inputs;

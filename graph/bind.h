@@ -42,8 +42,7 @@ hcg_status hcg_graph_toposort(hcg_graph *b);
  * without --shape, and by loaders that want to validate). */
 hcg_status hcg_graph_check(const hcg_graph *g, const hcg_bind_options *opt);
 
-/* The concrete input shapes for g with each symbol set from a name=value list (NULL: trial values). */
-hcg_status hcg_graph_input_shapes(const hcg_graph *g, const char *const *sym_names, const int64_t *sym_values,
-                                  int n_syms, hcg_shape *shapes);
+/* hcg_graph_input_shapes (the concrete input shapes with each symbol set from a name=value list)
+ * is public: hcg.h. */
 
 #endif

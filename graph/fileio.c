@@ -1,5 +1,6 @@
 /* fileio.c — opening files for reading without blocking on FIFOs or devices, atomic writes
- * (temporary file + fsync + rename) and whole-file reads. */
+ * (temporary file + fsync + rename; also the public pending files of a set written together) and
+ * whole-file reads. */
 #include "graph/fileio.h"
 
 #include <errno.h>
@@ -89,6 +90,21 @@ void hcg_atomic_abort(hcg_atomic_file *af)
     free(af->tmp);
     free(af->final);
     memset(af, 0, sizeof *af);
+}
+
+hcg_status hcg_pending_commit(hcg_pending_file *f)
+{
+    if (!f) return hcg_error(HCG_ERR_ARG, "hcg_pending_commit: no file");
+    hcg_status st = hcg_atomic_commit(&f->af);
+    free(f);
+    return st;
+}
+
+void hcg_pending_abort(hcg_pending_file *f)
+{
+    if (!f) return;
+    hcg_atomic_abort(&f->af);
+    free(f);
 }
 
 static const char *file_kind(mode_t m)

@@ -28,10 +28,14 @@ hcg_status hcg_atomic_commit(hcg_atomic_file *af);
 /* Removes the temporary file and releases af (safe to call on a zeroed or released af). */
 void hcg_atomic_abort(hcg_atomic_file *af);
 
-/* Writes a whole file atomically (hcg_atomic_begin / write / commit). */
-hcg_status hcg_write_file_atomic(const char *path, const void *data, size_t n);
-/* Creates a folder and its parents (existing ones are fine). */
-hcg_status hcg_make_dirs(const char *path);
+/* The public handle of a file written but not yet renamed into place (hcg_npy_save_pending,
+ * hcg_pending_commit, hcg_pending_abort in hcg.h). */
+struct hcg_pending_file {
+    hcg_atomic_file af;
+};
+
+/* hcg_write_file_atomic (a whole file through hcg_atomic_begin / write / commit), hcg_make_dirs
+ * and hcg_read_file are public: hcg.h. */
 
 /* Opens a file for reading only if it is a regular file: FIFOs, devices and folders are refused
  * with a clear error without blocking (the open is non-blocking, then the mode is checked).
@@ -39,8 +43,5 @@ hcg_status hcg_make_dirs(const char *path);
 hcg_status hcg_open_regular(const char *path, int *fd, struct stat *sb_out);
 /* The same as a stdio stream ("rb"). */
 hcg_status hcg_fopen_regular(const char *path, FILE **f, struct stat *sb_out);
-
-/* Reads a whole file into a NUL-terminated buffer (caller frees); *len excludes the NUL. */
-hcg_status hcg_read_file(const char *path, char **data, size_t *len);
 
 #endif

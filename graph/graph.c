@@ -1,7 +1,9 @@
 /* graph.c — the graph builder: nodes, names, symbols, attributes checked against the op schema,
  * outputs and pins, and the resources a graph keeps alive. */
-#include <stdarg.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,11 +131,42 @@ int64_t hcg_sym(hcg_graph *g, const char *name)
 
 /* ---------------------------------------------------------------- attributes */
 
+/* Lookups of names an op's schema lacks: a bug in hcg (a misspelt or renamed attribute would
+ * otherwise read as zero). Counted, the first one kept and printed; tests fail on any. */
+static atomic_int attr_misuses;
+static pthread_mutex_t misuse_lock = PTHREAD_MUTEX_INITIALIZER;
+static char first_misuse[160];
+
+static void attr_misuse(hcg_op op, const char *name)
+{
+    if (atomic_fetch_add(&attr_misuses, 1) != 0) return;
+    pthread_mutex_lock(&misuse_lock);
+    snprintf(first_misuse, sizeof first_misuse, "op %s has no attribute '%s' (a lookup by that name read zero)",
+             hcg_op_name(op), name ? name : "(null)");
+    pthread_mutex_unlock(&misuse_lock);
+    fprintf(stderr, "hcg: internal error: %s\n", first_misuse);
+}
+
+int hcg_attr_misuses(char *first, size_t n)
+{
+    int count = atomic_load(&attr_misuses);
+    if (first && n) {
+        pthread_mutex_lock(&misuse_lock);
+        snprintf(first, n, "%s", first_misuse);
+        pthread_mutex_unlock(&misuse_lock);
+    }
+    return count;
+}
+
 const hcg_attr_value *hcg_attr_get(const hcg_node *n, const char *name)
 {
     static const hcg_attr_value none;
     int slot = hcg_attr_slot(n->op, name);
-    return slot < 0 ? &none : &n->attrs[slot];
+    if (slot < 0) {
+        attr_misuse(n->op, name);
+        return &none;
+    }
+    return &n->attrs[slot];
 }
 
 int64_t hcg_attr_int(const hcg_node *n, const char *name) { return hcg_attr_get(n, name)->i; }
@@ -162,16 +195,12 @@ static const char *attr_kind_name(hcg_attr_kind k)
 hcg_status hcg_node_set_attr(const hcg_graph *g, hcg_node *n, const hcg_attr *a)
 {
     const hcg_op_info *info = hcg_op_info_get(n->op);
-    int slot = hcg_attr_slot(n->op, a->name);
+    int slot = hcg_attr_slot_accepting(n->op, a->name);
     if (slot < 0) {
-        char known[256] = "";
-        size_t used = 0;
-        for (int i = 0; i < HCG_MAX_ATTRS && info->attrs[i].name; i++) {
-            int w = snprintf(known + used, sizeof known - used, "%s%s", i ? ", " : "", info->attrs[i].name);
-            if (w > 0 && (size_t)w < sizeof known - used) used += (size_t)w;
-        }
+        char known[256];
+        hcg_op_attr_list(n->op, known, sizeof known);
         return hcg_node_error(g, n, HCG_ERR_GRAPH, "unknown attribute '%s' (%s takes: %s)", a->name,
-                              info->name, used ? known : "no attributes");
+                              hcg_op_name(n->op), known[0] ? known : "no attributes");
     }
     hcg_attr_kind want = info->attrs[slot].kind;
     hcg_attr_value v;
@@ -284,7 +313,7 @@ hcg_id hcg_graph_add_node(hcg_graph *g, hcg_op op, const char *name, const hcg_i
     if (n_inputs < 0 || (n_inputs > 0 && !inputs)) return -hcg_error(HCG_ERR_ARG, "invalid inputs");
     const hcg_op_info *info = hcg_op_info_get(op);
     if (!name) {
-        do snprintf(auto_name, sizeof auto_name, "%s_%d", info->name, g->auto_names++);
+        do snprintf(auto_name, sizeof auto_name, "%s_%d", hcg_op_name(op), g->auto_names++);
         while (hcg_strmap_get(&g->names, auto_name) >= 0);
         name = auto_name;
     }
@@ -292,18 +321,18 @@ hcg_id hcg_graph_add_node(hcg_graph *g, hcg_op op, const char *name, const hcg_i
     for (int i = 0; i < n_inputs; i++) {
         if (inputs[i] < 0 || inputs[i] >= g->n_nodes)
             return -hcg_error(HCG_ERR_GRAPH, "node '%s' (%s): input %d is not a node of this graph%s", name,
-                              info->name, i, inputs[i] < 0 ? " (an earlier builder call failed)" : "");
+                              hcg_op_name(op), i, inputs[i] < 0 ? " (an earlier builder call failed)" : "");
     }
     int max_total = hcg_op_max_total_inputs(op);
     if (n_inputs < info->min_inputs || (max_total >= 0 && n_inputs > max_total)) {
         if (max_total < 0)
             return -hcg_error(HCG_ERR_GRAPH, "node '%s' (%s): takes at least %d inputs, got %d", name,
-                              info->name, info->min_inputs, n_inputs);
+                              hcg_op_name(op), info->min_inputs, n_inputs);
         if (info->min_inputs == max_total)
-            return -hcg_error(HCG_ERR_GRAPH, "node '%s' (%s): takes %d input%s, got %d", name, info->name,
+            return -hcg_error(HCG_ERR_GRAPH, "node '%s' (%s): takes %d input%s, got %d", name, hcg_op_name(op),
                               info->min_inputs, info->min_inputs == 1 ? "" : "s", n_inputs);
         return -hcg_error(HCG_ERR_GRAPH, "node '%s' (%s): takes %d to %d inputs, got %d", name,
-                          info->name, info->min_inputs, max_total, n_inputs);
+                          hcg_op_name(op), info->min_inputs, max_total, n_inputs);
     }
     int old_cap = g->cap_nodes;
     if (!grow_array((void **)&g->nodes, &g->cap_nodes, g->n_nodes + 1, sizeof(hcg_node)))
@@ -357,7 +386,7 @@ hcg_id hcg_add_node(hcg_graph *g, hcg_op op, const char *name, const hcg_id *inp
             if (info->attrs[i].from_input && n_inputs >= info->attrs[i].from_input) given = true;
             if (!given)
                 return -hcg_error(HCG_ERR_GRAPH, "node '%s' (%s): the attribute '%s' is required",
-                                  name ? name : "?", info->name, info->attrs[i].name);
+                                  name ? name : "?", hcg_op_name(op), info->attrs[i].name);
         }
     }
     return hcg_graph_add_node(g, op, name, inputs, n_inputs, attrs, n_attrs);
@@ -518,6 +547,51 @@ const char *hcg_graph_output_name(const hcg_graph *g, int i)
 hcg_id hcg_graph_find(const hcg_graph *g, const char *name)
 {
     return g && name ? hcg_strmap_get(&g->names, name) : -1;
+}
+
+static const hcg_node *node_or_null(const hcg_graph *g, hcg_id id)
+{
+    return g && id >= 0 && id < g->n_nodes ? &g->nodes[id] : NULL;
+}
+
+const char *hcg_graph_node_name(const hcg_graph *g, hcg_id id)
+{
+    const hcg_node *n = node_or_null(g, id);
+    return n ? n->name : NULL;
+}
+
+hcg_op hcg_graph_node_op(const hcg_graph *g, hcg_id id)
+{
+    const hcg_node *n = node_or_null(g, id);
+    return n ? n->op : HCG_OP_COUNT;
+}
+
+const char *hcg_graph_node_pin(const hcg_graph *g, hcg_id id)
+{
+    const hcg_node *n = node_or_null(g, id);
+    return n ? n->pin : NULL;
+}
+
+const char *hcg_graph_node_weight_file(const hcg_graph *g, hcg_id id)
+{
+    const hcg_node *n = node_or_null(g, id);
+    return n ? n->weight_file : NULL;
+}
+
+hcg_status hcg_graph_input_type(const hcg_graph *g, int i, hcg_dtype *dtype, hcg_shape *shape)
+{
+    if (!g || i < 0 || i >= g->n_inputs) return hcg_error(HCG_ERR_ARG, "input %d: the graph has no such input", i);
+    const hcg_node *n = &g->nodes[g->inputs[i]];
+    if (dtype) *dtype = n->dtype;
+    if (shape) *shape = n->shape;
+    return HCG_OK;
+}
+
+const char *hcg_graph_sym_name(const hcg_graph *g, int64_t dim)
+{
+    if (!g || !HCG_DIM_IS_SYM(dim)) return NULL;
+    int id = HCG_DIM_SYM_ID(dim);
+    return id >= 0 && id < g->n_syms ? g->syms[id] : NULL;
 }
 
 bool hcg_norm_axis(int64_t axis, int rank, int *out)

@@ -74,12 +74,8 @@ struct hcg_graph {
 /* The longest error message kept (longer ones are cut): room for several paths of PATH_MAX. */
 #define HCG_ERROR_LEN 16384
 
-/* Sets the thread's error message and returns code. */
-hcg_status hcg_error(hcg_status code, const char *fmt, ...)
-    HCG_PRINTF(2, 3);
-/* Prepends context ("model.hcg:3:5: ") to the current message; returns code. */
-hcg_status hcg_error_prefix(hcg_status code, const char *fmt, ...)
-    HCG_PRINTF(2, 3);
+/* hcg_error (sets the thread's message and returns code) and hcg_error_prefix (prepends context
+ * such as "model.hcg:3:5: ") are public: hcg.h. */
 /* An error about a node: "node 'name' (op): message", with the node's file position if known. */
 hcg_status hcg_node_error(const hcg_graph *g, const hcg_node *n, hcg_status code, const char *fmt,
                           ...) HCG_PRINTF(4, 5);
@@ -92,9 +88,12 @@ static inline hcg_node *hcg_input_node(const hcg_graph *g, const hcg_node *n, in
     return &g->nodes[n->inputs[i]];
 }
 
-/* Attribute access by name (defaults applied). Asking for a name the op's schema lacks is a bug
- * and returns the zero value. */
+/* Attribute access by name (defaults applied). Asking for a name the op's schema lacks is a bug in
+ * hcg: it returns the zero value, prints "hcg: internal error: ..." once and is counted, and every
+ * test fails when its process made one (tl_finish asks hcg_attr_misuses). */
 const hcg_attr_value *hcg_attr_get(const hcg_node *n, const char *name);
+/* How many lookups named an attribute their op lacks; first (may be NULL) gets the first one. */
+int hcg_attr_misuses(char *first, size_t n);
 int64_t hcg_attr_int(const hcg_node *n, const char *name);
 double hcg_attr_float(const hcg_node *n, const char *name);
 const int64_t *hcg_attr_ints(const hcg_node *n, const char *name, int *count);

@@ -9,7 +9,6 @@
 
 #include "graph/fileio.h"
 #include "graph/graph.h"
-#include "graph/npy.h"
 
 static const char npy_magic[6] = {'\x93', 'N', 'U', 'M', 'P', 'Y'};
 
@@ -346,14 +345,31 @@ done:
 
 /* ---------------------------------------------------------------- writing */
 
+/* Writes t to a temporary file beside path and syncs it, without renaming it over path:
+ * hcg_atomic_commit(af) does that (or hcg_atomic_abort removes it). On failure af is released. */
+static hcg_status write_uncommitted(const char *path, const hcg_tensor *t, hcg_atomic_file *af);
+
 hcg_status hcg_npy_save(const char *path, const hcg_tensor *t)
 {
     hcg_atomic_file af;
-    hcg_status st = hcg_npy_write_uncommitted(path, t, &af);
+    hcg_status st = write_uncommitted(path, t, &af);
     return st ? st : hcg_atomic_commit(&af);
 }
 
-hcg_status hcg_npy_write_uncommitted(const char *path, const hcg_tensor *t, hcg_atomic_file *af)
+hcg_status hcg_npy_save_pending(const char *path, const hcg_tensor *t, hcg_pending_file **out)
+{
+    if (!out) return hcg_error(HCG_ERR_ARG, "hcg_npy_save_pending: no output");
+    *out = calloc(1, sizeof **out);
+    if (!*out) return hcg_error(HCG_ERR_NOMEM, "out of memory");
+    hcg_status st = write_uncommitted(path, t, &(*out)->af);
+    if (st) {
+        free(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+static hcg_status write_uncommitted(const char *path, const hcg_tensor *t, hcg_atomic_file *af)
 {
     memset(af, 0, sizeof *af);
     if (!path || !t) return hcg_error(HCG_ERR_ARG, "hcg_npy_save: no path or tensor");

@@ -256,7 +256,7 @@ hcg_status hcg_grad_gemm(hcg_grad_ctx *c, hcg_id v, hcg_id dy, const bool *wants
 {
     const hcg_node *n = NODE(v);
     hcg_id a = n->inputs[0], b = n->inputs[1], cc = n->n_inputs > 2 ? n->inputs[2] : -1;
-    bool ta = hcg_attr_int(n, "trans_a") != 0, tb = hcg_attr_int(n, "trans_b") != 0;
+    bool ta = hcg_attr_int(n, "transpose_a") != 0, tb = hcg_attr_int(n, "transpose_b") != 0;
     double alpha = hcg_attr_float(n, "alpha"), beta = hcg_attr_float(n, "beta");
     if (wants[0]) {
         hcg_id d = !ta ? matmul(c, dy, b, false, !tb) : matmul(c, b, dy, tb, true);

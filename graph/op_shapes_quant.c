@@ -11,6 +11,7 @@
 #include "backend/cpu/cpu.h" /* hcg_half_to_float */
 #include "graph/op_rules.h"
 #include "graph/quant.h"
+#include "graph/half.h"
 
 #define IN(i) (&g->nodes[n->inputs[(i)]])
 #define M_F16 (1u << HCG_F16)

@@ -183,8 +183,9 @@ static hcg_status infer_cast(const hcg_graph *g, hcg_node *n)
 
 void hcg_matmul_operands(const hcg_node *n, hcg_shape *a, hcg_shape *b, bool *ta, bool *tb)
 {
-    *ta = hcg_attr_int(n, "transpose_a") != 0;
-    *tb = hcg_attr_int(n, "transpose_b") != 0;
+    /* matmul_integer (ONNX's MatMulInteger) has no transposes */
+    *ta = hcg_attr_slot(n->op, "transpose_a") >= 0 && hcg_attr_int(n, "transpose_a") != 0;
+    *tb = hcg_attr_slot(n->op, "transpose_b") >= 0 && hcg_attr_int(n, "transpose_b") != 0;
     /* numpy: a 1-D a is a row vector [1, K], a 1-D b a column vector [K, 1] (flags ignored). */
     if (a->rank == 1) {
         a->rank = 2;
@@ -412,11 +413,11 @@ static hcg_status infer_gemm(const hcg_graph *g, hcg_node *n)
     fmt_type(g, IN(1), sb, sizeof sb);
     if (a->rank != 2 || b->rank != 2)
         return hcg_node_error(g, n, HCG_ERR_SHAPE, "inputs must be matrices, got %s and %s", sa, sb);
-    bool ta = hcg_attr_int(n, "trans_a") != 0, tb = hcg_attr_int(n, "trans_b") != 0;
+    bool ta = hcg_attr_int(n, "transpose_a") != 0, tb = hcg_attr_int(n, "transpose_b") != 0;
     int64_t m = a->dims[ta ? 1 : 0], k = a->dims[ta ? 0 : 1];
     int64_t k2 = b->dims[tb ? 1 : 0], nn = b->dims[tb ? 0 : 1];
     if (k != k2)
-        return hcg_node_error(g, n, HCG_ERR_SHAPE, "inner dimensions differ: %s and %s (trans_a=%d, trans_b=%d)",
+        return hcg_node_error(g, n, HCG_ERR_SHAPE, "inner dimensions differ: %s and %s (transpose_a=%d, transpose_b=%d)",
                               sa, sb, (int)ta, (int)tb);
     int64_t dims[2] = {m, nn};
     hcg_shape out = hcg_shape_make(2, dims), bc;
@@ -883,7 +884,8 @@ static double io_bytes(const hcg_graph *g, const hcg_node *n)
 static void cost_matmul(const hcg_graph *g, const hcg_node *n, double *flops, double *bytes)
 {
     const hcg_shape *a = &IN(0)->shape;
-    bool ta = n->op == HCG_OP_GEMM ? hcg_attr_int(n, "trans_a") != 0 : hcg_attr_int(n, "transpose_a") != 0;
+    /* matmul, fused_matmul and gemm alike; matmul_integer has no transposes */
+    bool ta = hcg_attr_slot(n->op, "transpose_a") >= 0 && hcg_attr_int(n, "transpose_a") != 0;
     double k = a->rank == 1 ? (double)a->dims[0] : (double)a->dims[a->rank - (ta ? 2 : 1)];
     *flops = 2.0 * numel_of(n) * k;
     *bytes = io_bytes(g, n);
@@ -920,175 +922,177 @@ static void cost_free(const hcg_graph *g, const hcg_node *n, double *flops, doub
 #define A_STR(nm, d) {.name = nm, .kind = HCG_ATTR_STRING, .def_s = d}
 #define A_REQ(nm, kind_) {.name = nm, .kind = kind_, .required = true}
 
-#define BINARY(nm, rule, grad_, doc_)                                                             \
-    {.name = nm, .min_inputs = 2, .max_inputs = 2, .infer = rule, .grad = grad_,                   \
+#define BINARY(rule, grad_, doc_)                                                                 \
+    {.min_inputs = 2, .max_inputs = 2, .infer = rule, .grad = grad_,                   \
      .flags = HCG_OPF_ELEMENTWISE, .doc = doc_}
-#define UNARY(nm, rule, cost_, grad_, doc_)                                                        \
-    {.name = nm, .min_inputs = 1, .max_inputs = 1, .infer = rule, .cost = cost_, .grad = grad_,    \
+#define UNARY(rule, cost_, grad_, doc_)                                                            \
+    {.min_inputs = 1, .max_inputs = 1, .infer = rule, .cost = cost_, .grad = grad_,    \
      .flags = HCG_OPF_ELEMENTWISE, .doc = doc_}
-#define REDUCE(nm, doc_)                                                                           \
-    {.name = nm, .min_inputs = 1, .max_inputs = 1,                                                 \
+#define REDUCE(doc_)                                                                               \
+    {.min_inputs = 1, .max_inputs = 1,                                                 \
      .attrs = {{.name = "axes", .kind = HCG_ATTR_INTS, .from_input = 2}, A_INT("keepdims", 1)},   \
      .infer = infer_reduce, .grad = hcg_grad_reduce, .doc = doc_}
 
 static const hcg_op_info op_table[HCG_OP_COUNT] = {
-    [HCG_OP_INPUT] = {.name = "input", .cost = cost_free, .flags = HCG_OPF_SOURCE | HCG_OPF_NO_FOLD,
+    [HCG_OP_INPUT] = {.cost = cost_free, .flags = HCG_OPF_SOURCE | HCG_OPF_NO_FOLD,
                       .doc = "a graph input, bound when the graph runs"},
-    [HCG_OP_PARAM] = {.name = "param", .cost = cost_free, .flags = HCG_OPF_SOURCE,
+    [HCG_OP_PARAM] = {.cost = cost_free, .flags = HCG_OPF_SOURCE,
                       .doc = "a trained parameter, read from a safetensors file"},
-    [HCG_OP_CONSTANT] = {.name = "constant", .cost = cost_free, .flags = HCG_OPF_SOURCE,
+    [HCG_OP_CONSTANT] = {.cost = cost_free, .flags = HCG_OPF_SOURCE,
                          .doc = "a constant tensor written in the graph"},
 
-    [HCG_OP_ADD] = BINARY("add", infer_arith, hcg_grad_arith, "a + b"),
-    [HCG_OP_SUB] = BINARY("sub", infer_arith, hcg_grad_arith, "a - b"),
-    [HCG_OP_MUL] = BINARY("mul", infer_arith, hcg_grad_arith, "a * b"),
-    [HCG_OP_DIV] = BINARY("div", infer_arith, hcg_grad_arith, "a / b (integers: truncated; division by zero is an error)"),
-    [HCG_OP_POW] = BINARY("pow", infer_arith, hcg_grad_pow, "a ** b (f32)"),
-    [HCG_OP_MAX] = BINARY("max", infer_arith, hcg_grad_minmax, "elementwise maximum (NaN wins)"),
-    [HCG_OP_MIN] = BINARY("min", infer_arith, hcg_grad_minmax, "elementwise minimum (NaN wins)"),
-    [HCG_OP_EQUAL] = BINARY("equal", infer_compare, NULL, "a == b, giving bool"),
-    [HCG_OP_LESS] = BINARY("less", infer_compare, NULL, "a < b, giving bool"),
-    [HCG_OP_GREATER] = BINARY("greater", infer_compare, NULL, "a > b, giving bool"),
-    [HCG_OP_AND] = BINARY("and", infer_logical, NULL, "logical and of bools"),
-    [HCG_OP_OR] = BINARY("or", infer_logical, NULL, "logical or of bools"),
-    [HCG_OP_WHERE] = {.name = "where", .min_inputs = 3, .max_inputs = 3, .infer = infer_where,
+    [HCG_OP_ADD] = BINARY(infer_arith, hcg_grad_arith, "a + b"),
+    [HCG_OP_SUB] = BINARY(infer_arith, hcg_grad_arith, "a - b"),
+    [HCG_OP_MUL] = BINARY(infer_arith, hcg_grad_arith, "a * b"),
+    [HCG_OP_DIV] = BINARY(infer_arith, hcg_grad_arith, "a / b (integers: truncated; division by zero is an error)"),
+    [HCG_OP_POW] = BINARY(infer_arith, hcg_grad_pow, "a ** b (f32)"),
+    [HCG_OP_MAX] = BINARY(infer_arith, hcg_grad_minmax, "elementwise maximum (NaN wins)"),
+    [HCG_OP_MIN] = BINARY(infer_arith, hcg_grad_minmax, "elementwise minimum (NaN wins)"),
+    [HCG_OP_EQUAL] = BINARY(infer_compare, NULL, "a == b, giving bool"),
+    [HCG_OP_LESS] = BINARY(infer_compare, NULL, "a < b, giving bool"),
+    [HCG_OP_GREATER] = BINARY(infer_compare, NULL, "a > b, giving bool"),
+    [HCG_OP_AND] = BINARY(infer_logical, NULL, "logical and of bools"),
+    [HCG_OP_OR] = BINARY(infer_logical, NULL, "logical or of bools"),
+    [HCG_OP_WHERE] = {.min_inputs = 3, .max_inputs = 3, .infer = infer_where,
                       .grad = hcg_grad_where, .flags = HCG_OPF_ELEMENTWISE, .doc = "cond ? x : y, all three broadcast"},
 
-    [HCG_OP_NEG] = UNARY("neg", infer_unary_num, NULL, hcg_grad_neg, "-x"),
-    [HCG_OP_EXP] = UNARY("exp", infer_unary_float, cost_heavy, hcg_grad_unary, "e ** x"),
-    [HCG_OP_LOG] = UNARY("log", infer_unary_float, cost_heavy, hcg_grad_unary, "natural logarithm"),
-    [HCG_OP_SQRT] = UNARY("sqrt", infer_unary_float, NULL, hcg_grad_unary, "square root"),
-    [HCG_OP_RSQRT] = UNARY("rsqrt", infer_unary_float, NULL, hcg_grad_unary, "1 / sqrt(x)"),
-    [HCG_OP_TANH] = UNARY("tanh", infer_unary_float, cost_heavy, hcg_grad_unary, "hyperbolic tangent"),
-    [HCG_OP_SIGMOID] = UNARY("sigmoid", infer_unary_float, cost_heavy, hcg_grad_unary, "1 / (1 + e ** -x)"),
-    [HCG_OP_RELU] = UNARY("relu", infer_unary_num, NULL, hcg_grad_unary, "max(x, 0)"),
-    [HCG_OP_GELU] = {.name = "gelu", .min_inputs = 1, .max_inputs = 1, .attrs = {A_STR("approximate", "none")},
+    [HCG_OP_NEG] = UNARY(infer_unary_num, NULL, hcg_grad_neg, "-x"),
+    [HCG_OP_EXP] = UNARY(infer_unary_float, cost_heavy, hcg_grad_unary, "e ** x"),
+    [HCG_OP_LOG] = UNARY(infer_unary_float, cost_heavy, hcg_grad_unary, "natural logarithm"),
+    [HCG_OP_SQRT] = UNARY(infer_unary_float, NULL, hcg_grad_unary, "square root"),
+    [HCG_OP_RSQRT] = UNARY(infer_unary_float, NULL, hcg_grad_unary, "1 / sqrt(x)"),
+    [HCG_OP_TANH] = UNARY(infer_unary_float, cost_heavy, hcg_grad_unary, "hyperbolic tangent"),
+    [HCG_OP_SIGMOID] = UNARY(infer_unary_float, cost_heavy, hcg_grad_unary, "1 / (1 + e ** -x)"),
+    [HCG_OP_RELU] = UNARY(infer_unary_num, NULL, hcg_grad_unary, "max(x, 0)"),
+    [HCG_OP_GELU] = {.min_inputs = 1, .max_inputs = 1, .attrs = {A_STR("approximate", "none")},
                      .infer = infer_gelu, .cost = cost_heavy, .grad = hcg_grad_unary, .flags = HCG_OPF_ELEMENTWISE,
                      .doc = "x * Phi(x); approximate=tanh uses the tanh form"},
-    [HCG_OP_SILU] = UNARY("silu", infer_unary_float, cost_heavy, hcg_grad_unary, "x * sigmoid(x)"),
-    [HCG_OP_ERF] = UNARY("erf", infer_unary_float, cost_heavy, hcg_grad_unary, "the error function"),
-    [HCG_OP_ABS] = UNARY("abs", infer_unary_num, NULL, hcg_grad_unary, "|x|"),
-    [HCG_OP_RECIPROCAL] = UNARY("reciprocal", infer_unary_float, NULL, hcg_grad_unary, "1 / x"),
-    [HCG_OP_NOT] = UNARY("not", infer_not, NULL, NULL, "logical not of a bool"),
-    [HCG_OP_CLIP] = {.name = "clip", .min_inputs = 1, .max_inputs = 1,
+    [HCG_OP_SILU] = UNARY(infer_unary_float, cost_heavy, hcg_grad_unary, "x * sigmoid(x)"),
+    [HCG_OP_ERF] = UNARY(infer_unary_float, cost_heavy, hcg_grad_unary, "the error function"),
+    [HCG_OP_ABS] = UNARY(infer_unary_num, NULL, hcg_grad_unary, "|x|"),
+    [HCG_OP_RECIPROCAL] = UNARY(infer_unary_float, NULL, hcg_grad_unary, "1 / x"),
+    [HCG_OP_NOT] = UNARY(infer_not, NULL, NULL, "logical not of a bool"),
+    [HCG_OP_CLIP] = {.min_inputs = 1, .max_inputs = 1,
                      .attrs = {{.name = "min", .kind = HCG_ATTR_FLOAT, .def_f = -INFINITY, .from_input = 2},
                                {.name = "max", .kind = HCG_ATTR_FLOAT, .def_f = INFINITY, .from_input = 3}},
                      .infer = infer_clip, .grad = hcg_grad_clip, .flags = HCG_OPF_ELEMENTWISE,
                      .doc = "min(max(x, min), max)"},
-    [HCG_OP_CAST] = {.name = "cast", .min_inputs = 1, .max_inputs = 1, .attrs = {A_REQ("to", HCG_ATTR_STRING)},
+    [HCG_OP_CAST] = {.min_inputs = 1, .max_inputs = 1, .attrs = {A_REQ("to", HCG_ATTR_STRING)},
                      .infer = infer_cast, .grad = hcg_grad_cast, .flags = HCG_OPF_ELEMENTWISE,
                      .doc = "converts to dtype `to` (float to int truncates toward zero)"},
 
-    [HCG_OP_MATMUL] = {.name = "matmul", .min_inputs = 2, .max_inputs = 2,
+    [HCG_OP_MATMUL] = {.min_inputs = 2, .max_inputs = 2,
                        .attrs = {A_INT("transpose_a", 0), A_INT("transpose_b", 0)}, .infer = infer_matmul,
                        .cost = cost_matmul, .grad = hcg_grad_matmul,
                        .doc = "batched matrix product with numpy batch broadcasting and 1-D rules"},
-    [HCG_OP_GEMM] = {.name = "gemm", .min_inputs = 2, .max_inputs = 3,
-                     .attrs = {A_FLOAT("alpha", 1.0), A_FLOAT("beta", 1.0), A_INT("trans_a", 0), A_INT("trans_b", 0)},
+    [HCG_OP_GEMM] = {.min_inputs = 2, .max_inputs = 3,
+                     .attrs = {A_FLOAT("alpha", 1.0), A_FLOAT("beta", 1.0),
+                               {.name = "transpose_a", .kind = HCG_ATTR_INT, .alias = "trans_a"},
+                               {.name = "transpose_b", .kind = HCG_ATTR_INT, .alias = "trans_b"}},
                      .infer = infer_gemm, .cost = cost_matmul, .grad = hcg_grad_gemm,
                      .doc = "alpha * op(a) @ op(b) + beta * c for matrices, c broadcast to the result"},
 
-    [HCG_OP_REDUCE_SUM] = REDUCE("reduce_sum", "sum over axes (empty: all)"),
-    [HCG_OP_REDUCE_MEAN] = REDUCE("reduce_mean", "mean over axes (empty: all)"),
-    [HCG_OP_REDUCE_MAX] = REDUCE("reduce_max", "maximum over axes (empty: all)"),
-    [HCG_OP_REDUCE_PROD] = REDUCE("reduce_prod", "product over axes (empty: all; integers wrap around)"),
+    [HCG_OP_REDUCE_SUM] = REDUCE("sum over axes (empty: all)"),
+    [HCG_OP_REDUCE_MEAN] = REDUCE("mean over axes (empty: all)"),
+    [HCG_OP_REDUCE_MAX] = REDUCE("maximum over axes (empty: all)"),
+    [HCG_OP_REDUCE_PROD] = REDUCE("product over axes (empty: all; integers wrap around)"),
 
-    [HCG_OP_SOFTMAX] = {.name = "softmax", .min_inputs = 1, .max_inputs = 1, .attrs = {A_INT("axis", -1)},
+    [HCG_OP_SOFTMAX] = {.min_inputs = 1, .max_inputs = 1, .attrs = {A_INT("axis", -1)},
                         .infer = infer_softmax, .cost = cost_heavy, .grad = hcg_grad_softmax,
                         .doc = "softmax along axis"},
-    [HCG_OP_LOG_SOFTMAX] = {.name = "log_softmax", .min_inputs = 1, .max_inputs = 1,
+    [HCG_OP_LOG_SOFTMAX] = {.min_inputs = 1, .max_inputs = 1,
                             .attrs = {A_INT("axis", -1)}, .infer = infer_softmax, .cost = cost_heavy,
                             .grad = hcg_grad_softmax, .doc = "log of softmax along axis"},
-    [HCG_OP_LAYER_NORM] = {.name = "layer_norm", .min_inputs = 1, .max_inputs = 3,
+    [HCG_OP_LAYER_NORM] = {.min_inputs = 1, .max_inputs = 3,
                            .attrs = {A_INT("axis", -1), A_FLOAT("epsilon", 1e-5)}, .infer = infer_norm,
                            .cost = cost_heavy, .grad = hcg_grad_norm,
                            .doc = "(x - mean) / sqrt(var + epsilon) * scale + bias over dims axis.."},
-    [HCG_OP_RMS_NORM] = {.name = "rms_norm", .min_inputs = 1, .max_inputs = 2,
+    [HCG_OP_RMS_NORM] = {.min_inputs = 1, .max_inputs = 2,
                          .attrs = {A_INT("axis", -1), A_FLOAT("epsilon", 1e-6)}, .infer = infer_norm,
                          .cost = cost_heavy, .grad = hcg_grad_norm, .doc = "x / sqrt(mean(x^2) + epsilon) * scale over dims axis.."},
 
-    [HCG_OP_RESHAPE] = {.name = "reshape", .min_inputs = 1, .max_inputs = 1,
+    [HCG_OP_RESHAPE] = {.min_inputs = 1, .max_inputs = 1,
                         .attrs = {{.name = "shape", .kind = HCG_ATTR_INTS, .required = true, .from_input = 2},
                                   A_INT("allowzero", 0)},
                         .infer = infer_reshape, .cost = cost_free, .grad = hcg_grad_view, .flags = HCG_OPF_VIEW,
                         .doc = "same data, new shape (0 copies a dim, -1 is inferred)"},
-    [HCG_OP_SQUEEZE] = {.name = "squeeze", .min_inputs = 1, .max_inputs = 1,
+    [HCG_OP_SQUEEZE] = {.min_inputs = 1, .max_inputs = 1,
                         .attrs = {{.name = "axes", .kind = HCG_ATTR_INTS, .from_input = 2}},
                         .infer = infer_squeeze, .cost = cost_free, .grad = hcg_grad_view, .flags = HCG_OPF_VIEW,
                         .doc = "drops size-1 dims (axes, or all)"},
-    [HCG_OP_UNSQUEEZE] = {.name = "unsqueeze", .min_inputs = 1, .max_inputs = 1,
+    [HCG_OP_UNSQUEEZE] = {.min_inputs = 1, .max_inputs = 1,
                           .attrs = {{.name = "axes", .kind = HCG_ATTR_INTS, .required = true, .from_input = 2}},
                           .infer = infer_unsqueeze, .cost = cost_free, .grad = hcg_grad_view,
                           .flags = HCG_OPF_VIEW,
                           .doc = "inserts size-1 dims at axes of the result"},
-    [HCG_OP_FLATTEN] = {.name = "flatten", .min_inputs = 1, .max_inputs = 1, .attrs = {A_INT("axis", 1)},
+    [HCG_OP_FLATTEN] = {.min_inputs = 1, .max_inputs = 1, .attrs = {A_INT("axis", 1)},
                         .infer = infer_flatten, .cost = cost_free, .grad = hcg_grad_view, .flags = HCG_OPF_VIEW,
                         .doc = "to a matrix [prod(dims before axis), prod(dims from axis)]"},
-    [HCG_OP_TRANSPOSE] = {.name = "transpose", .min_inputs = 1, .max_inputs = 1, .attrs = {A_INTS("perm")},
+    [HCG_OP_TRANSPOSE] = {.min_inputs = 1, .max_inputs = 1, .attrs = {A_INTS("perm")},
                           .infer = infer_transpose, .grad = hcg_grad_transpose,
                           .doc = "permutes dims (default: reverses them)"},
-    [HCG_OP_CONCAT] = {.name = "concat", .min_inputs = 1, .max_inputs = -1, .attrs = {A_REQ("axis", HCG_ATTR_INT)},
+    [HCG_OP_CONCAT] = {.min_inputs = 1, .max_inputs = -1, .attrs = {A_REQ("axis", HCG_ATTR_INT)},
                        .infer = infer_concat, .grad = hcg_grad_concat, .doc = "joins inputs along axis"},
-    [HCG_OP_SLICE] = {.name = "slice", .min_inputs = 1, .max_inputs = 1,
+    [HCG_OP_SLICE] = {.min_inputs = 1, .max_inputs = 1,
                       .attrs = {{.name = "starts", .kind = HCG_ATTR_INTS, .required = true, .from_input = 2},
                                 {.name = "ends", .kind = HCG_ATTR_INTS, .required = true, .from_input = 3},
                                 {.name = "axes", .kind = HCG_ATTR_INTS, .from_input = 4},
                                 {.name = "steps", .kind = HCG_ATTR_INTS, .from_input = 5}},
                       .infer = infer_slice, .grad = hcg_grad_slice, .doc = "ONNX Slice: starts, ends, axes, steps (negative, clamped)"},
-    [HCG_OP_SPLIT] = {.name = "split", .min_inputs = 1, .max_inputs = 1,
+    [HCG_OP_SPLIT] = {.min_inputs = 1, .max_inputs = 1,
                       .attrs = {A_INT("axis", 0), {.name = "sizes", .kind = HCG_ATTR_INTS, .from_input = 2},
                                 A_INT("parts", 0), A_INT("index", 0)},
                       .infer = infer_split, .grad = hcg_grad_slice,
                       .doc = "part `index` of x split along axis into `sizes` or `parts` equal parts"},
-    [HCG_OP_GATHER] = {.name = "gather", .min_inputs = 2, .max_inputs = 2, .attrs = {A_INT("axis", 0)},
+    [HCG_OP_GATHER] = {.min_inputs = 2, .max_inputs = 2, .attrs = {A_INT("axis", 0)},
                        .infer = infer_gather, .grad = hcg_grad_gather,
                        .doc = "takes entries of data at indices along axis (embedding lookup)"},
-    [HCG_OP_EXPAND] = {.name = "expand", .min_inputs = 1, .max_inputs = 1,
+    [HCG_OP_EXPAND] = {.min_inputs = 1, .max_inputs = 1,
                        .attrs = {{.name = "shape", .kind = HCG_ATTR_INTS, .required = true, .from_input = 2}},
                        .infer = infer_expand, .grad = hcg_grad_expand, .doc = "broadcasts x and shape together"},
-    [HCG_OP_RANGE] = {.name = "range", .min_inputs = 0, .max_inputs = 0,
+    [HCG_OP_RANGE] = {.min_inputs = 0, .max_inputs = 0,
                       .attrs = {{.name = "start", .kind = HCG_ATTR_FLOAT, .def_f = 0, .from_input = 1},
                                 {.name = "limit", .kind = HCG_ATTR_FLOAT, .required = true, .from_input = 2},
                                 {.name = "delta", .kind = HCG_ATTR_FLOAT, .def_f = 1, .from_input = 3},
                                 A_STR("dtype", "i64")},
                       .infer = infer_range, .doc = "start, start + delta, ... up to limit (exclusive)"},
-    [HCG_OP_SHAPE] = {.name = "shape", .min_inputs = 1, .max_inputs = 1,
+    [HCG_OP_SHAPE] = {.min_inputs = 1, .max_inputs = 1,
                       .attrs = {A_INT("start", 0), A_INT("end", INT64_MAX)}, .infer = infer_shape,
                       .cost = cost_free, .flags = HCG_OPF_SHAPE_ONLY, .doc = "the dims of x as i64"},
-    [HCG_OP_CONSTANT_OF_SHAPE] = {.name = "constant_of_shape", .min_inputs = 0, .max_inputs = 0,
+    [HCG_OP_CONSTANT_OF_SHAPE] = {.min_inputs = 0, .max_inputs = 0,
                                   .attrs = {{.name = "shape", .kind = HCG_ATTR_INTS, .required = true, .from_input = 1},
                                             A_FLOAT("value", 0), A_STR("dtype", "f32")},
                                   .infer = infer_constant_of_shape,
                                   .doc = "a tensor of shape filled with value"},
-    [HCG_OP_TRILU] = {.name = "trilu", .min_inputs = 1, .max_inputs = 1,
+    [HCG_OP_TRILU] = {.min_inputs = 1, .max_inputs = 1,
                       .attrs = {A_INT("upper", 1), {.name = "k", .kind = HCG_ATTR_INT, .from_input = 2}},
                       .infer = infer_trilu, .grad = hcg_grad_masked,
                       .doc = "keeps the upper (or lower) triangle of the last two dims from diagonal k"},
-    [HCG_OP_FUSED_MATMUL] = {.name = "fused_matmul", .min_inputs = 2, .max_inputs = 3,
+    [HCG_OP_FUSED_MATMUL] = {.min_inputs = 2, .max_inputs = 3,
                              .attrs = {A_INT("transpose_a", 0), A_INT("transpose_b", 0), A_FLOAT("alpha", 1.0),
                                        A_STR("activation", "none")},
                              .infer = infer_fused_matmul, .cost = cost_matmul,
                              .doc = "activation(alpha * matmul(a, b) + bias): a matrix product with its epilogue "
                                     "(made by the rewrite passes)"},
-    [HCG_OP_ATTENTION] = {.name = "attention", .min_inputs = 3, .max_inputs = 4,
+    [HCG_OP_ATTENTION] = {.min_inputs = 3, .max_inputs = 4,
                           .attrs = {A_FLOAT("scale", 1.0), A_STR("layout", "bhsd")},
                           .infer = infer_attention, .cost = cost_attention,
                           .doc = "softmax(scale * q @ k^T + mask) @ v in one pass over the keys (made by the "
                                  "rewrite passes)"},
-    [HCG_OP_CAUSAL_MASK] = {.name = "causal_mask", .min_inputs = 1, .max_inputs = 1,
+    [HCG_OP_CAUSAL_MASK] = {.min_inputs = 1, .max_inputs = 1,
                             .attrs = {A_FLOAT("value", -INFINITY)}, .infer = infer_causal_mask,
                             .grad = hcg_grad_masked,
                             .doc = "sets x[.., i, j] = value where j > i + (cols - rows): a causal mask "
                                    "that also fits a KV cache"},
 
     /* decoding: updates of a key/value cache (a state tensor) in place; rules in op_shapes_decode.c */
-    [HCG_OP_KV_ATTENTION] = {.name = "kv_attention", .min_inputs = 6, .max_inputs = 6, .attrs = {A_FLOAT("scale", 1.0)},
+    [HCG_OP_KV_ATTENTION] = {.min_inputs = 6, .max_inputs = 6, .attrs = {A_FLOAT("scale", 1.0)},
                              .infer = hcg_infer_kv_attention, .cost = hcg_cost_kv_attention, .inplace_inputs = 0x18,
                              .doc = "attention with a key/value cache: (q, k, v [B, T, H, D], k_cache, v_cache [B, H, "
                                     "P, D] states, pos i64) writes k and v into the caches at positions pos .. pos + "
                                     "T - 1, then query t attends over cache positions 0 .. pos + t: softmax(scale * q "
                                     "k^T) v, [B, T, H, Dv]"},
-    [HCG_OP_CACHE_WRITE] = {.name = "cache_write", .min_inputs = 3, .max_inputs = 3, .attrs = {A_INT("axis", -2)},
+    [HCG_OP_CACHE_WRITE] = {.min_inputs = 3, .max_inputs = 3, .attrs = {A_INT("axis", -2)},
                             .infer = hcg_infer_cache_write, .cost = hcg_cost_cache_write, .inplace_inputs = 0x1,
                             .doc = "writes values into the state cache at positions pos .. pos + T - 1 along axis "
                                    "(cache, values, pos i64); the values have the cache's dims but T along axis; the "
@@ -1096,124 +1100,124 @@ static const hcg_op_info op_table[HCG_OP_COUNT] = {
 
     /* training: state, one_hot and argmax, gradient ops (emitted by graph/autodiff.c), losses and
      * optimizer updates; shape rules in op_shapes_train.c, gradient rules in op_grad.c */
-    [HCG_OP_STATE] = {.name = "state", .cost = cost_free, .flags = HCG_OPF_SOURCE | HCG_OPF_NO_FOLD,
+    [HCG_OP_STATE] = {.cost = cost_free, .flags = HCG_OPF_SOURCE | HCG_OPF_NO_FOLD,
                       .doc = "a tensor that stays on one device across runs of a session (trained parameters, "
                              "optimizer moments, key/value caches), starting at zeros, updated in place by optimizer "
                              "and cache ops"},
-    [HCG_OP_ONE_HOT] = {.name = "one_hot", .min_inputs = 1, .max_inputs = 1,
+    [HCG_OP_ONE_HOT] = {.min_inputs = 1, .max_inputs = 1,
                         .attrs = {A_REQ("depth", HCG_ATTR_INT), A_INT("axis", -1)}, .infer = hcg_infer_one_hot,
                         .doc = "f32 one-hot rows of integer indices, the new dim of size depth at axis; an index "
                                "outside [0, depth) gives a row of zeros"},
-    [HCG_OP_ARGMAX] = {.name = "argmax", .min_inputs = 1, .max_inputs = 1,
+    [HCG_OP_ARGMAX] = {.min_inputs = 1, .max_inputs = 1,
                        .attrs = {A_INT("axis", -1), A_INT("keepdims", 0)}, .infer = hcg_infer_argmax,
                        .doc = "i64 index of the largest value along axis (the first of equal ones; NaN wins)"},
-    [HCG_OP_UNARY_GRAD] = {.name = "unary_grad", .min_inputs = 2, .max_inputs = 2,
+    [HCG_OP_UNARY_GRAD] = {.min_inputs = 2, .max_inputs = 2,
                            .attrs = {A_REQ("of", HCG_ATTR_STRING)}, .infer = hcg_infer_unary_grad,
                            .cost = cost_heavy, .flags = HCG_OPF_ELEMENTWISE,
                            .doc = "dy * f'(x) for the unary function named by `of` (the gradient of exp, log, "
                                   "sqrt, rsqrt, tanh, sigmoid, relu, gelu, gelu_tanh, silu, erf, abs, reciprocal)"},
-    [HCG_OP_SOFTMAX_GRAD] = {.name = "softmax_grad", .min_inputs = 2, .max_inputs = 2, .attrs = {A_INT("axis", -1)},
+    [HCG_OP_SOFTMAX_GRAD] = {.min_inputs = 2, .max_inputs = 2, .attrs = {A_INT("axis", -1)},
                              .infer = hcg_infer_softmax_grad, .cost = cost_heavy,
                              .doc = "y * (dy - sum(dy * y)) along axis, y = softmax(x): softmax's gradient"},
-    [HCG_OP_LOG_SOFTMAX_GRAD] = {.name = "log_softmax_grad", .min_inputs = 2, .max_inputs = 2,
+    [HCG_OP_LOG_SOFTMAX_GRAD] = {.min_inputs = 2, .max_inputs = 2,
                                  .attrs = {A_INT("axis", -1)}, .infer = hcg_infer_softmax_grad, .cost = cost_heavy,
                                  .doc = "dy - exp(y) * sum(dy) along axis, y = log_softmax(x): its gradient"},
-    [HCG_OP_LAYER_NORM_GRAD] = {.name = "layer_norm_grad", .min_inputs = 2, .max_inputs = 3,
+    [HCG_OP_LAYER_NORM_GRAD] = {.min_inputs = 2, .max_inputs = 3,
                                 .attrs = {A_INT("axis", -1), A_FLOAT("epsilon", 1e-5)}, .infer = hcg_infer_norm_grad,
                                 .cost = cost_heavy,
                                 .doc = "the gradient of layer_norm(x, scale) with respect to x, given dy"},
-    [HCG_OP_RMS_NORM_GRAD] = {.name = "rms_norm_grad", .min_inputs = 2, .max_inputs = 3,
+    [HCG_OP_RMS_NORM_GRAD] = {.min_inputs = 2, .max_inputs = 3,
                               .attrs = {A_INT("axis", -1), A_FLOAT("epsilon", 1e-6)}, .infer = hcg_infer_norm_grad,
                               .cost = cost_heavy, .doc = "the gradient of rms_norm(x, scale) with respect to x, given dy"},
-    [HCG_OP_GATHER_GRAD] = {.name = "gather_grad", .min_inputs = 2, .max_inputs = 2,
+    [HCG_OP_GATHER_GRAD] = {.min_inputs = 2, .max_inputs = 2,
                             .attrs = {A_INT("axis", 0), A_REQ("shape", HCG_ATTR_INTS)}, .infer = hcg_infer_gather_grad,
                             .doc = "zeros of `shape` with the rows of dy added at indices along axis (scatter-add: "
                                    "gather's gradient)"},
-    [HCG_OP_SLICE_GRAD] = {.name = "slice_grad", .min_inputs = 1, .max_inputs = 1,
+    [HCG_OP_SLICE_GRAD] = {.min_inputs = 1, .max_inputs = 1,
                            .attrs = {A_REQ("shape", HCG_ATTR_INTS), A_REQ("starts", HCG_ATTR_INTS),
                                      A_REQ("ends", HCG_ATTR_INTS), A_INTS("axes"), A_INTS("steps")},
                            .infer = hcg_infer_slice_grad,
                            .doc = "zeros of `shape` with dy written where slice(starts, ends, axes, steps) reads: "
                                   "slice's gradient"},
-    [HCG_OP_SOFTMAX_CROSS_ENTROPY] = {.name = "softmax_cross_entropy", .min_inputs = 2, .max_inputs = 2,
+    [HCG_OP_SOFTMAX_CROSS_ENTROPY] = {.min_inputs = 2, .max_inputs = 2,
                                       .attrs = {A_INT("axis", 1), A_INT("ignore_index", HCG_NO_IGNORE_INDEX),
                                                 A_FLOAT("label_smoothing", 0), A_STR("reduction", "mean")},
                                       .infer = hcg_infer_class_loss, .cost = hcg_cost_loss, .grad = hcg_grad_class_loss,
                                       .doc = "cross-entropy of softmax(scores) along axis with class-index targets "
                                              "(ignore_index, label_smoothing) or probability targets; mean over "
                                              "the counted rows, sum or none"},
-    [HCG_OP_NLL_LOSS] = {.name = "nll_loss", .min_inputs = 2, .max_inputs = 2,
+    [HCG_OP_NLL_LOSS] = {.min_inputs = 2, .max_inputs = 2,
                          .attrs = {A_INT("axis", 1), A_INT("ignore_index", HCG_NO_IGNORE_INDEX),
                                    A_STR("reduction", "mean")},
                          .infer = hcg_infer_class_loss, .cost = hcg_cost_loss, .grad = hcg_grad_class_loss,
                          .doc = "negative log-likelihood: -log_probs[target] along axis; mean over the counted "
                                 "rows, sum or none"},
-    [HCG_OP_KL_DIV] = {.name = "kl_div", .min_inputs = 2, .max_inputs = 2,
+    [HCG_OP_KL_DIV] = {.min_inputs = 2, .max_inputs = 2,
                        .attrs = {A_INT("axis", 1), A_FLOAT("temperature", 1)}, .infer = hcg_infer_kl_div,
                        .cost = hcg_cost_loss, .grad = hcg_grad_kl_div,
                        .doc = "distillation loss T^2 * mean over rows of sum(p * (log p - log_softmax(s / T))) "
                               "along axis, s student logits, p target probabilities"},
-    [HCG_OP_MSE_LOSS] = {.name = "mse_loss", .min_inputs = 2, .max_inputs = 2, .attrs = {A_STR("reduction", "mean")},
+    [HCG_OP_MSE_LOSS] = {.min_inputs = 2, .max_inputs = 2, .attrs = {A_STR("reduction", "mean")},
                          .infer = hcg_infer_mse_loss, .cost = hcg_cost_loss, .grad = hcg_grad_mse_loss,
                          .doc = "(a - b)^2: mean, sum or none"},
-    [HCG_OP_SGD_UPDATE] = {.name = "sgd_update", .min_inputs = 4, .max_inputs = 5,
+    [HCG_OP_SGD_UPDATE] = {.min_inputs = 4, .max_inputs = 5,
                            .attrs = {A_FLOAT("momentum", 0), A_FLOAT("dampening", 0), A_FLOAT("weight_decay", 0),
                                      A_INT("nesterov", 0)},
                            .infer = hcg_infer_optimizer, .cost = hcg_cost_optimizer, .inplace_inputs = 0x11,
                            .doc = "SGD step in place on (param, grad, hyper, grad_scale[, momentum buffer]), "
                                   "PyTorch's rule; hyper = [lr, step size, sqrt(bias correction 2), step]"},
-    [HCG_OP_ASSIGN] = {.name = "assign", .min_inputs = 2, .max_inputs = 2, .infer = hcg_infer_assign,
+    [HCG_OP_ASSIGN] = {.min_inputs = 2, .max_inputs = 2, .infer = hcg_infer_assign,
                        .cost = hcg_cost_assign, .inplace_inputs = 0x1,
                        .doc = "copies value (input 1) into the state tensor (input 0) in place, for later runs to read"},
-    [HCG_OP_ADAM_UPDATE] = {.name = "adam_update", .min_inputs = 6, .max_inputs = 6,
+    [HCG_OP_ADAM_UPDATE] = {.min_inputs = 6, .max_inputs = 6,
                             .attrs = {A_FLOAT("beta1", 0.9), A_FLOAT("beta2", 0.999), A_FLOAT("eps", 1e-8),
                                       A_FLOAT("weight_decay", 0), A_INT("decoupled", 0)},
                             .infer = hcg_infer_optimizer, .cost = hcg_cost_optimizer, .inplace_inputs = 0x31,
                             .doc = "Adam step in place on (param, grad, hyper, grad_scale, m, v), PyTorch's rule; "
                                    "decoupled=1 is AdamW"},
     /* between the ranks of an MPI job (backend/dist/); shape rules in op_shapes_dist.c */
-    [HCG_OP_ALLREDUCE_START] = {.name = "allreduce_start", .min_inputs = 1, .max_inputs = -1,
+    [HCG_OP_ALLREDUCE_START] = {.min_inputs = 1, .max_inputs = -1,
                                 .attrs = {A_INT("bucket", 0)}, .infer = hcg_infer_allreduce_start,
                                 .cost = hcg_cost_dist,
                                 .flags = HCG_OPF_NO_FOLD | HCG_OPF_HOST_ONLY | HCG_OPF_ASYNC,
                                 .doc = "packs its f32 inputs into one vector and starts summing it over every rank "
                                        "of the MPI job in place (gradient bucket `bucket`); returns at once"},
-    [HCG_OP_ALLREDUCE_WAIT] = {.name = "allreduce_wait", .min_inputs = 1, .max_inputs = 1,
+    [HCG_OP_ALLREDUCE_WAIT] = {.min_inputs = 1, .max_inputs = 1,
                                .attrs = {A_REQ("offset", HCG_ATTR_INT), A_REQ("shape", HCG_ATTR_INTS)},
                                .infer = hcg_infer_allreduce_wait, .cost = hcg_cost_dist,
                                .flags = HCG_OPF_NO_FOLD | HCG_OPF_HOST_ONLY,
                                .doc = "waits for the sum its allreduce_start began and gives elements [offset, "
                                       "offset + numel(shape)) divided by the number of ranks (the mean), as shape"},
-    [HCG_OP_SEND] = {.name = "send", .min_inputs = 1, .max_inputs = 1,
+    [HCG_OP_SEND] = {.min_inputs = 1, .max_inputs = 1,
                      .attrs = {A_REQ("to", HCG_ATTR_INT), A_REQ("tag", HCG_ATTR_INT)}, .infer = hcg_infer_send,
                      .cost = hcg_cost_dist,
                      .flags = HCG_OPF_NO_FOLD | HCG_OPF_HOST_ONLY | HCG_OPF_EFFECT | HCG_OPF_ASYNC,
                      .doc = "sends its input to rank `to` of the MPI job (message `tag`) without waiting for the "
                             "receiver; gives f32 0"},
-    [HCG_OP_RECV] = {.name = "recv", .min_inputs = 0, .max_inputs = 0,
+    [HCG_OP_RECV] = {.min_inputs = 0, .max_inputs = 0,
                      .attrs = {A_REQ("from", HCG_ATTR_INT), A_REQ("tag", HCG_ATTR_INT), A_REQ("dtype", HCG_ATTR_STRING),
                                A_REQ("shape", HCG_ATTR_INTS)},
                      .infer = hcg_infer_recv, .cost = hcg_cost_dist, .flags = HCG_OPF_NO_FOLD | HCG_OPF_HOST_ONLY,
                      .doc = "receives a tensor of `dtype` and `shape` sent by rank `from` (message `tag`)"},
 
     /* quantization (shape rules in op_shapes_quant.c; scale layouts in graph/quant.h) */
-    [HCG_OP_DEQUANTIZE] = {.name = "dequantize", .min_inputs = 2, .max_inputs = 3,
+    [HCG_OP_DEQUANTIZE] = {.min_inputs = 2, .max_inputs = 3,
                            .attrs = {A_INT("axis", 1), A_INT("block_size", 0)}, .infer = hcg_infer_dequantize,
                            .flags = HCG_OPF_NO_FOLD,
                            .doc = "(x - zero_point) * scale as f32, x i8, u8 or i32; one scale (and zero point) for "
                                   "x, one per index of `axis`, or one per `block_size` indices along it (ONNX's "
                                   "DequantizeLinear); never folded, so that quantized weights stay small"},
-    [HCG_OP_QUANTIZE] = {.name = "quantize", .min_inputs = 2, .max_inputs = 3,
+    [HCG_OP_QUANTIZE] = {.min_inputs = 2, .max_inputs = 3,
                          .attrs = {A_INT("axis", 1), A_INT("block_size", 0), A_STR("dtype", "u8")},
                          .infer = hcg_infer_quantize,
                          .doc = "saturate(round(x / scale) + zero_point), rounding half to even, to the zero point's "
                                 "dtype or `dtype` (i8, u8); scales laid out as dequantize's (ONNX's QuantizeLinear)"},
-    [HCG_OP_MATMUL_INTEGER] = {.name = "matmul_integer", .min_inputs = 2, .max_inputs = 4, .infer = hcg_infer_matmul_integer,
+    [HCG_OP_MATMUL_INTEGER] = {.min_inputs = 2, .max_inputs = 4, .infer = hcg_infer_matmul_integer,
                                .cost = cost_matmul,
                                .doc = "(a - a_zero_point) @ (b - b_zero_point) in i32 for i8 / u8 operands, matmul's "
                                       "batch rules; zero points one value, per row of a or per column of b (ONNX's "
                                       "MatMulInteger)"},
-    [HCG_OP_QUANT_MATMUL] = {.name = "quant_matmul", .min_inputs = 3, .max_inputs = 4,
+    [HCG_OP_QUANT_MATMUL] = {.min_inputs = 3, .max_inputs = 4,
                              .attrs = {A_INT("transpose_a", 0), A_INT("transpose_b", 0), A_FLOAT("alpha", 1.0),
                                        A_STR("activation", "none"), A_INT("block_size", 0), A_STR("activations", "f32")},
                              .infer = hcg_infer_quant_matmul, .cost = hcg_cost_quant_matmul,
@@ -1223,14 +1227,21 @@ static const hcg_op_info op_table[HCG_OP_COUNT] = {
                                     "to uint8 on the fly and int32 accumulation (the CPU only)"},
 };
 
+/* Every op's name, from the name column of HCG_OP_LIST (hcg.h): the one place it is written. */
+static const char *const op_names[HCG_OP_COUNT] = {
+#define HCG_OP_NAME_(id, name) [HCG_OP_##id] = name,
+    HCG_OP_LIST(HCG_OP_NAME_)
+#undef HCG_OP_NAME_
+};
+
 const hcg_op_info *hcg_op_info_get(hcg_op op) { return &op_table[op]; }
 
-const char *hcg_op_name(hcg_op op) { return (unsigned)op < HCG_OP_COUNT ? op_table[op].name : "?"; }
+const char *hcg_op_name(hcg_op op) { return (unsigned)op < HCG_OP_COUNT ? op_names[op] : "?"; }
 
 bool hcg_op_parse(const char *name, hcg_op *out)
 {
-    for (int i = 0; i < HCG_OP_COUNT; i++) {
-        if (strcmp(op_table[i].name, name) == 0) {
+    for (int i = 0; name && i < HCG_OP_COUNT; i++) {
+        if (strcmp(op_names[i], name) == 0) {
             *out = (hcg_op)i;
             return true;
         }
@@ -1238,12 +1249,47 @@ bool hcg_op_parse(const char *name, hcg_op *out)
     return false;
 }
 
+void hcg_op_arity(hcg_op op, int *min_inputs, int *max_inputs)
+{
+    const hcg_op_info *info = (unsigned)op < HCG_OP_COUNT ? &op_table[op] : NULL;
+    if (min_inputs) *min_inputs = info ? info->min_inputs : 0;
+    if (max_inputs) *max_inputs = info ? info->max_inputs : 0;
+}
+
+const char *hcg_op_attr_name(hcg_op op, int slot, bool *required)
+{
+    if ((unsigned)op >= HCG_OP_COUNT || slot < 0 || slot >= HCG_MAX_ATTRS || !op_table[op].attrs[slot].name) return NULL;
+    if (required) *required = op_table[op].attrs[slot].required;
+    return op_table[op].attrs[slot].name;
+}
+
+const char *hcg_op_doc(hcg_op op) { return (unsigned)op < HCG_OP_COUNT && op_table[op].doc ? op_table[op].doc : ""; }
+
 int hcg_attr_slot(hcg_op op, const char *name)
 {
-    if ((unsigned)op >= HCG_OP_COUNT) return -1;
+    if ((unsigned)op >= HCG_OP_COUNT || !name) return -1;
     for (int i = 0; i < HCG_MAX_ATTRS && op_table[op].attrs[i].name; i++)
         if (strcmp(op_table[op].attrs[i].name, name) == 0) return i;
     return -1;
+}
+
+int hcg_attr_slot_accepting(hcg_op op, const char *name)
+{
+    int slot = hcg_attr_slot(op, name);
+    for (int i = 0; slot < 0 && name && (unsigned)op < HCG_OP_COUNT && i < HCG_MAX_ATTRS && op_table[op].attrs[i].name; i++)
+        if (op_table[op].attrs[i].alias && strcmp(op_table[op].attrs[i].alias, name) == 0) slot = i;
+    return slot;
+}
+
+void hcg_op_attr_list(hcg_op op, char *buf, size_t n)
+{
+    size_t used = 0;
+    buf[0] = 0;
+    for (int i = 0; (unsigned)op < HCG_OP_COUNT && i < HCG_MAX_ATTRS && op_table[op].attrs[i].name; i++) {
+        int w = snprintf(buf + used, n - used, "%s%s", i ? ", " : "", op_table[op].attrs[i].name);
+        if (w < 0 || (size_t)w >= n - used) break;
+        used += (size_t)w;
+    }
 }
 
 int hcg_op_max_total_inputs(hcg_op op)

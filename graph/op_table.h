@@ -17,6 +17,10 @@ typedef struct hcg_attr_spec {
      * position, the input must fold to a constant when the graph is bound, and its values
      * become this attribute. */
     int from_input;
+    /* An older name of the attribute, still accepted where graphs are built or read (the builder,
+     * the .hcg reader: files written before the rename keep working), never written and never
+     * used by lookups (deprecated: gemm's trans_a / trans_b are transpose_a / transpose_b). */
+    const char *alias;
 } hcg_attr_spec;
 
 enum {
@@ -49,8 +53,8 @@ typedef void (*hcg_cost_rule)(const hcg_graph *g, const hcg_node *n, double *flo
 typedef struct hcg_grad_ctx hcg_grad_ctx;
 typedef hcg_status (*hcg_grad_rule)(hcg_grad_ctx *c, hcg_id node, hcg_id dy, const bool *wants, hcg_id *dx);
 
+/* An op's name is not here: it is the name column of HCG_OP_LIST (hcg.h), read by hcg_op_name. */
 typedef struct hcg_op_info {
-    const char *name;
     int min_inputs, max_inputs; /* data inputs; max_inputs -1: any number */
     hcg_attr_spec attrs[HCG_MAX_ATTRS];
     hcg_shape_rule infer;
@@ -66,6 +70,11 @@ typedef struct hcg_op_info {
 const hcg_op_info *hcg_op_info_get(hcg_op op);
 /* The slot of a named attribute in op's schema, or -1. */
 int hcg_attr_slot(hcg_op op, const char *name);
+/* The same, also accepting an attribute's older name (hcg_attr_spec.alias): for names that come
+ * from outside (the builder, the .hcg reader, test data). */
+int hcg_attr_slot_accepting(hcg_op op, const char *name);
+/* The op's attribute names, "a, b, c" ("" if none), for messages. */
+void hcg_op_attr_list(hcg_op op, char *buf, size_t n);
 /* Number of inputs a node has beyond its data inputs that carry attributes (ONNX style). */
 int hcg_op_max_total_inputs(hcg_op op);
 

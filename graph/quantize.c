@@ -22,6 +22,7 @@
 #include "graph/bind.h"
 #include "graph/compose.h"
 #include "graph/op_table.h"
+#include "graph/half.h"
 
 typedef enum role { ROLE_NONE = 0, ROLE_ROWS, ROLE_COLS } role; /* [N or V, K] / [K, N] */
 

@@ -4,8 +4,8 @@
 
 #include "graph/graph.h"
 
-/* Whether some node of g is pinned to a rank ("rankN:DEVICE"). */
-bool hcg_graph_names_ranks(const hcg_graph *g);
+/* hcg_graph_names_ranks (whether some node of g is pinned to a rank, "rankN:DEVICE") is public:
+ * hcg.h. */
 /* Keeps rank me's part of bound graph b (of a job of `ranks` ranks): its nodes, with their pins
  * made local, a send for every value another rank reads, and a recv in place of every value it
  * reads from another rank; the graph's outputs reach every rank. */

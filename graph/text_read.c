@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/cpu/cpu.h" /* hcg_float_to_half */
 #include "graph/fileio.h"
 #include "graph/graph.h"
+#include "graph/half.h"
 #include "graph/op_table.h"
 #include "graph/safetensors.h"
 #include "graph/text_format.h"
@@ -827,16 +827,12 @@ static void attr_store_free(attr_store *s)
 static hcg_status convert_attr(parser *p, hcg_op op, const parsed_attr *a, attr_store *s, int k)
 {
     const hcg_op_info *info = hcg_op_info_get(op);
-    int slot = hcg_attr_slot(op, a->name);
+    int slot = hcg_attr_slot_accepting(op, a->name);
     if (slot < 0) {
-        char known[256] = "";
-        size_t used = 0;
-        for (int i = 0; i < HCG_MAX_ATTRS && info->attrs[i].name; i++) {
-            int w = snprintf(known + used, sizeof known - used, "%s%s", i ? ", " : "", info->attrs[i].name);
-            if (w > 0 && (size_t)w < sizeof known - used) used += (size_t)w;
-        }
-        return perr(p, HCG_ERR_GRAPH, a->line, a->col, "%s has no attribute '%s' (%s%s)", info->name, a->name,
-                    used ? "it takes: " : "it takes none", known);
+        char known[256];
+        hcg_op_attr_list(op, known, sizeof known);
+        return perr(p, HCG_ERR_GRAPH, a->line, a->col, "%s has no attribute '%s' (%s%s)", hcg_op_name(op), a->name,
+                    known[0] ? "it takes: " : "it takes none", known);
     }
     hcg_attr_kind kind = info->attrs[slot].kind;
     hcg_attr *out = &s->attrs[k];
@@ -920,10 +916,10 @@ static hcg_status unknown_op(const parser *p, const char *name, int line, int co
     for (int i = 0; i < HCG_OP_COUNT; i++) {
         const hcg_op_info *info = hcg_op_info_get((hcg_op)i);
         if (info->flags & HCG_OPF_SOURCE) continue;
-        int d = edit_distance(name, info->name);
+        int d = edit_distance(name, hcg_op_name((hcg_op)i));
         if (d < best_d) {
             best_d = d;
-            best = info->name;
+            best = hcg_op_name((hcg_op)i);
         }
     }
     if (best) return perr(p, HCG_ERR_GRAPH, line, col, "unknown op '%s' (did you mean '%s'?)", name, best);

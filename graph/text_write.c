@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/cpu/cpu.h" /* hcg_half_to_float */
 #include "graph/fileio.h"
 #include "graph/graph.h"
+#include "graph/half.h"
 #include "graph/op_table.h"
 #include "graph/safetensors.h"
 #include "graph/text_format.h"
@@ -322,7 +322,7 @@ static void tb_node(text_buf *b, const hcg_graph *g, hcg_id id, int count)
         if (k) tb_printf(b, ", ");
         tb_name(b, g->nodes[id + k].name);
     }
-    tb_printf(b, " = %s(", info->name);
+    tb_printf(b, " = %s(", hcg_op_name(n->op));
     bool any = false;
     for (int i = 0; i < n->n_inputs; i++) {
         tb_printf(b, "%s", any ? ", " : "");

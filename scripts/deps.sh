@@ -13,7 +13,7 @@ HCG_APT_PACKAGES=(
   clang libclang-rt-14-dev
   libdnnl-dev
   libopenmpi-dev openmpi-bin
-  python3-torch python3-onnx python3-numpy python3-pip
+  python3-torch python3-onnx python3-numpy python3-pip python3-venv
 )
 
 hcg_install_deps() {

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # test.sh — builds hcg and runs the whole test suite: installs what is missing, builds with
-# -Werror and runs ctest (the OpenCL tests run for real on POCL), runs each libFuzzer target
-# briefly with a fixed seed, then builds again with AddressSanitizer + UndefinedBehaviorSanitizer
-# and runs the suite under them, and with ThreadSanitizer and runs the threaded tests under it.
+# -Werror and runs ctest (the OpenCL tests run for real on POCL), runs it again with no OpenCL
+# platform (the OpenCL tests must report skipped), checks hcg as an installed package
+# (scripts/test_install.sh: find_package, pkg-config, exported symbols, the Python package in a
+# fresh venv, the examples), runs each libFuzzer target briefly with a fixed seed, then builds
+# again with AddressSanitizer + UndefinedBehaviorSanitizer and runs the suite under them, and with
+# ThreadSanitizer and runs the threaded tests under it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
@@ -20,6 +23,15 @@ cmake --build build-test -j"$jobs" >> build-test.log 2>&1 || { grep -E "error|wa
 
 echo "== tests"
 (cd build-test && ctest --output-on-failure -j"$jobs" --timeout 900)
+
+echo "== tests with no OpenCL platform (an empty ICD folder): OpenCL tests skip, the rest pass"
+mkdir -p build-test/no-opencl-icd
+(cd build-test && OCL_ICD_VENDORS="$PWD/no-opencl-icd" ctest --output-on-failure -j"$jobs" --timeout 900 -LE python |
+   tee no-opencl.log | tail -n 25)
+grep -q "Skipped" build-test/no-opencl.log || { echo "no test reported skipped without OpenCL"; exit 1; }
+
+echo "== hcg as an installed package"
+./scripts/test_install.sh build-test
 
 if [ "${HCG_SKIP_FUZZ:-0}" != "1" ]; then
   echo "== fuzzing the ONNX, .hcg, npy and safetensors readers, ${HCG_FUZZ_SECONDS:-10} s each (libFuzzer, ASan + UBSan)"

@@ -139,7 +139,7 @@ static int64_t json_int64(double v)
  * tell 1 from 1.0). Unknown names keep a kind guessed from the JSON, for the builder to reject. */
 bool gc_convert_attr(hcg_op op, const cJSON *j, hcg_attr *a, void **storage)
 {
-    int slot = hcg_attr_slot(op, j->string);
+    int slot = hcg_attr_slot_accepting(op, j->string);
     hcg_attr_kind kind = slot >= 0 ? hcg_op_info_get(op)->attrs[slot].kind : HCG_ATTR_NONE;
     memset(a, 0, sizeof *a);
     a->name = j->string;

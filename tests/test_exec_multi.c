@@ -2,7 +2,9 @@
  * fake devices (HCG_FAKE_DEVICES: CPU kernels on private memory, so every crossing goes through
  * the real copy paths) and, where present, OpenCL devices.
  *  - Random graphs with random pins over cpu + fake:0 + fake:1 (+ OpenCL devices) give the same
- *    outputs as the CPU alone: the reference is the CPU-only run of the same graph.
+ *    outputs as the CPU alone: the reference is the CPU-only run of the same graph. Copies between
+ *    two OpenCL devices of one context go device to device (the backend's copy hook), all others
+ *    through host memory.
  *  - Ops a device refuses fall back to another device.
  *  - Two ensemble members pinned to two devices run at the same time: shown by the recorded
  *    Chrome trace (their segments' intervals intersect), not by timing assertions.
@@ -76,6 +78,8 @@ static hcg_graph *random_graph(int nodes, int rows, int cols)
     return g;
 }
 
+static int direct_copies; /* copies between two OpenCL devices so far */
+
 static int run_graph(const hcg_graph *g, const char *devices, hcg_tensor *const *inputs, hcg_tensor **outputs)
 {
     hcg_session *s = NULL;
@@ -83,8 +87,21 @@ static int run_graph(const hcg_graph *g, const char *devices, hcg_tensor *const 
     hcg_status st = hcg_session_run(s, (const hcg_tensor *const *)inputs, outputs);
     CHECK(st == HCG_OK, "run on %s: %s", devices, hcg_last_error());
     int copies = 0;
-    if (s->last_plan)
-        for (int i = 0; i < s->last_plan->n_steps; i++) copies += s->last_plan->steps[i].kind == HCG_STEP_COPY;
+    const hcg_plan *p = s->last_plan;
+    for (int i = 0; p && i < p->n_steps; i++) {
+        const hcg_step *c = &p->steps[i];
+        if (c->kind != HCG_STEP_COPY) continue;
+        copies++;
+        /* two POCL devices of one platform share a context: their copies go device to device
+         * (the backend's copy hook), never through host memory; copies with fakes never do */
+        bool ocl_pair = c->src_device >= 0 && strcmp(p->devs[c->device]->iface->name, "opencl") == 0 &&
+                        strcmp(p->devs[c->src_device]->iface->name, "opencl") == 0;
+        if (ocl_pair) direct_copies++;
+        if (!st)
+            CHECK(c->direct == ocl_pair, "copy of '%s' from %s to %s: %s", p->bound->nodes[c->tensor].name,
+                  c->src_device >= 0 ? p->devs[c->src_device]->name : "host", p->devs[c->device]->name,
+                  c->direct ? "device to device" : "through the host");
+    }
     hcg_session_free(s);
     return st ? -1 : copies;
 }
@@ -283,6 +300,8 @@ int main(void)
         char devs[64];
         snprintf(devs, sizeof devs, "cpu,%s,%s", ocl[0], ocl[1]);
         test_random_graphs(devs, pins, 3, 10);
+        CHECK(direct_copies > 0, "the random plans copied between %s and %s (%d times, device to device)", ocl[0],
+              ocl[1], direct_copies);
     } else {
         printf("fewer than two OpenCL devices: the OpenCL overlap check is not run here\n");
     }

@@ -144,7 +144,7 @@ static void run_case(const cJSON *c, const char *devices, char *worst_name, doub
 int main(void)
 {
     const char *devices = tl_test_devices();
-    if (!devices) return tl_finish();
+    if (!devices) return tl_skip("the devices of HCG_TEST_DEVICES are not all here");
     size_t len = 0;
     char *text = tl_read_file(tl_src("tests/grad/cases.json"), &len);
     cJSON *cases = text ? cJSON_Parse(text) : NULL;

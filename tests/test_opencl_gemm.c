@@ -143,7 +143,7 @@ static void session_gemm(const char *dev, int m, int n, int k)
     hcg_graph *g = hcg_graph_new();
     hcg_id ins[3] = {hcg_input(g, "a", HCG_F32, 2, ad), hcg_input(g, "b", HCG_F32, 2, bd),
                      hcg_input(g, "c", HCG_F32, 1, cd)};
-    hcg_attr attrs[3] = {HCG_ATTR_I("trans_b", 1), HCG_ATTR_F("alpha", 0.25), HCG_ATTR_F("beta", -2)};
+    hcg_attr attrs[3] = {HCG_ATTR_I("transpose_b", 1), HCG_ATTR_F("alpha", 0.25), HCG_ATTR_F("beta", -2)};
     hcg_output(g, hcg_add_node(g, HCG_OP_GEMM, "gemm", ins, 3, attrs, 3), "y");
     hcg_session *s = NULL;
     const hcg_tensor *in[3] = {A, B, C};
@@ -185,14 +185,13 @@ int main(void)
         session_matmul(d->name, 1, 5, 7, 9, 11, false, true);        /* a broadcast over the batch */
         session_gemm(d->name, 37, 29, 45);
     }
-    if (n_ocl == 0) printf("no OpenCL device: nothing to test\n");
+    if (n_ocl == 0) return tl_skip("no OpenCL device");
     return tl_finish();
 }
 
 #else
 int main(void)
 {
-    printf("built without OpenCL or without BLAS: nothing to test\n");
-    return tl_finish();
+    return tl_skip("built without OpenCL or without BLAS");
 }
 #endif

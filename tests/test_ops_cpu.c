@@ -9,6 +9,7 @@
 
 #include "backend/cpu/cpu.h"
 #include "golden_cases.h"
+#include "graph/half.h"
 #include "graph/op_table.h"
 
 typedef struct op_count {
@@ -260,14 +261,14 @@ static void test_random_shapes(int trials_per_op)
             if (!st) st = hcg_session_run(s, (const hcg_tensor *const *)inputs, &out);
             if (!st) {
                 ran++;
-                CHECK(out != NULL, "%s: no output", info->name);
+                CHECK(out != NULL, "%s: no output", hcg_op_name((hcg_op)op));
             } else if (st == HCG_ERR_RUNTIME) {
                 runtime_errors++;
             } else {
                 rejected++;
                 /* the ops between ranks need an MPI job: alone they say so (ARG, or UNSUPPORTED without MPI) */
                 bool alone = (info->flags & HCG_OPF_HOST_ONLY) && (st == HCG_ERR_ARG || st == HCG_ERR_UNSUPPORTED);
-                CHECK(st == HCG_ERR_SHAPE || st == HCG_ERR_GRAPH || alone, "%s: random case failed with %s: %s", info->name,
+                CHECK(st == HCG_ERR_SHAPE || st == HCG_ERR_GRAPH || alone, "%s: random case failed with %s: %s", hcg_op_name((hcg_op)op),
                       hcg_status_name(st), hcg_last_error());
             }
             hcg_tensor_free(out);

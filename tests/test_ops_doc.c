@@ -28,9 +28,9 @@ int main(void)
     for (int op = 0; op < HCG_OP_COUNT; op++) {
         const hcg_op_info *info = hcg_op_info_get((hcg_op)op);
         char heading[96];
-        snprintf(heading, sizeof heading, "\n### `%s`\n", info->name);
+        snprintf(heading, sizeof heading, "\n### `%s`\n", hcg_op_name((hcg_op)op));
         const char *h = strstr(doc, heading);
-        if (!CHECK(h != NULL, "docs/ops.md has no section for op '%s'", info->name)) continue;
+        if (!CHECK(h != NULL, "docs/ops.md has no section for op '%s'", hcg_op_name((hcg_op)op))) continue;
         const char *body = h + strlen(heading);
         /* The section runs to the next heading of either level. */
         const char *end = doc_end, *n3 = find_from(body, "\n### "), *n2 = find_from(body, "\n## ");
@@ -44,7 +44,7 @@ int main(void)
         for (int a = 0; a < HCG_MAX_ATTRS && info->attrs[a].name; a++) {
             const char *name = info->attrs[a].name;
             CHECK(mentions(body, end, name) || mentions(group, intro_end, name),
-                  "docs/ops.md: op '%s' does not document its attribute `%s`", info->name, name);
+                  "docs/ops.md: op '%s' does not document its attribute `%s`", hcg_op_name((hcg_op)op), name);
         }
     }
     /* No section for an op that does not exist. */

@@ -12,6 +12,7 @@
 #include "graph/bind.h"
 #include "graph/graph.h"
 #include "testlib.h"
+#include "graph/half.h"
 
 static hcg_tensor *rand_tensor(int rank, const int64_t *dims, unsigned seed, float lo, float hi)
 {

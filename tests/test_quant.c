@@ -19,6 +19,7 @@
 #include "graph/op_table.h"
 #include "graph/graph.h"
 #include "testlib.h"
+#include "graph/half.h"
 
 #define V 40  /* embedding rows */
 #define D 16  /* embedding width = K of the first product */

@@ -15,6 +15,7 @@
 #include "backend/session_impl.h"
 #include "backend/simulate.h"
 #include "graph/bind.h"
+#include "graph/op_table.h"
 #include "testlib.h"
 
 static unsigned rng_state = 12345;
@@ -301,10 +302,34 @@ static hcg_graph *random_graph(int nodes, int n)
     return g;
 }
 
+/* Everything on device d, evaluated here without the scheduler: one device runs its nodes one after
+ * another, so the makespan is the sum of the nodes' times (views cost nothing) plus, on a device
+ * without the host's memory, each graph input's upload (resident weights cost nothing). INFINITY
+ * when d cannot run some node. This is what the scheduler's own single-device plans must come to,
+ * and what its chosen plan must never be predicted slower than. */
+static double single_device_makespan(const hcg_graph *b, hcg_device *d)
+{
+    double t = 0;
+    for (hcg_id id = 0; id < b->n_nodes; id++) {
+        const hcg_node *n = &b->nodes[id];
+        unsigned flags = hcg_op_info_get(n->op)->flags;
+        if (flags & HCG_OPF_SOURCE) continue;
+        if (!d->iface->supports(d, b, n)) return INFINITY;
+        if (!(flags & HCG_OPF_VIEW)) t += hcg_device_estimate(d, b, n);
+    }
+    for (int i = 0; i < b->n_inputs; i++) {
+        bool read = false;
+        for (hcg_id id = 0; id < b->n_nodes && !read; id++)
+            for (int k = 0; k < b->nodes[id].n_inputs; k++) read |= b->nodes[id].inputs[k] == b->inputs[i];
+        if (read) t += hcg_transfer_estimate(NULL, d, hcg_node_nbytes(&b->nodes[b->inputs[i]]));
+    }
+    return t;
+}
+
 static void test_never_worse_than_single_device(void)
 {
     static const char *ops_lists[] = {"", ", \"supports\": [\"matmul\", \"add\"]", ", \"unsupported\": [\"softmax\"]"};
-    int worse = 0, trials = 0;
+    int worse = 0, trials = 0, disagree = 0, capable = 0;
     for (int t = 0; t < 60; t++) {
         char json[2048];
         snprintf(json, sizeof json,
@@ -322,8 +347,17 @@ static void test_never_worse_than_single_device(void)
         hcg_sched_report r;
         if (CHECK_OK(hcg_sim_evaluate(b, devs, nd, &r))) {
             trials++;
-            for (int d = 0; d < nd; d++)
-                if (r.chosen > r.single[d] * 1.000001) worse++;
+            for (int d = 0; d < nd; d++) {
+                double alone = single_device_makespan(b, devs[d]);
+                if (isinf(alone) != isinf(r.single[d]) ||
+                    (!isinf(alone) && fabs(alone - r.single[d]) > 1e-9 * alone + 1e-12)) {
+                    disagree++;
+                    printf("trial %d: %s alone: %.4f us here, %.4f us in the scheduler's report\n", t, devs[d]->name,
+                           alone * 1e6, r.single[d] * 1e6);
+                }
+                capable += !isinf(alone);
+                if (r.chosen > alone * 1.000001) worse++;
+            }
             if (r.chosen > r.greedy * 1.000001) worse++;
         }
         hcg_graph_free(b);
@@ -332,6 +366,9 @@ static void test_never_worse_than_single_device(void)
     }
     CHECK(trials == 60 && worse == 0, "%d of %d random plans predicted slower than a single device or greedy", worse,
           trials);
+    CHECK(disagree == 0, "the scheduler's single-device makespans match the serial sums (%d of %d differ)", disagree,
+          trials * 3);
+    CHECK(capable > trials, "single devices could run the whole graph in %d of %d cases", capable, trials * 3);
 }
 
 static void test_measurements_replace_estimates(void)

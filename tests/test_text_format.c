@@ -938,9 +938,64 @@ static void test_states(void)
     }
 }
 
+/* gemm's trans_a / trans_b became transpose_a / transpose_b (matmul's names): files and builder
+ * calls with the old names mean the same, the writer uses the new ones, and the product is right
+ * (against the transposed products written out here). */
+static void test_renamed_attributes(void)
+{
+    static const char old_src[] = "input a: f32[3, 2]\ninput b: f32[4, 3]\n"
+                                  "y = gemm(a, b, trans_a=1, trans_b=true, alpha=2)\noutput y\n";
+    hcg_graph *g = NULL;
+    if (!CHECK_OK(hcg_text_parse(old_src, sizeof old_src - 1, "old.hcg", NULL, &g))) return;
+    const hcg_node *y = node(g, "y");
+    CHECK(y && hcg_attr_int(y, "transpose_a") == 1 && hcg_attr_int(y, "transpose_b") == 1 &&
+              y->attrs[hcg_attr_slot(HCG_OP_GEMM, "transpose_a")].set,
+          "trans_a=1 and trans_b=true read as transpose_a and transpose_b");
+    /* the builder takes the old name too */
+    hcg_graph *built = hcg_graph_new();
+    hcg_id a = hcg_input(built, "a", HCG_F32, 2, (int64_t[]){3, 2}), b = hcg_input(built, "b", HCG_F32, 2, (int64_t[]){4, 3});
+    hcg_attr at[2] = {HCG_ATTR_I("trans_a", 1), HCG_ATTR_I("transpose_b", 1)};
+    hcg_id yb = hcg_add_node(built, HCG_OP_GEMM, "y", (hcg_id[]){a, b}, 2, at, 2);
+    CHECK(yb >= 0 && hcg_attr_int(&built->nodes[yb], "transpose_a") == 1, "hcg_add_node takes trans_a: %s",
+          hcg_last_error());
+    hcg_graph_free(built);
+    /* written with the new names */
+    char path[600];
+    snprintf(path, sizeof path, "%s/renamed.hcg", tl_tmpdir());
+    char *text = NULL;
+    if (CHECK_OK(hcg_save(g, path)) && (text = tl_read_file(path, NULL)))
+        CHECK(strstr(text, "transpose_a=1") && strstr(text, "transpose_b=1") && !strstr(text, "trans_a"),
+              "the writer uses the new names:\n%s", text);
+    free(text);
+    /* y = 2 * a^T @ b^T: [2, 3] @ [3, 4] */
+    float av[6] = {1, -2, 0.5f, 3, -1, 4}, bv[12] = {1, 2, 3, 4, 5, 6, -1, -2, -3, 0.5f, 0.25f, 2};
+    hcg_tensor *ta = NULL, *tb = NULL, *out = NULL;
+    hcg_tensor_wrap(HCG_F32, &(hcg_shape){2, {3, 2}}, av, &ta);
+    hcg_tensor_wrap(HCG_F32, &(hcg_shape){2, {4, 3}}, bv, &tb);
+    hcg_session *s = NULL;
+    if (CHECK_OK(hcg_session_new(g, &(hcg_session_options){.devices = "cpu"}, &s)) &&
+        CHECK_OK(hcg_session_run(s, (const hcg_tensor *const[]){ta, tb}, &out))) {
+        double worst = 0;
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < 4; j++) {
+                double want = 0;
+                for (int k = 0; k < 3; k++) want += 2.0 * av[k * 2 + i] * bv[j * 3 + k];
+                double d = fabs(((float *)out->data)[i * 4 + j] - want);
+                worst = d > worst ? d : worst;
+            }
+        CHECK(worst < 1e-5, "gemm with the old names computes 2 a^T b^T (worst difference %g)", worst);
+    }
+    hcg_session_free(s);
+    hcg_tensor_free(out);
+    hcg_tensor_free(ta);
+    hcg_tensor_free(tb);
+    hcg_graph_free(g);
+}
+
 int main(void)
 {
     test_full_graph();
+    test_renamed_attributes();
     test_states();
     test_errors();
     test_symlinks();

@@ -114,7 +114,7 @@ static void run_case(const cJSON *c, const char *devices)
 int main(void)
 {
     const char *devices = tl_test_devices();
-    if (!devices) return tl_finish();
+    if (!devices) return tl_skip("the devices of HCG_TEST_DEVICES are not all here");
     size_t len = 0;
     char *text = tl_read_file(tl_src("tests/train/cases.json"), &len);
     cJSON *cases = text ? cJSON_Parse(text) : NULL;

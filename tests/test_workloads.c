@@ -230,7 +230,7 @@ static void test_joint_training(void)
 int main(void)
 {
     devices = tl_test_devices();
-    if (!devices) return tl_finish();
+    if (!devices) return tl_skip("the devices of HCG_TEST_DEVICES are not all here");
     size_t len = 0;
     char *text = tl_read_file(tl_src("tests/workloads/cases.json"), &len);
     cases = text ? cJSON_Parse(text) : NULL;

@@ -23,8 +23,15 @@ bool tl_check_status(hcg_status got, hcg_status want, const char *what, const ch
 bool tl_check_fails(hcg_status got, hcg_status want, const char *needle, const char *what, const char *file,
                     int line);
 
-/* Prints "N passed, N failed" and returns the exit code for main. */
+/* Prints "N passed, N failed" and returns the exit code for main (a test that checked nothing
+ * fails: it must have skipped instead). */
 int tl_finish(void);
+/* The test cannot run here (no OpenCL device, the devices of $HCG_TEST_DEVICES absent, a build
+ * without the feature): prints "skipped: why" and returns TL_SKIP for main, which ctest reports as
+ * skipped (SKIP_RETURN_CODE, tests/CMakeLists.txt) rather than passed or failed. Checks that ran
+ * before and failed still fail the test. */
+#define TL_SKIP 77
+int tl_skip(const char *fmt, ...) HCG_PRINTF(1, 2);
 
 /* Compares got with want elementwise (dtypes and shapes must match; f16/f32 compared as floats):
  * |got - want| <= atol + rtol * |want| everywhere. Reports the worst element. */
@@ -47,7 +54,7 @@ const char *tl_tmp(const char *name);
 /* Writes a one-dimensional f32 .npy of n values to path (through hcg_npy_save). */
 bool tl_save_f32(const char *path, const float *values, int n);
 /* The device spec a test runs on: $HCG_TEST_DEVICES, default "cpu". NULL (with a note printed)
- * when those devices are not all present: the test then has nothing to do. */
+ * when those devices are not all present: the test then skips (tl_skip). */
 const char *tl_test_devices(void);
 /* The hcg CLI binary ($HCG_BIN). */
 const char *tl_hcg_bin(void);

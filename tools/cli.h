@@ -1,12 +1,12 @@
 /* cli.h — what the `hcg` subcommands share: the command table and small helpers for options,
- * inputs and messages. */
+ * inputs and messages. The command is built on the public API alone: tools/ includes no header
+ * but hcg/hcg.h (and its own), and links the shared library, which exports nothing else. */
 #ifndef HCG_CLI_H
 #define HCG_CLI_H
 
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "graph/compiler.h"
 #include "hcg/hcg.h"
 
 typedef int (*hcg_cli_fn)(int argc, char **argv);
@@ -30,7 +30,7 @@ int cmd_distill(int argc, char **argv);
 extern const char cmd_ensemble_usage[], cmd_distill_usage[];
 
 /* Prints "hcg <cmd>: <message>" and hcg_last_error() to stderr; returns the exit code 1. */
-int cli_fail(const char *cmd, const char *fmt, ...) HCG_PRINTF(2, 3);
+int cli_fail(const char *cmd, const char *fmt, ...) HCG_API_PRINTF(2, 3);
 /* If argv[*i] is "--name" (value in argv[*i+1]) or "--name=value", sets *value and advances *i. */
 bool cli_opt(int argc, char **argv, int *i, const char *name, const char **value);
 /* A whole string as a decimal integer / a finite number (false if anything else is in it). */

@@ -5,8 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/session_impl.h"
-#include "tools/cli.h"
+#include "cli.h"
 
 #define MAX_INPUTS 256
 
@@ -79,11 +78,12 @@ int cmd_bench(int argc, char **argv)
     qsort(times, (size_t)repeat, sizeof *times, cmp_double);
     double mn = times[0], med = repeat % 2 ? times[repeat / 2] : 0.5 * (times[repeat / 2 - 1] + times[repeat / 2]);
     double p90 = times[(int)(0.9 * (repeat - 1) + 0.5)];
-    const hcg_plan *p = s->last_plan;
+    hcg_plan_info info = {0};
+    hcg_session_plan_info(s, &info);
     if (json) {
         printf("{\"model\": \"%s\", \"devices\": \"%s\", \"passes\": \"%s\", \"warmup\": %d, \"repeat\": %d, "
                "\"min_ms\": %.4f, \"median_ms\": %.4f, \"p90_ms\": %.4f, \"nodes\": %d}\n",
-               model, devices ? devices : "auto", s->passes, warmup, repeat, mn, med, p90, p ? p->n_exec : 0);
+               model, devices ? devices : "auto", hcg_session_passes(s), warmup, repeat, mn, med, p90, info.n_nodes);
     } else {
         cli_print_placement(s, stdout);
         printf("%s: %d runs after %d warm-up: min %.3f ms, median %.3f ms, p90 %.3f ms\n", model, repeat, warmup, mn, med,

@@ -6,9 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/backend.h"
-#include "backend/dist/dist.h"
-#include "tools/cli.h"
+#include "cli.h"
 
 #define RANK_TEXT 16384
 
@@ -26,12 +24,13 @@ static int all_ranks(bool json)
         if (json) {
             char *o = hcg_device_json(d);
             w = snprintf(mine + used, RANK_TEXT - used, "%s{\"rank\": %d, \"placement\": \"rank%d:%s\", \"device\": %s}",
-                         used ? ",\n " : "", rank, rank, d->name, o ? o : "{}");
+                         used ? ",\n " : "", rank, rank, hcg_device_name(d), o ? o : "{}");
             free(o);
         } else {
             char name[64];
-            snprintf(name, sizeof name, "rank%d:%s", rank, d->name);
-            w = snprintf(mine + used, RANK_TEXT - used, "%-18s %-12s %s\n", name, hcg_device_type_name(d->type), d->description);
+            snprintf(name, sizeof name, "rank%d:%s", rank, hcg_device_name(d));
+            w = snprintf(mine + used, RANK_TEXT - used, "%-18s %-12s %s\n", name,
+                         hcg_device_type_name(hcg_device_get_type(d)), hcg_device_description(d));
         }
         if (w > 0) used += (size_t)w;
     }
@@ -72,13 +71,14 @@ int cmd_devices(int argc, char **argv)
         if (hcg_devices_select(spec ? spec : "auto", sel, 64, &ns))
             return cli_fail("devices", "%s", hcg_last_error());
         for (int i = 0; i < ns; i++) {
-            fprintf(stderr, "calibrating %s (%s)...\n", sel[i]->name, sel[i]->device_name);
+            const char *name = hcg_device_name(sel[i]);
+            fprintf(stderr, "calibrating %s (%s)...\n", name, hcg_device_description(sel[i]));
             if (hcg_device_calibrate(sel[i], stderr))
-                return cli_fail("devices", "calibrating %s: %s", sel[i]->name, hcg_last_error());
+                return cli_fail("devices", "calibrating %s: %s", name, hcg_last_error());
         }
     }
     if (ranks) return all_ranks(json);
-    const char *notes = hcg_registry_notes();
+    const char *notes = hcg_device_notes();
     if (json) {
         printf("[");
         for (int i = 0; i < n; i++) {
@@ -92,14 +92,18 @@ int cmd_devices(int argc, char **argv)
     }
     printf("%-10s %-12s %s\n", "NAME", "TYPE", "DESCRIPTION");
     for (int i = 0; i < n; i++) {
-        hcg_device *d = hcg_device_get(i);
-        printf("%-10s %-12s %s\n", d->name, hcg_device_type_name(d->type), d->description);
-        printf("%-10s %-12s cost: %.1f GFLOP/s, %.1f GB/s, launch %.1f us, link %.1f/%.1f GB/s%s\n", "", "",
-               d->cost.gflops, d->cost.mem_gbps, d->cost.launch_us, d->cost.h2d_gbps, d->cost.d2h_gbps,
-               d->cost.calibrated ? " (calibrated)" : " (defaults; run hcg devices --calibrate)");
-        if (d->shares[0])
+        const hcg_device *d = hcg_device_get(i);
+        hcg_cost_profile c = hcg_device_cost(d);
+        int cores = 0, of = 0;
+        const char *shares = hcg_device_shares(d, &cores, &of);
+        printf("%-10s %-12s %s\n", hcg_device_name(d), hcg_device_type_name(hcg_device_get_type(d)),
+               hcg_device_description(d));
+        printf("%-10s %-12s cost: %.1f GFLOP/s, %.1f GB/s, launch %.1f us, link %.1f/%.1f GB/s%s\n", "", "", c.gflops,
+               c.mem_gbps, c.launch_us, c.h2d_gbps, c.d2h_gbps,
+               c.calibrated ? " (calibrated)" : " (defaults; run hcg devices --calibrate)");
+        if (shares[0])
             printf("%-10s %-12s shares the %s (uses %d of its %d cores): never overlapped with a device it contends with\n",
-                   "", "", d->shares, d->cores, d->shared_cores);
+                   "", "", shares, cores, of);
     }
     if (notes[0]) printf("%s", notes);
     return 0;

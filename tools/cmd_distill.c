@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tools/cli.h"
+#include "cli.h"
 
 #define MAX_TEACHERS 32
 #define MAX_ARGS 1024

@@ -11,10 +11,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "backend/session_impl.h"
-#include "graph/fileio.h"
-#include "tools/cli.h"
-#include "tools/tokenizer.h"
+#include "cli.h"
+#include "tokenizer.h"
 
 const char cmd_generate_usage[] =
     "usage: hcg generate MODEL (--prompt FILE.npy | --prompt-text TEXT) --max-new-tokens N\n"

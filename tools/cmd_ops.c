@@ -1,22 +1,24 @@
 /* cmd_ops.c — `hcg ops`: the op table, one line per op with its inputs and attributes. */
 #include <stdio.h>
 
-#include "graph/op_table.h"
-#include "tools/cli.h"
+#include "cli.h"
 
 int cmd_ops(int argc, char **argv)
 {
     (void)argc;
     (void)argv;
-    for (int op = 0; op < HCG_OP_COUNT; op++) {
-        const hcg_op_info *info = hcg_op_info_get((hcg_op)op);
-        printf("%-18s ", info->name);
-        if (info->max_inputs < 0) printf("inputs %d+", info->min_inputs);
-        else if (info->min_inputs == info->max_inputs) printf("inputs %d", info->min_inputs);
-        else printf("inputs %d-%d", info->min_inputs, info->max_inputs);
-        for (int a = 0; a < HCG_MAX_ATTRS && info->attrs[a].name; a++)
-            printf("%s%s%s", a ? ", " : "  attrs: ", info->attrs[a].name, info->attrs[a].required ? " (required)" : "");
-        printf("\n    %s\n", info->doc ? info->doc : "");
+    for (int i = 0; i < HCG_OP_COUNT; i++) {
+        hcg_op op = (hcg_op)i;
+        int lo = 0, hi = 0;
+        hcg_op_arity(op, &lo, &hi);
+        printf("%-18s ", hcg_op_name(op));
+        if (hi < 0) printf("inputs %d+", lo);
+        else if (lo == hi) printf("inputs %d", lo);
+        else printf("inputs %d-%d", lo, hi);
+        bool required = false;
+        for (int a = 0; hcg_op_attr_name(op, a, &required); a++)
+            printf("%s%s%s", a ? ", " : "  attrs: ", hcg_op_attr_name(op, a, NULL), required ? " (required)" : "");
+        printf("\n    %s\n", hcg_op_doc(op));
     }
     return 0;
 }

@@ -8,11 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/cpu/cpu.h"
-#include "backend/session_impl.h"
-#include "backend/simulate.h"
-#include "graph/bind.h"
-#include "tools/cli.h"
+#include "cli.h"
 
 #define MAX_SPECS 256
 
@@ -21,59 +17,44 @@ static hcg_status shapes_for(const hcg_graph *g, const hcg_shape *given, hcg_sha
 {
     const char *names[64];
     int64_t values[64];
-    int n = 0;
-    for (int i = 0; i < g->n_inputs; i++) {
+    int n = 0, n_in = hcg_graph_num_inputs(g);
+    for (int i = 0; i < n_in; i++) {
         if (given[i].rank < 0) continue;
-        const hcg_node *in = &g->nodes[g->inputs[i]];
-        if (given[i].rank != in->shape.rank)
-            return hcg_error(HCG_ERR_SHAPE, "input '%s' has rank %d, --shape gives %d", in->name, in->shape.rank,
-                             given[i].rank);
-        for (int d = 0; d < in->shape.rank && n < 64; d++) {
-            if (!HCG_DIM_IS_SYM(in->shape.dims[d])) continue;
-            names[n] = g->syms[HCG_DIM_SYM_ID(in->shape.dims[d])];
+        hcg_shape declared;
+        hcg_graph_input_type(g, i, NULL, &declared);
+        if (given[i].rank != declared.rank)
+            return hcg_error(HCG_ERR_SHAPE, "input '%s' has rank %d, --shape gives %d", hcg_graph_input_name(g, i),
+                             declared.rank, given[i].rank);
+        for (int d = 0; d < declared.rank && n < 64; d++) {
+            if (!HCG_DIM_IS_SYM(declared.dims[d])) continue;
+            names[n] = hcg_graph_sym_name(g, declared.dims[d]);
             values[n++] = given[i].dims[d];
         }
     }
     hcg_status st = hcg_graph_input_shapes(g, names, values, n, shapes);
-    for (int i = 0; !st && i < g->n_inputs; i++)
+    for (int i = 0; !st && i < n_in; i++)
         if (given[i].rank >= 0) shapes[i] = given[i];
     return st;
 }
 
 static int simulate(const hcg_graph *g, const hcg_shape *shapes, const char *profiles)
 {
-    hcg_device *devs[HCG_MAX_DEVICES];
-    int n = 0;
-    hcg_graph *bound = NULL;
-    hcg_bind_options bo = {.eval = hcg_cpu_eval};
-    if (hcg_graph_bind(g, shapes, &bo, &bound)) return cli_fail("plan", "%s", hcg_last_error());
-    if (hcg_sim_load(profiles, devs, HCG_MAX_DEVICES, &n)) {
-        hcg_graph_free(bound);
-        return cli_fail("plan", "%s", hcg_last_error());
-    }
-    hcg_sched_report r;
-    hcg_status st = hcg_sim_evaluate(bound, devs, n, &r);
-    if (st) {
-        hcg_sim_free(devs, n);
-        hcg_graph_free(bound);
-        return cli_fail("plan", "%s", hcg_last_error());
-    }
+    hcg_simulation r;
+    if (hcg_simulate(g, shapes, profiles, &r)) return cli_fail("plan", "%s", hcg_last_error());
     double best_single = INFINITY;
-    for (int d = 0; d < n; d++) best_single = r.single[d] < best_single ? r.single[d] : best_single;
-    printf("predicted makespan (us) for %d nodes on simulated devices from %s\n", bound->n_nodes, profiles);
+    for (int d = 0; d < r.n_devices; d++) best_single = r.single[d] < best_single ? r.single[d] : best_single;
+    printf("predicted makespan (us) for %d nodes on simulated devices from %s\n", r.n_nodes, profiles);
     printf("  %-28s %12.2f  (%s)\n", "hcg plan", r.chosen * 1e6,
            r.choice < 0 ? "HEFT placement" : "best single device");
     printf("  %-28s %12.2f\n", "hcg HEFT placement", r.heft * 1e6);
-    for (int d = 0; d < n; d++) {
+    for (int d = 0; d < r.n_devices; d++) {
         char label[64];
-        snprintf(label, sizeof label, "only %s", devs[d]->name);
+        snprintf(label, sizeof label, "only %s", r.device[d]);
         if (isinf(r.single[d])) printf("  %-28s %12s\n", label, "cannot run all ops");
         else printf("  %-28s %12.2f\n", label, r.single[d] * 1e6);
     }
     printf("  %-28s %12.2f\n", "greedy priority list", r.greedy * 1e6);
     printf("ratios: hcg / best single = %.3f, hcg / greedy = %.3f\n", r.chosen / best_single, r.chosen / r.greedy);
-    hcg_sim_free(devs, n);
-    hcg_graph_free(bound);
     return 0;
 }
 
@@ -123,11 +104,11 @@ int cmd_plan(int argc, char **argv)
         fprintf(stderr, "hcg plan: %s\n", hcg_last_error());
         return 1;
     }
-    int n_in = g->n_inputs;
+    int n_in = hcg_graph_num_inputs(g), n_out = hcg_graph_num_outputs(g);
     given = calloc((size_t)n_in + 1, sizeof *given);
     shapes = calloc((size_t)n_in + 1, sizeof *shapes);
     inputs = calloc((size_t)n_in + 1, sizeof *inputs);
-    outputs = calloc((size_t)g->n_outputs + 1, sizeof *outputs);
+    outputs = calloc((size_t)n_out + 1, sizeof *outputs);
     if (!given || !shapes || !inputs || !outputs) goto done;
     for (int i = 0; i < n_in; i++) given[i].rank = -1;
     for (int k = 0; k < n_shape; k++) {
@@ -140,7 +121,7 @@ int cmd_plan(int argc, char **argv)
         }
         int which = -1;
         for (int i = 0; i < n_in; i++)
-            if (g->inputs[i] == id) which = i;
+            if (id >= 0 && hcg_graph_find(g, hcg_graph_input_name(g, i)) == id) which = i;
         if (!eq || which < 0 || !cli_parse_dims(eq + 1, &given[which])) {
             cli_fail("plan", "--shape '%s' must be INPUT=2x16 naming a graph input", shape_specs[k]);
             goto done;
@@ -162,7 +143,6 @@ int cmd_plan(int argc, char **argv)
         goto done;
     }
     hcg_session_options opt = {.devices = devices, .profile = n_input > 0, .passes = passes};
-    hcg_plan *p = NULL;
     if (loss) { /* a training step: forward, backward and the optimizer's updates */
         topt.loss = loss;
         topt.devices = devices;
@@ -174,20 +154,11 @@ int cmd_plan(int argc, char **argv)
             fprintf(stderr, "hcg plan: %s\n", hcg_last_error());
             goto done;
         }
-        hcg_session *ts = hcg_train_get_session(t);
-        p = ts->plans[ts->n_plans - 1].plan;
         printf("training step: %d trainable params, %s\n", hcg_train_num_params(t),
                topt.optimizer == HCG_OPTIM_SGD ? "sgd" : topt.optimizer == HCG_OPTIM_ADAM ? "adam" : "adamw");
-        if (trace && hcg_plan_write_trace(p, trace)) {
-            fprintf(stderr, "hcg plan: %s\n", hcg_last_error());
-            goto done;
-        }
-        trace = NULL;
-    } else if (hcg_session_new(g, &opt, &s) || hcg_session_plan(s, shapes, &p)) {
+    } else if (hcg_session_new(g, &opt, &s) || hcg_session_prepare(s, shapes)) {
         fprintf(stderr, "hcg plan: %s\n", hcg_last_error());
         goto done;
-    } else {
-        s->last_plan = p;
     }
     if (n_input) {
         if (hcg_session_run(s, (const hcg_tensor *const *)inputs, outputs)) {
@@ -195,15 +166,22 @@ int cmd_plan(int argc, char **argv)
             goto done;
         }
     }
-    if (explain) hcg_plan_explain(p, stdout, n_input > 0);
-    else {
-        int per_dev[HCG_MAX_DEVICES] = {0};
-        for (int i = 0; i < p->n_exec; i++) per_dev[p->place[p->exec[i].id]]++;
-        for (int d = 0; d < p->n_dev; d++) printf("%-10s %d nodes\n", p->devs[d]->name, per_dev[d]);
-        printf("predicted makespan %.2f us (use --explain for the table)\n", p->pred_makespan * 1e6);
+    /* the training step's plan, or the model's (planned, or run profiled with the inputs) */
+    const hcg_session *ps = t ? hcg_train_get_session(t) : s;
+    hcg_plan_info info;
+    if (hcg_session_plan_info(ps, &info) || (explain && hcg_session_explain(ps, stdout))) {
+        fprintf(stderr, "hcg plan: %s\n", hcg_last_error());
+        goto done;
+    }
+    if (!explain) {
+        for (int d = 0; d < info.n_devices; d++) {
+            hcg_plan_device pd;
+            if (!hcg_session_plan_device(ps, d, &pd)) printf("%-10s %d nodes\n", pd.name, pd.n_nodes);
+        }
+        printf("predicted makespan %.2f us (use --explain for the table)\n", info.predicted_seconds * 1e6);
     }
     if (trace) {
-        hcg_status st = n_input ? hcg_session_write_trace(s, trace) : hcg_plan_write_trace(p, trace);
+        hcg_status st = n_input ? hcg_session_write_trace(ps, trace) : hcg_session_write_plan_trace(ps, trace);
         if (st) {
             fprintf(stderr, "hcg plan: %s\n", hcg_last_error());
             goto done;
@@ -212,7 +190,7 @@ int cmd_plan(int argc, char **argv)
     rc = 0;
 done:
     if (outputs)
-        for (int j = 0; j < g->n_outputs; j++) hcg_tensor_free(outputs[j]);
+        for (int j = 0; j < n_out; j++) hcg_tensor_free(outputs[j]);
     if (inputs)
         for (int i = 0; i < n_in; i++) hcg_tensor_free(inputs[i]);
     free(outputs);

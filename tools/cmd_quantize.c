@@ -10,9 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "graph/graph.h"
-#include "graph/quantize.h"
-#include "tools/cli.h"
+#include "cli.h"
 
 const char cmd_quantize_usage[] =
     "usage: hcg quantize IN OUT.hcg --weights f16|int8 [--group G] [--scales f32|f16] [--activations int8]\n"
@@ -50,10 +48,13 @@ static long long model_files_size(const hcg_graph *g, const char *path, int *n_f
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s", path);
     const char *d = dirname(dir);
-    for (int i = 0; i < g->n_nodes; i++) {
-        const char *f = g->nodes[i].weight_file;
+    for (int i = 0; i < hcg_graph_num_nodes(g); i++) {
+        const char *f = hcg_graph_node_weight_file(g, i);
         bool seen = !f;
-        for (int j = 0; j < i && !seen; j++) seen = g->nodes[j].weight_file && strcmp(g->nodes[j].weight_file, f) == 0;
+        for (int j = 0; j < i && !seen; j++) {
+            const char *fj = hcg_graph_node_weight_file(g, j);
+            seen = fj && strcmp(fj, f) == 0;
+        }
         if (seen) continue;
         char p[PATH_MAX * 2];
         snprintf(p, sizeof p, f[0] == '/' ? "%s" : "%s/%s", f[0] == '/' ? f : d, f);

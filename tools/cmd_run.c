@@ -11,11 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "backend/session_impl.h"
-#include "graph/fileio.h"
-#include "graph/rank_split.h"
-#include "tools/cli.h"
-#include "tools/run_outputs.h"
+#include "cli.h"
+#include "run_outputs.h"
 
 #define MAX_INPUTS 256
 
@@ -53,19 +50,17 @@ static void summarize(const hcg_tensor *t, char *buf, size_t n)
 /* "ran on: cpu 12 nodes, opencl:0 30 nodes; 3 copies" */
 void cli_print_placement(const hcg_session *s, FILE *f)
 {
-    const hcg_plan *p = s->last_plan;
-    if (!p) return;
-    int per_dev[HCG_MAX_DEVICES] = {0}, copies = 0;
-    for (int i = 0; i < p->n_exec; i++) per_dev[p->place[p->exec[i].id]]++;
-    for (int i = 0; i < p->n_steps; i++) copies += p->steps[i].kind == HCG_STEP_COPY;
+    hcg_plan_info info;
+    if (hcg_session_plan_info(s, &info)) return;
     fprintf(f, "ran on:");
     bool first = true;
-    for (int d = 0; d < p->n_dev; d++) {
-        if (!per_dev[d]) continue;
-        fprintf(f, "%s %s (%d node%s)", first ? "" : ",", p->devs[d]->name, per_dev[d], per_dev[d] == 1 ? "" : "s");
+    for (int d = 0; d < info.n_devices; d++) {
+        hcg_plan_device pd;
+        if (hcg_session_plan_device(s, d, &pd) || !pd.n_nodes) continue;
+        fprintf(f, "%s %s (%d node%s)", first ? "" : ",", pd.name, pd.n_nodes, pd.n_nodes == 1 ? "" : "s");
         first = false;
     }
-    fprintf(f, "; %d cop%s between devices\n", copies, copies == 1 ? "y" : "ies");
+    fprintf(f, "; %d cop%s between devices\n", info.n_copies, info.n_copies == 1 ? "y" : "ies");
 }
 
 hcg_status cli_load_inputs(const hcg_graph *g, int n_specs, char **specs, hcg_tensor **inputs, const char *cmd)
@@ -176,7 +171,7 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "hcg run: %s\n", hcg_last_error());
         goto done;
     }
-    const char *notes = hcg_registry_notes(); /* e.g. "no OpenCL platform found: running on the CPU" */
+    const char *notes = hcg_device_notes(); /* e.g. "no OpenCL platform found: running on the CPU" */
     if (notes[0] && !quiet) fputs(notes, stderr);
     hcg_session_options opt = {.devices = devices, .profile = profile || trace, .passes = passes, .max_memory = max_memory};
     if (hcg_session_new(g, &opt, &s)) {
@@ -204,13 +199,17 @@ int cmd_run(int argc, char **argv)
     }
     if (repeat > 1 && !quiet && isatty(2)) fprintf(stderr, "\n");
     if (!quiet) {
+        hcg_plan_info info = {0};
+        hcg_session_plan_info(s, &info);
         cli_print_placement(s, stdout);
-        printf("time: setup %.1f ms (bind %.1f ms, plan + prepare %.1f ms), run %.3f ms%s\n",
-               s->last_setup_seconds * 1e3, s->last_bind_seconds * 1e3,
-               (s->last_setup_seconds - s->last_bind_seconds) * 1e3,
+        printf("time: setup %.1f ms (bind %.1f ms, plan + prepare %.1f ms), run %.3f ms%s\n", info.setup_seconds * 1e3,
+               info.bind_seconds * 1e3, (info.setup_seconds - info.bind_seconds) * 1e3,
                t_total / (repeat > 1 ? repeat - 1 : 1) * 1e3, repeat > 1 ? " (mean of warm runs)" : "");
     }
-    if (explain) hcg_plan_explain(s->last_plan, stdout, s->last_profiled);
+    if (explain && hcg_session_explain(s, stdout)) {
+        fprintf(stderr, "hcg run: %s\n", hcg_last_error());
+        goto done;
+    }
     if (out_dir && hcg_make_dirs(out_dir)) { /* before the trace, which may go there */
         fprintf(stderr, "hcg run: %s\n", hcg_last_error());
         goto done;

@@ -12,11 +12,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "backend/dist/dist.h"
-#include "backend/session_impl.h"
-#include "graph/rank_split.h"
-#include "tools/cli.h"
-#include "tools/train_data.h"
+#include "cli.h"
+#include "train_data.h"
 
 #define MAX_SPECS 256
 
@@ -443,7 +440,7 @@ int cli_train(int argc, char **argv, hcg_graph *given, const char *cmd)
         rc = fail("");
         goto done;
     }
-    const char *notes = hcg_registry_notes();
+    const char *notes = hcg_device_notes();
     if (notes[0] && !a.quiet) fputs(notes, stderr);
     if (a.opt.distributed && !a.quiet)
         printf("data parallel over %d rank%s: %lld rows each of every global batch of %lld\n", ranks,
@@ -457,9 +454,11 @@ int cli_train(int argc, char **argv, hcg_graph *given, const char *cmd)
             rc = fail("");
             goto done;
         }
-        hcg_session *s = hcg_train_get_session(t);
         printf("training step (%d trainable params):\n", hcg_train_num_params(t));
-        hcg_plan_explain(s->plans[s->n_plans - 1].plan, stdout, false);
+        if (hcg_session_explain(hcg_train_get_session(t), stdout)) {
+            rc = fail("");
+            goto done;
+        }
     }
     if (a.log && !(logf = fopen(a.log, a.resume ? "a" : "w"))) {
         cli_fail(cmd_name, "cannot write the log %s: %s", a.log, strerror(errno));

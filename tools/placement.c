@@ -7,15 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "graph/graph.h"
-#include "tools/cli.h"
+#include "cli.h"
 
 hcg_status cli_pin_matching(hcg_graph *g, const char *pattern, const char *device, int *matched)
 {
     *matched = 0;
-    for (hcg_id id = 0; id < g->n_nodes; id++) {
-        const hcg_node *n = &g->nodes[id];
-        if (n->pin || fnmatch(pattern, n->name, 0) != 0) continue; /* an earlier line placed it */
+    for (hcg_id id = 0; id < hcg_graph_num_nodes(g); id++) {
+        /* a pinned node: an earlier line placed it */
+        if (hcg_graph_node_pin(g, id) || fnmatch(pattern, hcg_graph_node_name(g, id), 0) != 0) continue;
         hcg_status st = hcg_pin(g, id, device);
         if (st) return st;
         (*matched)++;

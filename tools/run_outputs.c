@@ -13,7 +13,7 @@
  * "complete": true therefore holds no complete output set, whatever stopped the run. A write that
  * fails (rather than the process being killed) before the renames removes the temporary files and
  * puts the earlier manifest back: the folder is as it was. */
-#include "tools/run_outputs.h"
+#include "run_outputs.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -27,13 +27,16 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#include "backend/cache.h"
-#include "backend/plan.h"
-#include "graph/fileio.h"
-#include "graph/graph.h"
-#include "graph/npy.h"
 
 #define MANIFEST "manifest.json"
+
+/* FNV-1a, 64 bits: the manifest's checksum of each file's data. */
+static uint64_t fnv64(const void *data, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ ((const unsigned char *)data)[i]) * 0x100000001b3ull;
+    return h;
+}
 
 /* Output names may hold characters that are not safe in file names (ONNX: "/", ":"). */
 static void file_name_for(const char *name, char *buf, size_t n)
@@ -163,7 +166,7 @@ hcg_status run_outputs_prepare(run_outputs *o, const char *dir, const hcg_graph 
     for (int j = 0; j < o->n; j++) {
         char file[600];
         file_name_for(hcg_graph_output_name(g, j), file, sizeof file);
-        if (!(o->files[j] = hcg_strdup(file)) || !(o->paths[j] = join(dir, file)))
+        if (!(o->files[j] = strdup(file)) || !(o->paths[j] = join(dir, file)))
             return hcg_error(HCG_ERR_NOMEM, "out of memory");
         for (int k = 0; k < j; k++)
             if (strcmp(o->files[k], file) == 0)
@@ -207,7 +210,7 @@ static hcg_status write_manifest(const run_outputs *o, const hcg_graph *g, hcg_t
         for (int d = 0; d < t[j]->shape.rank; d++) cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t[j]->shape.dims[d]));
         cJSON_AddNumberToObject(f, "data_bytes", (double)t[j]->nbytes);
         char sum[24];
-        snprintf(sum, sizeof sum, "%016" PRIx64, hcg_fnv64(0, t[j]->data, t[j]->nbytes));
+        snprintf(sum, sizeof sum, "%016" PRIx64, fnv64(t[j]->data, t[j]->nbytes));
         cJSON_AddStringToObject(f, "data_fnv64", sum);
     }
     char *text = cJSON_Print(root);
@@ -237,27 +240,31 @@ hcg_status run_outputs_write(run_outputs *o, const hcg_graph *g, hcg_tensor *con
     /* The earlier run's manifest, put back if writing fails before anything is renamed. */
     char *mpath = join(o->dir, MANIFEST), *old = NULL;
     size_t old_len = 0;
-    hcg_atomic_file *af = calloc((size_t)o->n + 1, sizeof *af);
-    if (!mpath || !af) {
+    hcg_pending_file **pf = calloc((size_t)o->n + 1, sizeof *pf);
+    if (!mpath || !pf) {
         free(mpath);
-        free(af);
+        free(pf);
         return hcg_error(HCG_ERR_NOMEM, "out of memory");
     }
     if (hcg_read_file(mpath, &old, &old_len)) old = NULL;
     hcg_status st = write_manifest(o, g, t, model, false);
-    for (int j = 0; j < o->n && !st; j++) st = hcg_npy_write_uncommitted(o->paths[j], t[j], &af[j]);
+    for (int j = 0; j < o->n && !st; j++) st = hcg_npy_save_pending(o->paths[j], t[j], &pf[j]);
     if (st) {
-        char msg[HCG_ERROR_LEN];
-        snprintf(msg, sizeof msg, "%s", hcg_last_error());
-        for (int j = 0; j < o->n; j++) hcg_atomic_abort(&af[j]);
+        char *msg = strdup(hcg_last_error());
+        for (int j = 0; j < o->n; j++) hcg_pending_abort(pf[j]);
+        memset(pf, 0, sizeof *pf * (size_t)o->n);
         if (old) hcg_write_file_atomic(mpath, old, old_len);
         else unlink(mpath);
-        hcg_error(st, "%s", msg);
+        hcg_error(st, "%s", msg ? msg : "out of memory");
+        free(msg);
     }
     /* every file is complete on disk: rename them all (a failure leaves the manifest incomplete) */
-    for (int j = 0; j < o->n && !st; j++) st = hcg_atomic_commit(&af[j]);
-    for (int j = 0; j < o->n; j++) hcg_atomic_abort(&af[j]); /* what was not renamed (no-op otherwise) */
-    free(af);
+    for (int j = 0; j < o->n && !st; j++) {
+        st = hcg_pending_commit(pf[j]);
+        pf[j] = NULL;
+    }
+    for (int j = 0; j < o->n; j++) hcg_pending_abort(pf[j]); /* what was not renamed */
+    free(pf);
     free(old);
     free(mpath);
     if (!st) st = write_manifest(o, g, t, model, true);

@@ -1,5 +1,5 @@
 /* tokenizer.c — the character vocabularies `hcg generate` reads beside a model (see tokenizer.h). */
-#include "tools/tokenizer.h"
+#include "tokenizer.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,8 +7,6 @@
 
 #include <cjson/cJSON.h>
 
-#include "graph/fileio.h"
-#include "graph/graph.h"
 
 void cli_tokenizer_free(cli_tokenizer *t)
 {
@@ -40,7 +38,7 @@ static hcg_status parse(cli_tokenizer *t, const char *text)
                 st = hcg_error(HCG_ERR_FORMAT, "%s: vocab[%lld] is not a non-empty string", t->path, (long long)t->n);
                 break;
             }
-            if (!(t->pieces[t->n++] = hcg_strdup(v->valuestring))) {
+            if (!(t->pieces[t->n++] = strdup(v->valuestring))) {
                 st = hcg_error(HCG_ERR_NOMEM, "out of memory");
                 break;
             }
@@ -54,7 +52,7 @@ hcg_status cli_tokenizer_load(const char *path, cli_tokenizer **out)
 {
     *out = NULL;
     cli_tokenizer *t = calloc(1, sizeof *t);
-    if (!t || !(t->path = hcg_strdup(path))) {
+    if (!t || !(t->path = strdup(path))) {
         free(t);
         return hcg_error(HCG_ERR_NOMEM, "out of memory");
     }

@@ -1,13 +1,12 @@
 /* train_data.c — named npy arrays for graph inputs, batches of rows, and the seeded per-epoch
  * shuffling of `hcg train` (see train_data.h). */
-#include "tools/train_data.h"
+#include "train_data.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "graph/graph.h"
 
 hcg_status cli_dataset_load(const hcg_graph *g, char **specs, int n_specs, const char *option, bool all_inputs,
                             cli_dataset *d)

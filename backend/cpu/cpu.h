@@ -1,5 +1,5 @@
 /* cpu.h — the CPU backend's internal interface: the kernel table (one kernel per op, the
- * reference semantics of hcg), the thread pool for large loops, f16 conversion, and node
+ * reference semantics of hcg), the thread pool for large loops, and node
  * evaluation on host tensors (used by constant folding). */
 #ifndef HCG_CPU_H
 #define HCG_CPU_H
@@ -21,6 +21,9 @@ typedef void (*hcg_range_fn)(void *ctx, int64_t begin, int64_t end);
 void hcg_parallel_for(int64_t n, int64_t grain, hcg_range_fn fn, void *ctx);
 /* Threads in the pool (including the caller): $HCG_CPU_THREADS, else the number of cores. */
 int hcg_cpu_threads(void);
+/* Stops the pool's threads (the cpu device's destroy, at hcg_shutdown); the next parallel loop
+ * starts them again. */
+void hcg_cpu_pool_stop(void);
 /* The calling thread's scratch buffer of at least bytes (64-byte aligned), valid until its next
  * call on this thread; NULL when out of memory. */
 void *hcg_cpu_scratch(size_t bytes);
@@ -31,9 +34,7 @@ void *hcg_cpu_scratch(size_t bytes);
 void hcg_cpu_sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
                    const float *b, int64_t ldb, float beta, float *c, int64_t ldc, bool parallel);
 
-/* IEEE half <-> float. */
-float hcg_half_to_float(uint16_t h);
-uint16_t hcg_float_to_half(float f);
+/* f16 <-> f32 conversion is graph/half.h's. */
 
 /* Evaluates bound node n (every input has a value, or the op needs only shapes) on host
  * tensors; *out is a new tensor. */

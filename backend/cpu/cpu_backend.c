@@ -64,12 +64,11 @@ static hcg_status cpu_read(hcg_device *d, const hcg_buffer *src, size_t off, voi
     return HCG_OK;
 }
 
-static hcg_status cpu_copy(hcg_device *d, const hcg_buffer *src, size_t so, hcg_buffer *dst, size_t doff, size_t n)
+/* The device itself is static; what it holds is the pool's threads (started on first use again). */
+static void cpu_destroy(hcg_device *d)
 {
     (void)d;
-    if (so > src->size || n > src->size - so) return hcg_error(HCG_ERR_INTERNAL, "cpu: copy out of bounds");
-    if (n) memmove((char *)dst->host + doff, (const char *)src->host + so, n);
-    return HCG_OK;
+    hcg_cpu_pool_stop();
 }
 
 static hcg_status cpu_run(hcg_device *d, hcg_exec_node *nodes, int n, bool profile)
@@ -164,13 +163,14 @@ static hcg_status cpu_calibrate(hcg_device *d, FILE *log)
 /* ---------------------------------------------------------------- the device */
 
 static const hcg_backend_iface cpu_iface = {
+    .version = HCG_BACKEND_IFACE_VERSION,
     .name = "cpu",
     .supports = cpu_supports,
     .buffer_alloc = cpu_alloc,
     .buffer_free = cpu_free,
     .write = cpu_write,
     .read = cpu_read,
-    .copy = cpu_copy,
+    .destroy = cpu_destroy,
     .run = cpu_run,
     .synchronize = cpu_sync,
     .calibrate = cpu_calibrate,

@@ -10,6 +10,7 @@
 
 #include "backend/cpu/cpu_kernels.h"
 #include "backend/cpu/cpu_simd.h"
+#include "graph/half.h"
 #include "graph/op_table.h"
 
 /* ---------------------------------------------------------------- scalar operations */

@@ -407,7 +407,7 @@ hcg_status hcg_k_quant_matmul(hcg_exec_node *en)
 hcg_status hcg_k_gemm(hcg_exec_node *en)
 {
     const hcg_dev_tensor *A = &en->in[0], *B = &en->in[1];
-    bool ta = hcg_attr_int(en->node, "trans_a") != 0, tb = hcg_attr_int(en->node, "trans_b") != 0;
+    bool ta = hcg_attr_int(en->node, "transpose_a") != 0, tb = hcg_attr_int(en->node, "transpose_b") != 0;
     float alpha = (float)hcg_attr_float(en->node, "alpha"), beta = (float)hcg_attr_float(en->node, "beta");
     int64_t ar = A->shape.dims[0], ac = A->shape.dims[1], br_ = B->shape.dims[0], bcols = B->shape.dims[1];
     sgemm_args g = {.ta = ta, .tb = tb, .m = ta ? ac : ar, .k = ta ? ar : ac, .n = tb ? br_ : bcols,

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "backend/cpu/cpu_kernels.h"
+#include "graph/half.h"
 #include "graph/op_table.h"
 
 static size_t esize_of(const hcg_dev_tensor *t) { return hcg_dtype_size(t->dtype); }

@@ -9,6 +9,7 @@
 #include "backend/cpu/cpu_kernels.h"
 #include "backend/cpu/cpu_simd.h"
 #include "graph/quant.h"
+#include "graph/half.h"
 
 typedef struct qwalk {
     hcg_qlayout l;

@@ -1,6 +1,6 @@
 /* cpu_threads.c — the CPU backend's thread pool: hcg_parallel_for splits a range into chunks that
  * the pool's threads and the calling thread take in turn. The pool is made on first use and
- * lives for the process. One parallel loop runs at a time; a loop started while another runs
+ * lives until hcg_shutdown stops it (hcg_cpu_pool_stop; the next loop starts it again). One parallel loop runs at a time; a loop started while another runs
  * (a second session, a nested call from inside a chunk) simply runs on its caller's thread, so
  * callers never wait for each other and never deadlock.
  *
@@ -45,10 +45,16 @@ typedef struct pool {
     job *current;               /* the loop workers may join, or NULL */
     atomic_ulong generation;    /* bumped for each loop, so a worker joins each one at most once */
     int sleepers;               /* workers waiting on start */
+    bool stop;                  /* hcg_cpu_pool_stop: workers leave */
+    pthread_t threads[MAX_THREADS];
+    int n_started;
 } pool;
 
 static pool the_pool;
-static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+/* The pool starts on first use, under this lock; loops check pool_ready without it (set after the
+ * threads, with release order, so a loop that sees it sees the whole pool). */
+static pthread_mutex_t pool_start_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_bool pool_ready;
 static int pool_threads = 1; /* threads actually running + the caller */
 
 static long env_long(const char *name, long def, long lo, long hi)
@@ -146,10 +152,14 @@ static void *worker_main(void *arg)
     for (;;) {
         spin_for_change(&p->generation, seen);
         pthread_mutex_lock(&p->lock);
-        while (atomic_load(&p->generation) == seen) {
+        while (atomic_load(&p->generation) == seen && !p->stop) {
             p->sleepers++;
             pthread_cond_wait(&p->start, &p->lock);
             p->sleepers--;
+        }
+        if (p->stop) {
+            pthread_mutex_unlock(&p->lock);
+            return NULL;
         }
         seen = atomic_load(&p->generation);
         job *j = p->current;
@@ -169,8 +179,13 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static void pool_init(void)
+static void pool_start(void)
 {
+    pthread_mutex_lock(&pool_start_lock);
+    if (atomic_load_explicit(&pool_ready, memory_order_relaxed)) {
+        pthread_mutex_unlock(&pool_start_lock);
+        return;
+    }
     pool *p = &the_pool;
     int want = hcg_cpu_threads();
     pthread_mutex_init(&p->busy, NULL);
@@ -178,19 +193,43 @@ static void pool_init(void)
     pthread_cond_init(&p->start, NULL);
     pthread_cond_init(&p->done, NULL);
     atomic_init(&p->generation, 0);
-    int started = 0;
+    p->current = NULL;
+    p->sleepers = 0;
+    p->stop = false;
+    p->n_started = 0;
     for (int i = 1; i < want; i++) {
-        pthread_t t;
-        pthread_attr_t attr;
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        int rc = pthread_create(&t, &attr, worker_main, p);
-        pthread_attr_destroy(&attr);
-        if (rc != 0) break; /* fewer threads than asked for: still correct, just slower */
-        started++;
+        if (pthread_create(&p->threads[p->n_started], NULL, worker_main, p) != 0)
+            break; /* fewer threads than asked for: still correct, just slower */
+        p->n_started++;
     }
-    p->n_threads = started + 1;
+    p->n_threads = p->n_started + 1;
     pool_threads = p->n_threads;
+    atomic_store_explicit(&pool_ready, true, memory_order_release);
+    pthread_mutex_unlock(&pool_start_lock);
+}
+
+void hcg_cpu_pool_stop(void)
+{
+    pthread_mutex_lock(&pool_start_lock);
+    if (atomic_load_explicit(&pool_ready, memory_order_relaxed)) {
+        pool *p = &the_pool;
+        pthread_mutex_lock(&p->busy); /* no loop is running (none may start: hcg_shutdown's rule) */
+        pthread_mutex_lock(&p->lock);
+        p->stop = true;
+        atomic_fetch_add(&p->generation, 1); /* ends the spinners' wait too */
+        pthread_cond_broadcast(&p->start);
+        pthread_mutex_unlock(&p->lock);
+        for (int i = 0; i < p->n_started; i++) pthread_join(p->threads[i], NULL);
+        pthread_mutex_unlock(&p->busy);
+        pthread_mutex_destroy(&p->busy);
+        pthread_mutex_destroy(&p->lock);
+        pthread_cond_destroy(&p->start);
+        pthread_cond_destroy(&p->done);
+        p->n_started = 0;
+        pool_threads = 1;
+        atomic_store_explicit(&pool_ready, false, memory_order_release);
+    }
+    pthread_mutex_unlock(&pool_start_lock);
 }
 
 void hcg_parallel_for(int64_t n, int64_t grain, hcg_range_fn fn, void *ctx)
@@ -201,7 +240,7 @@ void hcg_parallel_for(int64_t n, int64_t grain, hcg_range_fn fn, void *ctx)
         fn(ctx, 0, n);
         return;
     }
-    pthread_once(&pool_once, pool_init);
+    if (!atomic_load_explicit(&pool_ready, memory_order_acquire)) pool_start();
     pool *p = &the_pool;
     if (pool_threads <= 1 || pthread_mutex_trylock(&p->busy) != 0) {
         fn(ctx, 0, n); /* no pool, or it is running someone else's loop (maybe ours: nested) */

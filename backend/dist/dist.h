@@ -27,13 +27,10 @@ hcg_status hcg_dist_allreduce_wait(const float *buf, const char *what);
 hcg_status hcg_dist_send(const void *buf, size_t bytes, int to, int tag, const char *what);
 hcg_status hcg_dist_recv(void *buf, size_t bytes, int from, int tag, const char *what);
 
-/* Collectives called from the caller's thread, in the same order on every rank, with the limit. */
-/* v[0..n) summed over the ranks, in place. */
-hcg_status hcg_dist_sum(double *v, int n, const char *what);
+/* Collectives called from the caller's thread, in the same order on every rank, with the limit
+ * (hcg_dist_sum and hcg_dist_gather are public: hcg.h). */
 /* bytes at buf copied from rank root to every rank. */
 hcg_status hcg_dist_bcast(void *buf, size_t bytes, int root, const char *what);
-/* Every rank's `bytes` bytes at mine, into all[rank * bytes] on rank root. */
-hcg_status hcg_dist_gather(const void *mine, size_t bytes, void *all, int root, const char *what);
 /* Makes every rank return the same status: st if all are OK, else the first failed rank's status
  * and message ("rank N: ..."), on every rank. */
 hcg_status hcg_dist_agree(hcg_status st, const char *what);

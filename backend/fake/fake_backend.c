@@ -138,6 +138,7 @@ static hcg_status fake_sync(hcg_device *d)
 }
 
 static const hcg_backend_iface fake_iface = {
+    .version = HCG_BACKEND_IFACE_VERSION,
     .name = "fake",
     .supports = fake_supports,
     .buffer_alloc = fake_alloc,

@@ -1,6 +1,6 @@
 /* cl_sources.h — the OpenCL C programs of cl/ as embedded into the library. The table itself is
- * generated at build time by cl/embed.cmake (from its one list of programs and their kernels) into
- * hcg_cl_sources.c in the build folder. */
+ * generated at build time by cl/embed.cmake (its list of programs; each program's kernels read
+ * from the preprocessed source) into hcg_cl_sources.c in the build folder. */
 #ifndef HCG_CL_SOURCES_H
 #define HCG_CL_SOURCES_H
 

@@ -63,7 +63,7 @@ hcg_status ocl_node_fail(const hcg_exec_node *en, const ocl_dev *dev, cl_int err
 
 /* ---------------------------------------------------------------- programs (ocl_program.c) */
 
-/* Whether the table of cl/embed.cmake lists kernel in program (what supports() asks: nothing is
+/* Whether the embedded table (cl/embed.cmake, read from the .cl sources) has kernel in program (what supports() asks: nothing is
  * built). */
 bool ocl_kernel_listed(const char *program, const char *kernel);
 /* The kernel object on dev, building or loading its program first if needed (thread-safe). A
@@ -278,5 +278,7 @@ void ocl_tuning_apply(ocl_dev *dev);
  * (ocl_gemm.c). */
 void ocl_clblast_lock(void);
 void ocl_clblast_unlock(void);
+/* Drops CLBlast's cache of compiled routines (a device's destroy). */
+void ocl_clblast_forget(void);
 
 #endif

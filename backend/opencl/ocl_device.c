@@ -1,8 +1,11 @@
 /* ocl_device.c — the OpenCL devices: discovery through the ICD loader (every platform, every
- * device, registered as opencl:N in that order), each device's context, in-order queue and error
+ * device, registered as opencl:N in that order), one context per platform shared by its devices
+ * (so they copy between each other without the host), each device's in-order queue and error
  * buffer, its description and default cost profile, and the backend's interface table: buffers
- * (cl_mem), transfers, supports(), prepare() / release() per node, run() of a segment (with
- * profiling events and the check of the error buffer), synchronize(). */
+ * (cl_mem), transfers and copies between devices of one context, supports(), prepare() /
+ * release() per node, run() of a segment (with profiling events and the check of the error
+ * buffer), synchronize(), destroy(). Sessions on several threads may use one device at once
+ * (backend/backend.h): what they share on it is locked here. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,24 +151,36 @@ static hcg_status ocl_read(hcg_device *d, const hcg_buffer *src, size_t off, voi
                              : ocl_fail(ocl_of(d), err, "clEnqueueReadBuffer(%zu bytes)%s", n, injected ? INJECTED : "");
 }
 
-static hcg_status ocl_copy(hcg_device *d, const hcg_buffer *src, size_t so, hcg_buffer *dst, size_t doff, size_t n)
+/* Devices of one context read each other's buffers: a copy between them is one command. */
+static bool ocl_can_copy(const hcg_device *dst, const hcg_device *src)
+{
+    return ocl_of(dst) && ocl_of(src) && ocl_of(dst)->ctx == ocl_of(src)->ctx;
+}
+
+/* A copy into d's buffer from a buffer of a device of the same context, on d's queue, blocking. */
+static hcg_status ocl_copy(hcg_device *d, hcg_buffer *dst, size_t doff, const hcg_buffer *src, size_t so, size_t n)
 {
     hcg_status st;
-    if ((st = check_range(d, src, so, n, "a copy's source")) || (st = check_range(d, dst, doff, n, "a copy's destination")))
+    if ((st = check_range(src->device, src, so, n, "a copy's source")) ||
+        (st = check_range(d, dst, doff, n, "a copy's destination")))
         return st;
     if (n == 0 || (src == dst && so == doff)) return HCG_OK;
-    if (src->handle == dst->handle && so < doff + n && doff < so + n) {
-        /* OpenCL refuses overlapping copies: go through the host. */
-        void *tmp = malloc(n);
-        if (!tmp) return hcg_error(HCG_ERR_NOMEM, "out of memory");
-        st = ocl_read(d, src, so, tmp, n);
-        if (!st) st = ocl_write(d, dst, doff, tmp, n);
-        free(tmp);
-        return st;
+    if (src->handle == dst->handle && so < doff + n && doff < so + n)
+        return hcg_error(HCG_ERR_INTERNAL, "%s: a copy within one buffer whose ranges overlap", d->name);
+    /* the copy reads the source device's buffer: HCG_FAULT's reads of it fail here */
+    if (src->device != d && hcg_fault_inject(src->device, HCG_CALL_READ)) {
+        hcg_fault_blame(src->device, HCG_CALL_READ);
+        return ocl_fail(ocl_of(src->device), CL_OUT_OF_RESOURCES, "clEnqueueCopyBuffer(%zu bytes to %s)%s", n, d->name,
+                        INJECTED);
     }
-    cl_int err = clEnqueueCopyBuffer(ocl_of(d)->queue, (cl_mem)src->handle, (cl_mem)dst->handle, so, doff, n, 0, NULL,
-                                     NULL);
-    return err == CL_SUCCESS ? HCG_OK : ocl_fail(ocl_of(d), err, "clEnqueueCopyBuffer(%zu bytes)", n);
+    bool injected = hcg_fault_inject(d, HCG_CALL_WRITE);
+    cl_int err = injected ? CL_OUT_OF_RESOURCES
+                          : clEnqueueCopyBuffer(ocl_of(d)->queue, (cl_mem)src->handle, (cl_mem)dst->handle, so, doff, n,
+                                                0, NULL, NULL);
+    if (err == CL_SUCCESS) err = clFinish(ocl_of(d)->queue);
+    return err == CL_SUCCESS ? HCG_OK
+                             : ocl_fail(ocl_of(d), err, "clEnqueueCopyBuffer(%zu bytes from %s)%s", n,
+                                        src->device ? src->device->name : "?", injected ? INJECTED : "");
 }
 
 static hcg_status ocl_sync(hcg_device *d)
@@ -293,8 +308,11 @@ static hcg_status ocl_run_segment(hcg_device *d, hcg_exec_node *nodes, int n, bo
     pthread_mutex_lock(&dev->run_lock);
     for (int i = 0; i < n && !st; i++) {
         hcg_exec_node *en = &nodes[i];
-        if (!en->state && (st = ocl_prepare(d, en))) break;
         ocl_node *ns = en->state;
+        if (!ns) { /* prepare runs when the plan is made (backend.h), never from here */
+            st = hcg_node_error(en->g, en->node, HCG_ERR_INTERNAL, "%s: the node was not prepared", d->name);
+            break;
+        }
         check |= ns->may_fail;
         if (!ns->run) continue;
         ocl_run rc = {.profile = profile, .tag = i + 1};
@@ -316,6 +334,7 @@ static hcg_status ocl_run_segment(hcg_device *d, hcg_exec_node *nodes, int n, bo
 
 /* ---------------------------------------------------------------- the device */
 
+/* Releases what make_device made for d (the context: this device's reference to it). */
 static void ocl_destroy(hcg_device *d)
 {
     ocl_dev *dev = ocl_of(d);
@@ -330,20 +349,30 @@ static void ocl_destroy(hcg_device *d)
     d->ctx = NULL;
 }
 
+/* iface->destroy (hcg_shutdown): the device's context and the device itself. */
+static void ocl_device_destroy(hcg_device *d)
+{
+    ocl_clblast_forget();
+    ocl_destroy(d);
+    free(d);
+}
+
 static const hcg_backend_iface ocl_iface = {
+    .version = HCG_BACKEND_IFACE_VERSION,
     .name = "opencl",
     .supports = ocl_supports,
     .buffer_alloc = ocl_alloc,
     .buffer_free = ocl_free,
     .write = ocl_write,
     .read = ocl_read,
+    .can_copy = ocl_can_copy,
     .copy = ocl_copy,
     .prepare = ocl_prepare,
     .release = ocl_release,
     .run = ocl_run_segment,
     .synchronize = ocl_sync,
     .calibrate = hcg_opencl_calibrate,
-    .destroy = ocl_destroy,
+    .destroy = ocl_device_destroy,
 };
 
 /* A string property; "" if the query fails. */
@@ -418,8 +447,9 @@ void ocl_describe(ocl_dev *dev)
              dev->tuned ? ", GEMM tuned" : "");
 }
 
-/* Sets up one device; on failure the device is skipped with a note. */
-static hcg_status make_device(cl_platform_id platform, int pi, cl_device_id id, int di, int index)
+/* Sets up one device, in the platform's shared context when there is one (else a context of its
+ * own); on failure the device is skipped with a note. */
+static hcg_status make_device(cl_platform_id platform, int pi, cl_device_id id, int di, int index, cl_context shared)
 {
     hcg_status st = HCG_OK;
     cl_int err;
@@ -509,7 +539,8 @@ static hcg_status make_device(cl_platform_id platform, int pi, cl_device_id id, 
              dev->vec);
 
     cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)platform, 0};
-    dev->ctx = clCreateContext(props, 1, &id, NULL, NULL, &err);
+    if (shared && (err = clRetainContext(shared)) == CL_SUCCESS) dev->ctx = shared;
+    else dev->ctx = clCreateContext(props, 1, &id, NULL, NULL, &err);
     if (err != CL_SUCCESS) {
         st = hcg_error(HCG_ERR_DEVICE, "clCreateContext failed: %s (%d)", hcg_cl_error_name(err), (int)err);
         goto fail;
@@ -576,10 +607,20 @@ hcg_status hcg_opencl_register(void)
         cl_device_id *ids = calloc(nd, sizeof *ids);
         if (!ids) break;
         if (clGetDeviceIDs(platforms[pi], CL_DEVICE_TYPE_ALL, nd, ids, NULL) != CL_SUCCESS) nd = 0;
+        /* One context for the platform's devices, so that they copy between each other directly
+         * (iface->copy); where the platform refuses one (a device that is not available), each
+         * device gets its own. Each device holds a reference; this one is let go below. */
+        cl_context shared = NULL;
+        if (nd > 1) {
+            cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)platforms[pi], 0};
+            shared = clCreateContext(props, nd, ids, NULL, NULL, &err);
+            if (err != CL_SUCCESS) shared = NULL;
+        }
         for (cl_uint di = 0; di < nd; di++) {
-            if (make_device(platforms[pi], (int)pi, ids[di], (int)di, index) == HCG_OK) index++;
+            if (make_device(platforms[pi], (int)pi, ids[di], (int)di, index, shared) == HCG_OK) index++;
             else hcg_registry_note("OpenCL device skipped: %s", hcg_last_error());
         }
+        if (shared) clReleaseContext(shared);
         free(ids);
     }
     free(platforms);

@@ -2,14 +2,14 @@
  * where (cl/binary.cl), unary ops and clip (cl/unary.cl), cast (cl/cast.cl), causal_mask, trilu
  * and constant_of_shape (cl/fill.cl), and range and shape, whose few values the host computes
  * exactly as the CPU does and uploads. Each family has a supports() that names the kernel a node
- * needs and asks whether the table of cl/embed.cmake has it, and a prepare() that fixes the
+ * needs and asks whether the embedded table (cl/embed.cmake) has it, and a prepare() that fixes the
  * kernel, its index space and its constant arguments once per node. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/cpu/cpu.h"
 #include "backend/opencl/ocl.h"
+#include "graph/half.h"
 #include "graph/op_table.h"
 
 #define IN(g, n, i) (&(g)->nodes[(n)->inputs[(i)]])

@@ -28,6 +28,13 @@ static hcg_status clblast_fail(const hcg_exec_node *en, const ocl_dev *dev, CLBl
  * enqueue: the products still run on the devices at the same time. */
 static pthread_mutex_t clblast_mutex = PTHREAD_MUTEX_INITIALIZER;
 void ocl_clblast_lock(void) { pthread_mutex_lock(&clblast_mutex); }
+
+void ocl_clblast_forget(void)
+{
+    ocl_clblast_lock();
+    CLBlastClearCache(); /* its compiled routines hold the contexts being released */
+    ocl_clblast_unlock();
+}
 void ocl_clblast_unlock(void) { pthread_mutex_unlock(&clblast_mutex); }
 
 /* Every product of g: C (at element c0) from A (a0) and B (b0). */
@@ -233,7 +240,7 @@ static hcg_status gemm_run(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns, ocl_ru
 static hcg_status gemm_prepare(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns)
 {
     const hcg_shape *a = &en->in[0].shape, *b = &en->in[1].shape;
-    bool ta = hcg_attr_int(en->node, "trans_a") != 0, tb = hcg_attr_int(en->node, "trans_b") != 0;
+    bool ta = hcg_attr_int(en->node, "transpose_a") != 0, tb = hcg_attr_int(en->node, "transpose_b") != 0;
     int64_t ar = a->dims[0], ac = a->dims[1], brows = b->dims[0], bcols = b->dims[1];
     ocl_gemm *g = &ns->gemm;
     *g = (ocl_gemm){.ta = ta, .tb = tb, .m = (size_t)(ta ? ac : ar), .k = (size_t)(ta ? ar : ac),

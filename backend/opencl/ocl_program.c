@@ -205,7 +205,7 @@ static hcg_status build_from_source(ocl_dev *dev, const hcg_cl_program_src *src,
     if (missing) {
         clReleaseProgram(*out);
         *out = NULL;
-        return hcg_error(HCG_ERR_INTERNAL, "%s: %s has no kernel %s, which cl/embed.cmake lists", dev->d->name,
+        return hcg_error(HCG_ERR_INTERNAL, "%s: %s has no kernel %s, which its source defines", dev->d->name,
                          src->path, missing);
     }
     return HCG_OK;
@@ -266,7 +266,7 @@ hcg_status ocl_kernel_get(ocl_dev *dev, const char *program, const char *kernel,
     if (idx < 0) return hcg_error(HCG_ERR_INTERNAL, "no OpenCL program '%s' in cl/embed.cmake", program);
     const hcg_cl_program_src *src = &hcg_cl_programs[idx];
     int k = kernel_index(src, kernel);
-    if (k < 0) return hcg_error(HCG_ERR_INTERNAL, "kernel '%s' is not listed for %s in cl/embed.cmake", kernel, src->path);
+    if (k < 0) return hcg_error(HCG_ERR_INTERNAL, "kernel '%s' is not defined in %s", kernel, src->path);
     pthread_mutex_lock(&dev->lock);
     hcg_status st = ensure_program(dev, idx);
     ocl_prog *pr = &dev->progs[idx];

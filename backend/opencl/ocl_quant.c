@@ -179,6 +179,21 @@ static void qmm_args_begin(ocl_args *a, const hcg_exec_node *en, const ocl_node 
     ocl_arg_long(a, (cl_long)q->a_ms);
 }
 
+/* The arguments both qmm forms end with (the scales' dtype, blocks, bias, activation, alpha),
+ * then the launch. */
+static hcg_status qmm_args_end_launch(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns, const qmm_params *q, ocl_args *a,
+                                      ocl_run *rc)
+{
+    ocl_arg_int(a, q->has_scale && en->in[2].dtype == HCG_F16);
+    ocl_arg_int(a, q->block);
+    ocl_arg_int(a, q->blocks);
+    ocl_arg_tensor(a, q->has_bias ? &en->in[q->bias_input] : &en->in[0]);
+    ocl_arg_int(a, q->has_bias);
+    ocl_arg_int(a, q->act);
+    ocl_arg_float(a, q->alpha);
+    return ocl_launch(dev, en, a, 3, ns->global, ns->local, rc);
+}
+
 static hcg_status qmm_cpu_run(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns, ocl_run *rc)
 {
     const qmm_params *q = ns->host;
@@ -187,14 +202,7 @@ static hcg_status qmm_cpu_run(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns, ocl
     ocl_arg_tensor(&a, &en->in[1]);
     ocl_arg_tensor(&a, q->has_scale ? &en->in[2] : &en->in[1]);
     ocl_arg_int(&a, q->has_scale);
-    ocl_arg_int(&a, q->has_scale && en->in[2].dtype == HCG_F16);
-    ocl_arg_int(&a, q->block);
-    ocl_arg_int(&a, q->blocks);
-    ocl_arg_tensor(&a, q->has_bias ? &en->in[q->bias_input] : &en->in[0]);
-    ocl_arg_int(&a, q->has_bias);
-    ocl_arg_int(&a, q->act);
-    ocl_arg_float(&a, q->alpha);
-    return ocl_launch(dev, en, &a, 3, ns->global, ns->local, rc);
+    return qmm_args_end_launch(dev, en, ns, q, &a, rc);
 }
 
 static hcg_status qmm_run(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns, ocl_run *rc)
@@ -208,14 +216,7 @@ static hcg_status qmm_run(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns, ocl_run
     ocl_arg_long(&a, (cl_long)q->w_ns);
     ocl_arg_int(&a, q->w_ks == 1);
     ocl_arg_tensor(&a, q->has_scale ? &en->in[2] : &en->in[1]);
-    ocl_arg_int(&a, q->has_scale && en->in[2].dtype == HCG_F16);
-    ocl_arg_int(&a, q->block);
-    ocl_arg_int(&a, q->blocks);
-    ocl_arg_tensor(&a, q->has_bias ? &en->in[q->bias_input] : &en->in[0]);
-    ocl_arg_int(&a, q->has_bias);
-    ocl_arg_int(&a, q->act);
-    ocl_arg_float(&a, q->alpha);
-    return ocl_launch(dev, en, &a, 3, ns->global, ns->local, rc);
+    return qmm_args_end_launch(dev, en, ns, q, &a, rc);
 }
 
 hcg_status ocl_qmm_prepare(ocl_dev *dev, hcg_exec_node *en, ocl_node *ns)

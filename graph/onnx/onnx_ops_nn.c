@@ -36,8 +36,8 @@ hcg_status onnx_map_gemm(onnx_ctx *c, const Onnx__NodeProto *n)
         if ((st = onnx_input(c, i, &v[i])) || (st = onnx_want_computable(c, i, v[i], ONNX_M_F32))) return st;
         in[i] = onnx_compute_in(c, v[i]);
     }
-    hcg_attr at[4] = {HCG_ATTR_F("alpha", alpha), HCG_ATTR_F("beta", beta), HCG_ATTR_I("trans_a", ta != 0),
-                      HCG_ATTR_I("trans_b", tb != 0)};
+    hcg_attr at[4] = {HCG_ATTR_F("alpha", alpha), HCG_ATTR_F("beta", beta), HCG_ATTR_I("transpose_a", ta != 0),
+                      HCG_ATTR_I("transpose_b", tb != 0)};
     hcg_id id = onnx_emit_out(c, HCG_OP_GEMM, n->output[0], v[0]->dtype, in, k, at, 4);
     return onnx_define(c, n->output[0], id, v[0]->dtype);
 }

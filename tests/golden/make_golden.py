@@ -450,9 +450,9 @@ def gemm_case(name, sa, sb, sc, alpha=1.0, beta=1.0, ta=0, tb=0):
     if beta != 1.0:
         attrs["beta"] = beta
     if ta:
-        attrs["trans_a"] = 1
+        attrs["transpose_a"] = 1
     if tb:
-        attrs["trans_b"] = 1
+        attrs["transpose_b"] = 1
     case(name, "gemm", ins, ref.astype(np.float32), attrs=attrs, **MM_TOL)
 
 

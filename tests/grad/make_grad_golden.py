@@ -137,8 +137,8 @@ def matmul_cases():
     g = lambda a, b, c, al, be, ta, tb: al * mm(a, b, ta, tb) + be * c
     case("gemm_bias", "gemm", [f32((3, 4)), f32((4, 5)), f32((5,))], lambda a, b, c: g(a, b, c, 1, 1, 0, 0))
     case("gemm_trans_alpha_beta", "gemm", [f32((4, 3)), f32((5, 4)), f32((3, 1))],
-         lambda a, b, c: g(a, b, c, 0.5, 2.0, 1, 1), {"alpha": 0.5, "beta": 2.0, "trans_a": 1, "trans_b": 1})
-    case("gemm_no_c", "gemm", [f32((3, 4)), f32((5, 4))], lambda a, b: mm(a, b, False, True), {"trans_b": 1})
+         lambda a, b, c: g(a, b, c, 0.5, 2.0, 1, 1), {"alpha": 0.5, "beta": 2.0, "transpose_a": 1, "transpose_b": 1})
+    case("gemm_no_c", "gemm", [f32((3, 4)), f32((5, 4))], lambda a, b: mm(a, b, False, True), {"transpose_b": 1})
 
 
 def reduce_cases():

@@ -1,8 +1,10 @@
-/* cpu_half.c — IEEE 754 binary16 <-> binary32 conversion in portable C: rounding to nearest
- * even, subnormals, infinities, and NaNs (kept quiet, sign and top payload bits preserved). */
+/* half.c — IEEE 754 binary16 <-> binary32 conversion in portable C, the one place hcg converts f16
+ * on the host (the text format's f16 constants, the CPU kernels' casts, OpenCL fills): rounding to
+ * nearest even, subnormals, infinities, and NaNs (kept quiet, sign and top payload bits
+ * preserved). */
 #include <string.h>
 
-#include "backend/cpu/cpu.h"
+#include "graph/half.h"
 
 static uint32_t float_bits(float f)
 {
