@@ -187,6 +187,10 @@ hcg_status hcg_session_new_ex(const hcg_graph *g, const hcg_session_options *opt
     for (size_t i = 0; i < (size_t)g->n_nodes * s->n_dev; i++) s->measured.seconds[i] = NAN;
     bool has_states = false;
     for (hcg_id id = 0; id < g->n_nodes && !has_states; id++) has_states = g->nodes[id].op == HCG_OP_STATE;
+    if (!(s->weight_cache = hcg_weight_cache_new())) {
+        hcg_session_free(s);
+        return hcg_error(HCG_ERR_NOMEM, "out of memory");
+    }
     if (has_states && !s->ext.states) {
         if (!(s->own_states = calloc(1, sizeof *s->own_states))) {
             hcg_session_free(s);
@@ -233,6 +237,7 @@ void hcg_session_free(hcg_session *s)
     free(s->own_states);
     for (int i = 0; i < s->n_weights; i++) free_weight(&s->weights[i]);
     free(s->weights);
+    hcg_weight_cache_free(s->weight_cache); /* after the plans and the device buffers made from it */
     free(s->measured.seconds);
     free(s->warnings);
     free(s->passes);
@@ -329,7 +334,8 @@ hcg_status hcg_session_plan(hcg_session *s, const hcg_shape *shapes, hcg_plan **
     }
     double t0 = hcg_now();
     hcg_graph *bound = NULL;
-    hcg_bind_options bo = {.eval = hcg_cpu_eval, .passes = s->passes, .params_variable = s->ext.params_variable};
+    hcg_bind_options bo = {.eval = hcg_cpu_eval, .passes = s->passes, .params_variable = s->ext.params_variable,
+                          .weight_cache = s->weight_cache};
     hcg_status st = hcg_graph_bind(g, shapes, &bo, &bound);
     if (st) return st;
     if (s->ext.transform && (st = s->ext.transform(s->ext.transform_ctx, bound))) {

@@ -5,6 +5,7 @@
 
 #include "backend/plan.h"
 #include "backend/state.h"
+#include "graph/weight_cache.h"
 
 /* What training (backend/train.c) and other internal users add to a session. */
 typedef struct hcg_session_ext {
@@ -50,6 +51,8 @@ struct hcg_session {
     bool quiet;
     char *warnings; /* one line each */
     char *passes; /* the rewrite pass list for bind (hcg_session_options.passes, resolved) */
+    /* weights the passes store otherwise (transposed), shared by every plan; freed with the session */
+    hcg_weight_cache *weight_cache;
     hcg_cached_plan plans[16];
     int n_plans;
     hcg_weight *weights;

@@ -424,7 +424,7 @@ hcg_status hcg_graph_bind(const hcg_graph *g, const hcg_shape *input_shapes, con
         goto done;
     }
     b->origin = origin;
-    if (opt && opt->passes && (st = hcg_run_passes(b, opt->passes, !opt->params_variable))) goto done;
+    if (opt && opt->passes && (st = hcg_run_passes(b, opt->passes, !opt->params_variable, opt->weight_cache))) goto done;
     if ((st = hcg_graph_prune(b))) goto done;
     *out = b;
     b = NULL;

@@ -4,6 +4,7 @@
 #define HCG_BIND_H
 
 #include "graph/graph.h"
+#include "graph/weight_cache.h"
 
 /* Evaluates node n of a bound graph whose inputs all have values (or whose op needs only their
  * shapes); *out is a new tensor. The CPU backend provides it (hcg_cpu_eval). */
@@ -20,6 +21,9 @@ typedef struct hcg_bind_options {
     /* Rewrite passes to run on the bound graph (graph/passes.h): NULL none, "all", "none" or a
      * comma list of pass names. */
     const char *passes;
+    /* Where the passes keep weights they store otherwise (transposed) so that every graph bound
+     * with this cache shares them (a session's plans); NULL: each bound graph owns its own. */
+    hcg_weight_cache *weight_cache;
 } hcg_bind_options;
 
 /* Binds g to input shapes (one per graph input, in input order). The bound graph borrows the

@@ -26,13 +26,14 @@ static bool reads_transposed(const hcg_pass_ctx *c, hcg_id id, hcg_id w)
     if (n->n_inputs < 2 || n->inputs[1] != w || n->inputs[0] == w) return false;
     for (int k = 2; k < n->n_inputs; k++)
         if (n->inputs[k] == w) return false;
-    if (wn->shape.rank != 2 || hcg_attr_int(n, "transpose_b") == 0) return false;
+    bool dtype_ok;
     switch (n->op) {
-    case HCG_OP_MATMUL: return wn->dtype == HCG_F32;
-    case HCG_OP_FUSED_MATMUL: return wn->dtype == HCG_F32 || wn->dtype == HCG_F16;
-    case HCG_OP_QUANT_MATMUL: return wn->dtype == HCG_I8 && hcg_attr_int(n, "block_size") == 0;
-    default: return false;
+    case HCG_OP_MATMUL: dtype_ok = wn->dtype == HCG_F32; break;
+    case HCG_OP_FUSED_MATMUL: dtype_ok = wn->dtype == HCG_F32 || wn->dtype == HCG_F16; break;
+    case HCG_OP_QUANT_MATMUL: dtype_ok = wn->dtype == HCG_I8 && hcg_attr_int(n, "block_size") == 0; break;
+    default: return false; /* other readers have no transpose_b */
     }
+    return dtype_ok && wn->shape.rank == 2 && hcg_attr_int(n, "transpose_b") != 0;
 }
 
 /* t [cols, rows] of a [rows, cols] matrix of elements of size bytes, in blocks that stay in cache. */
@@ -44,6 +45,40 @@ static void transpose_bytes(const unsigned char *src, unsigned char *dst, int64_
             for (int64_t r = r0; r < rows && r < r0 + B; r++)
                 for (int64_t col = c0; col < cols && col < c0 + B; col++)
                     memcpy(dst + (size_t)(col * rows + r) * size, src + (size_t)(r * cols + col) * size, size);
+}
+
+/* *out: w's value transposed. A weight the bound graph borrows from the graph it was bound from (a
+ * param, a constant of the model) is transposed once per weight cache and *out is the cache's copy
+ * (*borrowed), so a session's plans (one per input shape), and the device buffers made from them,
+ * share it. A value folded in this bound graph is transposed for it alone (the graph owns *out). */
+static hcg_status transposed(hcg_pass_ctx *c, const hcg_node *w, hcg_tensor **out, bool *borrowed)
+{
+    int64_t rows = w->shape.dims[0], cols = w->shape.dims[1];
+    hcg_shape ts = hcg_shape_make(2, (int64_t[]){cols, rows});
+    *borrowed = c->weight_cache && !w->value_owned;
+    if (*borrowed && (*out = hcg_weight_cache_find(c->weight_cache, w->value, "transposed"))) return HCG_OK;
+    hcg_status st = hcg_tensor_new(w->dtype, &ts, out);
+    if (st) return st;
+    transpose_bytes(w->value->data, (*out)->data, rows, cols, hcg_dtype_size(w->dtype));
+    return *borrowed ? hcg_weight_cache_add(c->weight_cache, w->value, "transposed", *out) : HCG_OK;
+}
+
+/* Adds the constant holding t: owned by the graph, or the cache's tensor itself, borrowed (a node
+ * that borrows its value shares device buffers across the session's plans). */
+static hcg_id add_transposed(hcg_pass_ctx *c, const char *hint, hcg_tensor *t, bool borrowed)
+{
+    hcg_tensor *arg = t;
+    hcg_status st;
+    /* hcg_pass_add_constant owns what it is given, also on failure: a borrowed value goes in as a
+     * wrapper, replaced by the value itself once the node exists */
+    if (borrowed && (st = hcg_tensor_wrap(t->dtype, &t->shape, t->data, &arg))) return -st;
+    hcg_id id = hcg_pass_add_constant(c, hint, arg);
+    if (id >= 0 && borrowed) {
+        hcg_tensor_free(NODE(id)->value);
+        NODE(id)->value = t;
+        NODE(id)->value_owned = false;
+    }
+    return id;
 }
 
 hcg_status hcg_pass_transpose_weights(hcg_pass_ctx *c)
@@ -69,14 +104,13 @@ hcg_status hcg_pass_transpose_weights(hcg_pass_ctx *c)
         if (others || reads == 0 || reads != c->uses[w]) continue;
 
         int64_t rows = wn->shape.dims[0], cols = wn->shape.dims[1];
-        hcg_shape ts = hcg_shape_make(2, (int64_t[]){cols, rows});
         hcg_tensor *t = NULL;
-        hcg_status st = hcg_tensor_new(wn->dtype, &ts, &t);
+        bool borrowed;
+        hcg_status st = transposed(c, wn, &t, &borrowed);
         if (st) return st;
-        transpose_bytes(wn->value->data, t->data, rows, cols, hcg_dtype_size(wn->dtype));
         char hint[200];
         snprintf(hint, sizeof hint, "%.180s_transposed", wn->name);
-        hcg_id tw = hcg_pass_add_constant(c, hint, t);
+        hcg_id tw = add_transposed(c, hint, t, borrowed);
         if (tw < 0) return (hcg_status)-tw;
         hcg_id last = -1;
         for (hcg_id id = w + 1; id < n_nodes; id++) {

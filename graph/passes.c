@@ -197,7 +197,7 @@ static const hcg_pass *find_pass(const char *name, size_t len)
     return NULL;
 }
 
-hcg_status hcg_run_passes(hcg_graph *g, const char *spec, bool weights_fixed)
+hcg_status hcg_run_passes(hcg_graph *g, const char *spec, bool weights_fixed, hcg_weight_cache *weight_cache)
 {
     int n_pass = (int)(sizeof passes / sizeof passes[0]);
     bool want[sizeof passes / sizeof passes[0]];
@@ -220,7 +220,8 @@ hcg_status hcg_run_passes(hcg_graph *g, const char *spec, bool weights_fixed)
         p += len;
         if (*p == ',') p++;
     }
-    hcg_pass_ctx c = {.g = g, .cap = g->n_nodes + 1, .weights_fixed = weights_fixed};
+    hcg_pass_ctx c = {.g = g, .cap = g->n_nodes + 1, .weights_fixed = weights_fixed,
+                     .weight_cache = weight_cache};
     c.uses = malloc(sizeof(int) * (size_t)c.cap);
     c.single = malloc(sizeof(hcg_id) * (size_t)c.cap);
     hcg_status st = c.uses && c.single ? HCG_OK : hcg_error(HCG_ERR_NOMEM, "out of memory");

@@ -6,6 +6,7 @@
 #define HCG_PASSES_H
 
 #include "graph/graph.h"
+#include "graph/weight_cache.h"
 
 typedef struct hcg_pass_ctx {
     hcg_graph *g;
@@ -15,6 +16,7 @@ typedef struct hcg_pass_ctx {
     int rewrites;   /* rewrites made by the pass running now */
     bool appended;  /* a pass added nodes (at the end): the graph is sorted again afterwards */
     bool weights_fixed; /* params keep their values (inference): passes may store them otherwise */
+    hcg_weight_cache *weight_cache; /* where weights stored otherwise are kept across binds (may be NULL) */
 } hcg_pass_ctx;
 
 typedef hcg_status (*hcg_pass_fn)(hcg_pass_ctx *c);
@@ -31,8 +33,10 @@ const hcg_pass *hcg_pass_list(int *n);
 /* Runs the passes named by spec on bound graph g: NULL, "" or "all" every pass; "none" none; else
  * a comma list of pass names (unknown names are an error that lists the known ones). Dead nodes
  * are left for the caller to drop. Notes of what was fused go to g->notes. weights_fixed: the
- * params' values are those the graph holds (not bound with params_variable, as training is). */
-hcg_status hcg_run_passes(hcg_graph *g, const char *spec, bool weights_fixed);
+ * params' values are those the graph holds (not bound with params_variable, as training is).
+ * weight_cache (may be NULL): weights the passes store otherwise (transposed) are kept there and
+ * borrowed by g, so graphs bound with the same cache share them. */
+hcg_status hcg_run_passes(hcg_graph *g, const char *spec, bool weights_fixed, hcg_weight_cache *weight_cache);
 
 /* ---------------------------------------------------------------- helpers for passes */
 

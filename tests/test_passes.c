@@ -386,6 +386,60 @@ static void test_transpose_weights(void)
     hcg_tensor_free(in[0]);
 }
 
+/* A session plans once per input shape; the weight transpose_weights stores transposed is made once
+ * and shared by the plans (host and device), and each shape's output is x @ W^T, computed here in
+ * double from the original W. */
+static void test_transposed_weights_shared(void)
+{
+    static const char *const devs[] = {"cpu", "opencl:0"};
+    int64_t wd[2] = {24, 40};
+    hcg_tensor *wt = rand_tensor(2, wd, 43, -1, 1);
+    const float *w = wt->data;
+    hcg_graph *g = hcg_graph_new();
+    int64_t xd[2] = {hcg_sym(g, "N"), 40};
+    hcg_id y = hcg_matmul(g, hcg_input(g, "x", HCG_F32, 2, xd), hcg_param(g, "w", wt), false, true);
+    hcg_output(g, y, "y");
+    for (int d = 0; d < 2; d++) {
+        if (!hcg_device_find(devs[d])) continue;
+        hcg_session *s = NULL;
+        hcg_session_options opt = {.devices = devs[d]};
+        if (!CHECK_OK(hcg_session_new(g, &opt, &s))) continue;
+        const void *stored[2] = {NULL, NULL};
+        size_t uploaded[2] = {0, 0};
+        for (int k = 0; k < 2; k++) {
+            int64_t rows = k ? 3 : 5, shape[2] = {rows, 40};
+            hcg_tensor *in[1] = {rand_tensor(2, shape, 44 + k, -1, 1)}, *out = NULL;
+            if (CHECK_OK(hcg_session_run(s, (const hcg_tensor *const *)in, &out))) {
+                const hcg_graph *b = s->last_plan->bound;
+                const hcg_node *p = product_of(b, HCG_OP_MATMUL);
+                if (CHECK(p && hcg_attr_int(p, "transpose_b") == 0, "%s, %lld rows: the product reads W stored "
+                          "transposed", devs[d], (long long)rows))
+                    stored[k] = b->nodes[p->inputs[1]].value->data;
+                uploaded[k] = s->weight_bytes_uploaded;
+                const float *x = in[0]->data, *o = out->data;
+                double worst = 0;
+                for (int64_t r = 0; r < rows; r++)
+                    for (int c = 0; c < 24; c++) {
+                        double ref = 0;
+                        for (int i = 0; i < 40; i++) ref += (double)x[r * 40 + i] * w[c * 40 + i];
+                        double e = fabs(o[r * 24 + c] - ref) / (1e-6 + 1e-5 * fabs(ref));
+                        if (e > worst) worst = e;
+                    }
+                CHECK(worst <= 1, "%s, %lld rows: x @ W^T within tolerance (worst %.2f of it)", devs[d],
+                      (long long)rows, worst);
+            }
+            hcg_tensor_free(in[0]);
+            hcg_tensor_free(out);
+        }
+        CHECK(s->n_plans == 2, "%s: one plan per shape (%d)", devs[d], s->n_plans);
+        CHECK(stored[0] && stored[0] == stored[1], "%s: the two plans share one transposed W", devs[d]);
+        CHECK(uploaded[1] == uploaded[0], "%s: the second plan uploads no weight again (%zu then %zu bytes)",
+              devs[d], uploaded[0], uploaded[1]);
+        hcg_session_free(s);
+    }
+    hcg_graph_free(g);
+}
+
 static void test_spec(void)
 {
     int64_t ad[3] = {1, 2, 4}, bd[2] = {3, 4};
@@ -410,6 +464,7 @@ int main(void)
     test_small_weights();
     test_small_table();
     test_transpose_weights();
+    test_transposed_weights_shared();
     test_spec();
     return tl_finish();
 }
