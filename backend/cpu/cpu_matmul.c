@@ -212,18 +212,38 @@ static int64_t round_up(int64_t v, int64_t to) { return (v + to - 1) / to * to; 
 
 void hcg_cpu_tile_plan(int64_t m, int64_t n, int64_t k, int64_t *tm, int64_t *tn)
 {
-    /* About four tiles per thread, so a thread the OS holds back leaves little for the others to
-     * wait for (oneDNN runs as fast on a 128 x 96 tile as on the whole product here), across the
-     * columns while they stay at least 64 wide, then across rows of at least 16; each tile at least
-     * half a MFLOP. A product too small to share runs in one piece on this thread. */
+    /* One tile per thread, across the columns while they stay at least 64 wide, then across rows
+     * of at least 16 (with many rows, see below, the grid closest to square tiles); each tile at
+     * least half a MFLOP. A product too small to share runs in one piece on this thread. Why one:
+     * every oneDNN call packs its slices of a and b again, and on MiniLM (2 threads) four tiles per
+     * thread took 11-13% longer at 1 x 128 and 1 x 32 than one, and were no better with a third
+     * process keeping one of the two cores busy (bench/README.md, transformer inference). */
     int64_t threads = hcg_cpu_threads();
     double flops = 2.0 * (double)m * (double)n * (double)k;
-    int64_t want = threads <= 1 || flops < 8.0 * (double)hcg_cpu_grain_elems() ? 1 : 4 * threads;
+    int64_t want = threads <= 1 || flops < 8.0 * (double)hcg_cpu_grain_elems() ? 1 : threads;
     if ((double)want > flops / 5e5) want = (int64_t)(flops / 5e5) > 1 ? (int64_t)(flops / 5e5) : 1;
     int64_t pn = n / 64 < want ? n / 64 : want;
     if (pn < 1) pn = 1;
     int64_t pm = want / pn < m / 16 ? want / pn : m / 16;
     if (pm < 1) pm = 1;
+    if (m >= 512) {
+        /* Many rows (a batch of sequences): the grid of about `want` tiles whose tiles are closest
+         * to square, since oneDNN packs its slices of a and of b on every call and the traffic over
+         * all the tiles goes as 1/tm + 1/tn (MiniLM at 8 x 128, 1024 rows: 5% less time than
+         * strips of columns 1024 rows tall). With few rows the weight b is the larger operand
+         * and strips of columns are as fast or faster. */
+        double best = 1e300;
+        for (int64_t cn = 1; cn <= want; cn++) {
+            int64_t cm = want / cn;
+            if ((cn > 1 && n / cn < 64) || (cm > 1 && m / cm < 16)) continue;
+            double c = 1.0 / (double)((m + cm - 1) / cm) + 1.0 / (double)((n + cn - 1) / cn);
+            if (c < best) {
+                best = c;
+                pn = cn;
+                pm = cm;
+            }
+        }
+    }
     *tn = round_up((n + pn - 1) / pn, 16);
     *tm = round_up((m + pm - 1) / pm, 8);
 }
