@@ -15,7 +15,11 @@
  * call sgemm once per matrix with pointer strides: nothing is copied, and a side whose batch dims
  * broadcast simply keeps its pointer (stride 0).
  *
- * Weights stored small (f16, int8 + scales) are widened to f32 one panel of columns at a time,
+ * A product of at most four rows with a weight stored small [k][n] (a token at a time, a short
+ * prompt) skips the panels: the SIMD table's small_rows loop widens the weight in registers as it
+ * multiplies, so the weight is read once at its small size (int8 at one row: 3x faster than the
+ * f32 product here). Otherwise weights stored small (f16, int8 + scales) are widened to f32 one
+ * panel of columns at a time,
  * inside the tile that uses it (a per-thread buffer, cpu_threads.c), so the full-size f32 weight
  * never exists: a tile converts its columns of b (all of K, 100-600 KB for MiniLM's products,
  * which stays in L2 for the product that follows) and oneDNN multiplies. Tiles run column panel by
@@ -248,10 +252,47 @@ void hcg_cpu_tile_plan(int64_t m, int64_t n, int64_t k, int64_t *tm, int64_t *tn
     *tm = round_up((m + pm - 1) / pm, 8);
 }
 
+/* A product of at most this many rows with a weight stored small [k][n] runs the SIMD table's
+ * small_rows loop, which widens the weight in registers: the weight is read once, small, and no
+ * panel is written (for so few rows, widening panels costs about as much as the product). */
+#define SMALL_ROWS_MAX 4
+
+typedef struct small_rows_ctx {
+    const sgemm_args *g;
+    const float *a;
+    const small_b *sb;
+    float *c;
+    const epilogue *e;
+    int64_t tn; /* columns per task */
+} small_rows_ctx;
+
+static void small_rows_range(void *ctx, int64_t begin, int64_t end)
+{
+    const small_rows_ctx *t = ctx;
+    const sgemm_args *g = t->g;
+    bool i8 = t->sb->dtype == HCG_I8;
+    for (int64_t i = begin; i < end; i++) {
+        int64_t c0 = i * t->tn, w = g->n - c0 < t->tn ? g->n - c0 : t->tn;
+        const void *b = i8 ? (const void *)((const int8_t *)t->sb->data + c0)
+                           : (const void *)((const uint16_t *)t->sb->data + c0);
+        hcg_simd()->small_rows(t->a, g->lda, g->m, b, i8, g->n, g->k, w, i8 ? t->sb->scales + c0 : NULL, t->sb->block,
+                               g->n, g->alpha, t->c + c0, g->ldc);
+        if (has_epilogue(t->e))
+            hcg_simd()->epilogue(t->c + c0, g->m, w, g->ldc, t->e->bias ? t->e->bias + c0 : NULL, t->e->act);
+    }
+}
+
 static bool sgemm_parallel_small(const sgemm_args *g, const float *a, const float *b, const small_b *sb, float *c,
                                  const epilogue *e)
 {
     if (g->m == 0 || g->n == 0) return true;
+    if (sb && !g->ta && !g->tb && g->m <= SMALL_ROWS_MAX && g->beta == 0) {
+        small_rows_ctx t = {.g = g, .a = a, .sb = sb, .c = c, .e = e};
+        int64_t tm;
+        hcg_cpu_tile_plan(g->m, g->n, g->k, &tm, &t.tn);
+        hcg_parallel_for((g->n + t.tn - 1) / t.tn, 1, small_rows_range, &t);
+        return true;
+    }
 #ifdef DNNL_TILES
     tiles t = {.g = g, .a = a, .b = b, .c = c, .e = e, .sb = sb};
     hcg_cpu_tile_plan(g->m, g->n, g->k, &t.tm, &t.tn);

@@ -432,7 +432,7 @@ static void attn_softmax_block(float *s, int64_t rows, int64_t n, int64_t ld, co
 
 /* ---------------------------------------------------------------- weights stored small */
 
-#if defined(__AVX512F__) || defined(__F16C__)
+#if defined(__AVX512F__) || defined(__AVX2__) || defined(__F16C__)
 #include <immintrin.h>
 #endif
 
@@ -471,6 +471,111 @@ static void dequant_i8(const int8_t *restrict q, float *restrict o, int64_t n, f
 static void dequant_i8_each(const int8_t *restrict q, float *restrict o, int64_t n, const float *restrict scales)
 {
     for (int64_t i = 0; i < n; i++) o[i] = (float)q[i] * scales[i];
+}
+
+/* Columns [at, at + NL) of a small b, widened into a register (int8: not yet scaled). */
+#if HCG_HAVE_VECTOR_EXT
+HCG_VECTOR_TYPE(vq8, int8_t, NL);
+
+static inline vf wide_lanes(const void *b, bool b_i8, int64_t at)
+{
+    if (b_i8) {
+#if defined(__AVX512F__)
+        return (vf)_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)((const int8_t *)b + at))));
+#elif defined(__AVX2__) && VBYTES == 32
+        return (vf)_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)((const int8_t *)b + at))));
+#else
+        vq8 q; /* (GCC converts these lane by lane) */
+        memcpy(&q, (const int8_t *)b + at, sizeof q);
+        return HCG_VEC_CONVERT(q, vf);
+#endif
+    }
+    vf v;
+#if defined(__AVX512F__)
+    v = (vf)_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)b + at)));
+#elif defined(__F16C__) && VBYTES == 32
+    v = (vf)_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)b + at)));
+#else
+    for (int l = 0; l < NL; l++) v[l] = half_bits_to_float(((const uint16_t *)b)[at + l]);
+#endif
+    return v;
+}
+
+/* Rows [0, R) x columns [j, j + V NL) of small_rows (below); R and V are constants where it is
+ * called, so the sums stay in registers. Two steps of K at a time into two sets of sums, so that
+ * at least eight chains of additions are in flight. int8: the sums of each block of K (all of K
+ * with block 0) are scaled once per block. */
+static inline void small_rows_tile(const int R, const int V, const float *restrict a, int64_t lda,
+                                   const void *restrict b, bool b_i8, int64_t ldb, int64_t k, int64_t j,
+                                   const float *restrict scales, int64_t block, int64_t scale_ld, float alpha,
+                                   float *restrict c, int64_t ldc)
+{
+    vf tot[4][4] = {{{0}}};
+    int64_t seg = block > 0 ? block : k;
+    for (int64_t p0 = 0; p0 < k; p0 += seg) {
+        int64_t p1 = k - p0 < seg ? k : p0 + seg, p = p0;
+        vf acc[2][4][4] = {{{{0}}}};
+        for (; p + 2 <= p1; p += 2)
+            for (int u = 0; u < 2; u++)
+                for (int v = 0; v < V; v++) {
+                    vf wv = wide_lanes(b, b_i8, (p + u) * ldb + j + v * NL);
+                    for (int r = 0; r < R; r++) acc[u][r][v] += ((vf){0} + a[r * lda + p + u]) * wv;
+                }
+        for (; p < p1; p++)
+            for (int v = 0; v < V; v++) {
+                vf wv = wide_lanes(b, b_i8, p * ldb + j + v * NL);
+                for (int r = 0; r < R; r++) acc[0][r][v] += ((vf){0} + a[r * lda + p]) * wv;
+            }
+        const float *sc = b_i8 ? scales + (block > 0 ? p0 / block : 0) * scale_ld + j : NULL;
+        for (int v = 0; v < V; v++) {
+            vf s = sc ? vf_load(sc + v * NL) : (vf){0} + 1.0f;
+            for (int r = 0; r < R; r++) tot[r][v] += (acc[0][r][v] + acc[1][r][v]) * s;
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < V; v++) {
+            vf o = tot[r][v] * alpha;
+            memcpy(c + r * ldc + j + v * NL, &o, sizeof o);
+        }
+}
+#endif
+
+/* One element of a small b, widened and scaled. */
+static inline float wide_one(const void *b, bool b_i8, int64_t at, float scale)
+{
+    return b_i8 ? (float)((const int8_t *)b)[at] * scale : half_bits_to_float(((const uint16_t *)b)[at]);
+}
+
+static void small_rows(const float *restrict a, int64_t lda, int64_t m, const void *restrict b, bool b_i8,
+                       int64_t ldb, int64_t k, int64_t w, const float *restrict scales, int64_t block,
+                       int64_t scale_ld, float alpha, float *restrict c, int64_t ldc)
+{
+    for (int64_t r0 = 0; r0 < m; r0 += 4) {
+        int64_t rows = m - r0 < 4 ? m - r0 : 4;
+        const float *ar = a + r0 * lda;
+        float *cr = c + r0 * ldc;
+        int64_t j = 0;
+#if HCG_HAVE_VECTOR_EXT
+        /* rows 1-2: four registers of columns, rows 3-4: two (at most 16 sums per set) */
+        int64_t span = rows <= 2 ? 4 * NL : 2 * NL;
+        for (; j + span <= w; j += span) {
+            switch (rows) { /* constants R and V each, so that the tile's loops unroll */
+            case 1: small_rows_tile(1, 4, ar, lda, b, b_i8, ldb, k, j, scales, block, scale_ld, alpha, cr, ldc); break;
+            case 2: small_rows_tile(2, 4, ar, lda, b, b_i8, ldb, k, j, scales, block, scale_ld, alpha, cr, ldc); break;
+            case 3: small_rows_tile(3, 2, ar, lda, b, b_i8, ldb, k, j, scales, block, scale_ld, alpha, cr, ldc); break;
+            default: small_rows_tile(4, 2, ar, lda, b, b_i8, ldb, k, j, scales, block, scale_ld, alpha, cr, ldc); break;
+            }
+        }
+#endif
+        for (; j < w; j++)
+            for (int64_t r = 0; r < rows; r++) {
+                float acc = 0;
+                for (int64_t p = 0; p < k; p++)
+                    acc += ar[r * lda + p] *
+                           wide_one(b, b_i8, p * ldb + j, b_i8 ? scales[(block > 0 ? p / block : 0) * scale_ld + j] : 1);
+                cr[r * ldc + j] = alpha * acc;
+            }
+    }
 }
 
 /* ---------------------------------------------------------------- dynamic int8 activations */
@@ -535,6 +640,7 @@ const hcg_simd_fns CAT(hcg_simd_, HCG_SIMD_NAME) = {
     .half_to_float = half_to_float,
     .dequant_i8 = dequant_i8,
     .dequant_i8_each = dequant_i8_each,
+    .small_rows = small_rows,
     .quantize_row_u8 = quantize_row_u8,
     .int32_to_f32_row = int32_to_f32_row,
 };
