@@ -249,6 +249,8 @@ def add_quant_matmul_cases(case, error_case):
     f16mm("rows1", 1, 40, 100)
     f16mm("rows2_gelu", 2, 65, 70, act="gelu")
     f16mm("rows3", 3, 17, 66, bias=False)
+    qmm("rows1_n91", 1, 33, 91, tb=0, block=16)   # registers of 4, 2 and 1 and single columns
+    f16mm("rows4_n59", 4, 20, 59)
 
 
 def add_cases(case, error_case):

@@ -538,7 +538,30 @@ static inline void small_rows_tile(const int R, const int V, const float *restri
             memcpy(c + r * ldc + j + v * NL, &o, sizeof o);
         }
 }
+/* small_rows_tile with R and V as constants (V 1, 2 or 4; R 1-4; V 4 only for R <= 2). */
+static void small_rows_tiles(int64_t R, int V, const float *a, int64_t lda, const void *b, bool b_i8, int64_t ldb,
+                             int64_t k, int64_t j, const float *scales, int64_t block, int64_t scale_ld, float alpha,
+                             float *c, int64_t ldc)
+{
+#define SMALL_ROWS_CASE(r, v)                                                                      \
+    case r * 8 + v: small_rows_tile(r, v, a, lda, b, b_i8, ldb, k, j, scales, block, scale_ld, alpha, c, ldc); break
+    switch (R * 8 + V) {
+        SMALL_ROWS_CASE(1, 4);
+        SMALL_ROWS_CASE(1, 2);
+        SMALL_ROWS_CASE(1, 1);
+        SMALL_ROWS_CASE(2, 4);
+        SMALL_ROWS_CASE(2, 2);
+        SMALL_ROWS_CASE(2, 1);
+        SMALL_ROWS_CASE(3, 2);
+        SMALL_ROWS_CASE(3, 1);
+        SMALL_ROWS_CASE(4, 2);
+        SMALL_ROWS_CASE(4, 1);
+    default: break;
+    }
+#undef SMALL_ROWS_CASE
+}
 #endif
+
 
 /* One element of a small b, widened and scaled. */
 static inline float wide_one(const void *b, bool b_i8, int64_t at, float scale)
@@ -556,16 +579,11 @@ static void small_rows(const float *restrict a, int64_t lda, int64_t m, const vo
         float *cr = c + r0 * ldc;
         int64_t j = 0;
 #if HCG_HAVE_VECTOR_EXT
-        /* rows 1-2: four registers of columns, rows 3-4: two (at most 16 sums per set) */
-        int64_t span = rows <= 2 ? 4 * NL : 2 * NL;
-        for (; j + span <= w; j += span) {
-            switch (rows) { /* constants R and V each, so that the tile's loops unroll */
-            case 1: small_rows_tile(1, 4, ar, lda, b, b_i8, ldb, k, j, scales, block, scale_ld, alpha, cr, ldc); break;
-            case 2: small_rows_tile(2, 4, ar, lda, b, b_i8, ldb, k, j, scales, block, scale_ld, alpha, cr, ldc); break;
-            case 3: small_rows_tile(3, 2, ar, lda, b, b_i8, ldb, k, j, scales, block, scale_ld, alpha, cr, ldc); break;
-            default: small_rows_tile(4, 2, ar, lda, b, b_i8, ldb, k, j, scales, block, scale_ld, alpha, cr, ldc); break;
-            }
-        }
+        /* rows 1-2: four registers of columns, rows 3-4: two (at most 16 sums per set), then the
+         * rest a register at a time */
+        for (int v = rows <= 2 ? 4 : 2; v >= 1; v /= 2)
+            for (; j + v * NL <= w; j += v * NL)
+                small_rows_tiles(rows, v, ar, lda, b, b_i8, ldb, k, j, scales, block, scale_ld, alpha, cr, ldc);
 #endif
         for (; j < w; j++)
             for (int64_t r = 0; r < rows; r++) {
