@@ -15,11 +15,11 @@
  * call sgemm once per matrix with pointer strides: nothing is copied, and a side whose batch dims
  * broadcast simply keeps its pointer (stride 0).
  *
- * A product of at most four rows with a weight stored small [k][n] (a token at a time, a short
- * prompt) skips the panels: the SIMD table's small_rows loop widens the weight in registers as it
- * multiplies, so the weight is read once at its small size (int8 at one row: 3x faster than the
- * f32 product here). Otherwise weights stored small (f16, int8 + scales) are widened to f32 one
- * panel of columns at a time,
+ * A product of at most four rows with an int8 weight [k][n] (a token at a time, a short prompt)
+ * skips the panels: the SIMD table's small_rows loop widens the weight in registers as it
+ * multiplies, so the weight is read once at its small size (at one row: 3x faster than the f32
+ * product here). Otherwise weights stored small (f16, int8 + scales) are widened to f32 one panel
+ * of columns at a time,
  * inside the tile that uses it (a per-thread buffer, cpu_threads.c), so the full-size f32 weight
  * never exists: a tile converts its columns of b (all of K, 100-600 KB for MiniLM's products,
  * which stays in L2 for the product that follows) and oneDNN multiplies. Tiles run column panel by
@@ -252,9 +252,12 @@ void hcg_cpu_tile_plan(int64_t m, int64_t n, int64_t k, int64_t *tm, int64_t *tn
     *tm = round_up((m + pm - 1) / pm, 8);
 }
 
-/* A product of at most this many rows with a weight stored small [k][n] runs the SIMD table's
- * small_rows loop, which widens the weight in registers: the weight is read once, small, and no
- * panel is written (for so few rows, widening panels costs about as much as the product). */
+/* A product of at most this many rows with an int8 weight [k][n] runs the SIMD table's small_rows
+ * loop, which widens the weight in registers: the weight is read once, small, and no panel is
+ * written (for so few rows, widening panels costs about as much as the product). f16 weights keep
+ * the panels: through small_rows they were slower here (MiniLM, 4 tokens: 1.55-1.79 ms against
+ * 1.03 with panels), likely because its column strips walk down twice as many bytes per row of
+ * K as int8's, one cache line pair per row, a pattern the prefetchers do not stream. */
 #define SMALL_ROWS_MAX 4
 
 typedef struct small_rows_ctx {
@@ -270,13 +273,10 @@ static void small_rows_range(void *ctx, int64_t begin, int64_t end)
 {
     const small_rows_ctx *t = ctx;
     const sgemm_args *g = t->g;
-    bool i8 = t->sb->dtype == HCG_I8;
     for (int64_t i = begin; i < end; i++) {
         int64_t c0 = i * t->tn, w = g->n - c0 < t->tn ? g->n - c0 : t->tn;
-        const void *b = i8 ? (const void *)((const int8_t *)t->sb->data + c0)
-                           : (const void *)((const uint16_t *)t->sb->data + c0);
-        hcg_simd()->small_rows(t->a, g->lda, g->m, b, i8, g->n, g->k, w, i8 ? t->sb->scales + c0 : NULL, t->sb->block,
-                               g->n, g->alpha, t->c + c0, g->ldc);
+        hcg_simd()->small_rows(t->a, g->lda, g->m, (const int8_t *)t->sb->data + c0, g->n, g->k, w,
+                               t->sb->scales + c0, t->sb->block, g->n, g->alpha, t->c + c0, g->ldc);
         if (has_epilogue(t->e))
             hcg_simd()->epilogue(t->c + c0, g->m, w, g->ldc, t->e->bias ? t->e->bias + c0 : NULL, t->e->act);
     }
@@ -286,7 +286,7 @@ static bool sgemm_parallel_small(const sgemm_args *g, const float *a, const floa
                                  const epilogue *e)
 {
     if (g->m == 0 || g->n == 0) return true;
-    if (sb && !g->ta && !g->tb && g->m <= SMALL_ROWS_MAX && g->beta == 0) {
+    if (sb && sb->dtype == HCG_I8 && !g->ta && !g->tb && g->m <= SMALL_ROWS_MAX && g->beta == 0) {
         small_rows_ctx t = {.g = g, .a = a, .sb = sb, .c = c, .e = e};
         int64_t tm;
         hcg_cpu_tile_plan(g->m, g->n, g->k, &tm, &t.tn);

@@ -38,14 +38,12 @@ typedef struct hcg_simd_fns {
     void (*half_to_float)(const uint16_t *h, float *o, int64_t n);
     void (*dequant_i8)(const int8_t *q, float *o, int64_t n, float scale);
     void (*dequant_i8_each)(const int8_t *q, float *o, int64_t n, const float *scales);
-    /* A few rows of a product whose b is stored small and laid [k][n] (ldb apart), the weight
-     * widened in registers and never written out: c[r][0..w) = alpha * sum over p of a[r][p] *
-     * wide(b[p][0..w)) for r < m (rows of a lda apart, of c ldc apart). f16: wide is the half's
-     * value; int8 (b_i8): q times scales[(p / block) * scale_ld + j] (block 0: one row of scales
-     * for every p). */
-    void (*small_rows)(const float *a, int64_t lda, int64_t m, const void *b, bool b_i8, int64_t ldb, int64_t k,
-                       int64_t w, const float *scales, int64_t block, int64_t scale_ld, float alpha, float *c,
-                       int64_t ldc);
+    /* A few rows of a product whose b is an int8 matrix laid [k][n] (ldb apart), widened in
+     * registers and never written out: c[r][0..w) = alpha * sum over p of a[r][p] * b[p][j] *
+     * scales[(p / block) * scale_ld + j] for r < m (rows of a lda apart, of c ldc apart; block 0:
+     * one row of scales for every p). */
+    void (*small_rows)(const float *a, int64_t lda, int64_t m, const int8_t *b, int64_t ldb, int64_t k, int64_t w,
+                       const float *scales, int64_t block, int64_t scale_ld, float alpha, float *c, int64_t ldc);
     /* Dynamic int8 activations (cpu_qgemm.c): a row to uint8 over its range [min(x, 0), max(x, 0)]
      * in 255 steps (*scale, *zero; an all-zero row gets scale 1), rounding half to even; and a row
      * of int32 sums, stored in c's floats' place, turned into floats in place:

@@ -239,9 +239,9 @@ def add_quant_matmul_cases(case, error_case):
     error_case("fused_matmul_f16_batched_b", "fused_matmul",
                [normal(2, 3, 4), normal(2, 4, 5).astype(np.float16)], "must be a matrix")
 
-    # A few rows times a weight [K, N] as stored: the CPU widens it in registers (up to 4 rows; rows
-    # 1-2 take four registers of columns, 3-4 two), then the columns past the last register one by
-    # one; with blocks along K, scaled once per block.
+    # A few rows times a weight [K, N] as stored: the CPU widens an int8 one in registers (up to 4
+    # rows; rows 1-2 take four registers of columns, 3-4 two, then one register, then single
+    # columns; with blocks along K, scaled once per block); f16 ones through panels.
     qmm("rows1_cols", 1, 70, 100, tb=0, act="gelu")
     qmm("rows2_blocked_cols", 2, 100, 130, tb=0, block=32)
     qmm("rows3_cols", 3, 50, 70, tb=0, bias=False, alpha=0.5)

@@ -473,40 +473,29 @@ static void dequant_i8_each(const int8_t *restrict q, float *restrict o, int64_t
     for (int64_t i = 0; i < n; i++) o[i] = (float)q[i] * scales[i];
 }
 
-/* Columns [at, at + NL) of a small b, widened into a register (int8: not yet scaled). */
+/* Columns [at, at + NL) of an int8 b, widened into a register (not yet scaled). */
 #if HCG_HAVE_VECTOR_EXT
 HCG_VECTOR_TYPE(vq8, int8_t, NL);
 
-static inline vf wide_lanes(const void *b, bool b_i8, int64_t at)
+static inline vf wide_lanes(const int8_t *b, int64_t at)
 {
-    if (b_i8) {
 #if defined(__AVX512F__)
-        return (vf)_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)((const int8_t *)b + at))));
+    return (vf)_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(b + at))));
 #elif defined(__AVX2__) && VBYTES == 32
-        return (vf)_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)((const int8_t *)b + at))));
+    return (vf)_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(b + at))));
 #else
-        vq8 q; /* (GCC converts these lane by lane) */
-        memcpy(&q, (const int8_t *)b + at, sizeof q);
-        return HCG_VEC_CONVERT(q, vf);
+    vq8 q; /* (GCC converts these lane by lane) */
+    memcpy(&q, b + at, sizeof q);
+    return HCG_VEC_CONVERT(q, vf);
 #endif
-    }
-    vf v;
-#if defined(__AVX512F__)
-    v = (vf)_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)b + at)));
-#elif defined(__F16C__) && VBYTES == 32
-    v = (vf)_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)b + at)));
-#else
-    for (int l = 0; l < NL; l++) v[l] = half_bits_to_float(((const uint16_t *)b)[at + l]);
-#endif
-    return v;
 }
 
 /* Rows [0, R) x columns [j, j + V NL) of small_rows (below); R and V are constants where it is
  * called, so the sums stay in registers. Two steps of K at a time into two sets of sums, so that
- * at least eight chains of additions are in flight. int8: the sums of each block of K (all of K
- * with block 0) are scaled once per block. */
+ * at least eight chains of additions are in flight. The sums of each block of K (all of K with
+ * block 0) are scaled once per block. */
 static inline void small_rows_tile(const int R, const int V, const float *restrict a, int64_t lda,
-                                   const void *restrict b, bool b_i8, int64_t ldb, int64_t k, int64_t j,
+                                   const int8_t *restrict b, int64_t ldb, int64_t k, int64_t j,
                                    const float *restrict scales, int64_t block, int64_t scale_ld, float alpha,
                                    float *restrict c, int64_t ldc)
 {
@@ -518,17 +507,17 @@ static inline void small_rows_tile(const int R, const int V, const float *restri
         for (; p + 2 <= p1; p += 2)
             for (int u = 0; u < 2; u++)
                 for (int v = 0; v < V; v++) {
-                    vf wv = wide_lanes(b, b_i8, (p + u) * ldb + j + v * NL);
+                    vf wv = wide_lanes(b, (p + u) * ldb + j + v * NL);
                     for (int r = 0; r < R; r++) acc[u][r][v] += ((vf){0} + a[r * lda + p + u]) * wv;
                 }
         for (; p < p1; p++)
             for (int v = 0; v < V; v++) {
-                vf wv = wide_lanes(b, b_i8, p * ldb + j + v * NL);
+                vf wv = wide_lanes(b, p * ldb + j + v * NL);
                 for (int r = 0; r < R; r++) acc[0][r][v] += ((vf){0} + a[r * lda + p]) * wv;
             }
-        const float *sc = b_i8 ? scales + (block > 0 ? p0 / block : 0) * scale_ld + j : NULL;
+        const float *sc = scales + (block > 0 ? p0 / block : 0) * scale_ld + j;
         for (int v = 0; v < V; v++) {
-            vf s = sc ? vf_load(sc + v * NL) : (vf){0} + 1.0f;
+            vf s = vf_load(sc + v * NL);
             for (int r = 0; r < R; r++) tot[r][v] += (acc[0][r][v] + acc[1][r][v]) * s;
         }
     }
@@ -538,13 +527,14 @@ static inline void small_rows_tile(const int R, const int V, const float *restri
             memcpy(c + r * ldc + j + v * NL, &o, sizeof o);
         }
 }
+
 /* small_rows_tile with R and V as constants (V 1, 2 or 4; R 1-4; V 4 only for R <= 2). */
-static void small_rows_tiles(int64_t R, int V, const float *a, int64_t lda, const void *b, bool b_i8, int64_t ldb,
+static void small_rows_tiles(int64_t R, int V, const float *a, int64_t lda, const int8_t *b, int64_t ldb,
                              int64_t k, int64_t j, const float *scales, int64_t block, int64_t scale_ld, float alpha,
                              float *c, int64_t ldc)
 {
 #define SMALL_ROWS_CASE(r, v)                                                                      \
-    case r * 8 + v: small_rows_tile(r, v, a, lda, b, b_i8, ldb, k, j, scales, block, scale_ld, alpha, c, ldc); break
+    case r * 8 + v: small_rows_tile(r, v, a, lda, b, ldb, k, j, scales, block, scale_ld, alpha, c, ldc); break
     switch (R * 8 + V) {
         SMALL_ROWS_CASE(1, 4);
         SMALL_ROWS_CASE(1, 2);
@@ -562,15 +552,10 @@ static void small_rows_tiles(int64_t R, int V, const float *a, int64_t lda, cons
 }
 #endif
 
-
-/* One element of a small b, widened and scaled. */
-static inline float wide_one(const void *b, bool b_i8, int64_t at, float scale)
-{
-    return b_i8 ? (float)((const int8_t *)b)[at] * scale : half_bits_to_float(((const uint16_t *)b)[at]);
-}
-
-static void small_rows(const float *restrict a, int64_t lda, int64_t m, const void *restrict b, bool b_i8,
-                       int64_t ldb, int64_t k, int64_t w, const float *restrict scales, int64_t block,
+/* cpu_simd.h: a few rows times an int8 weight [k][n], four rows at a time, the widest tiles of
+ * columns first. */
+static void small_rows(const float *restrict a, int64_t lda, int64_t m, const int8_t *restrict b, int64_t ldb,
+                       int64_t k, int64_t w, const float *restrict scales, int64_t block,
                        int64_t scale_ld, float alpha, float *restrict c, int64_t ldc)
 {
     for (int64_t r0 = 0; r0 < m; r0 += 4) {
@@ -583,14 +568,13 @@ static void small_rows(const float *restrict a, int64_t lda, int64_t m, const vo
          * rest a register at a time */
         for (int v = rows <= 2 ? 4 : 2; v >= 1; v /= 2)
             for (; j + v * NL <= w; j += v * NL)
-                small_rows_tiles(rows, v, ar, lda, b, b_i8, ldb, k, j, scales, block, scale_ld, alpha, cr, ldc);
+                small_rows_tiles(rows, v, ar, lda, b, ldb, k, j, scales, block, scale_ld, alpha, cr, ldc);
 #endif
         for (; j < w; j++)
             for (int64_t r = 0; r < rows; r++) {
                 float acc = 0;
                 for (int64_t p = 0; p < k; p++)
-                    acc += ar[r * lda + p] *
-                           wide_one(b, b_i8, p * ldb + j, b_i8 ? scales[(block > 0 ? p / block : 0) * scale_ld + j] : 1);
+                    acc += ar[r * lda + p] * (float)b[p * ldb + j] * scales[(block > 0 ? p / block : 0) * scale_ld + j];
                 cr[r * ldc + j] = alpha * acc;
             }
     }
