@@ -20,7 +20,7 @@ import numpy as np
 
 from . import _lib as L
 
-__all__ = ["Error", "version", "devices", "Graph", "Session", "TrainSession", "Decoder"]
+__all__ = ["Error", "version", "devices", "Graph", "Session", "TrainSession", "Decoder", "quantize"]
 
 # hcg's dtypes in enum order (hcg_dtype) and their NumPy types.
 _DTYPES = [np.float32, np.float16, np.int32, np.int64, np.uint8, np.bool_]
@@ -182,6 +182,48 @@ class Graph:
 
 def _graph(model):
     return model if isinstance(model, Graph) else Graph(model)
+
+
+# ---------------------------------------------------------------- quantization
+
+
+def _patterns(ps):
+    ps = [ps] if isinstance(ps, str) else list(ps or ())
+    return (ctypes.c_char_p * max(len(ps), 1))(*[_b(p) for p in ps]), len(ps)
+
+
+def quantize(model, out, weights="int8", group=0, scales="f32", skip=(), only=None, activations="f32",
+             min_elements=0):
+    """Writes out (.hcg and its .safetensors) with model's weights stored small, as `hcg quantize`
+    does: weights "int8" (symmetric, a scale per output column or per `group` elements of K, the
+    scales "f32" or "f16") or "f16"; skip / only: fnmatch patterns of weight names; activations="int8"
+    makes the products quantize their inputs too (a CPU feature). Returns {"weights": [{"name",
+    "quantized", "how", "bytes_before", "bytes_after", "shape"}...], "weights_before",
+    "weights_after"} (bytes)."""
+    formats = {"f16": L.WEIGHTS_F16, "int8": L.WEIGHTS_INT8}
+    if weights not in formats or scales not in ("f32", "f16") or activations not in ("f32", "int8"):
+        raise ValueError("weights must be f16 or int8, scales f32 or f16, activations f32 or int8")
+    g = _graph(model)
+    skip_arr, n_skip = _patterns(skip)
+    only_arr, n_only = _patterns(only)
+    opt = L.QuantizeOptions(weights=formats[weights], group=group,
+                            scale_dtype=L.DTYPE_F16 if scales == "f16" else L.DTYPE_F32,
+                            skip=skip_arr if n_skip else None, n_skip=n_skip,
+                            only=only_arr if only is not None else None, n_only=n_only,
+                            min_elements=min_elements, int8_activations=activations == "int8")
+    small = ctypes.c_void_p()
+    report = L.QuantizeReport()
+    _check(L.hcg_quantize_graph(g._g, ctypes.byref(opt), ctypes.byref(small), ctypes.byref(report)))
+    try:
+        _check(L.hcg_save(small, _b(str(out))))
+        entries = [report.entries[i] for i in range(report.n)]
+        return {"weights": [{"name": e.name.decode(), "quantized": bool(e.quantized), "how": e.how.decode(),
+                             "bytes_before": e.bytes_before, "bytes_after": e.bytes_after,
+                             "shape": tuple(e.shape.dims[:e.shape.rank])} for e in entries],
+                "weights_before": report.weights_before, "weights_after": report.weights_after}
+    finally:
+        L.hcg_quantize_report_free(ctypes.byref(report))
+        L.hcg_graph_free(small)
 
 
 # ---------------------------------------------------------------- sessions

@@ -122,6 +122,27 @@ class GenerateOptions(ctypes.Structure):
                 ("bucket", ctypes.c_int64), ("on_step", OnStep), ("ctx", ctypes.c_void_p)]
 
 
+class QuantizeOptions(ctypes.Structure):
+    _fields_ = [("weights", ctypes.c_int), ("group", ctypes.c_int64), ("scale_dtype", ctypes.c_int),
+                ("skip", ctypes.POINTER(ctypes.c_char_p)), ("n_skip", ctypes.c_int),
+                ("only", ctypes.POINTER(ctypes.c_char_p)), ("n_only", ctypes.c_int),
+                ("min_elements", ctypes.c_int64), ("int8_activations", ctypes.c_bool)]
+
+
+class QuantizeEntry(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_char * 256), ("dtype", ctypes.c_int), ("shape", Shape), ("quantized", ctypes.c_bool),
+                ("bytes_before", ctypes.c_size_t), ("bytes_after", ctypes.c_size_t), ("how", ctypes.c_char * 128)]
+
+
+class QuantizeReport(ctypes.Structure):
+    _fields_ = [("entries", ctypes.POINTER(QuantizeEntry)), ("n", ctypes.c_int),
+                ("weights_before", ctypes.c_size_t), ("weights_after", ctypes.c_size_t)]
+
+
+WEIGHTS_F16, WEIGHTS_INT8 = 1, 2  # hcg_weight_format
+DTYPE_F32, DTYPE_F16 = 0, 1
+
+
 # ---------------------------------------------------------------- functions
 
 
@@ -150,6 +171,9 @@ hcg_tensor_free = _fn("hcg_tensor_free", None, P(Tensor))
 
 hcg_load = _fn("hcg_load", c_status, cp, P(vp))
 hcg_graph_free = _fn("hcg_graph_free", None, vp)
+hcg_save = _fn("hcg_save", c_status, vp, cp)
+hcg_quantize_graph = _fn("hcg_quantize_graph", c_status, vp, P(QuantizeOptions), P(vp), P(QuantizeReport))
+hcg_quantize_report_free = _fn("hcg_quantize_report_free", None, P(QuantizeReport))
 hcg_graph_num_inputs = _fn("hcg_graph_num_inputs", ctypes.c_int, vp)
 hcg_graph_num_outputs = _fn("hcg_graph_num_outputs", ctypes.c_int, vp)
 hcg_graph_input_name = _fn("hcg_graph_input_name", cp, vp, ctypes.c_int)

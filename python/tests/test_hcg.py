@@ -121,6 +121,57 @@ class Running(unittest.TestCase):
         self.assertFalse(s.plan()["measured"])
 
 
+def read_safetensors(path):
+    """{name: array} of a safetensors file (F32 and I8 only), read with NumPy alone."""
+    with open(path, "rb") as f:
+        blob = f.read()
+    n = struct.unpack("<Q", blob[:8])[0]
+    header = json.loads(blob[8:8 + n])
+    types = {"F32": np.float32, "I8": np.int8}
+    return {name: np.frombuffer(blob[8 + n + h["data_offsets"][0]:8 + n + h["data_offsets"][1]],
+                                dtype=types[h["dtype"]]).reshape(h["shape"])
+            for name, h in header.items() if name != "__metadata__"}
+
+
+class Quantization(unittest.TestCase):
+    def test_int8_weights_against_numpy(self):
+        """hcg.quantize on the attention block: the stored int8 values and scales are those NumPy
+        computes from the f32 weights (symmetric, a scale per output row: max |w| / 127), and the
+        quantized model's output is the f32 model's with NumPy's dequantized weights put in."""
+        with tempfile.TemporaryDirectory() as tmp:
+            report = hcg.quantize(src("models/attention/attention.hcg"), os.path.join(tmp, "q.hcg"), weights="int8")
+            done = {w["name"]: w for w in report["weights"] if w["quantized"]}
+            self.assertEqual(sorted(done), ["w_out", "w_qkv"])
+            self.assertEqual(done["w_qkv"]["bytes_after"], 192 * 64 + 192 * 4)
+            f32 = read_safetensors(src("models/attention/attention.safetensors"))
+            small = read_safetensors(os.path.join(tmp, "q.safetensors"))
+            wide = dict(f32)
+            for name in ("w_qkv", "w_out"):
+                w = f32[name].astype(np.float64)
+                scale = np.abs(w).max(axis=1) / 127
+                q = np.clip(np.round(w / scale[:, None]), -127, 127).astype(np.int8)
+                np.testing.assert_allclose(small[name + ".scale"], scale.astype(np.float32), rtol=1e-7)
+                # a value exactly halfway may round either way in float32: at most one step apart
+                self.assertLessEqual(int(np.abs(small[name + ".int8"].astype(int) - q.astype(int)).max()), 1)
+                wide[name] = small[name + ".int8"].astype(np.float32) * small[name + ".scale"][:, None]
+            write_safetensors(os.path.join(tmp, "attention.safetensors"), wide)
+            with open(src("models/attention/attention.hcg")) as f, open(os.path.join(tmp, "f32.hcg"), "w") as g:
+                g.write(f.read())
+            x = np.load(src("models/attention/x.npy"))
+            for devices in ["cpu"] + (["opencl:0"] if any(d["name"] == "opencl:0" for d in hcg.devices()) else []):
+                got = hcg.Session(os.path.join(tmp, "q.hcg"), devices=devices).run({"x": x})["y"]
+                want = hcg.Session(os.path.join(tmp, "f32.hcg"), devices=devices).run({"x": x})["y"]
+                np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5, err_msg=devices)
+
+    def test_bad_group(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            with self.assertRaises(hcg.Error) as e:
+                hcg.quantize(src("models/attention/attention.hcg"), os.path.join(tmp, "q.hcg"), weights="int8",
+                             group=5)
+            self.assertIn("does not divide", str(e.exception))
+            self.assertFalse(os.path.exists(os.path.join(tmp, "q.hcg")))
+
+
 class Training(unittest.TestCase):
     def test_sgd_step_against_numpy(self):
         rng = np.random.default_rng(3)
