@@ -248,28 +248,28 @@ static void check_outputs(const hcg_graph *f, const hcg_graph *q, const char *wh
 static void test_quantized_models(const hcg_graph *f, const char *model)
 {
     hcg_graph *q = NULL;
-    int rc = quantize(model, tl_tmp("q8.hcg"), "--weights int8 --min-elements 200");
-    CHECK(rc == 0 && strstr(out, "quantized E") && strstr(out, "quantized W1") && strstr(out, "quantized W2") &&
-              strstr(out, "kept      lut") && strstr(out, "it is i64"),
-          "hcg quantize --weights int8 lists what it did: %s", out);
-    if (rc == 0 && CHECK_OK(hcg_load(tl_tmp("q8.hcg"), &q))) {
-        check_int8(f, q, "E", false, 0);
-        check_int8(f, q, "W1", false, 0);
-        check_int8(f, q, "W2", true, 0);
-        check_outputs(f, q, "int8 per column");
+    /* a scale per output column, then per block of 8 along K */
+    static const struct {
+        const char *file, *options, *says, *what;
+        int group;
+    } forms[] = {{"q8.hcg", "--weights int8 --min-elements 200", "quantized W2", "int8 per column", 0},
+                 {"g8.hcg", "--weights int8 --group 8 --min-elements 200", "a f32 scale per 8 along K",
+                  "int8 per block of 8", 8}};
+    int rc;
+    for (int i = 0; i < 2; i++) {
+        rc = quantize(model, tl_tmp(forms[i].file), forms[i].options);
+        CHECK(rc == 0 && strstr(out, "quantized E") && strstr(out, "quantized W1") && strstr(out, forms[i].says) &&
+                  strstr(out, "kept      lut") && strstr(out, "it is i64"),
+              "hcg quantize %s lists what it did: %s", forms[i].options, out);
+        if (rc == 0 && CHECK_OK(hcg_load(tl_tmp(forms[i].file), &q))) {
+            check_int8(f, q, "E", false, forms[i].group);
+            check_int8(f, q, "W1", false, forms[i].group);
+            check_int8(f, q, "W2", true, forms[i].group);
+            check_outputs(f, q, forms[i].what);
+        }
+        hcg_graph_free(q);
+        q = NULL;
     }
-    hcg_graph_free(q);
-    q = NULL;
-    rc = quantize(model, tl_tmp("g8.hcg"), "--weights int8 --group 8 --min-elements 200");
-    CHECK(rc == 0 && strstr(out, "a f32 scale per 8 along K"), "--group 8: %s", out);
-    if (rc == 0 && CHECK_OK(hcg_load(tl_tmp("g8.hcg"), &q))) {
-        check_int8(f, q, "E", false, 8);
-        check_int8(f, q, "W1", false, 8);
-        check_int8(f, q, "W2", true, 8);
-        check_outputs(f, q, "int8 per block of 8");
-    }
-    hcg_graph_free(q);
-    q = NULL;
     rc = quantize(model, tl_tmp("a8.hcg"), "--weights int8 --activations int8 --min-elements 200");
     if (CHECK(rc == 0, "--activations int8: %s", out) && CHECK_OK(hcg_load(tl_tmp("a8.hcg"), &q))) {
         int products = 0, dequantized = 0;
