@@ -22,6 +22,13 @@
 #define IN_DIM 64
 #define CLASSES 10
 
+/* Ends the whole job after an error (the other ranks would otherwise wait), then this process. */
+static void die(int code)
+{
+    hcg_dist_abort(code);
+    exit(code);
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -95,7 +102,7 @@ static hcg_train_session *session(hcg_graph *g, bool distributed, int64_t bucket
     hcg_train_session *t = NULL;
     if (hcg_train_session_new(g, &o, &t)) {
         fprintf(stderr, "bench_dist: %s\n", hcg_last_error());
-        hcg_dist_abort(1);
+        die(1);
     }
     return t;
 }
@@ -105,7 +112,7 @@ static double timed_step(hcg_train_session *t, const hcg_tensor *const *in)
     double t0 = hcg_now();
     if (hcg_train_step(t, in, NULL)) {
         fprintf(stderr, "bench_dist: %s\n", hcg_last_error());
-        hcg_dist_abort(1);
+        die(1);
     }
     return (hcg_now() - t0) * 1e3;
 }
@@ -159,7 +166,7 @@ static double allreduce_ms(size_t n, int reps)
         double t0 = hcg_now();
         if (hcg_dist_allreduce_start(buf, n, "bench") || hcg_dist_allreduce_wait(buf, "bench")) {
             fprintf(stderr, "bench_dist: %s\n", hcg_last_error());
-            hcg_dist_abort(1);
+            die(1);
         }
         double t = (hcg_now() - t0) * 1e3;
         if (k >= 3) ms[k - 3] = t;
@@ -196,7 +203,7 @@ int main(int argc, char **argv)
     int rank = hcg_dist_rank(), ranks = hcg_dist_size();
     if (batch % ranks) {
         fprintf(stderr, "bench_dist: --batch %lld does not divide among %d ranks\n", (long long)batch, ranks);
-        hcg_dist_abort(2);
+        die(2);
     }
     hcg_graph *g = mlp(layers, hidden);
     int64_t rows = batch / ranks;

@@ -501,7 +501,6 @@ void hcg_dist_abort(int code)
     fflush(stdout);
     fflush(stderr);
     if (initialized && !finalized) MPI_Abort(MPI_COMM_WORLD, code);
-    exit(code);
 }
 
 void hcg_dist_finalize(void)

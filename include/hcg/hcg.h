@@ -613,7 +613,9 @@ HCG_API hcg_status hcg_dist_init(void);
 HCG_API int hcg_dist_rank(void);
 HCG_API int hcg_dist_size(void);
 /* Ends every rank of the job at once (MPI_Abort): what a rank does after an error that the others
- * cannot know about, so that none of them waits forever. Never returns. */
+ * cannot know about, so that none of them waits forever. Does not return while this process is in
+ * a job of several ranks; otherwise (a job of one, MPI absent) it returns and the caller ends its
+ * own process as it would anyway (the library itself never calls exit). */
 HCG_API void hcg_dist_abort(int code);
 /* Leaves the MPI job (every rank must call it; also done at exit). */
 HCG_API void hcg_dist_finalize(void);
