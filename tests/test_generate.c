@@ -28,13 +28,6 @@
 
 static char onnx_dir[1024];
 
-static hcg_tensor *load_npy(const char *rel)
-{
-    hcg_tensor *t = NULL;
-    CHECK_OK(hcg_npy_load(tl_src(rel), &t));
-    return t;
-}
-
 static const char *onnx_path(const char *name)
 {
     static char buf[4][1200];
@@ -214,7 +207,7 @@ static void test_session_states(const char *devices)
 
 static void test_kind1_pytorch(const char *devices, const hcg_tensor *prompt)
 {
-    hcg_tensor *want = load_npy("tests/gen/greedy_b2_16.npy");
+    hcg_tensor *want = tl_load_npy("tests/gen", "greedy_b2_16.npy");
     gen_run r = {.model = onnx_path("gpt.onnx"), .devices = devices, .kind = HCG_DECODER_RECOMPUTE, .n = 16};
     hcg_tensor *got = generate(&r, prompt);
     char what[256];
@@ -304,7 +297,7 @@ static void test_cached(const char *devices, bool pipeline, const char *passes, 
 /* Seeded sampling: the reference (sampler_ref.py on PyTorch's logits), on every device. */
 static void test_sampling(const char *devices, const hcg_tensor *prompt)
 {
-    hcg_tensor *want = load_npy("tests/gen/sampled_b2_24.npy");
+    hcg_tensor *want = tl_load_npy("tests/gen", "sampled_b2_24.npy");
     const char *models[] = {onnx_path("gpt.onnx"), tl_src("models/gpt/gpt.hcg")};
     hcg_decoder_kind kinds[] = {HCG_DECODER_RECOMPUTE, HCG_DECODER_STATE_KV};
     for (int i = 0; i < 2; i++) {
@@ -532,7 +525,7 @@ int main(void)
     snprintf(onnx_dir, sizeof onnx_dir, "%s", dir ? dir : "");
     if (!CHECK(dir != NULL, "HCG_GPT_ONNX names the exported models (tests/gen.cmake)")) return tl_finish();
     test_sampler_cases();
-    hcg_tensor *prompt = load_npy("tests/gen/prompt_b2.npy"), *greedy = load_npy("tests/gen/greedy_b2_80.npy");
+    hcg_tensor *prompt = tl_load_npy("tests/gen", "prompt_b2.npy"), *greedy = tl_load_npy("tests/gen", "greedy_b2_80.npy");
     char ocl[8][32];
     int n_ocl = opencl_devices(ocl, 8);
     bool two = getenv("HCG_TEST_TWO_DEVICES") != NULL;

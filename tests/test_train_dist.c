@@ -24,22 +24,7 @@
 
 static int rank, ranks;
 
-static hcg_status load_npy(const char *file, hcg_tensor **out)
-{
-    char rel[256];
-    snprintf(rel, sizeof rel, "tests/train/%s", file);
-    return hcg_npy_load(tl_src(rel), out);
-}
 
-static void options_from(const cJSON *o, hcg_train_options *opt)
-{
-    const char *name = cJSON_GetObjectItem(o, "optimizer")->valuestring;
-    opt->optimizer = strcmp(name, "sgd") == 0 ? HCG_OPTIM_SGD : strcmp(name, "adam") == 0 ? HCG_OPTIM_ADAM : HCG_OPTIM_ADAMW;
-    const cJSON *v;
-    if ((v = cJSON_GetObjectItem(o, "lr"))) opt->lr = v->valuedouble;
-    if ((v = cJSON_GetObjectItem(o, "momentum"))) opt->momentum = v->valuedouble;
-    if ((v = cJSON_GetObjectItem(o, "weight_decay"))) opt->weight_decay = v->valuedouble;
-}
 
 /* A case's model, data and batch tensors of `rows` rows. */
 typedef struct setup {
@@ -62,7 +47,7 @@ static bool setup_case(const cJSON *c, int64_t rows, setup *s)
     bool ok = s->n_in <= MAX_IN;
     for (int i = 0; i < s->n_in && ok; i++) {
         const cJSON *f = cJSON_GetObjectItem(d, hcg_graph_input_name(s->g, i));
-        ok = CHECK(f != NULL, "data for input %s", hcg_graph_input_name(s->g, i)) && CHECK_OK(load_npy(f->valuestring, &s->data[i]));
+        ok = CHECK(f != NULL, "data for input %s", hcg_graph_input_name(s->g, i)) && (s->data[i] = tl_load_npy("tests/train", f->valuestring)) != NULL;
         hcg_shape sh = ok ? s->data[i]->shape : (hcg_shape){0};
         sh.dims[0] = rows;
         ok = ok && CHECK_OK(hcg_tensor_new(s->data[i]->dtype, &sh, &s->batch[i]));
@@ -137,7 +122,7 @@ static void run_case(const cJSON *c, int64_t bucket_bytes, double clip)
     int64_t share = global / ranks;
     hcg_train_options opt = {.loss = cJSON_GetObjectItem(c, "loss")->valuestring, .devices = "cpu", .clip_norm = clip,
                              .distributed = true, .bucket_bytes = bucket_bytes};
-    options_from(cJSON_GetObjectItem(c, "options"), &opt);
+    tl_train_options_from(cJSON_GetObjectItem(c, "options"), &opt);
     hcg_train_options single = opt;
     single.distributed = false;
     bool ok = setup_case(c, share, &dist) && setup_case(c, global, &whole) && train(&dist, &opt, rank * share, &t) &&

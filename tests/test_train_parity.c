@@ -17,12 +17,6 @@
 
 #define MAX_IN 8
 
-static hcg_status load_npy(const char *file, hcg_tensor **out)
-{
-    char rel[256];
-    snprintf(rel, sizeof rel, "tests/train/%s", file);
-    return hcg_npy_load(tl_src(rel), out);
-}
 
 /* Copies rows [first, first + n) of a into b (b already has n rows). */
 static void take_rows(const hcg_tensor *a, int64_t first, hcg_tensor *b)
@@ -31,15 +25,6 @@ static void take_rows(const hcg_tensor *a, int64_t first, hcg_tensor *b)
     memcpy(b->data, (const char *)a->data + (size_t)first * row, b->nbytes);
 }
 
-static void options_from(const cJSON *o, hcg_train_options *opt)
-{
-    const char *name = cJSON_GetObjectItem(o, "optimizer")->valuestring;
-    opt->optimizer = strcmp(name, "sgd") == 0 ? HCG_OPTIM_SGD : strcmp(name, "adam") == 0 ? HCG_OPTIM_ADAM : HCG_OPTIM_ADAMW;
-    const cJSON *v;
-    if ((v = cJSON_GetObjectItem(o, "lr"))) opt->lr = v->valuedouble;
-    if ((v = cJSON_GetObjectItem(o, "momentum"))) opt->momentum = v->valuedouble;
-    if ((v = cJSON_GetObjectItem(o, "weight_decay"))) opt->weight_decay = v->valuedouble;
-}
 
 static void run_case(const cJSON *c, const char *devices)
 {
@@ -57,13 +42,13 @@ static void run_case(const cJSON *c, const char *devices)
     bool ok = n_in <= MAX_IN;
     for (int i = 0; i < n_in && ok; i++) {
         const cJSON *f = cJSON_GetObjectItem(d, hcg_graph_input_name(g, i));
-        ok = CHECK(f != NULL, "%s: data for input %s", name, hcg_graph_input_name(g, i)) && CHECK_OK(load_npy(f->valuestring, &data[i]));
+        ok = CHECK(f != NULL, "%s: data for input %s", name, hcg_graph_input_name(g, i)) && (data[i] = tl_load_npy("tests/train", f->valuestring)) != NULL;
         hcg_shape s = ok ? data[i]->shape : (hcg_shape){0};
         s.dims[0] = b;
         ok = ok && CHECK_OK(hcg_tensor_new(data[i]->dtype, &s, &batch[i]));
     }
     hcg_train_options opt = {.loss = cJSON_GetObjectItem(c, "loss")->valuestring, .devices = devices};
-    options_from(cJSON_GetObjectItem(c, "options"), &opt);
+    tl_train_options_from(cJSON_GetObjectItem(c, "options"), &opt);
     ok = ok && CHECK_OK(hcg_train_session_new(g, &opt, &t));
     int64_t per_epoch = ok ? data[0]->shape.dims[0] / b : 1;
     for (int64_t k = 0; k < steps && ok; k++) {

@@ -20,23 +20,8 @@
 static int rank, ranks;
 static cJSON *cases;
 
-static hcg_tensor *npy(const char *file)
-{
-    char rel[256];
-    hcg_tensor *t = NULL;
-    snprintf(rel, sizeof rel, "tests/workloads/%s", file);
-    CHECK_OK(hcg_npy_load(tl_src(rel), &t));
-    return t;
-}
-
-static hcg_graph *model(const char *file)
-{
-    char rel[256];
-    hcg_graph *g = NULL;
-    snprintf(rel, sizeof rel, "tests/workloads/%s", file);
-    CHECK_OK(hcg_load(tl_src(rel), &g));
-    return g;
-}
+static hcg_tensor *npy(const char *file) { return tl_load_npy("tests/workloads", file); }
+static hcg_graph *model(const char *file) { return tl_load_model("tests/workloads", file); }
 
 static void weights_of(double *w, int n)
 {

@@ -11,6 +11,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 int tl_passed, tl_failed;
 
 bool tl_check(bool cond, const char *file, int line, const char *fmt, ...)
@@ -189,6 +191,34 @@ const char *tl_src(const char *rel)
     char *b = bufs[next++ % 8];
     snprintf(b, 1024, "%s/%s", root ? root : ".", rel);
     return b;
+}
+
+hcg_tensor *tl_load_npy(const char *dir, const char *file)
+{
+    char rel[1024];
+    hcg_tensor *t = NULL;
+    snprintf(rel, sizeof rel, "%s/%s", dir, file);
+    CHECK_OK(hcg_npy_load(tl_src(rel), &t));
+    return t;
+}
+
+hcg_graph *tl_load_model(const char *dir, const char *file)
+{
+    char rel[1024];
+    hcg_graph *g = NULL;
+    snprintf(rel, sizeof rel, "%s/%s", dir, file);
+    CHECK_OK(hcg_load(tl_src(rel), &g));
+    return g;
+}
+
+void tl_train_options_from(const cJSON *o, hcg_train_options *opt)
+{
+    const char *name = cJSON_GetObjectItem(o, "optimizer")->valuestring;
+    opt->optimizer = strcmp(name, "sgd") == 0 ? HCG_OPTIM_SGD : strcmp(name, "adam") == 0 ? HCG_OPTIM_ADAM : HCG_OPTIM_ADAMW;
+    const cJSON *v;
+    if ((v = cJSON_GetObjectItem(o, "lr"))) opt->lr = v->valuedouble;
+    if ((v = cJSON_GetObjectItem(o, "momentum"))) opt->momentum = v->valuedouble;
+    if ((v = cJSON_GetObjectItem(o, "weight_decay"))) opt->weight_decay = v->valuedouble;
 }
 
 const char *tl_test_devices(void)

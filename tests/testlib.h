@@ -43,6 +43,14 @@ double tl_get(const hcg_tensor *t, long i);
 
 /* $HCG_SOURCE_DIR/rel (static buffer rotation of 8). */
 const char *tl_src(const char *rel);
+/* The .npy file and the model (.hcg or .onnx) dir/file of the source folder, loaded; a failure is a
+ * failed check and gives NULL. */
+hcg_tensor *tl_load_npy(const char *dir, const char *file);
+hcg_graph *tl_load_model(const char *dir, const char *file);
+/* The optimizer options of a training case (tests/train/cases*.json: "optimizer", "lr",
+ * "momentum", "weight_decay") into opt. */
+struct cJSON;
+void tl_train_options_from(const struct cJSON *o, hcg_train_options *opt);
 /* A fresh temporary directory for this test (removed at exit). */
 const char *tl_tmpdir(void);
 /* Runs a shell command, capturing stdout+stderr into out (may be NULL); returns the exit code. */
