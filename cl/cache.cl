@@ -12,15 +12,6 @@
  * A position that does not fit the cache records tag, t and pos in err[0..3] (see layout.cl's
  * gather) and writes nothing. */
 
-void report_position(__global int *err, int tag, int t, long pos)
-{
-    if (atomic_cmpxchg(err, 0, tag) == 0) {
-        err[1] = t;
-        err[2] = (int)pos;
-        err[3] = (int)(pos >> 32);
-    }
-}
-
 __kernel void cache_write_f32(int outer, int t, int inner, int positions, __global float *cache, ulong c_off,
                               __global const float *v, ulong v_off, __global const long *pos, ulong p_off,
                               __global float *out, ulong o_off, __global int *err, int tag)
@@ -29,7 +20,7 @@ __kernel void cache_write_f32(int outer, int t, int inner, int positions, __glob
     long p = pos[p_off];
     if (i == 0) {
         out[o_off] = 0.0f;
-        if (p < 0 || p > positions - t) report_position(err, tag, t, p);
+        if (p < 0 || p > positions - t) report(err, tag, t, p);
     }
     if (i >= (long)outer * t * inner || p < 0 || p > positions - t) return;
     long o = i / ((long)t * inner), j = i % ((long)t * inner);
@@ -42,7 +33,7 @@ __kernel void kv_store_f32(int batch, int t, int heads, int width, int positions
 {
     long i = get_global_id(0);
     long p = pos[p_off];
-    if (i == 0 && (p < 0 || p > positions - t)) report_position(err, tag, t, p);
+    if (i == 0 && (p < 0 || p > positions - t)) report(err, tag, t, p);
     if (i >= (long)batch * t * heads * width || p < 0 || p > positions - t) return;
     long e = i % width, r = i / width;
     long h = r % heads, bt = r / heads;

@@ -1,6 +1,8 @@
 # cl/embed.cmake — embeds the OpenCL C programs of cl/ into the library.
 #
-# HCG_CL_PROGRAMS below is the list of programs: each is the source cl/<name>.cl. The kernels a
+# HCG_CL_PROGRAMS below is the list of programs: each is cl/common.h (what every program shares:
+# defaults, token pasting, error reports) followed by a `#line 1 "cl/<name>.cl"` and the source
+# cl/<name>.cl, embedded as one text. The kernels a
 # program defines are not listed anywhere by hand: the build runs the C preprocessor over the
 # source (the kernels of a family are made by macros) and takes the name of every `__kernel ...
 # void NAME(`, so a kernel's name is written once, in its .cl file, and the launch code asks for
@@ -11,13 +13,14 @@
 # same file as a script (cmake -P) to write ${CMAKE_BINARY_DIR}/generated/hcg_cl_sources.c: every
 # source as a byte array plus the table hcg_cl_programs[] with each program's kernels
 # (backend/opencl/cl_sources.h), and appends that file to HCG_EXTRA_SOURCES. The step reruns when
-# a .cl file or this file changes. A kernel name defined by two programs is an error.
+# a .cl file, common.h or this file changes. A kernel name defined by two programs is an error.
 
 set(HCG_CL_PROGRAMS binary unary cast reduce norm layout fill fused cache grad quant train)
 
-# The kernels cl/<name>.cl defines, in file order, into the list named by out.
-function(hcg_cl_kernels name out)
-  execute_process(COMMAND ${CC} -E -P -x c ${CL_DIR}/${name}.cl OUTPUT_VARIABLE text ERROR_VARIABLE err
+# The kernels of program name, whose whole text (common.h and the source) is the file path, in
+# file order, into the list named by out.
+function(hcg_cl_kernels name path out)
+  execute_process(COMMAND ${CC} -E -P -x c ${path} OUTPUT_VARIABLE text ERROR_VARIABLE err
                   RESULT_VARIABLE rc)
   if(NOT rc EQUAL 0)
     message(FATAL_ERROR "preprocessing cl/${name}.cl failed:\n${err}")
@@ -45,15 +48,20 @@ if(CMAKE_SCRIPT_MODE_FILE)
   set(table "")
   set(all_kernels "")
   list(LENGTH HCG_CL_PROGRAMS n_programs)
+  get_filename_component(gen_dir "${OUT}" DIRECTORY)
+  file(READ "${CL_DIR}/common.h" common)
   foreach(name IN LISTS HCG_CL_PROGRAMS)
-    file(READ "${CL_DIR}/${name}.cl" hex HEX)
+    file(READ "${CL_DIR}/${name}.cl" body)
+    set(whole "${gen_dir}/${name}.cl")
+    file(WRITE "${whole}" "${common}#line 1 \"cl/${name}.cl\"\n${body}")
+    file(READ "${whole}" hex HEX)
     string(LENGTH "${hex}" hex_len)
     math(EXPR n_bytes "${hex_len} / 2")
     string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
     # One line per source line keeps the generated file readable.
     string(REPLACE "0x0a," "0x0a,\n    " bytes "${bytes}")
     string(APPEND code "static const unsigned char src_${name}[] = {\n    ${bytes}0x00};\n")
-    hcg_cl_kernels(${name} kernels)
+    hcg_cl_kernels(${name} "${whole}" kernels)
     foreach(k IN LISTS kernels)
       list(FIND all_kernels ${k} seen)
       if(NOT seen EQUAL -1)
@@ -89,7 +97,7 @@ else()
     COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_BINARY_DIR}/generated
     COMMAND ${CMAKE_COMMAND} -DCL_DIR=${CMAKE_CURRENT_LIST_DIR} -DOUT=${HCG_CL_GENERATED} -DCC=${CMAKE_C_COMPILER}
             -P ${CMAKE_CURRENT_LIST_FILE}
-    DEPENDS ${HCG_CL_FILES} ${CMAKE_CURRENT_LIST_FILE}
+    DEPENDS ${HCG_CL_FILES} ${CMAKE_CURRENT_LIST_DIR}/common.h ${CMAKE_CURRENT_LIST_FILE}
     COMMENT "Embedding the OpenCL programs of cl/"
     VERBATIM)
   list(APPEND HCG_EXTRA_SOURCES ${HCG_CL_GENERATED})

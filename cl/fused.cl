@@ -46,11 +46,6 @@ __kernel void epilogue_f32(int rows, int cols, int has_bias, int act, __global f
 
 #define MAX_DV 128
 
-#ifndef VEC
-#define VEC 4
-#endif
-#define CAT_(a, b) a##b
-#define CAT(a, b) CAT_(a, b)
 #if VEC == 1
 #define VF float
 #define VLOAD(p) (*(p))
@@ -170,7 +165,6 @@ float q_scale(__global const uchar *s, int i, int f16)
 #define RM (TM / WY)
 #define RN (TN / WX)
 
-
 /* W(kk, nn) of the int8 weight: its value times the scale of its column (block 0) or of its
  * column's block along K; w_kfast: the weight is [N, K] (transposed), else [K, N]. */
 #define W_I8(w, kk, nn)                                                                            \
@@ -257,7 +251,6 @@ QMM(f16, half, W_F16)
 #define QLOAD1_F16(p, i) vload_half(i, p)
 #define CM 4 /* rows of C per item */
 #define CN 4 /* columns of C per item (qmm_rows_*) */
-
 
 /* VEC scales of consecutive columns starting at i (f32 or f16). */
 VF q_scales(__global const uchar *s, int i, int f16)

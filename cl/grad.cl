@@ -21,19 +21,6 @@
  * the same bits, on every run. gather_grad_check_<index dtype> (one work-group) finds the first
  * index out of range and records it in err as gather does (cl/layout.cl). */
 
-#ifndef WG_SIZE
-#define WG_SIZE 64
-#endif
-
-void report(__global int *err, int tag, int where, long value)
-{
-    if (atomic_cmpxchg(err, 0, tag) == 0) {
-        err[1] = where;
-        err[2] = (int)value;
-        err[3] = (int)(value >> 32);
-    }
-}
-
 /* ---------------------------------------------------------------- one_hot */
 
 #define ONE_HOT(NAME, TI)                                                                          \

@@ -75,15 +75,6 @@ TRANSPOSE(transpose_2, ushort)
 TRANSPOSE(transpose_4, uint)
 TRANSPOSE(transpose_8, ulong)
 
-void report(__global int *err, int tag, int where, long value)
-{
-    if (atomic_cmpxchg(err, 0, tag) == 0) {
-        err[1] = where;
-        err[2] = (int)value;
-        err[3] = (int)(value >> 32);
-    }
-}
-
 #define GATHER(NAME, T, TI)                                                                        \
     __kernel void NAME(int n_idx, int inner, int axis_dim, __global T *out, ulong out_off,         \
                        __global const T *data, ulong data_off, __global const TI *idx,             \

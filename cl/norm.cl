@@ -22,15 +22,6 @@
  * (x - max) - log(sum), in that order, with log(sum) taken as log1p(sum - 1) since the maximum's
  * term is exactly 1. */
 
-#ifndef WG_SIZE
-#define WG_SIZE 64
-#endif
-#ifndef VEC
-#define VEC 4
-#endif
-
-#define CAT_(a, b) a##b
-#define CAT(a, b) CAT_(a, b)
 #if VEC == 1
 #define VT(T) T
 #define VLOAD(p) (*(p))

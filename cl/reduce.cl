@@ -16,15 +16,6 @@
  * item's vector and compensated (Kahan) where many terms meet - across items, down columns - since
  * the CPU sums in double; integer sums wrap around; max lets NaN win. */
 
-#ifndef WG_SIZE
-#define WG_SIZE 64
-#endif
-#ifndef VEC
-#define VEC 4
-#endif
-
-#define CAT_(a, b) a##b
-#define CAT(a, b) CAT_(a, b)
 #if VEC == 1
 #define VT(T) T
 #define VLOAD(p) (*(p))

@@ -16,19 +16,6 @@
  * memory: hyper = [lr, step size, sqrt(bias correction 2), step] and the gradient scale, so a step
  * never waits for the host. Work-item 0 writes the op's output, the scalar 0. */
 
-#ifndef WG_SIZE
-#define WG_SIZE 64
-#endif
-
-void report(__global int *err, int tag, int where, long value)
-{
-    if (atomic_cmpxchg(err, 0, tag) == 0) {
-        err[1] = where;
-        err[2] = (int)value;
-        err[3] = (int)(value >> 32);
-    }
-}
-
 /* A compensated sum: s - c is the total (with no compensation once it is infinite, as norm.cl). */
 #define KSUM_ADD(s, c, v)                                                                          \
     {                                                                                              \
