@@ -18,6 +18,9 @@
 hcg_status hcg_rule_want_dtype(const hcg_graph *g, hcg_node *n, int i, unsigned allowed_mask);
 /* Inputs i and j must have equal shapes (and dtypes). */
 hcg_status hcg_rule_same_type(const hcg_graph *g, hcg_node *n, int i, int j);
+/* The node's `shape` attribute as a concrete shape: rank at most HCG_MAX_RANK, no negative dim,
+ * an element count that fits (the ops that are told their output's shape: gradients, receives). */
+hcg_status hcg_rule_shape_attr(const hcg_graph *g, hcg_node *n, hcg_shape *out);
 /* Resolves the int attribute attr as an axis of a rank-`rank` tensor. */
 hcg_status hcg_rule_axis(const hcg_graph *g, hcg_node *n, const char *attr, int rank, int *out);
 /* numpy broadcasting of two shapes; false if they do not broadcast. */

@@ -9,20 +9,6 @@
 
 #define IN(i) (&g->nodes[n->inputs[(i)]])
 
-/* The node's `shape` attribute as a concrete shape. */
-static hcg_status shape_of(const hcg_graph *g, hcg_node *n, hcg_shape *out)
-{
-    int cnt;
-    const int64_t *dims = hcg_attr_ints(n, "shape", &cnt);
-    if (cnt > HCG_MAX_RANK) return hcg_node_error(g, n, HCG_ERR_SHAPE, "shape has rank %d, more than %d", cnt, HCG_MAX_RANK);
-    for (int i = 0; i < cnt; i++)
-        if (dims[i] < 0) return hcg_node_error(g, n, HCG_ERR_SHAPE, "shape[%d] = %lld is negative", i, (long long)dims[i]);
-    *out = hcg_shape_make(cnt, dims);
-    int64_t numel;
-    if (!hcg_shape_numel(out, &numel)) return hcg_node_error(g, n, HCG_ERR_SHAPE, "shape overflows");
-    return HCG_OK;
-}
-
 static hcg_status rank_attr(const hcg_graph *g, hcg_node *n, const char *name)
 {
     int64_t r = hcg_attr_int(n, name);
@@ -53,7 +39,7 @@ hcg_status hcg_infer_allreduce_wait(const hcg_graph *g, hcg_node *n)
 {
     hcg_status st = hcg_rule_want_dtype(g, n, 0, HCG_M_F32);
     hcg_shape s;
-    if (st || (st = shape_of(g, n, &s))) return st;
+    if (st || (st = hcg_rule_shape_attr(g, n, &s))) return st;
     if (IN(0)->op != HCG_OP_ALLREDUCE_START)
         return hcg_node_error(g, n, HCG_ERR_GRAPH, "input '%s' must be an allreduce_start node", IN(0)->name);
     int64_t numel = 0, offset = hcg_attr_int(n, "offset"), packed = IN(0)->shape.dims[0];
@@ -80,7 +66,7 @@ hcg_status hcg_infer_recv(const hcg_graph *g, hcg_node *n)
     hcg_status st = rank_attr(g, n, "from");
     hcg_shape s;
     hcg_dtype dt;
-    if (st || (st = shape_of(g, n, &s))) return st;
+    if (st || (st = hcg_rule_shape_attr(g, n, &s))) return st;
     if (!hcg_dtype_parse(hcg_attr_string(n, "dtype"), &dt))
         return hcg_node_error(g, n, HCG_ERR_ARG, "dtype '%s' is not a dtype", hcg_attr_string(n, "dtype"));
     n->dtype = dt;

@@ -114,27 +114,13 @@ hcg_status hcg_infer_norm_grad(const hcg_graph *g, hcg_node *n)
     return set_out(n, HCG_F32, x);
 }
 
-/* A gradient op's target shape attribute `shape`, checked. */
-static hcg_status shape_attr(const hcg_graph *g, hcg_node *n, hcg_shape *out)
-{
-    int cnt;
-    const int64_t *dims = hcg_attr_ints(n, "shape", &cnt);
-    if (cnt > HCG_MAX_RANK) return hcg_node_error(g, n, HCG_ERR_SHAPE, "shape has rank %d, more than %d", cnt, HCG_MAX_RANK);
-    for (int i = 0; i < cnt; i++)
-        if (dims[i] < 0) return hcg_node_error(g, n, HCG_ERR_SHAPE, "shape[%d] = %lld is negative", i, (long long)dims[i]);
-    *out = hcg_shape_make(cnt, dims);
-    int64_t numel;
-    if (!hcg_shape_numel(out, &numel)) return hcg_node_error(g, n, HCG_ERR_SHAPE, "shape overflows");
-    return HCG_OK;
-}
-
 hcg_status hcg_infer_gather_grad(const hcg_graph *g, hcg_node *n)
 {
     hcg_status st;
     hcg_shape data;
     int axis;
     if ((st = hcg_rule_want_dtype(g, n, 0, HCG_M_F32)) || (st = hcg_rule_want_dtype(g, n, 1, HCG_M_INT)) ||
-        (st = shape_attr(g, n, &data)))
+        (st = hcg_rule_shape_attr(g, n, &data)))
         return st;
     if (data.rank < 1) return hcg_node_error(g, n, HCG_ERR_SHAPE, "shape must have rank >= 1");
     if ((st = hcg_rule_axis(g, n, "axis", data.rank, &axis))) return st;
@@ -158,7 +144,7 @@ hcg_status hcg_infer_slice_grad(const hcg_graph *g, hcg_node *n)
     hcg_status st;
     hcg_shape x;
     int64_t start[HCG_MAX_RANK], step[HCG_MAX_RANK], count[HCG_MAX_RANK];
-    if ((st = shape_attr(g, n, &x)) || (st = hcg_slice_params(g, n, &x, start, step, count))) return st;
+    if ((st = hcg_rule_shape_attr(g, n, &x)) || (st = hcg_slice_params(g, n, &x, start, step, count))) return st;
     hcg_shape sliced = hcg_shape_make(x.rank, count);
     if (!hcg_shape_equal(&sliced, &IN(0)->shape)) {
         char a[256], b[256];

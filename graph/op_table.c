@@ -1331,6 +1331,19 @@ hcg_status hcg_rule_same_type(const hcg_graph *g, hcg_node *n, int i, int j)
                           a, IN(j)->name, b);
 }
 
+hcg_status hcg_rule_shape_attr(const hcg_graph *g, hcg_node *n, hcg_shape *out)
+{
+    int cnt;
+    const int64_t *dims = hcg_attr_ints(n, "shape", &cnt);
+    if (cnt > HCG_MAX_RANK) return hcg_node_error(g, n, HCG_ERR_SHAPE, "shape has rank %d, more than %d", cnt, HCG_MAX_RANK);
+    for (int i = 0; i < cnt; i++)
+        if (dims[i] < 0) return hcg_node_error(g, n, HCG_ERR_SHAPE, "shape[%d] = %lld is negative", i, (long long)dims[i]);
+    *out = hcg_shape_make(cnt, dims);
+    int64_t numel;
+    if (!hcg_shape_numel(out, &numel)) return hcg_node_error(g, n, HCG_ERR_SHAPE, "shape overflows");
+    return HCG_OK;
+}
+
 hcg_status hcg_rule_axis(const hcg_graph *g, hcg_node *n, const char *attr, int rank, int *out)
 {
     return get_axis(g, n, attr, rank, out);
