@@ -56,11 +56,11 @@ static hcg_status transposed(hcg_pass_ctx *c, const hcg_node *w, hcg_tensor **ou
     int64_t rows = w->shape.dims[0], cols = w->shape.dims[1];
     hcg_shape ts = hcg_shape_make(2, (int64_t[]){cols, rows});
     *borrowed = c->weight_cache && !w->value_owned;
-    if (*borrowed && (*out = hcg_weight_cache_find(c->weight_cache, w->value, "transposed"))) return HCG_OK;
+    if (*borrowed && (*out = hcg_weight_cache_find(c->weight_cache, w->value))) return HCG_OK;
     hcg_status st = hcg_tensor_new(w->dtype, &ts, out);
     if (st) return st;
     transpose_bytes(w->value->data, (*out)->data, rows, cols, hcg_dtype_size(w->dtype));
-    return *borrowed ? hcg_weight_cache_add(c->weight_cache, w->value, "transposed", *out) : HCG_OK;
+    return *borrowed ? hcg_weight_cache_add(c->weight_cache, w->value, *out) : HCG_OK;
 }
 
 /* Adds the constant holding t: owned by the graph, or the cache's tensor itself, borrowed (a node

@@ -1,14 +1,12 @@
 /* weight_cache.c — the derived weights shared by a session's bound graphs (weight_cache.h): a
- * list searched by source address and derivation; a session holds a few hundred at most, found
+ * list searched by source address; a session holds a few hundred at most, found
  * once per node per bind. */
 #include <stdlib.h>
-#include <string.h>
 
 #include "graph/weight_cache.h"
 
 typedef struct derived {
     const hcg_tensor *source;
-    char how[32];
     hcg_tensor *value;
 } derived;
 
@@ -27,19 +25,15 @@ void hcg_weight_cache_free(hcg_weight_cache *c)
     free(c);
 }
 
-hcg_tensor *hcg_weight_cache_find(const hcg_weight_cache *c, const hcg_tensor *source, const char *how)
+hcg_tensor *hcg_weight_cache_find(const hcg_weight_cache *c, const hcg_tensor *source)
 {
     for (int i = 0; c && i < c->n; i++)
-        if (c->items[i].source == source && strcmp(c->items[i].how, how) == 0) return c->items[i].value;
+        if (c->items[i].source == source) return c->items[i].value;
     return NULL;
 }
 
-hcg_status hcg_weight_cache_add(hcg_weight_cache *c, const hcg_tensor *source, const char *how, hcg_tensor *value)
+hcg_status hcg_weight_cache_add(hcg_weight_cache *c, const hcg_tensor *source, hcg_tensor *value)
 {
-    if (strlen(how) >= sizeof c->items[0].how) {
-        hcg_tensor_free(value);
-        return hcg_error(HCG_ERR_INTERNAL, "derivation name '%s' too long", how);
-    }
     if (c->n == c->cap) {
         int cap = c->cap ? 2 * c->cap : 16;
         derived *items = realloc(c->items, sizeof(derived) * (size_t)cap);
@@ -52,7 +46,6 @@ hcg_status hcg_weight_cache_add(hcg_weight_cache *c, const hcg_tensor *source, c
     }
     derived *d = &c->items[c->n++];
     d->source = source;
-    strcpy(d->how, how);
     d->value = value;
     return HCG_OK;
 }

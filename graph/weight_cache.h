@@ -12,11 +12,11 @@ typedef struct hcg_weight_cache hcg_weight_cache;
 hcg_weight_cache *hcg_weight_cache_new(void); /* NULL when out of memory */
 /* Frees the cache and its values: after every graph bound with it. */
 void hcg_weight_cache_free(hcg_weight_cache *c);
-/* The value derived from source as `how` says ("transposed"), or NULL. source must be a value the
- * bound graphs borrow from the graph they were bound from (it outlives the cache), so that its
- * address names it. */
-hcg_tensor *hcg_weight_cache_find(const hcg_weight_cache *c, const hcg_tensor *source, const char *how);
-/* Keeps value as derived from source by how; the cache owns value from here, also on failure. */
-hcg_status hcg_weight_cache_add(hcg_weight_cache *c, const hcg_tensor *source, const char *how, hcg_tensor *value);
+/* The value derived from source (today's one derivation: transposed, by transpose_weights), or
+ * NULL. source must be a value the bound graphs borrow from the graph they were bound from (it
+ * outlives the cache), so that its address names it. */
+hcg_tensor *hcg_weight_cache_find(const hcg_weight_cache *c, const hcg_tensor *source);
+/* Keeps value as derived from source; the cache owns value from here, also on failure. */
+hcg_status hcg_weight_cache_add(hcg_weight_cache *c, const hcg_tensor *source, hcg_tensor *value);
 
 #endif
